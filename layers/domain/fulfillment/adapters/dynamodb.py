@@ -1,0 +1,197 @@
+"""DynamoDB single-table adapters: orders, their timelines, shipments and the store registry.
+
+| item            | PK                        | SK              | GSI1PK           | GSI1SK                 |
+|-----------------|---------------------------|-----------------|------------------|------------------------|
+| order           | ``ORDER#<order key>``     | ``ORDER``       | ``STATUS#<s>``   | ``<updated at>#<key>`` |
+| timeline event  | ``ORDER#<order key>``     | ``EVENT#<seq>`` |                  |                        |
+| shipment lookup | ``TRACKING#<carrier>#<n>``| ``TRACKING``    |                  |                        |
+| store           | ``STORE#<store id>``      | ``STORE``       |                  |                        |
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from fulfillment.errors import TransientError, VersionConflict
+from fulfillment.model import Order, OrderStatus, TimelineEvent
+from fulfillment.model.store import Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+_TRANSIENT_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "TransactionConflict", "TransactionInProgressException",
+})
+_ORDER_FIELDS_NOT_STORED = {"pending_events"}
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _order_pk(key: str) -> str:
+    return f"ORDER#{key}"
+
+
+def _tracking_pk(carrier: str, tracking_number: str) -> str:
+    return f"TRACKING#{carrier}#{tracking_number}"
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = error.response.get("CancellationReasons", [])
+    return code == "TransactionCanceledException" and any(
+        reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+    )
+
+
+def _translate(error: ClientError, what: str) -> Exception:
+    if _is_condition_failure(error):
+        return VersionConflict(f"{what} changed meanwhile")
+    code = error.response["Error"]["Code"]
+    reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+    if code in _TRANSIENT_CODES or reasons & _TRANSIENT_CODES:
+        return TransientError(f"DynamoDB {code} on {what}")
+    return error
+
+
+class DynamoOrderRepository:
+    """Orders with optimistic locking; every save writes the order and its new events in one transaction."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self._table = table_name
+        self._client = client
+
+    # reads -----------------------------------------------------------------------------------
+    def get(self, key: str) -> Order | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=_to_item({"PK": _order_pk(key), "SK": "ORDER"}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self._order_from_item(item) if item else None
+
+    def timeline(self, key: str) -> list[TimelineEvent]:
+        events: list[TimelineEvent] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :event)",
+            "ExpressionAttributeValues": _to_item({":pk": _order_pk(key), ":event": "EVENT#"}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            events.extend(TimelineEvent.model_validate(_from_item(item)) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return events
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def list_by_status(self, status: OrderStatus, limit: int = 50) -> list[Order]:
+        page = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :status",
+            ExpressionAttributeValues=_to_item({":status": f"STATUS#{status}"}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [self._order_from_item(item) for item in page.get("Items", [])]
+
+    def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=_to_item({"PK": _tracking_pk(carrier, tracking_number), "SK": "TRACKING"})
+        )
+        item = response.get("Item")
+        return str(_from_item(item)["order_key"]) if item else None
+
+    # writes ----------------------------------------------------------------------------------
+    def create(self, order: Order) -> None:
+        self._write(order, condition="attribute_not_exists(PK)", values={})
+
+    def save(self, order: Order) -> None:
+        self._write(order, condition="version = :expected", values={":expected": order.version})
+
+    def _write(self, order: Order, condition: str, values: dict[str, Any]) -> None:
+        new_version = order.version + max(1, len(order.pending_events))
+        now = datetime.now(UTC).isoformat()
+        document = order.model_dump(mode="json", exclude=_ORDER_FIELDS_NOT_STORED)
+        document["version"] = new_version
+        order_item = {
+            **document,
+            "PK": _order_pk(order.key),
+            "SK": "ORDER",
+            "order_key": order.key,
+            "updated_at": now,
+            "GSI1PK": f"STATUS#{order.status}",
+            "GSI1SK": f"{now}#{order.key}",
+        }
+        put_order: TransactWriteItemTypeDef = {
+            "Put": {"TableName": self._table, "Item": _to_item(order_item), "ConditionExpression": condition}
+        }
+        if values:
+            put_order["Put"]["ExpressionAttributeValues"] = _to_item(values)
+        writes: list[TransactWriteItemTypeDef] = [put_order]
+        for event in order.pending_events:
+            event_item = {**event.model_dump(mode="json"), "PK": _order_pk(order.key), "SK": f"EVENT#{event.seq:08d}"}
+            writes.append({"Put": {"TableName": self._table, "Item": _to_item(event_item),
+                                   "ConditionExpression": "attribute_not_exists(SK)"}})
+        if order.tracking_number and order.carrier and any(
+            event.status is OrderStatus.SHIPPED for event in order.pending_events
+        ):
+            tracking_item = {"PK": _tracking_pk(order.carrier, order.tracking_number), "SK": "TRACKING",
+                             "order_key": order.key}
+            writes.append({"Put": {"TableName": self._table, "Item": _to_item(tracking_item)}})
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            raise _translate(error, f"order {order.key}") from error
+        order.version = new_version
+        order.pending_events.clear()
+
+    @staticmethod
+    def _order_from_item(item: dict[str, Any]) -> Order:
+        return Order.model_validate(_from_item(item))
+
+
+class DynamoStoreRegistry:
+    """Store id → platform and secret reference. Found stores are cached briefly; misses are not."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient, ttl_seconds: float = 60.0) -> None:
+        self._table = table_name
+        self._client = client
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, Store]] = {}
+
+    def get(self, store_id: str) -> Store | None:
+        cached = self._cache.get(store_id)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        response = self._client.get_item(
+            TableName=self._table, Key=_to_item({"PK": f"STORE#{store_id}", "SK": "STORE"})
+        )
+        item = response.get("Item")
+        if not item:
+            return None
+        store = Store.model_validate(_from_item(item))
+        self._cache[store_id] = (time.monotonic(), store)
+        return store
+
+    def put(self, store: Store) -> None:
+        item = {**store.model_dump(mode="json"), "PK": f"STORE#{store.store_id}", "SK": "STORE"}
+        self._client.put_item(TableName=self._table, Item=_to_item(item))
+        self._cache.pop(store.store_id, None)

@@ -1,0 +1,73 @@
+"""HTTP clients for the outside actors: the carrier and the warehouse.
+
+Both speak small JSON APIs; locally they are the simulators in ``local/simulators.py``. Every
+request that creates something carries an ``Idempotency-Key`` so a retried step gets the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from fulfillment.errors import TransientError
+from fulfillment.model import Order
+from fulfillment.model.store import InspectionResult, Label
+
+
+def _post(url: str, payload: dict[str, Any], idempotency_key: str, timeout: float) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URL from our config
+            body: dict[str, Any] = json.loads(response.read() or b"{}")
+            return body
+    except urllib.error.HTTPError as error:
+        if error.code == 429 or error.code >= 500:
+            raise TransientError(f"{url} answered {error.code}") from error
+        raise
+    except (urllib.error.URLError, TimeoutError) as error:
+        raise TransientError(f"{url} unreachable: {error}") from error
+
+
+class HttpCarrier:
+    def __init__(self, base_url: str, carrier: str, timeout: float = 5.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._carrier = carrier
+        self._timeout = timeout
+
+    def create_label(self, order: Order) -> Label:
+        address = order.shipping_address
+        body = _post(
+            f"{self._base}/labels",
+            {
+                "reference": order.key,
+                "ship_to": {"country": address.country, "postal_code": address.postal_code, "city": address.city},
+                "parcels": sum(line.quantity for line in order.lines),
+            },
+            idempotency_key=f"label:{order.key}",
+            timeout=self._timeout,
+        )
+        return Label(carrier=self._carrier, tracking_number=str(body["tracking_number"]),
+                     label_url=body.get("label_url"))
+
+
+class HttpWarehouse:
+    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+
+    def inspect(self, order: Order) -> InspectionResult:
+        body = _post(
+            f"{self._base}/inspections",
+            {"reference": order.key, "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]},
+            idempotency_key=f"inspection:{order.key}",
+            timeout=self._timeout,
+        )
+        return InspectionResult(passed=body.get("result") == "passed", inspector=str(body.get("inspector", "")),
+                                notes=str(body.get("notes", "")))

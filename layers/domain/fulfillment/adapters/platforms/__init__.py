@@ -1,0 +1,1 @@
+"""Inbound store platforms, one module each, behind the ``InboundPlatform`` port."""

@@ -1,0 +1,97 @@
+"""The one place that builds adapters and AWS clients: lazily, on first use, once per warm container.
+
+Handlers take a ``Container`` (tests build one with fakes assigned over its properties); in Lambda
+they use ``container()``. Nothing here runs at import time, so cold starts pay only for what a
+function touches.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any
+
+from fulfillment.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fulfillment.ports import (
+        Carrier,
+        InboundPlatform,
+        OrderRepository,
+        SecretStore,
+        StoreRegistry,
+        Warehouse,
+        Workflow,
+    )
+
+
+class Container:
+    def __init__(self, settings: Settings | None = None, session: Any = None) -> None:
+        self._settings = settings
+        self._session = session
+        self._clients: dict[str, Any] = {}
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = get_settings()
+        return self._settings
+
+    def client(self, service: str) -> Any:
+        """A boto3 client per service, with timeouts and standard retries (AWS_ENDPOINT_URL is honoured)."""
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            session = self._session or boto3.session.Session()
+            config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+            self._clients[service] = session.client(service, config=config)
+        return self._clients[service]
+
+    @cached_property
+    def orders(self) -> OrderRepository:
+        from fulfillment.adapters.dynamodb import DynamoOrderRepository
+
+        return DynamoOrderRepository(self.settings.table_name, self.client("dynamodb"))
+
+    @cached_property
+    def stores(self) -> StoreRegistry:
+        from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+
+        return DynamoStoreRegistry(self.settings.table_name, self.client("dynamodb"))
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        from fulfillment.adapters.secrets import ParameterSecretStore
+
+        return ParameterSecretStore(SSMProvider(boto3_client=self.client("ssm")))
+
+    @cached_property
+    def workflow(self) -> Workflow:
+        from fulfillment.adapters.stepfunctions import StepFunctionsWorkflow
+
+        return StepFunctionsWorkflow(self.settings.state_machine_arn, self.client("stepfunctions"))
+
+    @cached_property
+    def platforms(self) -> dict[str, InboundPlatform]:
+        from fulfillment.adapters.platforms.woocommerce import WooCommerce
+
+        return {"woocommerce": WooCommerce()}
+
+    @cached_property
+    def carrier(self) -> Carrier:
+        from fulfillment.adapters.partners import HttpCarrier
+
+        return HttpCarrier(self.settings.carrier_api_url, self.settings.carrier_name)
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        from fulfillment.adapters.partners import HttpWarehouse
+
+        return HttpWarehouse(self.settings.warehouse_api_url)
+
+
+@lru_cache(maxsize=1)
+def container() -> Container:
+    return Container()

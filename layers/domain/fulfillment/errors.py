@@ -1,0 +1,80 @@
+"""Typed domain errors.
+
+A Lambda error reaches Step Functions under its exception class name, so the state
+machine's Retry/Catch match these names: keep them stable.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class for every failure the domain knows how to name."""
+
+    code = "domain_error"
+
+
+class InvalidMoney(DomainError):
+    code = "invalid_money"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"an order in status {current} cannot move to {target}")
+        self.current = current
+        self.target = target
+
+
+class OrderNotFound(DomainError):
+    code = "order_not_found"
+
+
+class OrderInvalid(DomainError):
+    """The order cannot be fulfilled as it stands (a business failure, never retried)."""
+
+    code = "order_invalid"
+
+
+class VersionConflict(DomainError):
+    """Someone else saved the order first; reload and try again (retryable)."""
+
+    code = "version_conflict"
+
+
+class TransientError(DomainError):
+    """An outside dependency failed in a way that may succeed on retry."""
+
+    code = "transient_error"
+
+
+class UnknownStore(DomainError):
+    code = "unknown_store"
+
+
+class UnsupportedPlatform(DomainError):
+    code = "unsupported_platform"
+
+
+class InvalidSignature(DomainError):
+    code = "invalid_signature"
+
+
+class MalformedPayload(DomainError):
+    code = "malformed_payload"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class UnknownShipment(DomainError):
+    code = "unknown_shipment"
+
+
+class InspectionFailed(DomainError):
+    code = "inspection_failed"

@@ -1,0 +1,64 @@
+"""The order lifecycle: one table of allowed status transitions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fulfillment.errors import InvalidTransition
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"  # recorded, not paid: starts no fulfillment
+    RECEIVED = "RECEIVED"  # paid: fulfillment starts
+    VALIDATED = "VALIDATED"
+    RESERVED = "RESERVED"
+    INSPECTED = "INSPECTED"
+    PACKAGED = "PACKAGED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    PAYMENT_COMPLETED = "PAYMENT_COMPLETED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+S = OrderStatus
+
+# The happy path in order; each status may also fail, and may be cancelled until it ships.
+FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
+    S.RECEIVED, S.VALIDATED, S.RESERVED, S.INSPECTED, S.PACKAGED, S.SHIPPED, S.DELIVERED,
+    S.PAYMENT_COMPLETED, S.COMPLETED,
+)
+
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_PAYMENT: frozenset({S.RECEIVED, S.CANCELLED}),
+    S.RECEIVED: frozenset({S.VALIDATED, S.FAILED, S.CANCELLED}),
+    S.VALIDATED: frozenset({S.RESERVED, S.FAILED, S.CANCELLED}),
+    S.RESERVED: frozenset({S.INSPECTED, S.FAILED, S.CANCELLED}),
+    S.INSPECTED: frozenset({S.PACKAGED, S.FAILED, S.CANCELLED}),
+    S.PACKAGED: frozenset({S.SHIPPED, S.FAILED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.FAILED}),
+    S.DELIVERED: frozenset({S.PAYMENT_COMPLETED, S.FAILED}),
+    S.PAYMENT_COMPLETED: frozenset({S.COMPLETED, S.FAILED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+TERMINAL: frozenset[OrderStatus] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def ensure_transition(current: OrderStatus, target: OrderStatus) -> None:
+    if not can_transition(current, target):
+        raise InvalidTransition(current, target)
+
+
+def has_reached(current: OrderStatus, milestone: OrderStatus) -> bool:
+    """True when ``current`` is ``milestone`` or lies after it on the fulfillment path."""
+    if current not in FULFILLMENT_PATH or milestone not in FULFILLMENT_PATH:
+        return current == milestone
+    return FULFILLMENT_PATH.index(current) >= FULFILLMENT_PATH.index(milestone)

@@ -1,0 +1,187 @@
+"""The canonical order that every store platform maps into."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from fulfillment.errors import OrderInvalid
+from fulfillment.model.lifecycle import OrderStatus, ensure_transition
+from fulfillment.model.money import CurrencyCode, Money
+
+_STORE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+StoreId = Annotated[str, StringConstraints(pattern=_STORE_ID_PATTERN)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def is_valid_store_id(store_id: str) -> bool:
+    return re.fullmatch(_STORE_ID_PATTERN, store_id) is not None
+
+
+def order_key(store_id: str, external_id: str) -> str:
+    """Our id for an order: unique across stores, readable in logs and the console."""
+    return f"{store_id}:{external_id}"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = ""
+    company: str = ""
+    lines: tuple[str, ...] = ()
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+    phone: str = ""
+
+    def missing_for_shipping(self) -> list[str]:
+        required = {"name": self.name, "street": "".join(self.lines), "city": self.city, "country": self.country}
+        return [field for field, value in required.items() if not value.strip()]
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    email: str | None = None
+    name: str = ""
+    external_id: str | None = None
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    sku: Sku
+    name: str
+    quantity: int = Field(gt=0)
+    unit_price: Money
+
+    @property
+    def subtotal(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+class Totals(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: Money
+    shipping: Money
+    tax: Money
+    discount: Money
+    grand_total: Money
+
+
+class TimelineEvent(BaseModel):
+    """One entry of an order's history, written atomically with the change it records."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    at: datetime
+    status: OrderStatus
+    previous_status: OrderStatus | None
+    reason: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Order(BaseModel):
+    """An order aggregate. ``version`` is the optimistic-locking counter of its stored item."""
+
+    store_id: StoreId
+    platform: str
+    external_id: str
+    number: str
+    currency: CurrencyCode
+    customer: Customer
+    billing_address: Address
+    shipping_address: Address
+    lines: tuple[LineItem, ...]
+    totals: Totals
+    placed_at: datetime
+    source_modified_at: datetime  # the platform's own modified time: newest snapshot wins
+    paid: bool
+
+    status: OrderStatus = OrderStatus.PENDING_PAYMENT
+    version: int = 0
+    tracking_number: str | None = None
+    carrier: str | None = None
+    delivery_task_token: str | None = None
+    failure: dict[str, str] | None = None
+    pending_events: list[TimelineEvent] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="after")
+    def _currencies_agree(self) -> Order:
+        amounts = [line.unit_price for line in self.lines] + [
+            self.totals.items, self.totals.shipping, self.totals.tax, self.totals.discount, self.totals.grand_total,
+        ]
+        if any(money.currency != self.currency for money in amounts):
+            raise ValueError(f"every amount must be in the order currency {self.currency}")
+        return self
+
+    @property
+    def key(self) -> str:
+        return order_key(self.store_id, self.external_id)
+
+    def execution_name(self) -> str:
+        return fulfillment_execution_name(self.store_id, self.external_id)
+
+    def transition_to(self, target: OrderStatus, reason: str, *, at: datetime | None = None,
+                      **detail: Any) -> TimelineEvent:
+        """Move to ``target`` if the lifecycle allows it; the event is saved with the order."""
+        ensure_transition(self.status, target)
+        event = TimelineEvent(
+            seq=self.version + len(self.pending_events) + 1,
+            at=at or datetime.now(UTC),
+            status=target,
+            previous_status=self.status,
+            reason=reason,
+            detail=detail,
+        )
+        self.status = target
+        self.pending_events.append(event)
+        return event
+
+    def record_receipt(self, reason: str, *, at: datetime | None = None) -> TimelineEvent:
+        """The first timeline event of a new order: placed (awaiting payment) or placed and paid."""
+        self.status = OrderStatus.RECEIVED if self.paid else OrderStatus.PENDING_PAYMENT
+        event = TimelineEvent(seq=self.version + len(self.pending_events) + 1, at=at or datetime.now(UTC),
+                              status=self.status, previous_status=None, reason=reason)
+        self.pending_events.append(event)
+        return event
+
+    def problems_for_fulfillment(self) -> list[str]:
+        problems = [f"shipping address has no {field}" for field in self.shipping_address.missing_for_shipping()]
+        if not self.lines:
+            problems.append("order has no lines")
+        items = sum((line.subtotal for line in self.lines), Money.zero(self.currency))
+        if items.minor < 0 or self.totals.grand_total.minor < 0:
+            problems.append("negative amounts")
+        if not self.paid:
+            problems.append("order is not paid")
+        return problems
+
+    def ensure_fulfillable(self) -> None:
+        problems = self.problems_for_fulfillment()
+        if problems:
+            raise OrderInvalid("; ".join(problems))
+
+
+def fulfillment_execution_name(store_id: str, external_id: str) -> str:
+    """Deterministic Step Functions execution name for an order's fulfillment.
+
+    Names allow 1–80 characters of ``[A-Za-z0-9_-]``; a store id is at most 63 of them, and an
+    external id that needs cleaning or trimming gets a short hash so two ids never share a name.
+    """
+    clean = _NAME_UNSAFE.sub("_", external_id)
+    name = f"{store_id}-{clean}"
+    if clean != external_id or len(name) > 80:
+        digest = hashlib.sha256(order_key(store_id, external_id).encode()).hexdigest()[:10]
+        name = f"{name[:69]}-{digest}"
+    return name

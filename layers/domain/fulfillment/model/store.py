@@ -1,0 +1,52 @@
+"""Stores registered with the pipeline, and what a webhook delivery looks like to the domain."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fulfillment.model.order import StoreId
+
+
+class Store(BaseModel):
+    """A store registry entry. ``secret_ref`` names a secret; the secret itself is never stored here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    store_id: StoreId
+    platform: str
+    secret_ref: str
+    name: str = ""
+    site_url: str | None = None
+    platform_store_id: str | None = None  # store hash, Ecwid store id, shop domain …
+
+
+class WebhookRequest(BaseModel):
+    """A delivery as received: exact body bytes (signatures cover them) and lower-cased headers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    body: bytes
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def media_type(self) -> str:
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    carrier: str
+    tracking_number: str
+    label_url: str | None = None
+
+
+class InspectionResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    passed: bool
+    inspector: str = ""
+    notes: str = ""

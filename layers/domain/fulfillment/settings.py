@@ -1,0 +1,33 @@
+"""Runtime settings, read from the environment the template gives each function, once per container."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+
+class Settings(BaseModel):
+    table_name: str
+    state_machine_arn: str = ""
+    stage: str = "dev"
+    carrier_name: str = "simcarrier"
+    carrier_api_url: str = ""
+    warehouse_api_url: str = ""
+
+    def carrier_secret_ref(self, carrier: str) -> str:
+        return f"/fulfillment/{self.stage}/carriers/{carrier}/webhook-secret"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        table_name=env["TABLE_NAME"],
+        state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        stage=env.get("STAGE", "dev"),
+        carrier_name=env.get("CARRIER_NAME", "simcarrier"),
+        carrier_api_url=env.get("CARRIER_API_URL", ""),
+        warehouse_api_url=env.get("WAREHOUSE_API_URL", ""),
+    )
