@@ -1,0 +1,40 @@
+"""POST /carriers/{carrier}/tracking: a carrier's signed tracking event; delivery resumes the waiting execution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fulfillment import services
+from fulfillment.bootstrap import Container, container
+from fulfillment.errors import UnknownShipment
+from fulfillment.http import json_response, register_refusals, webhook_request
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver()
+register_refusals(app)
+
+
+@app.post("/carriers/<carrier>/tracking")
+def receive_tracking_event(carrier: str) -> Response[str]:
+    deps: Container = app.context["deps"]
+    request = webhook_request(app.current_event.raw_event)
+    if carrier != deps.settings.carrier_name:
+        raise UnknownShipment(f"no carrier {carrier!r} is configured")
+    secret = deps.secrets.get(deps.settings.carrier_secret_ref(carrier))
+    services.verify_partner_signature(secret, request.body, request.header("x-carrier-timestamp"),
+                                      request.header("x-carrier-signature"))
+    event = services.parse_partner_event(services.TrackingEvent, request.body)
+    order_key = services.record_tracking_event(carrier, event, deps.orders, deps.workflow)
+    return json_response(202, {"order_key": order_key, "event_id": event.event_id})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
+    app.append_context(deps=deps or container())
+    return app.resolve(event, context)

@@ -1,0 +1,63 @@
+"""Edge helpers for the HTTP functions: raw request bytes in, domain errors out as JSON refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from fulfillment.errors import (
+    DomainError,
+    InvalidSignature,
+    MalformedPayload,
+    PayloadTooLarge,
+    TransientError,
+    UnknownShipment,
+    UnknownStore,
+    UnsupportedMediaType,
+    UnsupportedPlatform,
+    VersionConflict,
+)
+from fulfillment.model.store import WebhookRequest
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    UnsupportedPlatform: 404,
+    UnknownStore: 404,
+    UnknownShipment: 404,
+    InvalidSignature: 401,
+    MalformedPayload: 400,
+    UnsupportedMediaType: 415,
+    PayloadTooLarge: 413,
+    VersionConflict: 503,
+    TransientError: 503,
+}
+
+
+def json_response(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps(body, ensure_ascii=False), headers=headers)
+
+
+def refusal(error: DomainError) -> Response[str]:
+    status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), 422)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return json_response(status, {"error": error.code, "message": str(error)}, headers)
+
+
+def register_refusals(app: APIGatewayHttpResolver) -> None:
+    """Every domain error becomes a status code and a JSON reason; nothing else leaks out."""
+    app.exception_handler(DomainError)(refusal)
+
+
+def webhook_request(event: Mapping[str, Any]) -> WebhookRequest:
+    """The exact bytes the sender signed: API Gateway base64-encodes bodies it does not treat as text."""
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    return WebhookRequest(body=body, headers=headers)

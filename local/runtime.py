@@ -1,0 +1,356 @@
+"""LocalRuntime: template.yaml on moto, with Lambda tasks and HTTP API routes run in-process.
+
+- moto's server on ``aws_port`` (an AWS-compatible endpoint: the AWS CLI works with --endpoint-url),
+  with its Step Functions interpreter switched on;
+- every ``lambda:Invoke`` the interpreter makes is answered in-process by a botocore
+  ``before-call`` hook, before any request leaves, so no Docker is needed;
+- the HttpApi routes on ``http_port`` as real API Gateway payload-v2 events;
+- tables, parameters, the state machine (substitutions resolved, durations scaled) made from the template;
+- the carrier and warehouse simulators, which call the public routes like the real ones would.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local.lambdas import LocalFunction, apply_environment
+from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
+from local.template import ACCOUNT, REGION, LocalTemplate, Route, scale_durations
+
+ROOT = Path(__file__).resolve().parent.parent
+STORES_FILE = ROOT / "local" / "stores.json"
+CARRIER_SECRET = "local-only-carrier-secret"  # noqa: S105 - signs simulator callbacks, never deployed
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+_TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
+
+_active: LocalRuntime | None = None
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _lambda_invoke_hook(model: Any, params: dict[str, Any], **_: Any) -> Any:
+    """botocore ``before-call.lambda.Invoke``: answer from the in-process function, if it is ours."""
+    runtime = _active
+    if runtime is None:
+        return None
+    from botocore.awsrequest import AWSResponse
+    from botocore.response import StreamingBody
+
+    target = unquote(params["url_path"].split("/functions/", 1)[1].split("/invocations", 1)[0])
+    name = target.split(":")[6] if target.startswith("arn:") else target
+    function = runtime.functions.get(name)
+    if function is None:
+        return None
+    raw = params.get("body") or b"{}"
+    result = function.invoke(json.loads(raw))
+    payload = result.as_lambda_payload()
+    parsed: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST",
+                              "Payload": StreamingBody(io.BytesIO(payload), len(payload))}
+    if result.error_type:
+        parsed["FunctionError"] = "Unhandled"
+    return AWSResponse(params.get("url", ""), 200, {}, None), parsed
+
+
+def _install_hook() -> None:
+    """Must run before any boto3 session exists: botocore copies BUILTIN_HANDLERS into each new session."""
+    global _hook_installed
+    with _hook_lock:
+        if _hook_installed:
+            return
+        import botocore.handlers
+
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-call.lambda.Invoke", _lambda_invoke_hook))
+        _hook_installed = True
+
+
+@dataclass
+class RuntimeConfig:
+    http_port: int = 3000
+    aws_port: int = 4566
+    carrier_port: int = 3101
+    warehouse_port: int = 3102
+    stage: str = "dev"
+    wait_scale: float = 1 / 3600  # an hour of Wait or retry interval becomes a second
+    timeout_scale: float = 1 / 3600  # 14 days of delivery timeout become ~6 minutes
+    simulators: SimulatorConfig = field(default_factory=SimulatorConfig)
+    stores_file: Path = STORES_FILE
+
+
+class LocalRuntime:
+    def __init__(self, config: RuntimeConfig | None = None) -> None:
+        self.config = config or RuntimeConfig()
+        self.functions: dict[str, LocalFunction] = {}
+        self.routes: list[Route] = []
+        self.state_machine_arn = ""
+        self.carrier: CarrierSimulator | None = None
+        self.warehouse: WarehouseSimulator | None = None
+        self._moto: Any = None
+        self._http: ThreadingHTTPServer | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> LocalRuntime:
+        global _active
+        _install_hook()
+        cfg = self.config
+        self._set_env({
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.aws_endpoint, "MOTO_PORT": str(cfg.aws_port),
+            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false",
+        })
+        for noisy in ("moto", "werkzeug", "botocore"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+        self._reset_caches()
+
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=cfg.aws_port, verbose=False)
+        self._moto.start()
+        self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+
+        self.carrier = CarrierSimulator(cfg.carrier_port, cfg.simulators, self.tracking_url, CARRIER_SECRET).start()
+        self.warehouse = WarehouseSimulator(cfg.warehouse_port, cfg.simulators).start()
+        template = LocalTemplate(ROOT, stack_name="local", parameter_overrides={
+            "Stage": cfg.stage,
+            "CarrierApiUrl": self.carrier.url,
+            "WarehouseApiUrl": self.warehouse.url,
+        })
+        specs = template.functions()
+        apply_environment(specs)
+        for path in [ROOT, *template.layer_paths()]:
+            if str(path) not in sys.path:
+                sys.path.insert(0, str(path))
+        self.functions = {name: LocalFunction(spec, ROOT) for name, spec in specs.items()}
+        self.routes = [route for spec in specs.values() for route in spec.routes]
+        self._provision(template)
+        _active = self
+        self._http = ThreadingHTTPServer(("127.0.0.1", cfg.http_port), _make_http_handler(self))
+        self._http.daemon_threads = True
+        threading.Thread(target=self._http.serve_forever, name="local-http-api", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        global _active
+        for simulator in (self.carrier, self.warehouse):
+            if simulator:
+                simulator.stop()
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        if self._moto:
+            with suppress(Exception):
+                self._moto.stop()
+        if _active is self:
+            _active = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._reset_caches()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ---- addresses -----------------------------------------------------------------------------
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.http_port}"
+
+    @property
+    def tracking_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.http_port}/carriers/{self.config.simulators.carrier_name}/tracking"
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(service, region_name=REGION, endpoint_url=self.aws_endpoint)
+
+    # ---- provisioning --------------------------------------------------------------------------
+    def _provision(self, template: LocalTemplate) -> None:
+        dynamodb = self.client("dynamodb")
+        table_keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
+                      "BillingMode", "StreamSpecification")
+        for table in template.tables():
+            props = template.resolve(table.properties)
+            dynamodb.create_table(TableName=table.logical_id, **{k: props[k] for k in table_keys if k in props})
+        sfn = self.client("stepfunctions")
+        for machine in template.state_machines():
+            definition = scale_durations(machine.definition, wait_scale=self.config.wait_scale,
+                                         timeout_scale=self.config.timeout_scale)
+            created = sfn.create_state_machine(
+                name=machine.name, definition=json.dumps(definition), type=machine.type,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-state-machine",
+            )
+            self.state_machine_arn = created["stateMachineArn"]
+        self.client("ssm").put_parameter(
+            Name=f"/fulfillment/{self.config.stage}/carriers/{self.config.simulators.carrier_name}/webhook-secret",
+            Value=CARRIER_SECRET, Type="SecureString",
+        )
+        for entry in json.loads(self.config.stores_file.read_text(encoding="utf-8")):
+            self.register_store(entry)
+
+    def register_store(self, entry: dict[str, str]) -> None:
+        """Register a store: its secret into SSM, its registry entry into the table."""
+        from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+        from fulfillment.model.store import Store
+
+        ref = f"/fulfillment/{self.config.stage}/stores/{entry['store_id']}/webhook-secret"
+        self.client("ssm").put_parameter(Name=ref, Value=entry["webhook_secret"], Type="SecureString", Overwrite=True)
+        platform_id = next((entry[key] for key in ("store_hash", "ecwid_store_id", "shop_domain") if key in entry), None)
+        store = Store(store_id=entry["store_id"], platform=entry["platform"], secret_ref=ref,
+                      name=entry.get("name", ""), site_url=entry.get("site_url"), platform_store_id=platform_id)
+        DynamoStoreRegistry(os.environ["TABLE_NAME"], self.client("dynamodb")).put(store)
+
+    # ---- HTTP API --------------------------------------------------------------------------------
+    def handle_http(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
+                    source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+        if len(body) > API_GATEWAY_MAX_BODY:
+            return 413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}'
+        split = urlsplit(raw_path)
+        for route in self.routes:
+            params = route.match(method, split.path)
+            if params is not None:
+                event = _http_api_event(route, method, split.path, split.query, headers, body, params, source_ip)
+                result = self.functions[route.function].invoke(event)
+                return _http_api_response(result.payload if result.error_type is None else None)
+        return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    @staticmethod
+    def _reset_caches() -> None:
+        # Clients built for another runtime's endpoint must not survive into this one.
+        with suppress(ImportError):
+            from fulfillment import bootstrap, settings
+
+            bootstrap.container.cache_clear()
+            settings.get_settings.cache_clear()
+
+    @staticmethod
+    def _post_json(url: str, payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
+            pass
+
+    def wait_for_execution(self, execution_name: str, timeout: float = 60.0) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+        deadline = time.monotonic() + timeout
+        while True:
+            with suppress(sfn.exceptions.ExecutionDoesNotExist):
+                described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+                if described["status"] != "RUNNING" or time.monotonic() > deadline:
+                    return described
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_name} never started")
+            time.sleep(0.1)
+
+
+def _http_api_event(route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
+                    params: dict[str, str], source_ip: str) -> dict[str, Any]:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    content_type = lowered.get("content-type", "")
+    text: str | None = None
+    if body and content_type.startswith(_TEXT_TYPES):
+        with suppress(UnicodeDecodeError):
+            text = body.decode("utf-8")
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": ACCOUNT, "apiId": "local", "domainName": lowered.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": lowered.get("user-agent", "")},
+            "requestId": str(uuid.uuid4()), "routeKey": route.route_key, "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "pathParameters": params,
+        "isBase64Encoded": text is None and bool(body),
+    }
+    if query:
+        event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
+    if body:
+        event["body"] = text if text is not None else base64.b64encode(body).decode()
+    return event
+
+
+def _http_api_response(payload: Any) -> tuple[int, dict[str, str], bytes]:
+    if payload is None:  # the function raised: API Gateway answers 500 without details
+        return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+    if not isinstance(payload, dict) or "statusCode" not in payload:
+        return 200, {"content-type": "application/json"}, json.dumps(payload).encode()
+    body = payload.get("body") or ""
+    raw = base64.b64decode(body) if payload.get("isBase64Encoded") else str(body).encode()
+    headers = {name.lower(): str(value) for name, value in (payload.get("headers") or {}).items()}
+    return int(payload["statusCode"]), headers, raw
+
+
+def _make_http_handler(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, payload = runtime.handle_http(
+                self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+            )
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            return
+
+    return Handler
+
+
+@contextmanager
+def running(config: RuntimeConfig | None = None) -> Iterator[LocalRuntime]:
+    runtime = LocalRuntime(config)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
