@@ -52,8 +52,9 @@ class InvocationResult:
     def as_lambda_payload(self) -> bytes:
         if self.error_type is None:
             return json.dumps(self.payload).encode()
-        return json.dumps({"errorMessage": self.error_message, "errorType": self.error_type,
-                           "stackTrace": list(self.stack)}).encode()
+        return json.dumps(
+            {"errorMessage": self.error_message, "errorType": self.error_type, "stackTrace": list(self.stack)}
+        ).encode()
 
 
 class LocalFunction:
@@ -99,15 +100,19 @@ class LocalFunction:
         handler = self._acquire()
         self.invocations += 1
         context = LambdaContext(
-            function_name=self.spec.logical_id, memory_limit_in_mb=self.spec.memory,
-            invoked_function_arn=self.spec.arn, aws_request_id=str(uuid.uuid4()),
+            function_name=self.spec.logical_id,
+            memory_limit_in_mb=self.spec.memory,
+            invoked_function_arn=self.spec.arn,
+            aws_request_id=str(uuid.uuid4()),
             deadline=time.monotonic() + self.spec.timeout,
         )
         try:
             return InvocationResult(payload=handler(event, context))
         except Exception as error:  # a handler failure becomes a Lambda function error, as on AWS
             return InvocationResult(
-                payload=None, error_type=type(error).__name__, error_message=str(error),
+                payload=None,
+                error_type=type(error).__name__,
+                error_message=str(error),
                 stack=tuple(traceback.format_exception(error)[-5:]),
             )
         finally:

@@ -50,7 +50,7 @@ def _lambda_invoke_hook(model: Any, params: dict[str, Any], **_: Any) -> Any:
     runtime = _active
     if runtime is None:
         return None
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
     from botocore.response import StreamingBody
 
     target = unquote(params["url_path"].split("/functions/", 1)[1].split("/invocations", 1)[0])
@@ -61,11 +61,14 @@ def _lambda_invoke_hook(model: Any, params: dict[str, Any], **_: Any) -> Any:
     raw = params.get("body") or b"{}"
     result = function.invoke(json.loads(raw))
     payload = result.as_lambda_payload()
-    parsed: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST",
-                              "Payload": StreamingBody(io.BytesIO(payload), len(payload))}
+    parsed: dict[str, Any] = {
+        "StatusCode": 200,
+        "ExecutedVersion": "$LATEST",
+        "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+    }
     if result.error_type:
         parsed["FunctionError"] = "Unhandled"
-    return AWSResponse(params.get("url", ""), 200, {}, None), parsed
+    return AWSResponse(params.get("url", ""), 200, HTTPHeaders(), None), parsed
 
 
 def _install_hook() -> None:
@@ -110,12 +113,19 @@ class LocalRuntime:
         global _active
         _install_hook()
         cfg = self.config
-        self._set_env({
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
-            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": self.aws_endpoint, "MOTO_PORT": str(cfg.aws_port),
-            "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false",
-        })
+        self._set_env(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+                "MOTO_PORT": str(cfg.aws_port),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": "false",
+            }
+        )
         for noisy in ("moto", "werkzeug", "botocore"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
         self._reset_caches()
@@ -128,11 +138,15 @@ class LocalRuntime:
 
         self.carrier = CarrierSimulator(cfg.carrier_port, cfg.simulators, self.tracking_url, CARRIER_SECRET).start()
         self.warehouse = WarehouseSimulator(cfg.warehouse_port, cfg.simulators).start()
-        template = LocalTemplate(ROOT, stack_name="local", parameter_overrides={
-            "Stage": cfg.stage,
-            "CarrierApiUrl": self.carrier.url,
-            "WarehouseApiUrl": self.warehouse.url,
-        })
+        template = LocalTemplate(
+            ROOT,
+            stack_name="local",
+            parameter_overrides={
+                "Stage": cfg.stage,
+                "CarrierApiUrl": self.carrier.url,
+                "WarehouseApiUrl": self.warehouse.url,
+            },
+        )
         specs = template.functions()
         apply_environment(specs)
         for path in [ROOT, *template.layer_paths()]:
@@ -189,28 +203,39 @@ class LocalRuntime:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.session.Session().client(service, region_name=REGION, endpoint_url=self.aws_endpoint)
+        session = boto3.session.Session()
+        return session.client(service, region_name=REGION, endpoint_url=self.aws_endpoint)  # type: ignore[call-overload]
 
     # ---- provisioning --------------------------------------------------------------------------
     def _provision(self, template: LocalTemplate) -> None:
         dynamodb = self.client("dynamodb")
-        table_keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
-                      "BillingMode", "StreamSpecification")
+        table_keys = (
+            "AttributeDefinitions",
+            "KeySchema",
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+            "BillingMode",
+            "StreamSpecification",
+        )
         for table in template.tables():
             props = template.resolve(table.properties)
             dynamodb.create_table(TableName=table.logical_id, **{k: props[k] for k in table_keys if k in props})
         sfn = self.client("stepfunctions")
         for machine in template.state_machines():
-            definition = scale_durations(machine.definition, wait_scale=self.config.wait_scale,
-                                         timeout_scale=self.config.timeout_scale)
+            definition = scale_durations(
+                machine.definition, wait_scale=self.config.wait_scale, timeout_scale=self.config.timeout_scale
+            )
             created = sfn.create_state_machine(
-                name=machine.name, definition=json.dumps(definition), type=machine.type,
+                name=machine.name,
+                definition=json.dumps(definition),
+                type=machine.type,
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-state-machine",
             )
             self.state_machine_arn = created["stateMachineArn"]
         self.client("ssm").put_parameter(
             Name=f"/fulfillment/{self.config.stage}/carriers/{self.config.simulators.carrier_name}/webhook-secret",
-            Value=CARRIER_SECRET, Type="SecureString",
+            Value=CARRIER_SECRET,
+            Type="SecureString",
         )
         for entry in json.loads(self.config.stores_file.read_text(encoding="utf-8")):
             self.register_store(entry)
@@ -222,14 +247,22 @@ class LocalRuntime:
 
         ref = f"/fulfillment/{self.config.stage}/stores/{entry['store_id']}/webhook-secret"
         self.client("ssm").put_parameter(Name=ref, Value=entry["webhook_secret"], Type="SecureString", Overwrite=True)
-        platform_id = next((entry[key] for key in ("store_hash", "ecwid_store_id", "shop_domain") if key in entry), None)
-        store = Store(store_id=entry["store_id"], platform=entry["platform"], secret_ref=ref,
-                      name=entry.get("name", ""), site_url=entry.get("site_url"), platform_store_id=platform_id)
+        identity_keys = ("store_hash", "ecwid_store_id", "shop_domain")
+        platform_id = next((entry[key] for key in identity_keys if key in entry), None)
+        store = Store(
+            store_id=entry["store_id"],
+            platform=entry["platform"],
+            secret_ref=ref,
+            name=entry.get("name", ""),
+            site_url=entry.get("site_url"),
+            platform_store_id=platform_id,
+        )
         DynamoStoreRegistry(os.environ["TABLE_NAME"], self.client("dynamodb")).put(store)
 
     # ---- HTTP API --------------------------------------------------------------------------------
-    def handle_http(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
-                    source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    def handle_http(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1"
+    ) -> tuple[int, dict[str, str], bytes]:
         if len(body) > API_GATEWAY_MAX_BODY:
             return 413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}'
         split = urlsplit(raw_path)
@@ -258,9 +291,10 @@ class LocalRuntime:
 
     @staticmethod
     def _post_json(url: str, payload: dict[str, Any]) -> None:
-        request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
+        request = urllib.request.Request(
+            url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10):
             pass
 
     def wait_for_execution(self, execution_name: str, timeout: float = 60.0) -> dict[str, Any]:
@@ -277,8 +311,16 @@ class LocalRuntime:
             time.sleep(0.1)
 
 
-def _http_api_event(route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-                    params: dict[str, str], source_ip: str) -> dict[str, Any]:
+def _http_api_event(
+    route: Route,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    params: dict[str, str],
+    source_ip: str,
+) -> dict[str, Any]:
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
     text: str | None = None
@@ -293,12 +335,22 @@ def _http_api_event(route: Route, method: str, path: str, query: str, headers: d
         "rawQueryString": query,
         "headers": lowered,
         "requestContext": {
-            "accountId": ACCOUNT, "apiId": "local", "domainName": lowered.get("host", "127.0.0.1"),
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
             "domainPrefix": "local",
-            "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                     "userAgent": lowered.get("user-agent", "")},
-            "requestId": str(uuid.uuid4()), "routeKey": route.route_key, "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
         },
         "pathParameters": params,
         "isBase64Encoded": text is None and bool(body),

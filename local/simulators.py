@@ -59,7 +59,7 @@ class _JsonServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 headers = {key.lower(): value for key, value in self.headers.items()}
@@ -96,8 +96,11 @@ class CarrierSimulator(_JsonServer):
             if key in self.labels:  # a retried purchase returns the label already bought
                 return 200, self.labels[key]
             tracking = f"SIM{len(self.labels) + 1:04d}{uuid.uuid4().hex[:8].upper()}"
-            label = {"tracking_number": tracking, "label_url": f"{self.url}/labels/{tracking}.pdf",
-                     "reference": body.get("reference")}
+            label = {
+                "tracking_number": tracking,
+                "label_url": f"{self.url}/labels/{tracking}.pdf",
+                "reference": body.get("reference"),
+            }
             self.labels[key] = label
         threading.Thread(target=self._report, args=(tracking,), daemon=True).start()
         return 201, label
@@ -109,23 +112,34 @@ class CarrierSimulator(_JsonServer):
             time.sleep(max(0.0, self.config.delivered_after - self.config.in_transit_after))
             self.send_tracking_event(tracking_number, "delivered")
 
-    def send_tracking_event(self, tracking_number: str, status: str, *, event_id: str | None = None,
-                            attempts: int = 5) -> int:
+    def send_tracking_event(
+        self, tracking_number: str, status: str, *, event_id: str | None = None, attempts: int = 5
+    ) -> int:
         """POST a signed tracking event to our API, retrying on failure as carriers do."""
-        body = json.dumps({
-            "event_id": event_id or str(uuid.uuid4()), "tracking_number": tracking_number, "status": status,
-            "occurred_at": datetime.now(UTC).isoformat(),
-        }).encode()
+        body = json.dumps(
+            {
+                "event_id": event_id or str(uuid.uuid4()),
+                "tracking_number": tracking_number,
+                "status": status,
+                "occurred_at": datetime.now(UTC).isoformat(),
+            }
+        ).encode()
         code = 0
         for attempt in range(attempts):
             timestamp = str(int(time.time()))
             signature = hmac.new(self._secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-            request = urllib.request.Request(self._tracking_url, data=body, method="POST", headers={
-                "Content-Type": "application/json", "X-Carrier-Timestamp": timestamp,
-                "X-Carrier-Signature": f"sha256={signature}",
-            })
+            request = urllib.request.Request(
+                self._tracking_url,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Carrier-Timestamp": timestamp,
+                    "X-Carrier-Signature": f"sha256={signature}",
+                },
+            )
             try:
-                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+                with urllib.request.urlopen(request, timeout=10) as response:
                     code = response.status
             except urllib.error.HTTPError as error:
                 code = error.code
@@ -148,5 +162,9 @@ class WarehouseSimulator(_JsonServer):
         if path != "/inspections":
             return 404, {"error": "not found"}
         passed = self.config.inspection == "passed"
-        return 200, {"reference": body.get("reference"), "result": self.config.inspection,
-                     "inspector": "sim-warehouse", "notes": "" if passed else "scratched casing on one unit"}
+        return 200, {
+            "reference": body.get("reference"),
+            "result": self.config.inspection,
+            "inspector": "sim-warehouse",
+            "notes": "" if passed else "scratched casing on one unit",
+        }

@@ -38,7 +38,7 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
     return {f"Fn::{tag_suffix}": value}
 
 
-_CfnLoader.add_multi_constructor("!", _construct_tag)
+_CfnLoader.add_multi_constructor("!", _construct_tag)  # type: ignore[no-untyped-call]
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -115,7 +115,7 @@ class LocalTemplate:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key == "Fn::GetAtt":
@@ -128,8 +128,13 @@ class LocalTemplate:
         return {key: self.resolve(item) for key, item in value.items()}
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack_name,
-                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -176,8 +181,10 @@ class LocalTemplate:
         specs = {}
         for name, resource in self._of_type("AWS::Serverless::Function").items():
             props = resource["Properties"]
-            env = {**globals_.get("Environment", {}).get("Variables", {}),
-                   **props.get("Environment", {}).get("Variables", {})}
+            env = {
+                **globals_.get("Environment", {}).get("Variables", {}),
+                **props.get("Environment", {}).get("Variables", {}),
+            }
             routes = tuple(
                 Route(method=event["Properties"]["Method"].upper(), path=event["Properties"]["Path"], function=name)
                 for event in props.get("Events", {}).values()
@@ -204,13 +211,16 @@ class LocalTemplate:
             text = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
             for key, value in self.resolve(props.get("DefinitionSubstitutions", {})).items():
                 text = text.replace("${" + key + "}", str(value))
-            machines.append(StateMachineSpec(name, self._state_machine_name(name), json.loads(text),
-                                             props.get("Type", "STANDARD")))
+            machines.append(
+                StateMachineSpec(name, self._state_machine_name(name), json.loads(text), props.get("Type", "STANDARD"))
+            )
         return machines
 
     def layer_paths(self) -> list[Path]:
-        return [self.root / spec["Properties"]["ContentUri"]
-                for spec in self._of_type("AWS::Serverless::LayerVersion").values()]
+        return [
+            self.root / spec["Properties"]["ContentUri"]
+            for spec in self._of_type("AWS::Serverless::LayerVersion").values()
+        ]
 
 
 def function_arn(name: str) -> str:
@@ -239,8 +249,9 @@ def scale_durations(definition: dict[str, Any], *, wait_scale: float, timeout_sc
             if "TimeoutSeconds" in state:
                 state["TimeoutSeconds"] = shrink(state["TimeoutSeconds"], timeout_scale)
             if "HeartbeatSeconds" in state:
-                state["HeartbeatSeconds"] = min(shrink(state["HeartbeatSeconds"], timeout_scale),
-                                                max(1, state.get("TimeoutSeconds", 10**9) - 1))
+                state["HeartbeatSeconds"] = min(
+                    shrink(state["HeartbeatSeconds"], timeout_scale), max(1, state.get("TimeoutSeconds", 10**9) - 1)
+                )
             for retrier in state.get("Retry", []):
                 retrier["IntervalSeconds"] = shrink(retrier.get("IntervalSeconds", 1), wait_scale)
                 if "MaxDelaySeconds" in retrier:

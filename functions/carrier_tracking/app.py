@@ -26,8 +26,9 @@ def receive_tracking_event(carrier: str) -> Response[str]:
     if carrier != deps.settings.carrier_name:
         raise UnknownShipment(f"no carrier {carrier!r} is configured")
     secret = deps.secrets.get(deps.settings.carrier_secret_ref(carrier))
-    services.verify_partner_signature(secret, request.body, request.header("x-carrier-timestamp"),
-                                      request.header("x-carrier-signature"))
+    services.verify_partner_signature(
+        secret, request.body, request.header("x-carrier-timestamp"), request.header("x-carrier-signature")
+    )
     event = services.parse_partner_event(services.TrackingEvent, request.body)
     order_key = services.record_tracking_event(carrier, event, deps.orders, deps.workflow)
     return json_response(202, {"order_key": order_key, "event_id": event.event_id})
@@ -36,5 +37,5 @@ def receive_tracking_event(carrier: str) -> Response[str]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
-    app.append_context(deps=deps or container())
+    app.append_context(deps=deps or container())  # type: ignore[no-untyped-call]
     return app.resolve(event, context)

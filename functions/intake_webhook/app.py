@@ -24,23 +24,35 @@ register_refusals(app)
 def receive_webhook(platform: str, store_id: str) -> Response[str]:
     deps: Container = app.context["deps"]
     result = services.receive_webhook(
-        platform, store_id, webhook_request(app.current_event.raw_event),
-        platforms=deps.platforms, stores=deps.stores, secrets=deps.secrets, orders=deps.orders, workflow=deps.workflow,
+        platform,
+        store_id,
+        webhook_request(app.current_event.raw_event),
+        platforms=deps.platforms,
+        stores=deps.stores,
+        secrets=deps.secrets,
+        orders=deps.orders,
+        workflow=deps.workflow,
     )
     if result.outcome == "ping":
         return json_response(200, {"status": "pong"})
     logger.append_keys(order_key=result.order_key)
     metrics.add_dimension(name="platform", value=platform)
     metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
-    return json_response(202, {
-        "order_key": result.order_key, "status": result.status, "duplicate": result.duplicate,
-        "execution_name": result.execution_name, "fulfillment_started": result.fulfillment_started,
-    })
+    return json_response(
+        202,
+        {
+            "order_key": result.order_key,
+            "status": result.status,
+            "duplicate": result.duplicate,
+            "execution_name": result.execution_name,
+            "fulfillment_started": result.fulfillment_started,
+        },
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
-    app.append_context(deps=deps or container())
+    app.append_context(deps=deps or container())  # type: ignore[no-untyped-call]
     return app.resolve(event, context)

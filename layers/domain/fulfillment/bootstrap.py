@@ -44,7 +44,7 @@ class Container:
 
             session = self._session or boto3.session.Session()
             config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-            self._clients[service] = session.client(service, config=config)
+            self._clients[service] = session.client(service, config=config)  # type: ignore[call-overload]
         return self._clients[service]
 
     @cached_property

@@ -40,8 +40,12 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 
 
 def json_response(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body, ensure_ascii=False), headers=headers)
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, ensure_ascii=False),
+        headers=headers,
+    )
 
 
 def refusal(error: DomainError) -> Response[str]:

@@ -26,8 +26,8 @@ from fulfillment.errors import (
     VersionConflict,
 )
 from fulfillment.model import Order, OrderStatus, has_reached
-from fulfillment.model.order import is_valid_store_id
 from fulfillment.model.lifecycle import TERMINAL
+from fulfillment.model.order import is_valid_store_id
 from fulfillment.model.store import WebhookRequest
 from fulfillment.ports import Carrier, InboundPlatform, OrderRepository, SecretStore, StoreRegistry, Warehouse, Workflow
 
@@ -131,8 +131,13 @@ def _load(orders: OrderRepository, key: str) -> Order:
     return order
 
 
-def _advance(orders: OrderRepository, key: str, target: OrderStatus, reason: str,
-             act: Callable[[Order], dict[str, Any]] | None = None) -> Order:
+def _advance(
+    orders: OrderRepository,
+    key: str,
+    target: OrderStatus,
+    reason: str,
+    act: Callable[[Order], dict[str, Any]] | None = None,
+) -> Order:
     """Run one step: do nothing if the order already got there (a retry or a re-run), else act and record."""
     order = _load(orders, key)
     if has_reached(order.status, target):
@@ -221,8 +226,13 @@ def record_tracking_event(carrier: str, event: TrackingEvent, orders: OrderRepos
                 workflow.heartbeat(token)
             return key
         if order.status is OrderStatus.SHIPPED:
-            order.transition_to(OrderStatus.DELIVERED, f"{carrier} confirmed delivery", at=event.occurred_at,
-                                tracking_number=event.tracking_number, carrier_event=event.event_id)
+            order.transition_to(
+                OrderStatus.DELIVERED,
+                f"{carrier} confirmed delivery",
+                at=event.occurred_at,
+                tracking_number=event.tracking_number,
+                carrier_event=event.event_id,
+            )
             try:
                 orders.save(order)  # conditional on the version: only one event wins the transition
             except VersionConflict:
@@ -239,8 +249,15 @@ def record_tracking_event(carrier: str, event: TrackingEvent, orders: OrderRepos
     raise VersionConflict(f"order {key} kept changing while recording delivery")
 
 
-def verify_partner_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None,
-                             *, tolerance_seconds: int = 300, now: float | None = None) -> None:
+def verify_partner_signature(
+    secret: str,
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    tolerance_seconds: int = 300,
+    now: float | None = None,
+) -> None:
     """Partner callbacks sign ``{timestamp}.{body}`` with HMAC-SHA256 (hex), like Stripe and Standard Webhooks."""
     if not timestamp or not signature or not timestamp.isdigit():
         raise InvalidSignature("missing signature or timestamp")
@@ -299,4 +316,3 @@ def _readable_cause(cause: str) -> str:
     if isinstance(parsed, dict):
         return str(parsed.get("errorMessage") or parsed)[:1000]
     return str(parsed)[:1000]
-

@@ -28,10 +28,17 @@ if TYPE_CHECKING:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-_TRANSIENT_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflict", "TransactionInProgressException",
-})
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflict",
+        "TransactionInProgressException",
+    }
+)
 _ORDER_FIELDS_NOT_STORED = {"pending_events"}
 
 
@@ -148,13 +155,25 @@ class DynamoOrderRepository:
         writes: list[TransactWriteItemTypeDef] = [put_order]
         for event in order.pending_events:
             event_item = {**event.model_dump(mode="json"), "PK": _order_pk(order.key), "SK": f"EVENT#{event.seq:08d}"}
-            writes.append({"Put": {"TableName": self._table, "Item": _to_item(event_item),
-                                   "ConditionExpression": "attribute_not_exists(SK)"}})
-        if order.tracking_number and order.carrier and any(
-            event.status is OrderStatus.SHIPPED for event in order.pending_events
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _to_item(event_item),
+                        "ConditionExpression": "attribute_not_exists(SK)",
+                    }
+                }
+            )
+        if (
+            order.tracking_number
+            and order.carrier
+            and any(event.status is OrderStatus.SHIPPED for event in order.pending_events)
         ):
-            tracking_item = {"PK": _tracking_pk(order.carrier, order.tracking_number), "SK": "TRACKING",
-                             "order_key": order.key}
+            tracking_item = {
+                "PK": _tracking_pk(order.carrier, order.tracking_number),
+                "SK": "TRACKING",
+                "order_key": order.key,
+            }
             writes.append({"Put": {"TableName": self._table, "Item": _to_item(tracking_item)}})
         try:
             self._client.transact_write_items(TransactItems=writes)

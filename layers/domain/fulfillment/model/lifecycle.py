@@ -26,8 +26,15 @@ S = OrderStatus
 
 # The happy path in order; each status may also fail, and may be cancelled until it ships.
 FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
-    S.RECEIVED, S.VALIDATED, S.RESERVED, S.INSPECTED, S.PACKAGED, S.SHIPPED, S.DELIVERED,
-    S.PAYMENT_COMPLETED, S.COMPLETED,
+    S.RECEIVED,
+    S.VALIDATED,
+    S.RESERVED,
+    S.INSPECTED,
+    S.PACKAGED,
+    S.SHIPPED,
+    S.DELIVERED,
+    S.PAYMENT_COMPLETED,
+    S.COMPLETED,
 )
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {

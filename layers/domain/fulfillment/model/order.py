@@ -119,7 +119,11 @@ class Order(BaseModel):
     @model_validator(mode="after")
     def _currencies_agree(self) -> Order:
         amounts = [line.unit_price for line in self.lines] + [
-            self.totals.items, self.totals.shipping, self.totals.tax, self.totals.discount, self.totals.grand_total,
+            self.totals.items,
+            self.totals.shipping,
+            self.totals.tax,
+            self.totals.discount,
+            self.totals.grand_total,
         ]
         if any(money.currency != self.currency for money in amounts):
             raise ValueError(f"every amount must be in the order currency {self.currency}")
@@ -132,8 +136,9 @@ class Order(BaseModel):
     def execution_name(self) -> str:
         return fulfillment_execution_name(self.store_id, self.external_id)
 
-    def transition_to(self, target: OrderStatus, reason: str, *, at: datetime | None = None,
-                      **detail: Any) -> TimelineEvent:
+    def transition_to(
+        self, target: OrderStatus, reason: str, *, at: datetime | None = None, **detail: Any
+    ) -> TimelineEvent:
         """Move to ``target`` if the lifecycle allows it; the event is saved with the order."""
         ensure_transition(self.status, target)
         event = TimelineEvent(
@@ -151,8 +156,13 @@ class Order(BaseModel):
     def record_receipt(self, reason: str, *, at: datetime | None = None) -> TimelineEvent:
         """The first timeline event of a new order: placed (awaiting payment) or placed and paid."""
         self.status = OrderStatus.RECEIVED if self.paid else OrderStatus.PENDING_PAYMENT
-        event = TimelineEvent(seq=self.version + len(self.pending_events) + 1, at=at or datetime.now(UTC),
-                              status=self.status, previous_status=None, reason=reason)
+        event = TimelineEvent(
+            seq=self.version + len(self.pending_events) + 1,
+            at=at or datetime.now(UTC),
+            status=self.status,
+            previous_status=None,
+            reason=reason,
+        )
         self.pending_events.append(event)
         return event
 

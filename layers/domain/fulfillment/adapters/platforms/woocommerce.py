@@ -18,8 +18,15 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.store import Store, WebhookRequest
 
 PAID_STATUSES = frozenset({"processing", "completed"})
-_HTML_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#039;", "'"), ("&#39;", "'"),
-                  ("&#x27;", "'"), ("&amp;", "&"))
+_HTML_ENTITIES = (
+    ("&lt;", "<"),
+    ("&gt;", ">"),
+    ("&quot;", '"'),
+    ("&#039;", "'"),
+    ("&#39;", "'"),
+    ("&#x27;", "'"),
+    ("&amp;", "&"),
+)
 
 
 class _Lenient(BaseModel):
