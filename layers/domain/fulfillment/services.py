@@ -85,7 +85,7 @@ def receive_webhook(
         order_key=order.key,
         status=order.status,
         execution_name=order.execution_name() if order.status is not OrderStatus.PENDING_PAYMENT else None,
-        fulfillment_started=started,
+        fulfillment_started=started and not duplicate,
         duplicate=duplicate,
     )
 

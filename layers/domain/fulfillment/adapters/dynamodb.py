@@ -134,10 +134,12 @@ class DynamoOrderRepository:
         self._write(order, condition="version = :expected", values={":expected": order.version})
 
     def _write(self, order: Order, condition: str, values: dict[str, Any]) -> None:
-        new_version = order.version + max(1, len(order.pending_events))
+        new_version = order.version + 1
+        events_recorded = order.events_recorded + len(order.pending_events)
         now = datetime.now(UTC).isoformat()
         document = order.model_dump(mode="json", exclude=_ORDER_FIELDS_NOT_STORED)
         document["version"] = new_version
+        document["events_recorded"] = events_recorded
         order_item = {
             **document,
             "PK": _order_pk(order.key),
@@ -180,6 +182,7 @@ class DynamoOrderRepository:
         except ClientError as error:
             raise _translate(error, f"order {order.key}") from error
         order.version = new_version
+        order.events_recorded = events_recorded
         order.pending_events.clear()
 
     @staticmethod

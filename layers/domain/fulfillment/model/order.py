@@ -86,7 +86,7 @@ class TimelineEvent(BaseModel):
     seq: int
     at: datetime
     status: OrderStatus
-    previous_status: OrderStatus | None
+    previous_status: OrderStatus | None = None
     reason: str
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -110,6 +110,7 @@ class Order(BaseModel):
 
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     version: int = 0
+    events_recorded: int = 0  # timeline length; seq numbers stay gapless while version counts saves
     tracking_number: str | None = None
     carrier: str | None = None
     delivery_task_token: str | None = None
@@ -142,7 +143,7 @@ class Order(BaseModel):
         """Move to ``target`` if the lifecycle allows it; the event is saved with the order."""
         ensure_transition(self.status, target)
         event = TimelineEvent(
-            seq=self.version + len(self.pending_events) + 1,
+            seq=self.events_recorded + len(self.pending_events) + 1,
             at=at or datetime.now(UTC),
             status=target,
             previous_status=self.status,
@@ -157,7 +158,7 @@ class Order(BaseModel):
         """The first timeline event of a new order: placed (awaiting payment) or placed and paid."""
         self.status = OrderStatus.RECEIVED if self.paid else OrderStatus.PENDING_PAYMENT
         event = TimelineEvent(
-            seq=self.version + len(self.pending_events) + 1,
+            seq=self.events_recorded + len(self.pending_events) + 1,
             at=at or datetime.now(UTC),
             status=self.status,
             previous_status=None,

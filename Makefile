@@ -1,0 +1,97 @@
+# Order fulfillment: make demo · make test · make help
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is the Lambda runtime; pyenv's copy is used when it is not on PATH.
+PYTHON313 := $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -1)
+VENV      := .venv
+SAM_VENV  := .venv-sam
+PY        := $(VENV)/bin/python
+SAM       := $(SAM_VENV)/bin/sam
+export TZ := UTC
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/domain
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export POWERTOOLS_METRICS_DISABLED ?= true
+
+$(VENV)/.installed: requirements-dev.txt layers/domain/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 (the Lambda runtime) is required: install it or put python3.13 on PATH"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required"; exit 1; }
+	$(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+
+.PHONY: dev
+dev: $(VENV)/.installed $(SAM_VENV)/.installed ## Create both virtualenvs (.venv for code and tests, .venv-sam for SAM CLI)
+
+.PHONY: demo
+demo: $(VENV)/.installed ## Run one signed WooCommerce order through to Completed on the local runtime
+	$(PY) -m local demo
+
+.PHONY: local
+local: $(VENV)/.installed ## Serve the local runtime: HTTP API on :3000, AWS endpoint on :4566
+	$(PY) -m local serve
+
+.PHONY: format
+format: $(VENV)/.installed ## Format and auto-fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: lint
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate --lint, statelint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+	$(PY) -m local.lint_asl
+
+.PHONY: typecheck
+typecheck: $(VENV)/.installed ## mypy --strict on the domain, functions and local runtime
+	$(VENV)/bin/mypy layers/domain/fulfillment functions local
+
+.PHONY: test-unit
+test-unit: $(VENV)/.installed ## Unit tests (no AWS, no network)
+	$(PY) -m pytest tests/unit
+
+.PHONY: test-integration
+test-integration: $(VENV)/.installed ## Adapters and handlers against moto
+	$(PY) -m pytest tests/integration
+
+.PHONY: test-e2e
+test-e2e: $(VENV)/.installed ## End to end through the local runtime
+	$(PY) -m pytest tests/e2e
+
+.PHONY: test
+test: lint typecheck ## Lint, type-check and the whole offline test suite
+	$(PY) -m pytest
+
+.PHONY: bench
+bench: $(VENV)/.installed ## Benchmarks: intake overhead and cold-import ratios
+	$(PY) bench/intake_overhead.py
+	$(PY) bench/import_time.py
+
+.PHONY: events
+events: $(VENV)/.installed ## Regenerate events/ for `sam local invoke -e`
+	$(PY) -m local.events
+
+.PHONY: build
+build: $(SAM_VENV)/.installed ## sam build (python3.13, arm64)
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build
+
+.PHONY: deploy
+deploy: build ## sam deploy --config-env $(ENV) (default dev)
+	$(SAM) deploy --config-env $(or $(ENV),default)
+
+.PHONY: clean
+clean: ## Remove virtualenvs and caches
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: help
+help:
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'

@@ -1,0 +1,79 @@
+"""python -m local serve | demo — the Docker-free local runtime."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+from dataclasses import replace
+
+from local.runtime import LocalRuntime, RuntimeConfig
+from local.simulators import SimulatorConfig
+
+
+def _free(port: int) -> int:
+    """The port if it is free, else any free one (so `make demo` works while `make local` runs)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "serve the HTTP API and AWS endpoint until interrupted"),
+                       ("demo", "run one WooCommerce order through to Completed and print it")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--http-port", type=int, default=3000)
+        command.add_argument("--aws-port", type=int, default=4566)
+        command.add_argument("--delivery", choices=["delivered", "lost"], default="delivered",
+                             help="what the simulated carrier reports after shipping")
+        command.add_argument("--delivered-after", type=float, default=1.5, help="seconds from label to delivery")
+        command.add_argument("--inspection", choices=["passed", "failed"], default="passed",
+                             help="what the simulated warehouse answers")
+    args = parser.parse_args(argv)
+    exact = args.command == "serve"  # serve promises its ports; the demo takes free ones
+    pick = (lambda port: port) if exact else _free
+    config = RuntimeConfig(
+        http_port=pick(args.http_port), aws_port=pick(args.aws_port),
+        carrier_port=pick(3101), warehouse_port=pick(3102),
+        simulators=replace(SimulatorConfig(), delivery=args.delivery, delivered_after=args.delivered_after,
+                           inspection=args.inspection),
+    )
+    runtime = LocalRuntime(config).start()
+    try:
+        if args.command == "demo":
+            from local.demo import run_demo
+
+            return 0 if run_demo(runtime) == "COMPLETED" else 1
+        print(f"HTTP API      {runtime.api_url}   (POST /webhooks/<platform>/<storeId>)")
+        print(f"AWS endpoint  {runtime.aws_endpoint}   (aws --endpoint-url {runtime.aws_endpoint} ...)")
+        print(f"State machine {runtime.state_machine_arn}")
+        print("Stores        " + ", ".join(f"{s}" for s in _store_ids()))
+        print("Ctrl-C to stop.", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        runtime.stop()
+
+
+def _store_ids() -> list[str]:
+    import json
+
+    from local.runtime import STORES_FILE
+
+    return [f"{entry['platform']}/{entry['store_id']}" for entry in json.loads(STORES_FILE.read_text())]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

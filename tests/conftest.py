@@ -1,0 +1,54 @@
+"""Shared fixtures: fake AWS credentials, no real endpoints, fresh caches per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WOO_EVENTS = ROOT / "events" / "woocommerce"
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Never reach AWS: fake credentials and region, tracing and metrics output off."""
+    if os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1"):
+        yield  # inside a local-runtime test, whose runtime owns the environment
+        return
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "fulfillment-tests",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    from fulfillment import bootstrap, settings
+
+    bootstrap.container.cache_clear()
+    settings.get_settings.cache_clear()
+    yield
+    bootstrap.container.cache_clear()
+    settings.get_settings.cache_clear()
+
+
+@pytest.fixture
+def woo_paid_body() -> bytes:
+    return (WOO_EVENTS / "order_updated_paid.json").read_bytes()
+
+
+@pytest.fixture
+def woo_pending_body() -> bytes:
+    return (WOO_EVENTS / "order_created_pending.json").read_bytes()
