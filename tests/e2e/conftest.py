@@ -1,0 +1,52 @@
+"""One local runtime for the end-to-end suite: moto server, HTTP API, simulators, on free ports."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from local.runtime import LocalRuntime, RuntimeConfig
+from local.simulators import SimulatorConfig
+
+_order_ids = itertools.count(90001)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Iterator[LocalRuntime]:
+    config = RuntimeConfig(
+        http_port=_free_port(),
+        aws_port=_free_port(),
+        carrier_port=_free_port(),
+        warehouse_port=_free_port(),
+        # 14 days of delivery timeout -> 14 s and 3 days of heartbeat -> 3 s, so timeouts are testable.
+        timeout_scale=1 / 86400,
+        simulators=SimulatorConfig(in_transit_after=0.3, delivered_after=1.0),
+    )
+    with LocalRuntime(config) as started:
+        yield started
+
+
+@pytest.fixture
+def simulators(runtime: LocalRuntime) -> Iterator[SimulatorConfig]:
+    """The simulators' behaviour for one test, restored afterwards."""
+    config = runtime.config.simulators
+    saved = (config.delivery, config.inspection)
+    yield config
+    config.delivery, config.inspection = saved
+
+
+def new_order_body(template: bytes, order_id: int | None = None) -> tuple[bytes, str]:
+    """The sample order under a fresh id, so tests sharing the runtime never share an order."""
+    order_id = order_id or next(_order_ids)
+    body = re.sub(rb'^\{"id":\d+', b'{"id":' + str(order_id).encode(), template)
+    return body, f"kaffeekontor:{order_id}"

@@ -1,0 +1,151 @@
+"""DynamoOrderRepository against moto: optimistic locking, atomic timeline, status index."""
+
+from __future__ import annotations
+
+import pytest
+
+from fulfillment.adapters.dynamodb import DynamoOrderRepository
+from fulfillment.errors import VersionConflict
+from fulfillment.model import OrderStatus
+from fulfillment.model.store import Store, WebhookRequest
+from fulfillment.adapters.platforms.woocommerce import WooCommerce
+from tests.integration.conftest import AwsStack
+
+
+@pytest.fixture
+def repo(aws: AwsStack) -> DynamoOrderRepository:
+    return DynamoOrderRepository(aws.table_name, aws.dynamodb)
+
+
+def _order(body: bytes, external_id: str = "4711"):  # type: ignore[no-untyped-def]
+    store = Store(store_id="kaffeekontor", platform="woocommerce", secret_ref="unused")
+    order = WooCommerce().parse(WebhookRequest(body=body), store)
+    return order.model_copy(update={"external_id": external_id})
+
+
+class TestCreateAndLoad:
+    def test_round_trips_an_order_exactly(self, repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
+        order = _order(woo_paid_body)
+        order.record_receipt("placed and paid")
+        repo.create(order)
+
+        loaded = repo.get(order.key)
+
+        assert loaded is not None
+        assert loaded.model_dump(exclude={"version", "events_recorded"}) == order.model_dump(
+            exclude={"version", "events_recorded"}
+        )
+        assert (loaded.version, loaded.events_recorded) == (1, 1)
+        assert loaded.totals.grand_total.minor == 12602
+
+    def test_a_second_create_of_the_same_order_conflicts(
+        self, repo: DynamoOrderRepository, woo_paid_body: bytes
+    ) -> None:
+        first, second = _order(woo_paid_body), _order(woo_paid_body)
+        first.record_receipt("placed")
+        second.record_receipt("placed")
+        repo.create(first)
+
+        with pytest.raises(VersionConflict):
+            repo.create(second)
+
+        assert len(repo.timeline(first.key)) == 1
+
+
+class TestOptimisticLocking:
+    def test_a_stale_copy_cannot_overwrite_a_newer_save(
+        self, repo: DynamoOrderRepository, woo_paid_body: bytes
+    ) -> None:
+        order = _order(woo_paid_body)
+        order.record_receipt("placed and paid")
+        repo.create(order)
+        mine, theirs = repo.get(order.key), repo.get(order.key)
+        assert mine is not None and theirs is not None
+        theirs.transition_to(OrderStatus.VALIDATED, "theirs")
+        repo.save(theirs)
+
+        mine.transition_to(OrderStatus.CANCELLED, "mine")
+        with pytest.raises(VersionConflict):
+            repo.save(mine)
+
+        stored = repo.get(order.key)
+        assert stored is not None and stored.status is OrderStatus.VALIDATED
+        assert [event.reason for event in repo.timeline(order.key)] == ["placed and paid", "theirs"]
+
+
+class TestAtomicTimeline:
+    def test_a_status_change_and_its_event_are_written_together_or_not_at_all(
+        self, aws: AwsStack, repo: DynamoOrderRepository, woo_paid_body: bytes
+    ) -> None:
+        order = _order(woo_paid_body)
+        order.record_receipt("placed and paid")
+        repo.create(order)
+        loaded = repo.get(order.key)
+        assert loaded is not None
+        # GIVEN an event item already occupying the slot the next event would take
+        aws.dynamodb.put_item(
+            TableName=aws.table_name,
+            Item={
+                "PK": {"S": f"ORDER#{order.key}"},
+                "SK": {"S": "EVENT#00000002"},
+                "seq": {"N": "2"},
+            },
+        )
+        loaded.transition_to(OrderStatus.VALIDATED, "checked")
+
+        with pytest.raises(VersionConflict):
+            repo.save(loaded)
+
+        # THEN the order's status did not move without its event
+        stored = repo.get(order.key)
+        assert stored is not None and stored.status is OrderStatus.RECEIVED and stored.version == 1
+
+    def test_timeline_lists_events_in_order(self, repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
+        order = _order(woo_paid_body)
+        order.record_receipt("placed and paid")
+        repo.create(order)
+        for status in (OrderStatus.VALIDATED, OrderStatus.RESERVED, OrderStatus.INSPECTED):
+            loaded = repo.get(order.key)
+            assert loaded is not None
+            loaded.transition_to(status, f"to {status}")
+            repo.save(loaded)
+
+        timeline = repo.timeline(order.key)
+
+        assert [event.seq for event in timeline] == [1, 2, 3, 4]
+        assert [event.status for event in timeline][-1] is OrderStatus.INSPECTED
+        assert timeline[1].previous_status is OrderStatus.RECEIVED
+
+
+class TestStatusIndex:
+    def test_lists_orders_by_their_current_status(self, repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
+        for external_id in ("1", "2", "3"):
+            order = _order(woo_paid_body, external_id)
+            order.record_receipt("placed and paid")
+            repo.create(order)
+        moved = repo.get("kaffeekontor:2")
+        assert moved is not None
+        moved.transition_to(OrderStatus.VALIDATED, "checked")
+        repo.save(moved)
+
+        received = {order.external_id for order in repo.list_by_status(OrderStatus.RECEIVED)}
+        validated = {order.external_id for order in repo.list_by_status(OrderStatus.VALIDATED)}
+
+        assert (received, validated) == ({"1", "3"}, {"2"})
+
+
+class TestTrackingLookup:
+    def test_finds_the_order_of_a_shipment(self, repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
+        order = _order(woo_paid_body)
+        order.record_receipt("placed and paid")
+        repo.create(order)
+        loaded = repo.get(order.key)
+        assert loaded is not None
+        for status in (OrderStatus.VALIDATED, OrderStatus.RESERVED, OrderStatus.INSPECTED, OrderStatus.PACKAGED):
+            loaded.transition_to(status, "step")
+        loaded.carrier, loaded.tracking_number = "simcarrier", "SIM0001"
+        loaded.transition_to(OrderStatus.SHIPPED, "shipped")
+        repo.save(loaded)
+
+        assert repo.find_by_tracking("simcarrier", "SIM0001") == order.key
+        assert repo.find_by_tracking("simcarrier", "SIM9999") is None
