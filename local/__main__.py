@@ -26,24 +26,34 @@ def _free(port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("serve", "serve the HTTP API and AWS endpoint until interrupted"),
-                       ("demo", "run one WooCommerce order through to Completed and print it")):
+    for name, text in (
+        ("serve", "serve the HTTP API and AWS endpoint until interrupted"),
+        ("demo", "run one WooCommerce order through to Completed and print it"),
+    ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--http-port", type=int, default=3000)
         command.add_argument("--aws-port", type=int, default=4566)
-        command.add_argument("--delivery", choices=["delivered", "lost"], default="delivered",
-                             help="what the simulated carrier reports after shipping")
+        command.add_argument(
+            "--delivery",
+            choices=["delivered", "lost"],
+            default="delivered",
+            help="what the simulated carrier reports after shipping",
+        )
         command.add_argument("--delivered-after", type=float, default=1.5, help="seconds from label to delivery")
-        command.add_argument("--inspection", choices=["passed", "failed"], default="passed",
-                             help="what the simulated warehouse answers")
+        command.add_argument(
+            "--inspection", choices=["passed", "failed"], default="passed", help="what the simulated warehouse answers"
+        )
     args = parser.parse_args(argv)
     exact = args.command == "serve"  # serve promises its ports; the demo takes free ones
     pick = (lambda port: port) if exact else _free
     config = RuntimeConfig(
-        http_port=pick(args.http_port), aws_port=pick(args.aws_port),
-        carrier_port=pick(3101), warehouse_port=pick(3102),
-        simulators=replace(SimulatorConfig(), delivery=args.delivery, delivered_after=args.delivered_after,
-                           inspection=args.inspection),
+        http_port=pick(args.http_port),
+        aws_port=pick(args.aws_port),
+        carrier_port=pick(3101),
+        warehouse_port=pick(3102),
+        simulators=replace(
+            SimulatorConfig(), delivery=args.delivery, delivered_after=args.delivered_after, inspection=args.inspection
+        ),
     )
     runtime = LocalRuntime(config).start()
     try:

@@ -269,7 +269,7 @@ class LocalRuntime:
         for route in self.routes:
             params = route.match(method, split.path)
             if params is not None:
-                event = _http_api_event(route, method, split.path, split.query, headers, body, params, source_ip)
+                event = http_api_event(route, method, split.path, split.query, headers, body, params, source_ip)
                 result = self.functions[route.function].invoke(event)
                 return _http_api_response(result.payload if result.error_type is None else None)
         return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
@@ -311,7 +311,7 @@ class LocalRuntime:
             time.sleep(0.1)
 
 
-def _http_api_event(
+def http_api_event(
     route: Route,
     method: str,
     path: str,
@@ -319,15 +319,19 @@ def _http_api_event(
     headers: dict[str, str],
     body: bytes,
     params: dict[str, str],
-    source_ip: str,
+    source_ip: str = "127.0.0.1",
+    *,
+    request_id: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
+    """An API Gateway HTTP API payload-v2 event, as the real integration sends it."""
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
     text: str | None = None
     if body and content_type.startswith(_TEXT_TYPES):
         with suppress(UnicodeDecodeError):
             text = body.decode("utf-8")
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -346,7 +350,7 @@ def _http_api_event(
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
             },
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id or str(uuid.uuid4()),
             "routeKey": route.route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -406,3 +410,6 @@ def running(config: RuntimeConfig | None = None) -> Iterator[LocalRuntime]:
         yield runtime
     finally:
         runtime.stop()
+
+
+_http_api_event = http_api_event  # kept for callers written before it was public

@@ -15,8 +15,9 @@ import pytest
 from functions.intake_webhook import app
 from local.client import woocommerce_headers
 from local.lambdas import LambdaContext
-from local.runtime import _http_api_event
+from local.runtime import http_api_event
 from local.template import Route
+from tests.conftest import ROOT
 from tests.integration.conftest import SECRET, STORE_ID, AwsStack
 
 ROUTE = Route("POST", "/webhooks/{platform}/{storeId}", "IntakeWebhookFunction")
@@ -36,7 +37,7 @@ def deliver(
     aws: AwsStack, body: bytes, headers: dict[str, str], platform: str = "woocommerce", store_id: str = STORE_ID
 ) -> tuple[int, dict[str, Any]]:
     path = f"/webhooks/{platform}/{store_id}"
-    event = _http_api_event(
+    event = http_api_event(
         ROUTE, "POST", path, "", headers, body, {"platform": platform, "storeId": store_id}, "203.0.113.9"
     )
     response = app.lambda_handler(event, _context(), deps=aws.deps)
@@ -151,3 +152,18 @@ class TestAcceptance:
 
         assert (code, answer["status"], answer["duplicate"]) == (202, "RECEIVED", True)
         assert aws.items() == before
+
+
+class TestSampleEvents:
+    """The events/ files a developer feeds to `sam local invoke -e` behave as their names say."""
+
+    @pytest.mark.parametrize(
+        ("name", "status"),
+        [("order_updated_paid", 202), ("order_created_pending", 202), ("forged_signature", 401), ("ping", 200)],
+    )
+    def test_sample_event(self, aws: AwsStack, name: str, status: int) -> None:
+        event = json.loads((ROOT / "events" / "intake_webhook" / f"{name}.json").read_text(encoding="utf-8"))
+
+        response = app.lambda_handler(event, _context(), deps=aws.deps)
+
+        assert response["statusCode"] == status

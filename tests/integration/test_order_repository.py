@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from fulfillment.adapters.dynamodb import DynamoOrderRepository
+from fulfillment.adapters.platforms.woocommerce import WooCommerce
 from fulfillment.errors import VersionConflict
 from fulfillment.model import OrderStatus
 from fulfillment.model.store import Store, WebhookRequest
-from fulfillment.adapters.platforms.woocommerce import WooCommerce
 from tests.integration.conftest import AwsStack
 
 
