@@ -43,7 +43,8 @@ def main() -> int:
             failures += 1
         with tempfile.NamedTemporaryFile("w", suffix=".asl.json", delete=False) as handle:
             json.dump(machine.definition, handle)
-        result = subprocess.run([str(Path(sys.executable).parent / "statelint"), handle.name], check=False)
+        statelint = str(Path(sys.executable).parent / "statelint")
+        result = subprocess.run([statelint, handle.name], check=False)  # noqa: S603 - our own venv's tool
         Path(handle.name).unlink()
         failures += result.returncode != 0
         print(f"{machine.logical_id}: statelint {'ok' if result.returncode == 0 else 'FAILED'}")
