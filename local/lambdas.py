@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 import threading
 import traceback
@@ -119,7 +118,7 @@ class LocalFunction:
             self._release(handler)
 
 
-def apply_environment(functions: dict[str, FunctionSpec]) -> None:
+def merged_environment(functions: dict[str, FunctionSpec]) -> dict[str, str]:
     """Environment variables are per process here: two functions must not disagree about one."""
     merged: dict[str, tuple[str, str]] = {}
     for spec in functions.values():
@@ -130,4 +129,4 @@ def apply_environment(functions: dict[str, FunctionSpec]) -> None:
                     "the local runtime runs all functions in one process"
                 )
             merged[key] = (spec.logical_id, value)
-    os.environ.update({key: value for key, (_, value) in merged.items()})
+    return {key: value for key, (_, value) in merged.items()}

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local.lambdas import LocalFunction, apply_environment
+from local.lambdas import LocalFunction, merged_environment
 from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
 from local.template import ACCOUNT, REGION, LocalTemplate, Route, scale_durations
 
@@ -148,7 +148,7 @@ class LocalRuntime:
             },
         )
         specs = template.functions()
-        apply_environment(specs)
+        self._set_env(merged_environment(specs))
         for path in [ROOT, *template.layer_paths()]:
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))

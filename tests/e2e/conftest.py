@@ -21,7 +21,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def runtime() -> Iterator[LocalRuntime]:
     config = RuntimeConfig(
         http_port=_free_port(),

@@ -44,7 +44,7 @@ class TestHappyPath:
             "PENDING_PAYMENT",
             False,
         )
-        name = key.replace(":", "-")
+        name = key.replace(":", "_")
         assert executions_for(runtime, name) == []
 
         second = send_woocommerce(runtime.api_url, "kaffeekontor", paid, SECRET)
@@ -96,7 +96,7 @@ class TestIdempotency:
         assert [answer.status for answer in answers] == [202] * 5
         assert {answer.body["order_key"] for answer in answers} == {key}
         assert sum(not answer.body["duplicate"] for answer in answers) == 1
-        name = key.replace(":", "-")
+        name = key.replace(":", "_")
         execution = runtime.wait_for_execution(name, timeout=60)
         assert execution["status"] == "SUCCEEDED"
         assert len(executions_for(runtime, name)) == 1
@@ -117,7 +117,7 @@ class TestIdempotency:
 
         assert (answer.status, answer.body["error"]) == (401, "invalid_signature")
         assert container().orders.get(key) is None
-        assert executions_for(runtime, key.replace(":", "-")) == []
+        assert executions_for(runtime, key.replace(":", "_")) == []
 
 
 class TestFailurePaths:
@@ -128,7 +128,7 @@ class TestFailurePaths:
         body, key = new_order_body(woo_paid_body)
 
         send_woocommerce(runtime.api_url, "kaffeekontor", body, SECRET)
-        execution = runtime.wait_for_execution(key.replace(":", "-"), timeout=60)
+        execution = runtime.wait_for_execution(key.replace(":", "_"), timeout=60)
 
         assert execution["status"] == "FAILED"
         assert path_of(runtime, execution["executionArn"])[-2:] == [
@@ -147,7 +147,7 @@ class TestFailurePaths:
         body, key = new_order_body(woo_paid_body)
 
         send_woocommerce(runtime.api_url, "kaffeekontor", body, SECRET)
-        execution = runtime.wait_for_execution(key.replace(":", "-"), timeout=90)
+        execution = runtime.wait_for_execution(key.replace(":", "_"), timeout=90)
 
         assert execution["status"] == "FAILED"
         order = container().orders.get(key)
@@ -161,7 +161,7 @@ class TestAwsEndpoint:
     def test_executions_and_items_are_visible_like_on_aws(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
         body, key = new_order_body(woo_paid_body)
         send_woocommerce(runtime.api_url, "kaffeekontor", body, SECRET)
-        execution = runtime.wait_for_execution(key.replace(":", "-"), timeout=60)
+        execution = runtime.wait_for_execution(key.replace(":", "_"), timeout=60)
 
         described = runtime.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
         assert json.loads(described["input"]) == {"order_key": key}

@@ -130,7 +130,7 @@ class TestAcceptance:
 
         assert (code, answer["status"], answer["fulfillment_started"]) == (202, "RECEIVED", True)
         executions = aws.executions()
-        assert [execution["name"] for execution in executions] == ["kaffeekontor-4711"]
+        assert [execution["name"] for execution in executions] == ["kaffeekontor_4711"]
         started = aws.sfn.describe_execution(executionArn=executions[0]["executionArn"])
         assert json.loads(started["input"]) == {"order_key": "kaffeekontor:4711"}
 

@@ -26,7 +26,7 @@ from fulfillment.errors import (
     VersionConflict,
 )
 from fulfillment.model import Order, OrderStatus, has_reached
-from fulfillment.model.lifecycle import TERMINAL
+from fulfillment.model.lifecycle import TERMINAL, ensure_transition
 from fulfillment.model.order import is_valid_store_id
 from fulfillment.model.store import WebhookRequest
 from fulfillment.ports import Carrier, InboundPlatform, OrderRepository, SecretStore, StoreRegistry, Warehouse, Workflow
@@ -100,20 +100,29 @@ def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bo
                 f"placed on {incoming.platform}" + (" and paid" if incoming.paid else ", awaiting payment"),
                 at=incoming.placed_at,
             )
+            if new.cancelled:
+                new.transition_to(OrderStatus.CANCELLED, f"cancelled on {incoming.platform}")
             try:
                 orders.create(new)
             except VersionConflict:
                 continue  # a concurrent delivery created it first: read theirs
             return new, False
         newly_paid = incoming.paid and current.status is OrderStatus.PENDING_PAYMENT
-        if incoming.source_modified_at <= current.source_modified_at and not newly_paid:
+        is_newer = incoming.source_modified_at > current.source_modified_at
+        # Cancelling a paid order in fulfillment needs compensation (the workflow issue); until then
+        # the store's cancellation is honoured only while nothing has been done for the order.
+        newly_cancelled = is_newer and incoming.cancelled and current.status is OrderStatus.PENDING_PAYMENT
+        if not is_newer and not newly_paid:
             return current, True
-        if current.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.RECEIVED):
+        if is_newer and current.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.RECEIVED):
             for field in _SNAPSHOT_FIELDS:
                 setattr(current, field, getattr(incoming, field))
         current.source_modified_at = max(current.source_modified_at, incoming.source_modified_at)
         current.paid = current.paid or incoming.paid
-        if newly_paid:
+        current.cancelled = current.cancelled or newly_cancelled
+        if newly_cancelled:
+            current.transition_to(OrderStatus.CANCELLED, f"cancelled on {incoming.platform}")
+        elif newly_paid:
             current.transition_to(OrderStatus.RECEIVED, f"payment confirmed by {incoming.platform}")
         try:
             orders.save(current)
@@ -142,6 +151,7 @@ def _advance(
     order = _load(orders, key)
     if has_reached(order.status, target):
         return order
+    ensure_transition(order.status, target)  # before acting: a failed order must not buy a label
     detail = act(order) if act else {}
     order.transition_to(target, reason, **detail)
     orders.save(order)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Self
 
@@ -40,6 +41,12 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+# Amounts arrive as "126.02", "-17.26" or "126.0000": no exponents, no digit grouping.
+_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+# Far above any order, far below what exact integer arithmetic and DynamoDB numbers can hold.
+_LARGEST_AMOUNT = Decimal(10) ** 15
+
+
 def currency_exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
@@ -70,8 +77,12 @@ class Money(BaseModel):
             amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
         except InvalidOperation as exc:
             raise InvalidMoney(f"not an amount: {value!r}") from exc
+        if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value.strip()):
+            raise InvalidMoney(f"not an amount: {value!r}")
         if not amount.is_finite():
             raise InvalidMoney(f"not an amount: {value!r}")
+        if abs(amount) >= _LARGEST_AMOUNT:
+            raise InvalidMoney(f"amount out of range: {value!r}")
         code = currency.upper()
         exponent = currency_exponent(code)
         minor = amount.scaleb(exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP)

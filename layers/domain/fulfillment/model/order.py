@@ -107,6 +107,7 @@ class Order(BaseModel):
     placed_at: datetime
     source_modified_at: datetime  # the platform's own modified time: newest snapshot wins
     paid: bool
+    cancelled: bool = False  # the store says the order is cancelled (or refunded before we shipped)
 
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     version: int = 0
@@ -187,11 +188,12 @@ class Order(BaseModel):
 def fulfillment_execution_name(store_id: str, external_id: str) -> str:
     """Deterministic Step Functions execution name for an order's fulfillment.
 
-    Names allow 1–80 characters of ``[A-Za-z0-9_-]``; a store id is at most 63 of them, and an
-    external id that needs cleaning or trimming gets a short hash so two ids never share a name.
+    Names allow 1–80 characters of ``[A-Za-z0-9_-]``. Store ids never contain ``_``, so the first
+    ``_`` separates the two parts unambiguously; an external id that needs cleaning or trimming gets
+    a short hash of the order key so two orders never share a name.
     """
     clean = _NAME_UNSAFE.sub("_", external_id)
-    name = f"{store_id}-{clean}"
+    name = f"{store_id}_{clean}"
     if clean != external_id or len(name) > 80:
         digest = hashlib.sha256(order_key(store_id, external_id).encode()).hexdigest()[:10]
         name = f"{name[:69]}-{digest}"

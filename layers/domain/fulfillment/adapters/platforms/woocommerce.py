@@ -18,6 +18,7 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.store import Store, WebhookRequest
 
 PAID_STATUSES = frozenset({"processing", "completed"})
+CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
 _HTML_ENTITIES = (
     ("&lt;", "<"),
     ("&gt;", ">"),
@@ -162,6 +163,7 @@ class WooCommerce:
             placed_at=_utc(woo.date_created_gmt),
             source_modified_at=_utc(woo.date_modified_gmt),
             paid=woo.status in PAID_STATUSES,
+            cancelled=woo.status in CANCELLED_STATUSES,
         )
 
 

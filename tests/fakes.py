@@ -1,0 +1,252 @@
+"""In-memory implementations of the ports in ``fulfillment.ports``, and a small order factory.
+
+The fakes keep the contracts of the real adapters (see ``adapters/dynamodb.py`` and
+``adapters/stepfunctions.py``) so a use case that works against them works against AWS;
+``tests/unit/test_fakes.py`` pins those contracts down.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from fulfillment.errors import VersionConflict
+from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
+from fulfillment.model.store import InspectionResult, Label, Store
+
+TEST_SECRET = "test-secret"
+STORE_ID = "kaffeekontor"
+SECRET_REF = f"/fulfillment/test/stores/{STORE_ID}/webhook-secret"
+
+
+# --- repositories ----------------------------------------------------------------------------------
+class InMemoryOrderRepository:
+    """Orders with optimistic locking, like ``DynamoOrderRepository``.
+
+    Stored state goes through a JSON round trip (as it does through DynamoDB), so callers never
+    share objects with the store, and nothing that could not be written is accepted.
+    """
+
+    def __init__(self) -> None:
+        self._orders: dict[str, dict[str, Any]] = {}
+        self._events: dict[str, dict[int, dict[str, Any]]] = {}
+        self._tracking: dict[tuple[str, str], str] = {}
+        self._saved_at: dict[str, int] = {}
+        self._clock = 0
+        self.writes = 0
+
+    # reads
+    def get(self, key: str) -> Order | None:
+        document = self._orders.get(key)
+        return Order.model_validate(document) if document is not None else None
+
+    def timeline(self, key: str) -> list[TimelineEvent]:
+        events = self._events.get(key, {})
+        return [TimelineEvent.model_validate(events[seq]) for seq in sorted(events)]
+
+    def list_by_status(self, status: OrderStatus, limit: int = 50) -> list[Order]:
+        keys = [key for key, document in self._orders.items() if document["status"] == status]
+        keys.sort(key=lambda key: self._saved_at[key], reverse=True)  # most recently saved first
+        return [Order.model_validate(self._orders[key]) for key in keys[:limit]]
+
+    def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
+        return self._tracking.get((carrier, tracking_number))
+
+    # writes
+    def create(self, order: Order) -> None:
+        if order.key in self._orders:
+            raise VersionConflict(f"order {order.key} changed meanwhile")
+        self._write(order)
+
+    def save(self, order: Order) -> None:
+        stored = self._orders.get(order.key)
+        if stored is None or stored["version"] != order.version:
+            raise VersionConflict(f"order {order.key} changed meanwhile")
+        self._write(order)
+
+    def _write(self, order: Order) -> None:
+        events = self._events.setdefault(order.key, {})
+        if any(event.seq in events for event in order.pending_events):
+            raise VersionConflict(f"order {order.key} changed meanwhile")  # the event item already exists
+        document = order.model_dump(mode="json")
+        document["version"] = order.version + 1
+        document["events_recorded"] = order.events_recorded + len(order.pending_events)
+        self._orders[order.key] = document
+        for event in order.pending_events:
+            events[event.seq] = event.model_dump(mode="json")
+        shipped = any(event.status is OrderStatus.SHIPPED for event in order.pending_events)
+        if shipped and order.carrier and order.tracking_number:
+            self._tracking[(order.carrier, order.tracking_number)] = order.key
+        self._clock += 1
+        self._saved_at[order.key] = self._clock
+        self.writes += 1
+        order.version = document["version"]
+        order.events_recorded = document["events_recorded"]
+        order.pending_events.clear()
+
+    # test helpers
+    def keys(self) -> list[str]:
+        return sorted(self._orders)
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+
+class InMemoryStoreRegistry:
+    def __init__(self, *stores: Store) -> None:
+        self._stores = {store.store_id: store for store in stores}
+
+    def get(self, store_id: str) -> Store | None:
+        return self._stores.get(store_id)
+
+    def put(self, store: Store) -> None:
+        self._stores[store.store_id] = store
+
+
+class FakeSecretStore:
+    def __init__(self, secrets: dict[str, str] | None = None) -> None:
+        self._secrets = dict(secrets or {})
+
+    def get(self, ref: str) -> str:
+        try:
+            return self._secrets[ref]
+        except KeyError:
+            raise LookupError(f"no secret {ref}") from None
+
+
+# --- workflow and partners -------------------------------------------------------------------------
+class RecordingWorkflow:
+    """Step Functions in memory: execution names are unique, a task token answers once."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.start_calls = 0
+        self.resumed: list[tuple[str, dict[str, Any]]] = []
+        self.heartbeats: list[str] = []
+
+    def start(self, order: Order) -> bool:
+        self.start_calls += 1
+        name = order.execution_name()
+        if name in self.started:
+            return False
+        self.started.append(name)
+        return True
+
+    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
+        if task_token in self.resumed_tokens:
+            return False
+        self.resumed.append((task_token, dict(output)))
+        return True
+
+    def heartbeat(self, task_token: str) -> bool:
+        if task_token in self.resumed_tokens:
+            return False
+        self.heartbeats.append(task_token)
+        return True
+
+    @property
+    def resumed_tokens(self) -> list[str]:
+        return [token for token, _ in self.resumed]
+
+
+class FakeCarrier:
+    """Labels keyed on the order, like the real carrier's idempotency key: same order, same label."""
+
+    def __init__(self, name: str = "simcarrier") -> None:
+        self.name = name
+        self.calls: list[str] = []
+        self._labels: dict[str, Label] = {}
+
+    def create_label(self, order: Order) -> Label:
+        self.calls.append(order.key)
+        if order.key not in self._labels:
+            number = f"TRK{len(self._labels) + 1:08d}"
+            self._labels[order.key] = Label(carrier=self.name, tracking_number=number)
+        return self._labels[order.key]
+
+
+class FakeWarehouse:
+    def __init__(self, *, passed: bool = True, inspector: str = "inspector-7", notes: str = "") -> None:
+        self.passed = passed
+        self.inspector = inspector
+        self.notes = notes
+        self.inspected: list[str] = []
+
+    def inspect(self, order: Order) -> InspectionResult:
+        self.inspected.append(order.key)
+        return InspectionResult(passed=self.passed, inspector=self.inspector, notes=self.notes)
+
+
+# --- builders -------------------------------------------------------------------------------------
+def woo_sign(secret: str, body: bytes) -> str:
+    """An independent WooCommerce signer (base64 HMAC-SHA256 of the raw body) for synthetic bodies."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def woo_store(store_id: str = STORE_ID, platform: str = "woocommerce") -> Store:
+    return Store(store_id=store_id, platform=platform, secret_ref=SECRET_REF, name="Kaffeekontor")
+
+
+def money(amount: str, currency: str = "EUR") -> Money:
+    return Money.parse(amount, currency)
+
+
+def make_address(**overrides: Any) -> Address:
+    fields: dict[str, Any] = {
+        "name": "Zoë Ångström-Müller",
+        "lines": ("Straße des 17. Juni 135",),
+        "city": "Berlin",
+        "region": "BE",
+        "postal_code": "10623",
+        "country": "DE",
+    }
+    return Address(**(fields | overrides))
+
+
+def make_line(**overrides: Any) -> LineItem:
+    fields: dict[str, Any] = {
+        "line_id": "301",
+        "sku": "MUG-CC-BLU",
+        "name": "Café Crème Mug",
+        "quantity": 2,
+        "unit_price": money("14.50"),
+    }
+    return LineItem(**(fields | overrides))
+
+
+def make_order(**overrides: Any) -> Order:
+    """A valid, paid, fulfillable EUR order that has never been stored; any field can be overridden."""
+    address = make_address()
+    fields: dict[str, Any] = {
+        "store_id": STORE_ID,
+        "platform": "woocommerce",
+        "external_id": "4711",
+        "number": "4711",
+        "currency": "EUR",
+        "customer": Customer(email="zoe@example.com", name=address.name, external_id="87"),
+        "billing_address": address,
+        "shipping_address": address,
+        "lines": (make_line(),),
+        "totals": Totals(
+            items=money("29.00"),
+            shipping=money("5.90"),
+            tax=money("0.00"),
+            discount=money("0.00"),
+            grand_total=money("34.90"),
+        ),
+        "placed_at": datetime(2025, 6, 3, 12, 21, 7, tzinfo=UTC),
+        "source_modified_at": datetime(2025, 6, 3, 12, 21, 8, tzinfo=UTC),
+        "paid": True,
+    }
+    return Order(**(fields | overrides))
+
+
+def store_new_order(orders: InMemoryOrderRepository, **overrides: Any) -> Order:
+    """Record a new order as intake does (one receipt event), and return what was stored."""
+    order = make_order(**overrides)
+    order.record_receipt("placed for a test", at=order.placed_at)
+    orders.create(order)
+    return order
