@@ -122,10 +122,31 @@ class LocalTemplate:
                 return self._get_att(*argument)
             if key == "Fn::Sub":
                 return self._sub(argument)
+            if key == "Fn::If":
+                condition, when_true, when_false = argument
+                return self.resolve(when_true if self.condition(condition) else when_false)
             if key == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(self.resolve(item)) for item in items)
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def condition(self, name: str) -> bool:
+        return self._evaluate(self.document.get("Conditions", {})[name])
+
+    def _evaluate(self, expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return bool(str(left) == str(right))
+        if function == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if function == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        if function == "Condition":
+            return self.condition(argument)
+        raise NotImplementedError(f"local runtime cannot evaluate condition {function}")
 
     def _ref(self, name: str) -> str:
         pseudo = {

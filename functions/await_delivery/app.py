@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fulfillment import services
 from fulfillment.bootstrap import Container, container
+from fulfillment.observability import traced
 from fulfillment.steps import CallbackStepInput
 
 logger = Logger()
-tracer = Tracer()
 
 
 @logger.inject_lambda_context(correlation_id_path="order_key", clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
     step = CallbackStepInput.model_validate(event)
     deps = deps or container()

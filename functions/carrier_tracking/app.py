@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,9 +12,9 @@ from fulfillment import services
 from fulfillment.bootstrap import Container, container
 from fulfillment.errors import UnknownShipment
 from fulfillment.http import json_response, register_refusals, webhook_request
+from fulfillment.observability import traced
 
 logger = Logger()
-tracer = Tracer()
 app = APIGatewayHttpResolver()
 register_refusals(app)
 
@@ -35,7 +35,7 @@ def receive_tracking_event(carrier: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
     app.append_context(deps=deps or container())  # type: ignore[no-untyped-call]
     return app.resolve(event, context)

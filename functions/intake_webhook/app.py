@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from fulfillment import services
 from fulfillment.bootstrap import Container, container
 from fulfillment.http import json_response, register_refusals, webhook_request
+from fulfillment.observability import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 register_refusals(app)
@@ -51,7 +51,7 @@ def receive_webhook(platform: str, store_id: str) -> Response[str]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
     app.append_context(deps=deps or container())  # type: ignore[no-untyped-call]
