@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from fulfillment import services
-from fulfillment.bootstrap import Container, container
-from fulfillment.observability import traced
-from fulfillment.steps import StepInput, step_output
+from fulfillment.steps import StepInput, task_handler
 
-logger = Logger()
-
-
-@logger.inject_lambda_context(correlation_id_path="order_key", clear_state=True)
-@traced
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
-    step = StepInput.model_validate(event)
-    deps = deps or container()
-    order = services.inspect_quality(step.order_key, deps.orders, deps.warehouse)
-    return step_output(order, step.order_key)
+lambda_handler = task_handler(
+    StepInput, lambda step, deps: services.inspect_quality(step.order_key, deps.orders, deps.warehouse)
+)

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from fulfillment import services
-from fulfillment.bootstrap import Container, container
-from fulfillment.observability import traced
-from fulfillment.steps import FailureInput, step_output
+from fulfillment.steps import FailureInput, task_handler
 
-logger = Logger()
-
-
-@logger.inject_lambda_context(correlation_id_path="order_key", clear_state=True)
-@traced
-def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
-    step = FailureInput.model_validate(event)
-    deps = deps or container()
-    order = services.record_failure(step.order_key, step.error.Error, step.error.Cause, deps.orders)
-    return step_output(order, step.order_key)
+lambda_handler = task_handler(
+    FailureInput,
+    lambda step, deps: services.record_failure(step.order_key, step.error.Error, step.error.Cause, deps.orders),
+)
