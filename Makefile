@@ -3,7 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Python 3.13 is the Lambda runtime; pyenv's copy is used when it is not on PATH.
-PYTHON313 := $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -1)
+# (pyenv's shim may answer to `python3.13` without being able to run it, so each candidate is tried.)
+PYTHON313 := $(shell for p in $$(command -v python3.13) $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV      := .venv
 SAM_VENV  := .venv-sam
 PY        := $(VENV)/bin/python
