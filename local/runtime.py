@@ -31,8 +31,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambdas import LocalFunction, merged_environment
+from local.queues import QueuePoller, local_queue_attributes
 from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
-from local.template import ACCOUNT, REGION, LocalTemplate, Route, scale_durations
+from local.stub_api import StubApi
+from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, scale_durations
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES_FILE = ROOT / "local" / "stores.json"
@@ -104,6 +106,8 @@ class LocalRuntime:
         self.state_machine_arn = ""
         self.carrier: CarrierSimulator | None = None
         self.warehouse: WarehouseSimulator | None = None
+        self.platform_apis: dict[str, StubApi] = {}  # a stub of each store platform's API, by platform
+        self.pollers: dict[str, QueuePoller] = {}  # by queue logical id
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -137,6 +141,7 @@ class LocalRuntime:
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
 
         self.carrier = CarrierSimulator(cfg.carrier_port, cfg.simulators, self.tracking_url, CARRIER_SECRET).start()
+        self.platform_apis = start_platform_stubs()
         self.warehouse = WarehouseSimulator(cfg.warehouse_port, cfg.simulators).start()
         template = LocalTemplate(
             ROOT,
@@ -146,6 +151,7 @@ class LocalRuntime:
                 "CarrierApiUrl": self.carrier.url,
                 "WarehouseApiUrl": self.warehouse.url,
             },
+            aws_endpoint=self.aws_endpoint,
         )
         specs = template.functions()
         self._set_env(merged_environment(specs))
@@ -156,6 +162,7 @@ class LocalRuntime:
         self.routes = [route for spec in specs.values() for route in spec.routes]
         self._provision(template)
         _active = self
+        self._start_pollers(template, specs)
         self._http = ThreadingHTTPServer(("127.0.0.1", cfg.http_port), _make_http_handler(self))
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="local-http-api", daemon=True).start()
@@ -163,9 +170,11 @@ class LocalRuntime:
 
     def stop(self) -> None:
         global _active
-        for simulator in (self.carrier, self.warehouse):
-            if simulator:
-                simulator.stop()
+        for poller in self.pollers.values():
+            poller.stop()
+        for server in (self.carrier, self.warehouse, *self.platform_apis.values()):
+            if server:
+                server.stop()
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -220,6 +229,13 @@ class LocalRuntime:
         for table in template.tables():
             props = template.resolve(table.properties)
             dynamodb.create_table(TableName=table.logical_id, **{k: props[k] for k in table_keys if k in props})
+        sqs = self.client("sqs")
+        # Dead-letter queues first: a redrive policy must name an existing queue.
+        for queue in sorted(template.queues(), key=lambda spec: "RedrivePolicy" in spec.properties):
+            sqs.create_queue(
+                QueueName=queue.name,
+                Attributes=local_queue_attributes(template.resolve(queue.properties), visibility_seconds=2),
+            )
         sfn = self.client("stepfunctions")
         for machine in template.state_machines():
             definition = scale_durations(
@@ -240,13 +256,31 @@ class LocalRuntime:
         for entry in json.loads(self.config.stores_file.read_text(encoding="utf-8")):
             self.register_store(entry)
 
-    def register_store(self, entry: dict[str, str]) -> None:
-        """Register a store: its secret into SSM, its registry entry into the table."""
+    def _start_pollers(self, template: LocalTemplate, specs: dict[str, FunctionSpec]) -> None:
+        sqs = self.client("sqs")
+        for spec in specs.values():
+            for source in spec.queue_sources:
+                name = template.queue_name(source.queue)
+                url = f"{self.aws_endpoint}/{ACCOUNT}/{name}"
+                self.pollers[source.queue] = QueuePoller(
+                    source, name, url, self.functions[spec.logical_id], sqs
+                ).start()
+
+    def register_store(self, entry: dict[str, Any]) -> None:
+        """Register a store: its secret into SSM, its registry entry into the table.
+
+        ``api`` credentials may name ``{stub}``: the URL of that platform's local API stub.
+        """
         from fulfillment.adapters.dynamodb import DynamoStoreRegistry
         from fulfillment.model.store import Store
 
         ref = f"/fulfillment/{self.config.stage}/stores/{entry['store_id']}/webhook-secret"
-        self.client("ssm").put_parameter(Name=ref, Value=entry["webhook_secret"], Type="SecureString", Overwrite=True)
+        secret = entry["webhook_secret"]
+        if entry.get("api"):
+            stub = self.platform_apis.get(entry["platform"])
+            api = json.loads(json.dumps(entry["api"]).replace("{stub}", stub.url if stub else ""))
+            secret = json.dumps({"webhook_secret": entry["webhook_secret"], **api})
+        self.client("ssm").put_parameter(Name=ref, Value=secret, Type="SecureString", Overwrite=True)
         identity_keys = ("store_hash", "ecwid_store_id", "shop_domain")
         platform_id = next((entry[key] for key in identity_keys if key in entry), None)
         store = Store(
@@ -309,6 +343,22 @@ class LocalRuntime:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_name} never started")
             time.sleep(0.1)
+
+
+def start_platform_stubs() -> dict[str, StubApi]:
+    """A stub API per store platform that has one in local/stubs/ (REST fetches, write-backs)."""
+    import importlib
+    import pkgutil
+
+    import local.stubs
+
+    apis = {}
+    for module_info in pkgutil.iter_modules(local.stubs.__path__):
+        module = importlib.import_module(f"local.stubs.{module_info.name}")
+        api = StubApi(name=f"{module_info.name}-api-stub")
+        module.install(api)
+        apis[module_info.name] = api.start()
+    return apis
 
 
 def http_api_event(

@@ -66,6 +66,23 @@ class Route:
 
 
 @dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source mapping: the function is invoked with batches from the queue."""
+
+    queue: str  # the queue's logical id
+    function: str
+    batch_size: int = 10
+    partial_failures: bool = False
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_id: str
+    name: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     code_uri: str
@@ -74,6 +91,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     routes: tuple[Route, ...] = ()
+    queue_sources: tuple[QueueSource, ...] = ()
 
     @property
     def arn(self) -> str:
@@ -99,6 +117,7 @@ class LocalTemplate:
     root: Path
     stack_name: str = "local"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    aws_endpoint: str = "http://127.0.0.1:4566"
 
     def __post_init__(self) -> None:
         self.document = load_template(self.root / "template.yaml")
@@ -163,6 +182,8 @@ class LocalTemplate:
         resource = self.resources[name]
         if resource["Type"] == "AWS::Serverless::StateMachine":
             return state_machine_arn(self._state_machine_name(name))
+        if resource["Type"] == "AWS::SQS::Queue":
+            return f"{self.aws_endpoint}/{ACCOUNT}/{self.queue_name(name)}"
         return name  # tables, functions, APIs: the logical id is the local name
 
     def _get_att(self, name: str, attribute: str) -> str:
@@ -172,6 +193,12 @@ class LocalTemplate:
         if kind == "AWS::Serverless::StateMachine":
             sm_name = self._state_machine_name(name)
             return sm_name if attribute == "Name" else state_machine_arn(sm_name)
+        if kind == "AWS::SQS::Queue":
+            return (
+                f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.queue_name(name)}"
+                if attribute == "Arn"
+                else self.queue_name(name)
+            )
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
         raise NotImplementedError(f"local runtime cannot resolve !GetAtt {name}.{attribute}")
@@ -188,6 +215,17 @@ class LocalTemplate:
             return str(self._ref(token))
 
         return _SUB_VARIABLE.sub(replace, text)
+
+    def queue_name(self, logical_id: str) -> str:
+        """FIFO queue names must end in .fifo; CloudFormation adds it, so do we."""
+        fifo = self.resources[logical_id].get("Properties", {}).get("FifoQueue")
+        return f"{logical_id}.fifo" if fifo else logical_id
+
+    def queues(self) -> list[QueueSpec]:
+        return [
+            QueueSpec(name, self.queue_name(name), spec.get("Properties", {}))
+            for name, spec in self._of_type("AWS::SQS::Queue").items()
+        ]
 
     def _state_machine_name(self, logical_id: str) -> str:
         name = self.resources[logical_id].get("Properties", {}).get("Name")
@@ -211,6 +249,16 @@ class LocalTemplate:
                 for event in props.get("Events", {}).values()
                 if event["Type"] == "HttpApi"
             )
+            queue_sources = tuple(
+                QueueSource(
+                    queue=event["Properties"]["Queue"]["Fn::GetAtt"][0],
+                    function=name,
+                    batch_size=int(event["Properties"].get("BatchSize", 10)),
+                    partial_failures="ReportBatchItemFailures" in event["Properties"].get("FunctionResponseTypes", []),
+                )
+                for event in props.get("Events", {}).values()
+                if event["Type"] == "SQS"
+            )
             specs[name] = FunctionSpec(
                 logical_id=name,
                 code_uri=props["CodeUri"],
@@ -219,6 +267,7 @@ class LocalTemplate:
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 memory=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
                 routes=routes,
+                queue_sources=queue_sources,
             )
         return specs
 

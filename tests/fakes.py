@@ -15,7 +15,9 @@ from typing import Any
 
 from fulfillment.errors import VersionConflict
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
+from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.store import InspectionResult, Label, Store
+from fulfillment.model.writeback import WriteBackRequest
 
 TEST_SECRET = "test-secret"
 STORE_ID = "kaffeekontor"
@@ -250,3 +252,34 @@ def store_new_order(orders: InMemoryOrderRepository, **overrides: Any) -> Order:
     order.record_receipt("placed for a test", at=order.placed_at)
     orders.create(order)
     return order
+
+
+class InMemoryDeliveryLog:
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def first_seen(self, platform: str, store_id: str, event_id: str) -> bool:
+        key = (platform, store_id, event_id)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    def forget(self, platform: str, store_id: str, event_id: str) -> None:
+        self.seen.discard((platform, store_id, event_id))
+
+
+class RecordingFetchQueue:
+    def __init__(self) -> None:
+        self.requests: list[FetchRequest] = []
+
+    def enqueue(self, request: FetchRequest) -> None:
+        self.requests.append(request)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.requests: list[WriteBackRequest] = []
+
+    def notify(self, request: WriteBackRequest) -> None:
+        self.requests.append(request)

@@ -1,8 +1,11 @@
-"""Step Functions task: Mark the order complete."""
+"""Step Functions task: Mark the order complete, and queue the store's write-back."""
 
 from __future__ import annotations
 
 from fulfillment import services
 from fulfillment.steps import StepInput, task_handler
 
-lambda_handler = task_handler(StepInput, lambda step, deps: services.complete_order(step.order_key, deps.orders))
+lambda_handler = task_handler(
+    StepInput,
+    lambda step, deps: services.complete_order(step.order_key, deps.orders, deps.notifier),
+)

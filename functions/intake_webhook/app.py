@@ -1,4 +1,7 @@
-"""POST /webhooks/{platform}/{storeId}: verify a store's webhook, record the order, start fulfillment once paid."""
+"""POST /webhooks/{platform}/{storeId}: verify a store's webhook, record the order, start fulfillment once paid.
+
+GET on the same path answers a platform's registration challenge (Adobe I/O Events).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from fulfillment import services
 from fulfillment.bootstrap import Container, container
-from fulfillment.http import json_response, register_refusals, webhook_request
+from fulfillment.http import intake_response, register_refusals, webhook_request
 from fulfillment.observability import traced
 
 logger = Logger()
@@ -21,33 +24,14 @@ register_refusals(app)
 
 
 @app.post("/webhooks/<platform>/<store_id>")
+@app.get("/webhooks/<platform>/<store_id>")
 def receive_webhook(platform: str, store_id: str) -> Response[str]:
     deps: Container = app.context["deps"]
-    result = services.receive_webhook(
-        platform,
-        store_id,
-        webhook_request(app.current_event.raw_event),
-        platforms=deps.platforms,
-        stores=deps.stores,
-        secrets=deps.secrets,
-        orders=deps.orders,
-        workflow=deps.workflow,
-    )
-    if result.outcome == "ping":
-        return json_response(200, {"status": "pong"})
-    logger.append_keys(order_key=result.order_key)
+    result = services.receive_webhook(platform, store_id, webhook_request(app.current_event.raw_event), deps)
+    logger.append_keys(order_key=result.order_key, outcome=result.outcome)
     metrics.add_dimension(name="platform", value=platform)
-    metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
-    return json_response(
-        202,
-        {
-            "order_key": result.order_key,
-            "status": result.status,
-            "duplicate": result.duplicate,
-            "execution_name": result.execution_name,
-            "fulfillment_started": result.fulfillment_started,
-        },
-    )
+    metrics.add_metric(name=f"Webhooks{result.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    return intake_response(result)
 
 
 @logger.inject_lambda_context(clear_state=True)

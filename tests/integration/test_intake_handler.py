@@ -55,7 +55,7 @@ class TestRefusals:
             ("unknown platform", 404, "unsupported_platform"),
             ("unknown store", 404, "unknown_store"),
             ("store id that cannot exist", 404, "unknown_store"),
-            ("platform not supported yet", 404, "unsupported_platform"),
+            ("store of another platform", 404, "unknown_store"),
             ("missing signature", 401, "invalid_signature"),
             ("forged signature", 401, "invalid_signature"),
             ("body changed after signing", 401, "invalid_signature"),
@@ -75,7 +75,7 @@ class TestRefusals:
             store = "no-such-store"
         elif case == "store id that cannot exist":
             store = "Not A Store!"
-        elif case == "platform not supported yet":
+        elif case == "store of another platform":
             platform = "shopify"
         elif case == "missing signature":
             headers.pop("X-WC-Webhook-Signature")

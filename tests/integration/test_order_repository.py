@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fulfillment.adapters.dynamodb import DynamoOrderRepository
-from fulfillment.adapters.platforms.woocommerce import WooCommerce
+from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import VersionConflict
 from fulfillment.model import OrderStatus
 from fulfillment.model.store import Store, WebhookRequest
@@ -19,7 +19,8 @@ def repo(aws: AwsStack) -> DynamoOrderRepository:
 
 def _order(body: bytes, external_id: str = "4711"):  # type: ignore[no-untyped-def]
     store = Store(store_id="kaffeekontor", platform="woocommerce", secret_ref="unused")
-    order = WooCommerce().parse(WebhookRequest(body=body), store)
+    order = WooCommerceInbound().read(WebhookRequest(body=body), store).order
+    assert order is not None
     return order.model_copy(update={"external_id": external_id})
 
 

@@ -13,12 +13,18 @@ from typing import TYPE_CHECKING, Any
 from fulfillment.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from fulfillment.adapters.platforms.base import PlatformAdapters
     from fulfillment.ports import (
         Carrier,
+        DeliveryLog,
+        FetchQueue,
         InboundPlatform,
         OrderRepository,
+        OrderSource,
         SecretStore,
+        StoreNotifier,
         StoreRegistry,
+        StoreWriteBack,
         Warehouse,
         Workflow,
     )
@@ -47,6 +53,14 @@ class Container:
             self._clients[service] = session.client(service, config=config)  # type: ignore[call-overload]
         return self._clients[service]
 
+    def queue_url_for(self, queue_arn: str) -> str | None:
+        """The configured URL of a queue we consume, from the ARN in an SQS event."""
+        name = queue_arn.rsplit(":", 1)[-1]
+        for url in (self.settings.fetch_queue_url, self.settings.write_back_queue_url):
+            if url.rstrip("/").endswith(f"/{name}"):
+                return url
+        return None
+
     @cached_property
     def orders(self) -> OrderRepository:
         from fulfillment.adapters.dynamodb import DynamoOrderRepository
@@ -74,10 +88,41 @@ class Container:
         return StepFunctionsWorkflow(self.settings.state_machine_arn, self.client("stepfunctions"))
 
     @cached_property
-    def platforms(self) -> dict[str, InboundPlatform]:
-        from fulfillment.adapters.platforms.woocommerce import WooCommerce
+    def platform_adapters(self) -> dict[str, PlatformAdapters]:
+        from fulfillment.adapters.http_client import HttpClient
+        from fulfillment.adapters.platforms.registry import build_platforms
 
-        return {"woocommerce": WooCommerce()}
+        return build_platforms(HttpClient(timeout=4.0, attempts=3))
+
+    @cached_property
+    def platforms(self) -> dict[str, InboundPlatform]:
+        return {name: adapters.inbound for name, adapters in self.platform_adapters.items()}
+
+    @cached_property
+    def order_sources(self) -> dict[str, OrderSource]:
+        return {name: a.source for name, a in self.platform_adapters.items() if a.source is not None}
+
+    @cached_property
+    def write_backs(self) -> dict[str, StoreWriteBack]:
+        return {name: a.write_back for name, a in self.platform_adapters.items() if a.write_back is not None}
+
+    @cached_property
+    def deliveries(self) -> DeliveryLog:
+        from fulfillment.adapters.dynamodb import DynamoDeliveryLog
+
+        return DynamoDeliveryLog(self.settings.table_name, self.client("dynamodb"))
+
+    @cached_property
+    def fetches(self) -> FetchQueue:
+        from fulfillment.adapters.sqs import SqsFetchQueue
+
+        return SqsFetchQueue(self.settings.fetch_queue_url, self.client("sqs"))
+
+    @cached_property
+    def notifier(self) -> StoreNotifier:
+        from fulfillment.adapters.sqs import SqsStoreNotifier
+
+        return SqsStoreNotifier(self.settings.write_back_queue_url, self.client("sqs"))
 
     @cached_property
     def carrier(self) -> Carrier:

@@ -43,9 +43,30 @@ class VersionConflict(DomainError):
 
 
 class TransientError(DomainError):
-    """An outside dependency failed in a way that may succeed on retry."""
+    """An outside dependency failed in a way that may succeed on retry (after ``retry_after`` seconds, if known)."""
 
     code = "transient_error"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PlatformRejected(DomainError):
+    """A store platform's API refused a request for good (4xx other than 408/429): retrying will not help."""
+
+    code = "platform_rejected"
+
+    def __init__(self, message: str, status: int = 0, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class StoreMismatch(DomainError):
+    """A verified delivery names another store than the one it was sent for."""
+
+    code = "store_mismatch"
 
 
 class UnknownStore(DomainError):

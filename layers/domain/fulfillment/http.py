@@ -14,6 +14,7 @@ from fulfillment.errors import (
     InvalidSignature,
     MalformedPayload,
     PayloadTooLarge,
+    StoreMismatch,
     TransientError,
     UnknownShipment,
     UnknownStore,
@@ -22,6 +23,7 @@ from fulfillment.errors import (
     VersionConflict,
 )
 from fulfillment.model.store import WebhookRequest
+from fulfillment.services import IntakeResult
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -31,6 +33,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     UnknownStore: 404,
     UnknownShipment: 404,
     InvalidSignature: 401,
+    StoreMismatch: 403,
     MalformedPayload: 400,
     UnsupportedMediaType: 415,
     PayloadTooLarge: 413,
@@ -59,9 +62,25 @@ def register_refusals(app: APIGatewayHttpResolver) -> None:
     app.exception_handler(DomainError)(refusal)
 
 
+def intake_response(result: IntakeResult) -> Response[str]:
+    if result.reply is not None:  # a platform's registration ping or challenge
+        return json_response(result.reply.status, result.reply.body)
+    body: dict[str, object] = {"outcome": result.outcome, "order_key": result.order_key, "duplicate": result.duplicate}
+    if result.outcome == "accepted":
+        body |= {
+            "status": result.status,
+            "execution_name": result.execution_name,
+            "fulfillment_started": result.fulfillment_started,
+        }
+    if result.reason:
+        body["reason"] = result.reason
+    return json_response(202, body)
+
+
 def webhook_request(event: Mapping[str, Any]) -> WebhookRequest:
     """The exact bytes the sender signed: API Gateway base64-encodes bodies it does not treat as text."""
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    return WebhookRequest(body=body, headers=headers)
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", "POST")).upper()
+    return WebhookRequest(body=body, headers=headers, method=method, query=event.get("queryStringParameters") or {})

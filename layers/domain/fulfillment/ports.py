@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from fulfillment.model import Order, OrderStatus, TimelineEvent
-from fulfillment.model.store import InspectionResult, Label, Store, WebhookRequest
+from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
+from fulfillment.model.store import InspectionResult, Label, Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
 
 
 class OrderRepository(Protocol):
@@ -49,14 +52,46 @@ class InboundPlatform(Protocol):
 
     name: str
 
-    def is_handshake(self, request: WebhookRequest) -> bool:
-        """An unsigned ping or challenge the platform sends when a webhook is registered."""
+    def handshake(self, request: WebhookRequest) -> HandshakeReply | None:
+        """The reply to an unsigned registration ping or challenge; None for a real delivery."""
 
-    def verify(self, request: WebhookRequest, secret: str) -> None:
-        """Raise InvalidSignature unless the delivery is signed with ``secret``."""
+    def verify(self, request: WebhookRequest, credentials: StoreCredentials, now: float) -> None:
+        """Raise InvalidSignature unless the delivery is authentic (and fresh, where it carries a timestamp)."""
 
-    def parse(self, request: WebhookRequest, store: Store) -> Order:
-        """Read the delivery into a canonical order; raise MalformedPayload if it cannot."""
+    def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        """Read a verified delivery; raise MalformedPayload if it cannot be read."""
+
+
+class OrderSource(Protocol):
+    """A platform's REST API, for deliveries that carry only an id (or cannot be trusted beyond one)."""
+
+    def fetch_order(self, store: Store, credentials: StoreCredentials, external_order_id: str) -> Order:
+        """Raise TransientError (with ``retry_after`` where the platform said) or PlatformRejected."""
+
+
+class StoreWriteBack(Protocol):
+    """Tells one platform what happened. Idempotent: applying the same update twice creates nothing new."""
+
+    def apply(self, store: Store, credentials: StoreCredentials, update: StoreUpdate) -> WriteBackResult: ...
+
+
+class DeliveryLog(Protocol):
+    """Platform delivery/event ids seen recently, so a redelivery is recognised before any work."""
+
+    def first_seen(self, platform: str, store_id: str, event_id: str) -> bool: ...
+
+    def forget(self, platform: str, store_id: str, event_id: str) -> None:
+        """Undo ``first_seen`` when the delivery could not be processed, so its retry is not a duplicate."""
+
+
+class FetchQueue(Protocol):
+    def enqueue(self, request: FetchRequest) -> None: ...
+
+
+class StoreNotifier(Protocol):
+    """The write-back outbox: queued per order, in order, applied by the write-back worker."""
+
+    def notify(self, request: WriteBackRequest) -> None: ...
 
 
 class Carrier(Protocol):
@@ -66,3 +101,46 @@ class Carrier(Protocol):
 
 class Warehouse(Protocol):
     def inspect(self, order: Order) -> InspectionResult: ...
+
+
+class IntakeDeps(Protocol):
+    """What the intake needs; ``bootstrap.Container`` provides it, tests provide fakes."""
+
+    @property
+    def platforms(self) -> Mapping[str, InboundPlatform]: ...
+    @property
+    def stores(self) -> StoreRegistry: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def workflow(self) -> Workflow: ...
+    @property
+    def deliveries(self) -> DeliveryLog: ...
+    @property
+    def fetches(self) -> FetchQueue: ...
+
+
+class FetchDeps(Protocol):
+    @property
+    def order_sources(self) -> Mapping[str, OrderSource]: ...
+    @property
+    def stores(self) -> StoreRegistry: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def workflow(self) -> Workflow: ...
+
+
+class WriteBackDeps(Protocol):
+    @property
+    def write_backs(self) -> Mapping[str, StoreWriteBack]: ...
+    @property
+    def stores(self) -> StoreRegistry: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def orders(self) -> OrderRepository: ...

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +19,7 @@ from fulfillment.errors import (
     MalformedPayload,
     OrderNotFound,
     PayloadTooLarge,
+    StoreMismatch,
     UnknownShipment,
     UnknownStore,
     UnsupportedMediaType,
@@ -26,10 +27,21 @@ from fulfillment.errors import (
     VersionConflict,
 )
 from fulfillment.model import Order, OrderStatus, has_reached
+from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
 from fulfillment.model.lifecycle import TERMINAL, ensure_transition
-from fulfillment.model.order import is_valid_store_id
-from fulfillment.model.store import WebhookRequest
-from fulfillment.ports import Carrier, InboundPlatform, OrderRepository, SecretStore, StoreRegistry, Warehouse, Workflow
+from fulfillment.model.order import is_valid_store_id, order_key
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackRequest, WriteBackResult
+from fulfillment.ports import (
+    Carrier,
+    FetchDeps,
+    IntakeDeps,
+    OrderRepository,
+    StoreNotifier,
+    Warehouse,
+    Workflow,
+    WriteBackDeps,
+)
 
 MAX_WEBHOOK_BYTES = 1024 * 1024  # far above any order webhook, far below API Gateway's 10 MB
 _CONFLICT_ATTEMPTS = 8
@@ -40,44 +52,75 @@ _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address",
 # --- intake -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IntakeResult:
-    outcome: Literal["ping", "accepted"]
+    outcome: Literal["ping", "accepted", "queued", "ignored"]
     order_key: str | None = None
     status: OrderStatus | None = None
     execution_name: str | None = None
     fulfillment_started: bool = False
     duplicate: bool = False
+    reply: HandshakeReply | None = None
+    reason: str | None = None
 
 
 def receive_webhook(
-    platform_name: str,
-    store_id: str,
-    request: WebhookRequest,
-    *,
-    platforms: Mapping[str, InboundPlatform],
-    stores: StoreRegistry,
-    secrets: SecretStore,
-    orders: OrderRepository,
-    workflow: Workflow,
+    platform_name: str, store_id: str, request: WebhookRequest, deps: IntakeDeps, now: float | None = None
 ) -> IntakeResult:
     """Verify a store's webhook, record the order it describes and start fulfillment once it is paid.
 
-    Refusals raise before anything is written. Idempotent: the same delivery, or an older one,
-    changes nothing, and the execution name is derived from the order so it starts at most once.
+    Refusals raise before anything is written. Idempotent: a delivery id seen before, or a snapshot
+    no newer than the stored one, changes nothing, and the execution name is derived from the order
+    so it starts at most once. Thin deliveries are queued for fetching and answered at once.
     """
     if len(request.body) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge(f"body is {len(request.body)} bytes; the limit is {MAX_WEBHOOK_BYTES}")
-    platform = platforms.get(platform_name)
+    platform = deps.platforms.get(platform_name)
     if platform is None:
         raise UnsupportedPlatform(f"no intake for platform {platform_name!r}")
-    store = stores.get(store_id) if is_valid_store_id(store_id) else None
+    store = deps.stores.get(store_id) if is_valid_store_id(store_id) else None
     if store is None or store.platform != platform.name:
         raise UnknownStore(f"no {platform_name} store {store_id!r} is registered")
-    if platform.is_handshake(request):
-        return IntakeResult(outcome="ping")
+    reply = platform.handshake(request)
+    if reply is not None:
+        return IntakeResult(outcome="ping", reply=reply)
+    if request.method != "POST":
+        raise MalformedPayload(f"{request.method} is only for the platform's registration challenge")
     if request.media_type != "application/json":
         raise UnsupportedMediaType(f"expected application/json, got {request.media_type or 'no content type'}")
-    platform.verify(request, secrets.get(store.secret_ref))
-    incoming = platform.parse(request, store)
+    credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
+    platform.verify(request, credentials, time.time() if now is None else now)
+    event = platform.read(request, store)
+    _ensure_same_store(store, event)
+    if event.ignore_reason:
+        return IntakeResult(outcome="ignored", reason=event.ignore_reason)
+    key = order_key(store.store_id, event.external_order_id) if event.external_order_id else None
+    if event.event_id and not deps.deliveries.first_seen(platform.name, store.store_id, event.event_id):
+        return IntakeResult(outcome="accepted", order_key=key, duplicate=True, reason="delivery seen before")
+    try:
+        return _accept(event, store, deps)
+    except Exception:
+        if event.event_id:  # let the platform's retry through again
+            deps.deliveries.forget(platform.name, store.store_id, event.event_id)
+        raise
+
+
+def _accept(event: InboundEvent, store: Store, deps: IntakeDeps) -> IntakeResult:
+    if event.needs_fetch and event.external_order_id:
+        deps.fetches.enqueue(
+            FetchRequest(
+                platform=event.platform,
+                store_id=store.store_id,
+                external_order_id=event.external_order_id,
+                topic=event.topic,
+                event_id=event.event_id,
+            )
+        )
+        return IntakeResult(outcome="queued", order_key=order_key(store.store_id, event.external_order_id))
+    if event.order is None:
+        raise MalformedPayload(f"{event.platform} {event.topic} delivery carries no order")
+    return _record_and_start(event.order, deps.orders, deps.workflow)
+
+
+def _record_and_start(incoming: Order, orders: OrderRepository, workflow: Workflow) -> IntakeResult:
     order, duplicate = record_snapshot(incoming, orders)
     started = workflow.start(order) if order.status is OrderStatus.RECEIVED else False
     return IntakeResult(
@@ -88,6 +131,54 @@ def receive_webhook(
         fulfillment_started=started and not duplicate,
         duplicate=duplicate,
     )
+
+
+def _normalised_identity(value: str) -> str:
+    return value.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def _ensure_same_store(store: Store, event: InboundEvent) -> None:
+    """A delivery signed with this store's key but naming another store is refused (a copy-paste or a replay)."""
+    expected = store.platform_store_id or store.site_url
+    if (
+        event.store_identity
+        and expected
+        and (_normalised_identity(event.store_identity) != _normalised_identity(expected))
+    ):
+        raise StoreMismatch(f"the delivery is for {event.store_identity!r}, not {expected!r}")
+
+
+def fetch_and_record(request: FetchRequest, deps: FetchDeps) -> IntakeResult:
+    """The fetch worker: read a thin delivery's order from the platform API, then as intake would."""
+    store = deps.stores.get(request.store_id)
+    if store is None:
+        raise UnknownStore(f"store {request.store_id!r} is no longer registered")
+    source = deps.order_sources.get(request.platform)
+    if source is None:
+        raise UnsupportedPlatform(f"no order source for platform {request.platform!r}")
+    credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
+    incoming = source.fetch_order(store, credentials, request.external_order_id)
+    return _record_and_start(incoming, deps.orders, deps.workflow)
+
+
+def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResult:
+    """The write-back worker: tell the order's store what happened, idempotently."""
+    order = _load(deps.orders, request.order_key)
+    store = deps.stores.get(order.store_id)
+    if store is None:
+        raise UnknownStore(f"store {order.store_id!r} is no longer registered")
+    client = deps.write_backs.get(order.platform)
+    if client is None:
+        return WriteBackResult(done=False, reference=f"no write-back client for {order.platform}")
+    update = StoreUpdate(
+        kind=request.kind,
+        order=order,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        reason=request.reason,
+    )
+    credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
+    return client.apply(store, credentials, update)
 
 
 def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bool]:
@@ -190,13 +281,15 @@ def package_order(key: str, orders: OrderRepository) -> Order:
     return _advance(orders, key, OrderStatus.PACKAGED, "goods packed", pack)
 
 
-def ship_order(key: str, orders: OrderRepository, carrier: Carrier) -> Order:
+def ship_order(key: str, orders: OrderRepository, carrier: Carrier, notifier: StoreNotifier) -> Order:
     def ship(order: Order) -> dict[str, Any]:
         label = carrier.create_label(order)  # keyed on the order: a retry gets the same label
         order.carrier, order.tracking_number = label.carrier, label.tracking_number
         return {"carrier": label.carrier, "tracking_number": label.tracking_number}
 
-    return _advance(orders, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
+    order = _advance(orders, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
+    notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
+    return order
 
 
 def await_delivery(key: str, task_token: str, orders: OrderRepository, workflow: Workflow) -> None:
@@ -296,8 +389,10 @@ def complete_payment(key: str, orders: OrderRepository) -> Order:
     return _advance(orders, key, OrderStatus.PAYMENT_COMPLETED, "payment complete", settle)
 
 
-def complete_order(key: str, orders: OrderRepository) -> Order:
-    return _advance(orders, key, OrderStatus.COMPLETED, "delivered and paid")
+def complete_order(key: str, orders: OrderRepository, notifier: StoreNotifier) -> Order:
+    order = _advance(orders, key, OrderStatus.COMPLETED, "delivered and paid")
+    notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.COMPLETED))
+    return order
 
 
 def record_failure(key: str, error: str, cause: str, orders: OrderRepository) -> Order | None:

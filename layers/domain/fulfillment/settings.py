@@ -15,6 +15,8 @@ class Settings(BaseModel):
     carrier_name: str = "simcarrier"
     carrier_api_url: str = ""
     warehouse_api_url: str = ""
+    fetch_queue_url: str = ""
+    write_back_queue_url: str = ""
 
     def carrier_secret_ref(self, carrier: str) -> str:
         return f"/fulfillment/{self.stage}/carriers/{carrier}/webhook-secret"
@@ -30,4 +32,6 @@ def get_settings() -> Settings:
         carrier_name=env.get("CARRIER_NAME", "simcarrier"),
         carrier_api_url=env.get("CARRIER_API_URL", ""),
         warehouse_api_url=env.get("WAREHOUSE_API_URL", ""),
+        fetch_queue_url=env.get("FETCH_QUEUE_URL", ""),
+        write_back_queue_url=env.get("WRITE_BACK_QUEUE_URL", ""),
     )

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from fulfillment.adapters.platforms.woocommerce import WooCommerce, woocommerce_signature
+from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound, woocommerce_signature
 from fulfillment.errors import InvalidSignature, MalformedPayload
 from fulfillment.model import Address, Money, Order
-from fulfillment.model.store import WebhookRequest
+from fulfillment.model.store import StoreCredentials, WebhookRequest
 from tests.fakes import TEST_SECRET, woo_sign, woo_store
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "woocommerce"
@@ -25,7 +25,8 @@ SAMPLE_SIGNATURES = {
     "order_updated_cancelled.json": "wVMqrwKUHLL/zIRUpdO2u2nxC+D+qzDzHftarULNKvg=",
 }
 
-woo = WooCommerce()
+woo = WooCommerceInbound()
+NOW = 1_750_000_000.0  # Woo signs no timestamp: any time verifies
 
 
 def _request(body: bytes, signature: str | None = None, content_type: str = "application/json") -> WebhookRequest:
@@ -40,7 +41,9 @@ def _sample(name: str) -> bytes:
 
 
 def _parse(body: bytes) -> Order:
-    return woo.parse(_request(body), woo_store())
+    event = woo.read(_request(body), woo_store())
+    assert event.order is not None
+    return event.order
 
 
 def _edited(body: bytes, **changes: Any) -> bytes:
@@ -52,7 +55,7 @@ def _edited(body: bytes, **changes: Any) -> bytes:
 class TestSignature:
     @pytest.mark.parametrize(("name", "signature"), SAMPLE_SIGNATURES.items())
     def test_accepts_the_recorded_deliveries_as_signed(self, name: str, signature: str) -> None:
-        woo.verify(_request(_sample(name), signature), TEST_SECRET)
+        woo.verify(_request(_sample(name), signature), StoreCredentials(webhook_secret=TEST_SECRET), NOW)
 
     @pytest.mark.parametrize(("name", "signature"), SAMPLE_SIGNATURES.items())
     def test_computes_the_recorded_signatures(self, name: str, signature: str) -> None:
@@ -72,35 +75,55 @@ class TestSignature:
         for body in reserialised:
             assert json.loads(body) == document
             with pytest.raises(InvalidSignature):
-                woo.verify(_request(body, signature), TEST_SECRET)
+                woo.verify(_request(body, signature), StoreCredentials(webhook_secret=TEST_SECRET), NOW)
 
     def test_refuses_a_body_with_a_trailing_newline(self, woo_paid_body: bytes) -> None:
         with pytest.raises(InvalidSignature):
-            woo.verify(_request(woo_paid_body + b"\n", SAMPLE_SIGNATURES["order_updated_paid.json"]), TEST_SECRET)
+            woo.verify(
+                _request(woo_paid_body + b"\n", SAMPLE_SIGNATURES["order_updated_paid.json"]),
+                StoreCredentials(webhook_secret=TEST_SECRET),
+                NOW,
+            )
 
     def test_refuses_a_body_signed_with_another_secret(self, woo_paid_body: bytes) -> None:
         with pytest.raises(InvalidSignature):
-            woo.verify(_request(woo_paid_body, woo_sign("another-secret", woo_paid_body)), TEST_SECRET)
+            woo.verify(
+                _request(woo_paid_body, woo_sign("another-secret", woo_paid_body)),
+                StoreCredentials(webhook_secret=TEST_SECRET),
+                NOW,
+            )
 
     def test_refuses_the_signature_of_another_delivery(self, woo_paid_body: bytes) -> None:
         with pytest.raises(InvalidSignature):
-            woo.verify(_request(woo_paid_body, SAMPLE_SIGNATURES["order_created_pending.json"]), TEST_SECRET)
+            woo.verify(
+                _request(woo_paid_body, SAMPLE_SIGNATURES["order_created_pending.json"]),
+                StoreCredentials(webhook_secret=TEST_SECRET),
+                NOW,
+            )
 
     def test_refuses_a_tampered_body(self, woo_paid_body: bytes) -> None:
         tampered = woo_paid_body.replace(b'"total":"126.02"', b'"total":"0.02"')
         assert tampered != woo_paid_body
         with pytest.raises(InvalidSignature):
-            woo.verify(_request(tampered, SAMPLE_SIGNATURES["order_updated_paid.json"]), TEST_SECRET)
+            woo.verify(
+                _request(tampered, SAMPLE_SIGNATURES["order_updated_paid.json"]),
+                StoreCredentials(webhook_secret=TEST_SECRET),
+                NOW,
+            )
 
     @pytest.mark.parametrize(
         "signature", [None, "", "   ", "not-base64!", "sha256=IsSZ0BHEP4dANZ7L1arhl4+9s8sEH38bRFuwRCXo0rE="]
     )
     def test_refuses_a_missing_or_garbled_signature(self, woo_paid_body: bytes, signature: str | None) -> None:
         with pytest.raises(InvalidSignature):
-            woo.verify(_request(woo_paid_body, signature), TEST_SECRET)
+            woo.verify(_request(woo_paid_body, signature), StoreCredentials(webhook_secret=TEST_SECRET), NOW)
 
     def test_tolerates_whitespace_around_the_signature_header(self, woo_paid_body: bytes) -> None:
-        woo.verify(_request(woo_paid_body, f" {SAMPLE_SIGNATURES['order_updated_paid.json']} "), TEST_SECRET)
+        woo.verify(
+            _request(woo_paid_body, f" {SAMPLE_SIGNATURES['order_updated_paid.json']} "),
+            StoreCredentials(webhook_secret=TEST_SECRET),
+            NOW,
+        )
 
     @pytest.mark.parametrize(
         ("stored", "used_by_woocommerce"),
@@ -113,24 +136,24 @@ class TestSignature:
     )
     def test_decodes_an_html_escaped_secret_like_woocommerce(self, stored: str, used_by_woocommerce: str) -> None:
         body = b'{"id":1}'
-        woo.verify(_request(body, woo_sign(used_by_woocommerce, body)), stored)
+        woo.verify(_request(body, woo_sign(used_by_woocommerce, body)), StoreCredentials(webhook_secret=stored), NOW)
         with pytest.raises(InvalidSignature):
-            woo.verify(_request(body, woo_sign(stored, body)), stored)
+            woo.verify(_request(body, woo_sign(stored, body)), StoreCredentials(webhook_secret=stored), NOW)
 
 
 class TestHandshake:
     def test_the_creation_ping_is_a_handshake(self) -> None:
         ping = _sample("ping.txt")
         assert ping == b"webhook_id=12"
-        assert woo.is_handshake(_request(ping, content_type="application/x-www-form-urlencoded; charset=UTF-8"))
+        assert woo.handshake(_request(ping, content_type="application/x-www-form-urlencoded; charset=UTF-8"))
 
     def test_a_ping_looking_body_with_a_signature_is_not_a_handshake(self) -> None:
         body = b"webhook_id=12"
-        assert not woo.is_handshake(_request(body, woo_sign(TEST_SECRET, body)))
+        assert None is woo.handshake(_request(body, woo_sign(TEST_SECRET, body)))
 
     def test_an_order_is_not_a_handshake(self, woo_paid_body: bytes) -> None:
-        assert not woo.is_handshake(_request(woo_paid_body))
-        assert not woo.is_handshake(_request(woo_paid_body, SAMPLE_SIGNATURES["order_updated_paid.json"]))
+        assert None is woo.handshake(_request(woo_paid_body))
+        assert None is woo.handshake(_request(woo_paid_body, SAMPLE_SIGNATURES["order_updated_paid.json"]))
 
 
 class TestPayment:

@@ -13,7 +13,14 @@ from fulfillment.errors import InspectionFailed, OrderNotFound
 from fulfillment.model import OrderStatus
 from fulfillment.settings import Settings
 from local.lambdas import LambdaContext
-from tests.fakes import FakeCarrier, FakeWarehouse, InMemoryOrderRepository, RecordingWorkflow, store_new_order
+from tests.fakes import (
+    FakeCarrier,
+    FakeWarehouse,
+    InMemoryOrderRepository,
+    RecordingNotifier,
+    RecordingWorkflow,
+    store_new_order,
+)
 
 
 def handler(name: str) -> Any:
@@ -33,6 +40,7 @@ def deps() -> Container:
     container.workflow = RecordingWorkflow()
     container.carrier = FakeCarrier()
     container.warehouse = FakeWarehouse()
+    container.notifier = RecordingNotifier()
     return container
 
 

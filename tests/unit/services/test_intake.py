@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from fulfillment import services
-from fulfillment.adapters.platforms.woocommerce import WooCommerce
+from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import (
     DomainError,
     InvalidSignature,
@@ -27,8 +27,10 @@ from tests.fakes import (
     STORE_ID,
     TEST_SECRET,
     FakeSecretStore,
+    InMemoryDeliveryLog,
     InMemoryOrderRepository,
     InMemoryStoreRegistry,
+    RecordingFetchQueue,
     RecordingWorkflow,
     woo_sign,
     woo_store,
@@ -53,21 +55,14 @@ class Intake:
         default_factory=lambda: InMemoryStoreRegistry(woo_store(), woo_store("other-shop", platform="shopify"))
     )
     secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: TEST_SECRET}))
-    platforms: dict[str, InboundPlatform] = field(default_factory=lambda: {"woocommerce": WooCommerce()})
+    platforms: dict[str, InboundPlatform] = field(default_factory=lambda: {"woocommerce": WooCommerceInbound()})
+    deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
+    fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
 
     def deliver(
         self, request: WebhookRequest, *, platform: str = "woocommerce", store_id: str = STORE_ID
     ) -> services.IntakeResult:
-        return services.receive_webhook(
-            platform,
-            store_id,
-            request,
-            platforms=self.platforms,
-            stores=self.stores,
-            secrets=self.secrets,
-            orders=self.orders,
-            workflow=self.workflow,
-        )
+        return services.receive_webhook(platform, store_id, request, self)
 
     def stored(self, key: str = KEY) -> Order:
         order = self.orders.get(key)
@@ -389,7 +384,7 @@ class TestConcurrentCreation:
     def test_a_paid_delivery_losing_to_a_pending_one_still_records_the_payment(
         self, intake: Intake, woo_pending_body: bytes, woo_paid_body: bytes
     ) -> None:
-        pending = Intake().platforms["woocommerce"].parse(signed(woo_pending_body), woo_store())
+        pending = Intake().platforms["woocommerce"].read(signed(woo_pending_body), woo_store()).order
 
         class RacingRepository(InMemoryOrderRepository):
             def create(self, order: Order) -> None:

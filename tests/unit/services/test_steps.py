@@ -29,6 +29,7 @@ from tests.fakes import (
     FakeCarrier,
     FakeWarehouse,
     InMemoryOrderRepository,
+    RecordingNotifier,
     RecordingWorkflow,
     make_address,
     store_new_order,
@@ -44,6 +45,7 @@ DELIVERED_AT = datetime(2025, 6, 6, 10, 30, tzinfo=UTC)
 @dataclass
 class Fulfillment:
     orders: InMemoryOrderRepository = field(default_factory=InMemoryOrderRepository)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     workflow: RecordingWorkflow = field(default_factory=RecordingWorkflow)
     carrier: FakeCarrier = field(default_factory=lambda: FakeCarrier(CARRIER))
     warehouse: FakeWarehouse = field(default_factory=FakeWarehouse)
@@ -92,9 +94,9 @@ STEPS: list[tuple[str, Step, OrderStatus, OrderStatus]] = [
     ("reserve", lambda w, key: services.reserve_inventory(key, w.orders), S.VALIDATED, S.RESERVED),
     ("inspect", lambda w, key: services.inspect_quality(key, w.orders, w.warehouse), S.RESERVED, S.INSPECTED),
     ("package", lambda w, key: services.package_order(key, w.orders), S.INSPECTED, S.PACKAGED),
-    ("ship", lambda w, key: services.ship_order(key, w.orders, w.carrier), S.PACKAGED, S.SHIPPED),
+    ("ship", lambda w, key: services.ship_order(key, w.orders, w.carrier, w.notifier), S.PACKAGED, S.SHIPPED),
     ("pay", lambda w, key: services.complete_payment(key, w.orders), S.DELIVERED, S.PAYMENT_COMPLETED),
-    ("complete", lambda w, key: services.complete_order(key, w.orders), S.PAYMENT_COMPLETED, S.COMPLETED),
+    ("complete", lambda w, key: services.complete_order(key, w.orders, w.notifier), S.PAYMENT_COMPLETED, S.COMPLETED),
 ]
 STEP_IDS = [name for name, *_ in STEPS]
 
@@ -235,7 +237,7 @@ class TestShip:
     def test_records_the_label_and_makes_the_shipment_trackable(self, world: Fulfillment) -> None:
         key = world.order_at(S.PACKAGED)
 
-        services.ship_order(key, world.orders, world.carrier)
+        services.ship_order(key, world.orders, world.carrier, world.notifier)
 
         order = world.stored(key)
         assert (order.carrier, order.tracking_number) == (CARRIER, "TRK00000001")
@@ -245,8 +247,8 @@ class TestShip:
     def test_shipping_twice_buys_one_label(self, world: Fulfillment) -> None:
         key = world.order_at(S.PACKAGED)
 
-        services.ship_order(key, world.orders, world.carrier)
-        services.ship_order(key, world.orders, world.carrier)
+        services.ship_order(key, world.orders, world.carrier, world.notifier)
+        services.ship_order(key, world.orders, world.carrier, world.notifier)
 
         assert world.carrier.calls == [key]
         assert [event.status for event in world.orders.timeline(key)].count(S.SHIPPED) == 1
@@ -261,8 +263,8 @@ class TestShip:
         lost = LosingRepository()
         lost.create(world.stored(key))  # a copy whose saves are lost
         with pytest.raises(VersionConflict):
-            services.ship_order(key, lost, world.carrier)
-        services.ship_order(key, world.orders, world.carrier)
+            services.ship_order(key, lost, world.carrier, world.notifier)
+        services.ship_order(key, world.orders, world.carrier, world.notifier)
 
         assert world.stored(key).tracking_number == "TRK00000001"
         assert world.carrier.calls == [key, key]
@@ -272,7 +274,7 @@ class TestShip:
         key = world.order_at(status)
 
         with pytest.raises(InvalidTransition):
-            services.ship_order(key, world.orders, world.carrier)
+            services.ship_order(key, world.orders, world.carrier, world.notifier)
 
         assert world.carrier.calls == []
 

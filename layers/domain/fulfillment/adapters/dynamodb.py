@@ -217,3 +217,35 @@ class DynamoStoreRegistry:
         item = {**store.model_dump(mode="json"), "PK": f"STORE#{store.store_id}", "SK": "STORE"}
         self._client.put_item(TableName=self._table, Item=_to_item(item))
         self._cache.pop(store.store_id, None)
+
+
+class DynamoDeliveryLog:
+    """``DELIVERY#<platform>#<store>#<event id>`` items, expiring after the platforms' longest retry window."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient, keep_seconds: int = 7 * 24 * 3600) -> None:
+        self._table = table_name
+        self._client = client
+        self._keep = keep_seconds
+
+    @staticmethod
+    def _key(platform: str, store_id: str, event_id: str) -> dict[str, Any]:
+        return _to_item({"PK": f"DELIVERY#{platform}#{store_id}#{event_id}", "SK": "DELIVERY"})
+
+    def first_seen(self, platform: str, store_id: str, event_id: str) -> bool:
+        now = int(time.time())
+        item = {**self._key(platform, store_id, event_id), **_to_item({"expires_at": now + self._keep})}
+        try:
+            self._client.put_item(  # TTL deletes late: an expired marker counts as unseen
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
+                ExpressionAttributeValues=_to_item({":now": now}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise _translate(error, "delivery log") from error
+        return True
+
+    def forget(self, platform: str, store_id: str, event_id: str) -> None:
+        self._client.delete_item(TableName=self._table, Key=self._key(platform, store_id, event_id))

@@ -108,6 +108,10 @@ class Order(BaseModel):
     source_modified_at: datetime  # the platform's own modified time: newest snapshot wins
     paid: bool
     cancelled: bool = False  # the store says the order is cancelled (or refunded before we shipped)
+    refunded: Money | None = None  # what the store says it has refunded so far
+    # Platform ids write-backs need beyond the order id: BigCommerce order_address_id, Magento
+    # increment_id, Shopify admin GraphQL id, … (line ids are on the lines).
+    platform_refs: dict[str, str] = Field(default_factory=dict)
 
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     version: int = 0

@@ -20,6 +20,29 @@ class Store(BaseModel):
     platform_store_id: str | None = None  # store hash, Ecwid store id, shop domain …
 
 
+class StoreCredentials(BaseModel):
+    """What a store's secret holds: the webhook signing key and, where we call its API, API credentials.
+
+    Stored as one SSM SecureString: either the bare webhook secret or a JSON object of these fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    webhook_secret: str
+    api_base_url: str | None = None  # the platform API for this store (self-hosted shops; local stubs)
+    api_token: str | None = None  # BigCommerce X-Auth-Token, Ecwid secret_ token, Shopify access token, Magento bearer
+    api_key: str | None = None  # WooCommerce consumer key, OpenCart API username
+    api_secret: str | None = None  # WooCommerce consumer secret, OpenCart API key
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def from_secret(cls, value: str) -> StoreCredentials:
+        text = value.strip()
+        if text.startswith("{"):
+            return cls.model_validate_json(text)
+        return cls(webhook_secret=value)
+
+
 class WebhookRequest(BaseModel):
     """A delivery as received: exact body bytes (signatures cover them) and lower-cased headers."""
 
@@ -27,6 +50,8 @@ class WebhookRequest(BaseModel):
 
     body: bytes
     headers: dict[str, str] = Field(default_factory=dict)
+    method: str = "POST"
+    query: dict[str, str] = Field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

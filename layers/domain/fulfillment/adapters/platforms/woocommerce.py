@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from fulfillment.adapters.http_client import HttpClient
+from fulfillment.adapters.platforms.base import PlatformAdapters, as_utc, first_error, same_signature
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
-from fulfillment.model.store import Store, WebhookRequest
+from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
@@ -90,35 +93,52 @@ class WooOrder(_Lenient):
     line_items: list[WooLineItem]
 
 
-def _utc(value: datetime) -> datetime:
-    # Woo's *_gmt fields carry no zone designator; they are UTC by definition.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def woocommerce_signature(secret: str, body: bytes) -> str:
     for escaped, plain in _HTML_ENTITIES:  # Woo stores the secret HTML-escaped (woocommerce#21693)
         secret = secret.replace(escaped, plain)
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-class WooCommerce:
+class WooCommerceInbound:
     name = "woocommerce"
 
-    def is_handshake(self, request: WebhookRequest) -> bool:
-        return request.body.startswith(b"webhook_id=") and request.header("x-wc-webhook-signature") is None
+    def handshake(self, request: WebhookRequest) -> HandshakeReply | None:
+        # Registration ping: form body ``webhook_id=N`` and no signature; anything but 200 is an error to Woo.
+        if request.body.startswith(b"webhook_id=") and request.header("x-wc-webhook-signature") is None:
+            return HandshakeReply()
+        return None
 
-    def verify(self, request: WebhookRequest, secret: str) -> None:
-        received = (request.header("x-wc-webhook-signature") or "").strip()
-        expected = woocommerce_signature(secret, request.body)
-        if not received or not hmac.compare_digest(expected.encode(), received.encode()):
+    def verify(self, request: WebhookRequest, credentials: StoreCredentials, now: float) -> None:
+        expected = woocommerce_signature(credentials.webhook_secret, request.body)
+        if not same_signature(expected, request.header("x-wc-webhook-signature")):
             raise InvalidSignature("X-WC-Webhook-Signature does not match the body")
 
-    def parse(self, request: WebhookRequest, store: Store) -> Order:
+    def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        topic = request.header("x-wc-webhook-topic") or "order.updated"
+        source = request.header("x-wc-webhook-source")
+        if not topic.startswith("order."):
+            return InboundEvent(
+                platform=self.name,
+                topic=topic,
+                store_identity=source,
+                ignore_reason=f"topic {topic} is not about orders",
+            )
+        if topic == "order.deleted":
+            order_id = _order_id(request.body)
+            return InboundEvent(
+                platform=self.name,
+                topic=topic,
+                external_order_id=order_id,
+                store_identity=source,
+                ignore_reason="a trashed order carries no snapshot; its last status stands",
+            )
         try:
-            woo = WooOrder.model_validate_json(request.body)
-            return self._to_order(woo, store)
+            order = self._to_order(WooOrder.model_validate_json(request.body), store)
         except (ValidationError, InvalidMoney, ValueError) as exc:
-            raise MalformedPayload(f"not a WooCommerce order: {_first_error(exc)}") from exc
+            raise MalformedPayload(f"not a WooCommerce order: {first_error(exc)}") from exc
+        return InboundEvent(
+            platform=self.name, topic=topic, external_order_id=order.external_id, store_identity=source, order=order
+        )
 
     @staticmethod
     def _to_order(woo: WooOrder, store: Store) -> Order:
@@ -160,16 +180,23 @@ class WooCommerce:
                 discount=money(woo.discount_total),
                 grand_total=money(woo.total),
             ),
-            placed_at=_utc(woo.date_created_gmt),
-            source_modified_at=_utc(woo.date_modified_gmt),
+            placed_at=as_utc(woo.date_created_gmt),
+            source_modified_at=as_utc(woo.date_modified_gmt),
             paid=woo.status in PAID_STATUSES,
             cancelled=woo.status in CANCELLED_STATUSES,
         )
 
 
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "body"
-        return f"{where}: {error['msg']}"
-    return str(exc)
+def _order_id(body: bytes) -> str:
+    try:
+        return str(WooDeleted.model_validate_json(body).id)
+    except ValidationError as exc:
+        raise MalformedPayload(f"not a WooCommerce deletion: {first_error(exc)}") from exc
+
+
+class WooDeleted(_Lenient):
+    id: int
+
+
+def build(http: HttpClient) -> PlatformAdapters:
+    return PlatformAdapters(inbound=WooCommerceInbound())

@@ -1,0 +1,509 @@
+"""BigCommerce: thin, Standard-Webhooks-signed deliveries; orders read from and written to the V2/V3 REST API.
+
+Verification: ``webhook-signature: v1,<b64>`` (a space-separated list may carry several) =
+base64(HMAC-SHA256(client secret bytes, ``{webhook-id}.{webhook-timestamp}.`` + raw body)); the
+timestamp must be within ±5 minutes. The body only names the order, so every order scope is fetched.
+
+Scopes: ``store/order/created|updated|statusUpdated|archived|refund/created`` → fetch the order.
+``store/shipment/*`` is ignored: a shipment (usually our own write-back) also changes the order's
+status, which arrives as ``store/order/statusUpdated`` and is fetched then. Everything else is ignored.
+
+Status rule (``status_id``; labels are renamable, ids are not):
+- paid: 11 Awaiting Fulfillment, 9 Awaiting Shipment, 8 Awaiting Pickup, 3 Partially Shipped,
+  2 Shipped, 10 Completed, 14 Partially Refunded (the rest of the order is still paid for).
+  Not paid: 0 Incomplete, 1 Pending, 7 Awaiting Payment, 12 Manual Verification Required, 13 Disputed.
+- cancelled: 5 Cancelled, 6 Declined, 4 Refunded (nothing is left to fulfil).
+- refunded: ``refunded_amount`` when above zero; the grand total for 4 Refunded if it says zero.
+
+Write-back: SHIPPED → ``POST /v2/orders/{id}/shipments`` unless a shipment with the tracking number
+exists; COMPLETED/CANCELLED → ``PUT /v2/orders/{id}`` ``status_id`` 10/5 unless already there;
+PROCESSING → ``status_id`` 11 only from 0/1/7 (never over a later, cancelled or held status);
+REFUNDED → V3 ``refund_quotes`` then ``refunds``, marked with the update key in the item ``reason``
+(an existing refund with that marker, or of the same amount, counts as done).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from fulfillment.adapters.http_client import HttpClient
+from fulfillment.adapters.platforms.base import (
+    PlatformAdapters,
+    as_utc,
+    first_error,
+    hmac_sha256_base64,
+    require_fresh,
+    same_signature,
+)
+from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
+from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+
+DEFAULT_API_BASE = "https://api.bigcommerce.com"
+TOLERANCE_SECONDS = 300
+
+AWAITING_FULFILLMENT, COMPLETED, CANCELLED, REFUNDED = 11, 10, 5, 4
+PAID_STATUSES = frozenset({11, 9, 8, 3, 2, 10, 14})
+CANCELLED_STATUSES = frozenset({5, 6, 4})
+# PROCESSING may move an order to Awaiting Fulfillment only from these; any other status is either
+# further along (leave it) or held/cancelled by the merchant (never overwrite).
+BEFORE_FULFILLMENT = frozenset({0, 1, 7})
+HELD_OR_CLOSED = frozenset({4, 5, 6, 12, 13})
+
+FETCHED_SCOPES = frozenset(
+    {
+        "store/order/created",
+        "store/order/updated",
+        "store/order/statusUpdated",
+        "store/order/archived",
+        "store/order/refund/created",
+    }
+)
+# BigCommerce's own shipping modules go in ``shipping_provider``; any other carrier is an AfterShip
+# slug for ``tracking_carrier``.
+SHIPPING_PROVIDERS = frozenset(
+    {"auspost", "canadapost", "endicia", "usps", "fedex", "royalmail", "ups", "upsready", "shipperhq"}
+)
+_PAGE = 250  # V2's largest page
+
+
+def _rfc2822(value: object) -> object:
+    """V2 dates are RFC 2822 ("Tue, 03 Jun 2025 12:21:07 +0000")."""
+    if isinstance(value, str):
+        try:
+            return as_utc(email.utils.parsedate_to_datetime(value))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not an RFC 2822 date: {value!r}") from exc
+    return value
+
+
+def _text(value: object) -> object:
+    return "" if value is None else value
+
+
+Rfc2822 = Annotated[datetime, BeforeValidator(_rfc2822)]
+Text = Annotated[str, BeforeValidator(_text)]
+Amount = str | int | float
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- the delivery -------------------------------------------------------------------------------
+class HookData(_Lenient):
+    type: str = ""
+    id: int | str | None = None
+    order_id: int | str | None = Field(default=None, alias="orderId")
+
+
+class Hook(_Lenient):
+    scope: str
+    store_id: int | str | None = None
+    producer: str = ""
+    data: HookData
+    hash: str | None = None
+    created_at: int | None = None
+
+    @property
+    def store_hash(self) -> str | None:
+        prefix, _, store_hash = self.producer.partition("/")
+        if prefix == "stores" and store_hash:
+            return store_hash
+        return str(self.store_id) if self.store_id is not None else None
+
+
+def bigcommerce_signature(secret: str, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """The ``v1`` signature without its prefix (the timestamp is signed as the integer it denotes)."""
+    return hmac_sha256_base64(secret.encode(), f"{webhook_id}.{int(timestamp)}.".encode() + body)
+
+
+class BigCommerceInbound:
+    name = "bigcommerce"
+
+    def handshake(self, request: WebhookRequest) -> HandshakeReply | None:
+        return None  # hooks are registered over the API; nothing is sent unsigned
+
+    def verify(self, request: WebhookRequest, credentials: StoreCredentials, now: float) -> None:
+        webhook_id = request.header("webhook-id")
+        timestamp = request.header("webhook-timestamp")
+        signatures = request.header("webhook-signature")
+        if not (webhook_id and timestamp and signatures):
+            raise InvalidSignature("webhook-id, webhook-timestamp and webhook-signature are all required")
+        require_fresh(timestamp, now, TOLERANCE_SECONDS)
+        expected = bigcommerce_signature(credentials.webhook_secret, webhook_id, timestamp, request.body)
+        offered = (part.partition(",") for part in signatures.split())
+        if not any(version == "v1" and same_signature(expected, value) for version, _, value in offered):
+            raise InvalidSignature("webhook-signature does not match the delivery")
+
+    def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        try:
+            hook = Hook.model_validate_json(request.body)
+        except ValidationError as exc:
+            raise MalformedPayload(f"not a BigCommerce webhook: {first_error(exc)}") from exc
+        event_id = request.header("webhook-id") or hook.hash
+        common: dict[str, Any] = {
+            "platform": self.name,
+            "topic": hook.scope,
+            "event_id": event_id,
+            "store_identity": hook.store_hash,
+        }
+        if hook.scope.startswith("store/shipment/"):
+            order_id = hook.data.order_id
+            return InboundEvent(
+                **common,
+                external_order_id=str(order_id) if order_id is not None else None,
+                ignore_reason="shipments change the order status too; that arrives as store/order/statusUpdated",
+            )
+        if hook.scope not in FETCHED_SCOPES:
+            return InboundEvent(**common, ignore_reason=f"scope {hook.scope} does not change an order")
+        if hook.data.id is None or not str(hook.data.id).isdigit():
+            raise MalformedPayload(f"not a BigCommerce order webhook: data.id is {hook.data.id!r}")
+        return InboundEvent(**common, external_order_id=str(hook.data.id), needs_fetch=True)
+
+
+# --- the REST order -----------------------------------------------------------------------------
+class BcAddress(_Lenient):
+    first_name: Text = ""
+    last_name: Text = ""
+    company: Text = ""
+    street_1: Text = ""
+    street_2: Text = ""
+    city: Text = ""
+    state: Text = ""
+    zip: Text = ""
+    country_iso2: Text = ""
+    phone: Text = ""
+    email: Text = ""
+
+    def to_address(self) -> Address:
+        return Address(
+            name=f"{self.first_name} {self.last_name}".strip(),
+            company=self.company,
+            lines=tuple(line for line in (self.street_1, self.street_2) if line),
+            city=self.city,
+            region=self.state,
+            postal_code=self.zip,
+            country=self.country_iso2.upper(),
+            phone=self.phone,
+        )
+
+
+class BcShippingAddress(BcAddress):
+    id: int
+
+
+class BcProduct(_Lenient):
+    id: int
+    product_id: int = 0
+    sku: Text = ""
+    name: Text = ""
+    quantity: int
+    price_ex_tax: Amount
+
+
+class BcOrder(_Lenient):
+    id: int
+    customer_id: int = 0
+    date_created: Rfc2822
+    date_modified: Rfc2822
+    status_id: int
+    currency_code: str
+    subtotal_ex_tax: Amount
+    shipping_cost_ex_tax: Amount = "0"
+    handling_cost_ex_tax: Amount = "0"
+    wrapping_cost_ex_tax: Amount = "0"
+    total_tax: Amount = "0"
+    total_inc_tax: Amount
+    discount_amount: Amount = "0"
+    coupon_discount: Amount = "0"
+    refunded_amount: Amount = "0"
+    billing_address: BcAddress
+
+
+def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: list[BcShippingAddress]) -> Order:
+    currency = raw.currency_code.upper()
+
+    def money(value: Amount) -> Money:
+        return Money.parse(value, currency)
+
+    billing = raw.billing_address.to_address()
+    refunded = money(raw.refunded_amount)
+    if refunded.minor <= 0:
+        refunded = money(raw.total_inc_tax) if raw.status_id == REFUNDED else refunded
+    return Order(
+        store_id=store.store_id,
+        platform="bigcommerce",
+        external_id=str(raw.id),
+        number=str(raw.id),  # BigCommerce shows customers the order id
+        currency=currency,
+        customer=Customer(
+            email=raw.billing_address.email or None,
+            name=billing.name,
+            external_id=str(raw.customer_id) if raw.customer_id else None,  # 0 is a guest
+        ),
+        billing_address=billing,
+        shipping_address=addresses[0].to_address() if addresses else billing,
+        lines=tuple(
+            LineItem(
+                line_id=str(product.id),  # the order product row id, which shipments name
+                sku=product.sku or f"bc-product-{product.product_id}",
+                name=product.name,
+                quantity=product.quantity,
+                unit_price=money(product.price_ex_tax),
+            )
+            for product in products
+        ),
+        totals=Totals(
+            items=money(raw.subtotal_ex_tax),
+            # handling and gift wrapping ride with shipping so the totals add up to the grand total
+            shipping=money(raw.shipping_cost_ex_tax)
+            + money(raw.handling_cost_ex_tax)
+            + money(raw.wrapping_cost_ex_tax),
+            tax=money(raw.total_tax),
+            discount=money(raw.discount_amount) + money(raw.coupon_discount),
+            grand_total=money(raw.total_inc_tax),
+        ),
+        placed_at=raw.date_created,
+        source_modified_at=raw.date_modified,
+        paid=raw.status_id in PAID_STATUSES,
+        cancelled=raw.status_id in CANCELLED_STATUSES,
+        refunded=refunded if refunded.minor > 0 else None,
+        platform_refs={"order_address_id": str(addresses[0].id)} if addresses else {},
+    )
+
+
+# --- the API ------------------------------------------------------------------------------------
+class BigCommerceApi:
+    """One store's V2/V3 API: ``{base}/stores/{hash}/…`` with ``X-Auth-Token``."""
+
+    def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
+        if not store.platform_store_id:
+            raise PlatformRejected(f"store {store.store_id} has no BigCommerce store hash (platform_store_id)")
+        if not credentials.api_token:
+            raise PlatformRejected(f"store {store.store_id} has no BigCommerce API token")
+        base = (credentials.api_base_url or DEFAULT_API_BASE).rstrip("/")
+        self._root = f"{base}/stores/{quote(store.platform_store_id, safe='')}"
+        self._headers = {"X-Auth-Token": credentials.api_token}
+        self._http = http
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._http.request(method, f"{self._root}{path}", headers=self._headers, json_body=body)
+        try:
+            return response.json()  # V2 answers an empty list or page with 204 and no body
+        except json.JSONDecodeError as exc:
+            raise PlatformRejected(f"{method} {path} answered something that is not JSON", response.status) from exc
+
+    def pages(self, path: str) -> list[Any]:
+        rows: list[Any] = []
+        for page in range(1, 1000):
+            batch = self.call("GET", f"{path}?page={page}&limit={_PAGE}") or []
+            if not isinstance(batch, list):
+                raise PlatformRejected(f"GET {path} answered {type(batch).__name__}, not a list")
+            rows.extend(batch)
+            if len(batch) < _PAGE:
+                break
+        return rows
+
+
+def _order_path(external_order_id: str) -> str:
+    if not external_order_id.isdigit():
+        raise OrderInvalid(f"{external_order_id!r} is not a BigCommerce order id")
+    return f"/v2/orders/{external_order_id}"
+
+
+class BigCommerceSource:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def fetch_order(self, store: Store, credentials: StoreCredentials, external_order_id: str) -> Order:
+        api = BigCommerceApi(self._http, store, credentials)
+        path = _order_path(external_order_id)
+        order = api.call("GET", path)
+        products = api.pages(f"{path}/products")
+        addresses = api.pages(f"{path}/shipping_addresses")
+        try:
+            return to_order(
+                store,
+                BcOrder.model_validate(order),
+                [BcProduct.model_validate(row) for row in products],
+                [BcShippingAddress.model_validate(row) for row in addresses],
+            )
+        except (ValidationError, InvalidMoney, ValueError) as exc:
+            raise PlatformRejected(f"BigCommerce order {external_order_id} cannot be read: {first_error(exc)}") from exc
+
+
+class BigCommerceWriteBack:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def apply(self, store: Store, credentials: StoreCredentials, update: StoreUpdate) -> WriteBackResult:
+        api = BigCommerceApi(self._http, store, credentials)
+        path = _order_path(update.order.external_id)
+        match update.kind:
+            case UpdateKind.SHIPPED:
+                return self._ship(api, path, update)
+            case UpdateKind.REFUNDED:
+                return self._refund(api, update)
+            case UpdateKind.COMPLETED:
+                return self._set_status(api, path, COMPLETED)
+            case UpdateKind.CANCELLED:
+                return self._set_status(api, path, CANCELLED)
+            case UpdateKind.PROCESSING:
+                status = _status_of(api.call("GET", path))
+                if status in BEFORE_FULFILLMENT:
+                    return self._set_status(api, path, AWAITING_FULFILLMENT, current=status)
+                if status in HELD_OR_CLOSED:
+                    return WriteBackResult(done=False, reference=f"left alone: the store holds status {status}")
+                return WriteBackResult(done=True, already=True)
+
+    @staticmethod
+    def _set_status(api: BigCommerceApi, path: str, target: int, current: int | None = None) -> WriteBackResult:
+        if current is None:
+            current = _status_of(api.call("GET", path))
+        if current == target:
+            return WriteBackResult(done=True, already=True)
+        api.call("PUT", path, {"status_id": target})
+        return WriteBackResult(done=True)
+
+    @staticmethod
+    def _ship(api: BigCommerceApi, path: str, update: StoreUpdate) -> WriteBackResult:
+        if not update.tracking_number:
+            raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
+        shipments = api.pages(f"{path}/shipments")
+        for shipment in shipments:
+            if str(shipment.get("tracking_number", "")).strip() == update.tracking_number:
+                return WriteBackResult(done=True, already=True, reference=str(shipment.get("id")))
+        shipped = _shipped_quantities(shipments)
+        items = [
+            {"order_product_id": int(line.line_id), "quantity": line.quantity - shipped.get(line.line_id, 0)}
+            for line in update.order.lines
+            if line.quantity > shipped.get(line.line_id, 0)
+        ]
+        if not items:  # everything went out in shipments made elsewhere; a new one would be refused
+            return WriteBackResult(done=True, already=True, reference=str(shipments[-1].get("id")))
+        address_id = update.order.platform_refs.get("order_address_id") or _first_address_id(api, path)
+        body: dict[str, Any] = {
+            "order_address_id": int(address_id),
+            "tracking_number": update.tracking_number,
+            "items": items,
+            **_carrier_fields(update.carrier, update.tracking_url),
+        }
+        created = api.call("POST", f"{path}/shipments", body)
+        return WriteBackResult(done=True, reference=_id_of(created))
+
+    @staticmethod
+    def _refund(api: BigCommerceApi, update: StoreUpdate) -> WriteBackResult:
+        amount = update.amount
+        if amount is None or amount.minor <= 0:
+            raise OrderInvalid(f"order {update.order.key}: a refund write-back needs a positive amount")
+        if amount.currency != update.order.currency:
+            raise OrderInvalid(
+                f"order {update.order.key}: refund in {amount.currency}, order in {update.order.currency}"
+            )
+        actions = f"/v3/orders/{update.order.external_id}/payment_actions"
+        existing = _data(api.call("GET", f"{actions}/refunds"))
+        for refund in existing if isinstance(existing, list) else []:
+            if update.key in _reasons(refund) or _same_amount(refund.get("total_amount"), amount):
+                return WriteBackResult(done=True, already=True, reference=str(refund.get("id")))
+        reason = f"{update.reason or 'Refund'} [{update.key}]"[-1000:]
+        items = [
+            {
+                "item_type": "ORDER",
+                "item_id": int(update.order.external_id),
+                "amount": float(amount.to_decimal()),
+                "reason": reason,
+            }
+        ]
+        quote_ = _one(_data(api.call("POST", f"{actions}/refund_quotes", {"items": items})))
+        payments = _refund_payments(quote_)
+        created = api.call("POST", f"{actions}/refunds", {"items": items, "payments": payments})
+        return WriteBackResult(done=True, reference=_id_of(_one(_data(created))))
+
+
+def _status_of(order: Any) -> int:
+    if not isinstance(order, Mapping) or not isinstance(order.get("status_id"), int):
+        raise PlatformRejected("the order answer carries no status_id")
+    return int(order["status_id"])
+
+
+def _shipped_quantities(shipments: list[Any]) -> dict[str, int]:
+    shipped: dict[str, int] = {}
+    for shipment in shipments:
+        for item in shipment.get("items") or []:
+            line_id = str(item.get("order_product_id"))
+            shipped[line_id] = shipped.get(line_id, 0) + int(item.get("quantity") or 0)
+    return shipped
+
+
+def _first_address_id(api: BigCommerceApi, path: str) -> str:
+    addresses = api.pages(f"{path}/shipping_addresses")
+    if not addresses:
+        raise OrderInvalid(f"{path} has no shipping address to ship to")
+    return str(addresses[0]["id"])
+
+
+def _carrier_fields(carrier: str | None, tracking_url: str | None) -> dict[str, str]:
+    slug = (carrier or "").strip().lower()
+    fields = (
+        {"shipping_provider": slug}
+        if slug in SHIPPING_PROVIDERS or slug.startswith("carrier_")
+        else {"shipping_provider": "", "tracking_carrier": slug}
+    )
+    if tracking_url:
+        fields["tracking_link"] = tracking_url
+    return fields
+
+
+def _data(answer: Any) -> Any:
+    """V3 wraps answers in ``{"data": …}``."""
+    return answer.get("data") if isinstance(answer, Mapping) and "data" in answer else answer
+
+
+def _one(data: Any) -> Any:
+    """A created or quoted object, whether answered alone or as a list of one."""
+    return data[0] if isinstance(data, list) and data else data
+
+
+def _reasons(refund: Mapping[str, Any]) -> str:
+    return " ".join(
+        [str(refund.get("reason") or "")] + [str(item.get("reason") or "") for item in refund.get("items") or []]
+    )
+
+
+def _same_amount(value: Any, amount: Money) -> bool:
+    try:
+        return value is not None and Money.parse(value, amount.currency) == amount
+    except InvalidMoney:
+        return False
+
+
+def _refund_payments(quote_: Any) -> list[dict[str, Any]]:
+    """The first refund method that pays back online, else the first (recorded as refunded offline)."""
+    methods = quote_.get("refund_methods") if isinstance(quote_, Mapping) else None
+    if not methods:
+        raise PlatformRejected("the refund quote offers no refund method")
+    chosen = next((method for method in methods if not any(option.get("offline") for option in method)), methods[0])
+    return [
+        {"provider_id": option["provider_id"], "amount": option["amount"], "offline": bool(option.get("offline"))}
+        for option in chosen
+    ]
+
+
+def _id_of(created: Any) -> str | None:
+    return str(created["id"]) if isinstance(created, Mapping) and "id" in created else None
+
+
+def build(http: HttpClient) -> PlatformAdapters:
+    return PlatformAdapters(
+        inbound=BigCommerceInbound(), source=BigCommerceSource(http), write_back=BigCommerceWriteBack(http)
+    )

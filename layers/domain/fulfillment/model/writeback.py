@@ -1,0 +1,59 @@
+"""What the workflow tells a store, platform-neutral. Each platform's client turns it into API calls."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from fulfillment.model.money import Money
+from fulfillment.model.order import Order
+
+
+class UpdateKind(StrEnum):
+    PROCESSING = "processing"  # we accepted the order for fulfillment
+    SHIPPED = "shipped"  # a shipment with carrier and tracking number
+    COMPLETED = "completed"  # delivered and paid
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class StoreUpdate(BaseModel):
+    """One write-back. ``key`` is stable per (order, kind, payload): a retry carries the same key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: UpdateKind
+    order: Order
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    amount: Money | None = None
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        detail = self.tracking_number or (str(self.amount.minor) if self.amount else "")
+        return f"{self.order.key}:{self.kind}:{detail}"
+
+
+class WriteBackResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    done: bool  # the store now reflects the update
+    already: bool = False  # it did before this call (a retry); nothing new was created
+    reference: str | None = None  # the platform's id for what was created (shipment, refund, note)
+
+
+class WriteBackRequest(BaseModel):
+    """An outbox message: tell the order's store about ``kind`` (the worker re-reads the order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str
+    kind: UpdateKind
+    reason: str = ""
+
+    @property
+    def dedupe_id(self) -> str:
+        return f"{self.order_key}:{self.kind}"

@@ -1,0 +1,1 @@
+"""Local stand-ins for the store platforms APIs, one module per platform: install(api)."""
