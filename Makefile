@@ -16,10 +16,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export POWERTOOLS_METRICS_DISABLED ?= true
 
-$(VENV)/.installed: requirements-dev.txt layers/domain/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/domain/requirements.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 (the Lambda runtime) is required: install it or put python3.13 on PATH"; exit 1; }
 	$(PYTHON313) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -54,7 +55,7 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate 
 
 .PHONY: typecheck
 typecheck: $(VENV)/.installed ## mypy --strict on the domain, functions and local runtime
-	$(VENV)/bin/mypy layers/domain/fulfillment functions local
+	$(VENV)/bin/mypy layers/domain/fulfillment functions local ops
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## Unit tests (no AWS, no network)

@@ -1,0 +1,161 @@
+"""``fulfillment`` — operate the pipeline from a terminal, AWS-CLI style: ``fulfillment <noun> <verb>``.
+
+Where: ``--endpoint-url`` (or FULFILLMENT_ENDPOINT_URL) talks to the local runtime
+(``make local``: http://127.0.0.1:4566); otherwise ``--stack-name`` (or AWS_SAM_STACK_NAME) names a
+deployed stack whose Outputs give the resource names, with your usual AWS credentials.
+Exit codes: 0 done, 1 refused or failed, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOCAL_TABLE = "FulfillmentTable"
+
+
+@dataclass
+class Target:
+    """The resources one invocation works on."""
+
+    table_name: str
+    stage: str
+    session_kwargs: dict[str, Any]
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(service, **self.session_kwargs)  # type: ignore[call-overload]
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    region = args.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    if args.endpoint_url:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(key, "local")  # moto accepts anything; real AWS never sees these
+        return Target(LOCAL_TABLE, args.stage, {"region_name": region, "endpoint_url": args.endpoint_url})
+    if not args.stack_name:
+        raise SystemExit("fulfillment: give --endpoint-url for the local runtime or --stack-name for a deployed stack")
+    target = Target("", args.stage, {"region_name": region})
+    stack = target.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    target.table_name = outputs["FulfillmentTableName"]
+    target.stage = outputs.get("Stage", args.stage)
+    return target
+
+
+def secret_ref(stage: str, store_id: str) -> str:
+    return f"/fulfillment/{stage}/stores/{store_id}/webhook-secret"
+
+
+def stores_register(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+    from fulfillment.model.store import Store, StoreCredentials
+
+    text = sys.stdin.read() if args.secret_file == "-" else Path(args.secret_file).read_text(encoding="utf-8")
+    credentials = StoreCredentials.from_secret(text.strip())  # refuses a malformed secret before writing
+    store = Store(
+        store_id=args.store_id,
+        platform=args.platform,
+        secret_ref=secret_ref(target.stage, args.store_id),
+        name=args.name or "",
+        site_url=args.site_url,
+        platform_store_id=args.platform_store_id,
+    )
+    target.client("ssm").put_parameter(Name=store.secret_ref, Value=text.strip(), Type="SecureString", Overwrite=True)
+    DynamoStoreRegistry(target.table_name, target.client("dynamodb")).put(store)
+    has_api = credentials.api_token or credentials.api_key or credentials.api_base_url
+    return {**store.model_dump(mode="json"), "api_credentials": bool(has_api)}
+
+
+def stores_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserialize = TypeDeserializer().deserialize
+    paginator = target.client("dynamodb").get_paginator("scan")
+    stores = []
+    for page in paginator.paginate(
+        TableName=target.table_name,
+        FilterExpression="SK = :store",
+        ExpressionAttributeValues={":store": {"S": "STORE"}},
+    ):
+        for item in page["Items"]:
+            values = {key: deserialize(value) for key, value in item.items()}
+            stores.append(
+                {
+                    key: values.get(key)
+                    for key in ("store_id", "platform", "name", "platform_store_id", "site_url", "secret_ref")
+                }
+            )
+    return sorted(stores, key=lambda store: str(store["store_id"]))
+
+
+def _print(result: Any, output: str) -> None:
+    if output == "json":
+        print(json.dumps(result, indent=2, default=str))
+        return
+    rows = result if isinstance(result, list) else [result]
+    for row in rows:
+        print("  ".join(f"{key}={value}" for key, value in row.items() if value not in (None, "")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fulfillment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("FULFILLMENT_ENDPOINT_URL"),
+        help="the local runtime's AWS endpoint, e.g. http://127.0.0.1:4566",
+    )
+    parser.add_argument("--stack-name", default=os.environ.get("AWS_SAM_STACK_NAME"), help="a deployed stack")
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--stage", default=os.environ.get("FULFILLMENT_STAGE", "dev"))
+    parser.add_argument("--output", choices=["text", "json"], default="text")
+    nouns = parser.add_subparsers(dest="noun", required=True)
+
+    stores = nouns.add_parser("stores", help="the store registry").add_subparsers(dest="verb", required=True)
+    register = stores.add_parser(
+        "register",
+        help="register a store and its secret (idempotent: re-registering replaces both)",
+        description="Reads the secret from a file (or - for stdin), never from the command line: either the bare "
+        "webhook signing secret or a JSON object {webhook_secret, api_base_url, api_token, api_key, api_secret, "
+        "extra}.",
+    )
+    register.add_argument(
+        "--platform", required=True, choices=["woocommerce", "bigcommerce", "ecwid", "magento", "opencart", "shopify"]
+    )
+    register.add_argument("--store-id", required=True, help="our id, the one in the webhook URL (a-z, 0-9, -)")
+    register.add_argument("--secret-file", required=True, help="path to the secret, or - for stdin")
+    register.add_argument("--name")
+    register.add_argument("--site-url", help="WooCommerce / OpenCart / Magento shop URL")
+    register.add_argument(
+        "--platform-store-id",
+        help="BigCommerce store hash, Ecwid store id or Shopify shop domain (deliveries must match)",
+    )
+    register.set_defaults(run=stores_register)
+    listing = stores.add_parser("list", help="list registered stores (secrets are never shown)")
+    listing.set_defaults(run=stores_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    try:
+        result = args.run(args, resolve_target(args))
+    except (ValidationError, OSError, ValueError) as error:
+        print(f"fulfillment: {error}", file=sys.stderr)
+        return 1
+    _print(result, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
