@@ -57,7 +57,8 @@ def stores_register(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from fulfillment.adapters.dynamodb import DynamoStoreRegistry
     from fulfillment.model.store import Store, StoreCredentials
 
-    text = sys.stdin.read() if args.secret_file == "-" else Path(args.secret_file).read_text(encoding="utf-8")
+    from_stdin = args.secret_file == "-"  # noqa: S105 - a path, not a password
+    text = sys.stdin.read() if from_stdin else Path(args.secret_file).read_text(encoding="utf-8")
     credentials = StoreCredentials.from_secret(text.strip())  # refuses a malformed secret before writing
     store = Store(
         store_id=args.store_id,
