@@ -69,7 +69,8 @@ class StubApi:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> StubApi:
-        threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True).start()
+        # A short poll interval: stop() waits for it, and tests start and stop many stubs.
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self._name, daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -50,6 +50,7 @@ class TransientError(DomainError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.rate_limited = False  # a 429: the request was certainly not processed
 
 
 class PlatformRejected(DomainError):

@@ -26,7 +26,7 @@ from fulfillment.errors import (
     UnsupportedPlatform,
     VersionConflict,
 )
-from fulfillment.model import Order, OrderStatus, has_reached
+from fulfillment.model import Money, Order, OrderStatus, has_reached
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
 from fulfillment.model.lifecycle import TERMINAL, ensure_transition
 from fulfillment.model.order import is_valid_store_id, order_key
@@ -170,11 +170,13 @@ def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResul
     client = deps.write_backs.get(order.platform)
     if client is None:
         return WriteBackResult(done=False, reference=f"no write-back client for {order.platform}")
+    amount = None if request.amount_minor is None else Money(minor=request.amount_minor, currency=order.currency)
     update = StoreUpdate(
         kind=request.kind,
         order=order,
         carrier=order.carrier,
         tracking_number=order.tracking_number,
+        amount=amount,
         reason=request.reason,
     )
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))

@@ -1,7 +1,10 @@
 """A small JSON-over-HTTP client for store platform APIs: timeouts, retries, ``Retry-After``.
 
 Retries 429, 5xx, timeouts and connection errors with exponential backoff and full jitter, waiting
-at least what ``Retry-After`` asks (up to ``max_wait``). Other 4xx raise ``PlatformRejected`` at
+at least what ``Retry-After`` asks (up to ``max_wait``). A POST is resent only after a 429, which
+says it was not processed: a POST whose answer was lost (5xx, timeout) may have created a shipment
+or a refund, so its caller looks before it writes again (the write-back clients do) rather than
+the client blindly resending it. Other 4xx raise ``PlatformRejected`` at
 once. When attempts run out it raises ``TransientError`` carrying the last ``Retry-After``, so a
 queue consumer can hand the message back for exactly that long instead of sleeping in the Lambda.
 """
@@ -21,6 +24,7 @@ from typing import Any
 from fulfillment.errors import PlatformRejected, TransientError
 
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,14 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         data: bytes | None = None,
+        retry: bool | None = None,
     ) -> HttpResponse:
         payload = json.dumps(json_body).encode() if json_body is not None else data
         all_headers = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
         if json_body is not None:
             all_headers.setdefault("Content-Type", "application/json")
         last: TransientError | None = None
+        resend_any_failure = retry if retry is not None else method.upper() in _IDEMPOTENT
         for attempt in range(self.attempts):
             if attempt and last is not None:
                 backoff = random.uniform(0, self.base_delay * 2**attempt)  # noqa: S311 - jitter, not crypto
@@ -79,6 +85,8 @@ class HttpClient:
                 return self._once(method, url, all_headers, payload)
             except TransientError as error:
                 last = error
+                if not resend_any_failure and not error.rate_limited:
+                    break
                 if error.retry_after is not None and error.retry_after > self.max_wait:
                     break  # the platform asks for longer than we may wait here: give it back to the caller
         assert last is not None
@@ -94,7 +102,9 @@ class HttpClient:
             body = error.read()
             if error.code in _RETRYABLE:
                 retry_after = parse_retry_after(error.headers.get("Retry-After"))
-                raise TransientError(f"{method} {url} answered {error.code}", retry_after) from error
+                transient = TransientError(f"{method} {url} answered {error.code}", retry_after)
+                transient.rate_limited = error.code == 429
+                raise transient from error
             raise PlatformRejected(
                 f"{method} {url} answered {error.code}: {body[:300].decode(errors='replace')}",
                 status=error.code,

@@ -33,8 +33,12 @@ class StoreUpdate(BaseModel):
 
     @property
     def key(self) -> str:
-        detail = self.tracking_number or (str(self.amount.minor) if self.amount else "")
-        return f"{self.order.key}:{self.kind}:{detail}"
+        """Marks what a write-back created, so a retry finds it: per shipment, per refund amount, per kind."""
+        if self.kind is UpdateKind.SHIPPED:
+            return f"{self.order.key}:{self.kind}:{self.tracking_number or ''}"
+        if self.kind is UpdateKind.REFUNDED:
+            return f"{self.order.key}:{self.kind}:{self.amount.minor if self.amount else ''}"
+        return f"{self.order.key}:{self.kind}"
 
 
 class WriteBackResult(BaseModel):
@@ -53,7 +57,8 @@ class WriteBackRequest(BaseModel):
     order_key: str
     kind: UpdateKind
     reason: str = ""
+    amount_minor: int | None = None  # refunds: how much, in the order's currency
 
     @property
     def dedupe_id(self) -> str:
-        return f"{self.order_key}:{self.kind}"
+        return f"{self.order_key}:{self.kind}:{self.amount_minor if self.amount_minor is not None else ''}"

@@ -18,8 +18,8 @@ Status rule (``status_id``; labels are renamable, ids are not):
 Write-back: SHIPPED → ``POST /v2/orders/{id}/shipments`` unless a shipment with the tracking number
 exists; COMPLETED/CANCELLED → ``PUT /v2/orders/{id}`` ``status_id`` 10/5 unless already there;
 PROCESSING → ``status_id`` 11 only from 0/1/7 (never over a later, cancelled or held status);
-REFUNDED → V3 ``refund_quotes`` then ``refunds``, marked with the update key in the item ``reason``
-(an existing refund with that marker, or of the same amount, counts as done).
+REFUNDED → V3 ``refund_quotes`` then ``refunds`` of an ``ORDER`` amount, marked ``[<order key>:refunded:<minor>]``
+in the item ``reason`` (an existing refund with that marker, or of the same amount, counts as done).
 """
 
 from __future__ import annotations
@@ -411,11 +411,13 @@ class BigCommerceWriteBack:
                 f"order {update.order.key}: refund in {amount.currency}, order in {update.order.currency}"
             )
         actions = f"/v3/orders/{update.order.external_id}/payment_actions"
+        # update.key prefers a tracking number over the amount; a refund's marker must name the amount
+        marker = f"{update.order.key}:{update.kind}:{amount.minor}"
         existing = _data(api.call("GET", f"{actions}/refunds"))
         for refund in existing if isinstance(existing, list) else []:
-            if update.key in _reasons(refund) or _same_amount(refund.get("total_amount"), amount):
+            if marker in _reasons(refund) or _same_amount(refund.get("total_amount"), amount):
                 return WriteBackResult(done=True, already=True, reference=str(refund.get("id")))
-        reason = f"{update.reason or 'Refund'} [{update.key}]"[-1000:]
+        reason = f"{(update.reason or 'Refund')[:900]} [{marker}]"  # BigCommerce keeps up to 1000 characters
         items = [
             {
                 "item_type": "ORDER",

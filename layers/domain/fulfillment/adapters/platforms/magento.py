@@ -1,0 +1,537 @@
+"""Magento 2 / Adobe Commerce: Mage-OS Async Events and Adobe I/O Events in, REST (Bearer token) out.
+
+Deliveries, told apart by their signature header:
+
+- Mage-OS Async Events (Open Source): ``x-magento-signature`` = hex HMAC-SHA256(verification token,
+  raw body). Body ``{"data": <REST order>}``: the whole order. No event id and no store identity; a
+  credit memo (or invoice, shipment) names only its ``order_id``, so that order is fetched.
+- Adobe I/O Events (Adobe Commerce): see ``magento_adobe_io``. ``data.value`` holds the subscribed
+  fields; unless they make a whole order, the order is fetched by ``entity_id``.
+- Commerce Webhooks (synchronous hooks): never acted on.
+
+Payment is read from the order's ``state`` (merchants rename statuses, not states): ``processing``
+and ``complete`` mean paid (invoiced); ``new``, ``pending_payment``, ``payment_review`` and
+``holded`` do not (on hold: start nothing). ``canceled`` is cancelled; ``closed`` (all refunded) is
+refunded ``total_refunded``, not paid, and cancelled too when nothing was shipped. A partial refund
+keeps its state and sets ``refunded``.
+
+A configurable product is a priced parent row plus a zero-priced child row (``parent_item_id``):
+it is one line with the parent's item id, name, quantity and price and the child's SKU (the simple
+product that is picked). Other children (bundles) fold into their parent line likewise.
+Times are UTC without a zone; ``updated_at`` orders snapshots.
+
+Magento is self-hosted: ``credentials.api_base_url`` (the shop's root URL) is required to fetch
+and write back. Write-backs, each checked first so a retry creates nothing new:
+SHIPPED ``POST /rest/V1/order/{id}/ship`` (items + track, ``carrier_code`` "custom") unless a
+shipment of the order has that track number; PROCESSING and COMPLETED a private order comment
+carrying the update's marker unless one has it (Magento completes an invoiced order by itself
+once it is shipped); CANCELLED ``POST /rest/V1/orders/{id}/cancel`` unless already canceled;
+REFUNDED an offline credit memo ``POST /rest/V1/order/{id}/refund`` (all items for the full
+amount, else an adjustment refund) unless a credit memo of the order has that amount or marker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fulfillment.adapters.http_client import HttpClient
+from fulfillment.adapters.platforms.base import (
+    PlatformAdapters,
+    as_utc,
+    first_error,
+    hmac_sha256_hex,
+    same_signature,
+)
+from fulfillment.adapters.platforms.magento_adobe_io import (
+    COMMERCE_WEBHOOK_HEADER,
+    SIGNATURE_HEADERS,
+    AdobeKeyCache,
+    adobe_challenge,
+    read_cloud_event,
+    verify_adobe_io,
+    verify_commerce_webhook,
+)
+from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, PlatformRejected
+from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+
+PAID_STATES = frozenset({"processing", "complete"})
+CANCELLED_STATE = "canceled"
+REFUNDED_STATE = "closed"
+MAGEOS_SIGNATURE_HEADER = "x-magento-signature"
+
+Amount = float | str  # REST numbers; Adobe I/O sends stored strings ("107.9400")
+EntityId = int | str
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class MagentoAddress(_Lenient):
+    firstname: str | None = None
+    lastname: str | None = None
+    company: str | None = None
+    street: list[str] = Field(default_factory=list)
+    city: str | None = None
+    region: str | None = None
+    region_code: str | None = None
+    postcode: str | None = None
+    country_id: str | None = None
+    telephone: str | None = None
+
+    def to_address(self) -> Address:
+        return Address(
+            name=f"{self.firstname or ''} {self.lastname or ''}".strip(),
+            company=self.company or "",
+            lines=tuple(line for line in self.street if line.strip()),
+            city=self.city or "",
+            region=self.region or self.region_code or "",
+            postal_code=self.postcode or "",
+            country=(self.country_id or "").upper(),
+            phone=self.telephone or "",
+        )
+
+
+class MagentoItem(_Lenient):
+    item_id: EntityId
+    sku: str | None = None
+    name: str = ""
+    product_id: EntityId | None = None
+    product_type: str | None = None
+    qty_ordered: Amount
+    qty_shipped: Amount = 0
+    price: Amount = 0
+    parent_item_id: EntityId | None = None
+
+
+class _Shipping(_Lenient):
+    address: MagentoAddress | None = None
+
+
+class _ShippingAssignment(_Lenient):
+    shipping: _Shipping = Field(default_factory=_Shipping)
+
+
+class _Extensions(_Lenient):
+    shipping_assignments: list[_ShippingAssignment] = Field(default_factory=list)
+
+
+class MagentoOrder(_Lenient):
+    entity_id: EntityId
+    increment_id: str
+    state: str
+    order_currency_code: str
+    grand_total: Amount
+    subtotal: Amount | None = None
+    tax_amount: Amount | None = None
+    shipping_amount: Amount | None = None
+    discount_amount: Amount | None = None
+    total_refunded: Amount | None = None
+    customer_id: EntityId | None = None
+    customer_email: str | None = None
+    customer_firstname: str | None = None
+    customer_lastname: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    items: list[MagentoItem]
+    billing_address: MagentoAddress
+    extension_attributes: _Extensions = Field(default_factory=_Extensions)
+
+
+def to_order(magento: MagentoOrder, store: Store) -> Order:
+    currency = magento.order_currency_code.upper()
+
+    def money(value: Amount | None) -> Money:
+        return Money.parse(value if value is not None else 0, currency)
+
+    lines = tuple(_line(item, children, money) for item, children in _top_level_items(magento.items))
+    billing = magento.billing_address.to_address()
+    assignments = magento.extension_attributes.shipping_assignments
+    shipping_address = assignments[0].shipping.address if assignments else None
+    refunded = money(magento.total_refunded) if magento.total_refunded is not None else None
+    nothing_shipped = all(_quantity(item.qty_shipped, allow_zero=True) == 0 for item in magento.items)
+    customer_name = f"{magento.customer_firstname or ''} {magento.customer_lastname or ''}".strip()
+    return Order(
+        store_id=store.store_id,
+        platform="magento",
+        external_id=str(magento.entity_id),
+        number=magento.increment_id,
+        currency=currency,
+        customer=Customer(
+            email=magento.customer_email or None,
+            name=customer_name or billing.name,
+            external_id=str(magento.customer_id) if magento.customer_id is not None else None,
+        ),
+        billing_address=billing,
+        shipping_address=shipping_address.to_address() if shipping_address is not None else billing,
+        lines=lines,
+        totals=Totals(
+            items=money(magento.subtotal) if magento.subtotal is not None else _sum(lines, currency),
+            shipping=money(magento.shipping_amount),
+            tax=money(magento.tax_amount),
+            discount=Money(minor=abs(money(magento.discount_amount).minor), currency=currency),  # Magento: negative
+            grand_total=money(magento.grand_total),
+        ),
+        placed_at=as_utc(magento.created_at),
+        source_modified_at=as_utc(magento.updated_at),
+        paid=magento.state in PAID_STATES,
+        cancelled=magento.state == CANCELLED_STATE or (magento.state == REFUNDED_STATE and nothing_shipped),
+        refunded=refunded if refunded is not None and refunded.minor > 0 else None,
+        platform_refs={"increment_id": magento.increment_id},
+    )
+
+
+def _top_level_items(items: list[MagentoItem]) -> list[tuple[MagentoItem, list[MagentoItem]]]:
+    ids = {str(item.item_id) for item in items}
+    children: dict[str, list[MagentoItem]] = {}
+    for item in items:
+        if item.parent_item_id is not None and str(item.parent_item_id) in ids:
+            children.setdefault(str(item.parent_item_id), []).append(item)
+    return [
+        (item, children.get(str(item.item_id), []))
+        for item in items
+        if item.parent_item_id is None or str(item.parent_item_id) not in ids
+    ]
+
+
+def _line(item: MagentoItem, children: list[MagentoItem], money: Callable[[Amount | None], Money]) -> LineItem:
+    sku = item.sku
+    if item.product_type == "configurable" and len(children) == 1 and children[0].sku:
+        sku = children[0].sku  # the simple product that is picked
+    return LineItem(
+        line_id=str(item.item_id),
+        sku=sku or f"magento-product-{item.product_id}",
+        name=item.name,
+        quantity=_quantity(item.qty_ordered),
+        unit_price=money(item.price),
+    )
+
+
+def _quantity(value: Amount, *, allow_zero: bool = False) -> int:
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"not a quantity: {value!r}") from exc
+    if amount != amount.to_integral_value() or amount < (0 if allow_zero else 1):
+        raise ValueError(f"not a whole positive quantity: {value!r}")
+    return int(amount)
+
+
+def _sum(lines: tuple[LineItem, ...], currency: str) -> Money:
+    return sum((line.subtotal for line in lines), Money.zero(currency))
+
+
+def _order_or_malformed(value: dict[str, Any], store: Store) -> Order:
+    try:
+        return to_order(MagentoOrder.model_validate(value), store)
+    except (ValidationError, InvalidMoney, ValueError) as exc:
+        raise MalformedPayload(f"not a Magento order: {first_error(exc)}") from exc
+
+
+def _document_kind(value: dict[str, Any]) -> str:
+    """What an entity with an ``order_id`` is, from its fields (Mage-OS sends no event name)."""
+    if "creditmemo_status" in value or "adjustment_positive" in value:
+        return "creditmemo"
+    if "tracks" in value or "packages" in value:
+        return "shipment"
+    if "can_void_flag" in value:
+        return "invoice"
+    return "document"
+
+
+def _entity_id(value: Any, where: str) -> str:
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()):
+        raise MalformedPayload(f"{where}: not a Magento entity id: {value!r}")
+    return text
+
+
+class MagentoInbound:
+    name = "magento"
+
+    def __init__(self, http: HttpClient) -> None:
+        self._adobe_keys = AdobeKeyCache(http)
+
+    def handshake(self, request: WebhookRequest) -> HandshakeReply | None:
+        return adobe_challenge(request)
+
+    def verify(self, request: WebhookRequest, credentials: StoreCredentials, now: float) -> None:
+        scheme = _scheme(request)
+        if scheme == "mageos":
+            expected = hmac_sha256_hex(credentials.webhook_secret.encode(), request.body)
+            if not same_signature(expected, (request.header(MAGEOS_SIGNATURE_HEADER) or "").lower()):
+                raise InvalidSignature(f"{MAGEOS_SIGNATURE_HEADER} does not match the body")
+        elif scheme == "adobe_io":
+            verify_adobe_io(request, credentials, now, self._adobe_keys)
+        elif scheme == "commerce_webhook":
+            verify_commerce_webhook(request, credentials)
+        else:
+            raise InvalidSignature(f"no {MAGEOS_SIGNATURE_HEADER} or x-adobe-digital-signature header")
+
+    def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        scheme = _scheme(request)
+        if scheme == "adobe_io":
+            return self._read_adobe_io(request, store)
+        if scheme == "commerce_webhook":
+            return InboundEvent(
+                platform=self.name,
+                topic="commerce_webhook",
+                event_id=request.header("x-adobe-commerce-request-id"),
+                ignore_reason="Commerce Webhooks are synchronous hooks, not used for intake (use Adobe I/O Events)",
+            )
+        data = _json_object(request.body, "not a Mage-OS async event").get("data")
+        if not isinstance(data, dict):
+            raise MalformedPayload('not a Mage-OS async event: no "data" object')
+        if "order_id" in data:
+            kind = _document_kind(data)
+            return self._fetch(f"sales.{kind}", _entity_id(data["order_id"], "data.order_id"), None, None)
+        if "increment_id" not in data:
+            return InboundEvent(
+                platform=self.name, topic="sales.other", ignore_reason="the event carries no order or order document"
+            )
+        order_id = _entity_id(data.get("entity_id"), "data.entity_id")
+        order = _order_or_malformed(data, store)
+        return InboundEvent(platform=self.name, topic="sales.order", external_order_id=order_id, order=order)
+
+    def _read_adobe_io(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        event = read_cloud_event(request.body)
+        event_id = request.header("x-adobe-event-id") or event.event_id or event.id
+        identity = event.data.source
+        value = event.data.value
+        if "order" not in event.topic:
+            return InboundEvent(
+                platform=self.name,
+                topic=event.topic,
+                event_id=event_id,
+                store_identity=identity,
+                ignore_reason=f"event {event.topic} is not about orders",
+            )
+        if "order_id" in value:
+            return self._fetch(event.topic, _entity_id(value["order_id"], "data.value.order_id"), event_id, identity)
+        order_id = _entity_id(value.get("entity_id"), "data.value.entity_id")
+        try:
+            order = to_order(MagentoOrder.model_validate(value), store) if "items" in value else None
+        except (ValidationError, InvalidMoney, ValueError):
+            order = None  # subscribed field lists vary: whatever is not a whole order is fetched
+        if order is None:
+            return self._fetch(event.topic, order_id, event_id, identity)
+        return InboundEvent(
+            platform=self.name,
+            topic=event.topic,
+            external_order_id=order_id,
+            event_id=event_id,
+            store_identity=identity,
+            order=order,
+        )
+
+    def _fetch(self, topic: str, order_id: str, event_id: str | None, identity: str | None) -> InboundEvent:
+        return InboundEvent(
+            platform=self.name,
+            topic=topic,
+            external_order_id=order_id,
+            event_id=event_id,
+            store_identity=identity,
+            needs_fetch=True,
+        )
+
+
+def _scheme(request: WebhookRequest) -> str | None:
+    """One answer for verify and read, so a delivery is never verified one way and read another."""
+    if any(request.header(name) for name in SIGNATURE_HEADERS):
+        return "adobe_io"
+    if request.header(MAGEOS_SIGNATURE_HEADER):
+        return "mageos"
+    if request.header(COMMERCE_WEBHOOK_HEADER):
+        return "commerce_webhook"
+    return None
+
+
+def _json_object(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise MalformedPayload(f"{what}: body is not JSON") from exc
+    if not isinstance(document, dict):
+        raise MalformedPayload(f"{what}: body is not a JSON object")
+    return document
+
+
+class MagentoApi:
+    """The shop's REST API with an integration token (``Authorization: Bearer``)."""
+
+    def __init__(self, http: HttpClient, credentials: StoreCredentials) -> None:
+        if not credentials.api_base_url or not credentials.api_token:
+            raise PlatformRejected("Magento is self-hosted: the store's api_base_url and api_token are required")
+        self._http = http
+        # A POST is sent once: one whose answer was lost may have created a shipment or credit memo,
+        # and only a fresh apply() (which looks first) may try again.
+        self._http_once = dataclasses.replace(http, attempts=1)
+        self._base = credentials.api_base_url.rstrip("/") + "/rest/V1"
+        self._headers = {"Authorization": f"Bearer {credentials.api_token}"}
+
+    def get(self, path: str, query: dict[str, str] | None = None) -> Any:
+        url = self._base + path + (f"?{urlencode(query)}" if query else "")
+        return self._http.request("GET", url, headers=self._headers).json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        return self._http_once.request("POST", self._base + path, headers=self._headers, json_body=body).json()
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        document = self.get(f"/orders/{quote(order_id, safe='')}")
+        if not isinstance(document, dict):
+            raise PlatformRejected(f"Magento answered something other than an order for {order_id}")
+        return document
+
+    def list_for_order(self, resource: str, order_id: str) -> list[dict[str, Any]]:
+        prefix = "searchCriteria[filter_groups][0][filters][0]"
+        query = {f"{prefix}[field]": "order_id", f"{prefix}[value]": order_id, f"{prefix}[condition_type]": "eq"}
+        document = self.get(f"/{resource}", query)
+        items = document.get("items") if isinstance(document, dict) else None
+        return [item for item in items or [] if isinstance(item, dict)]
+
+
+class MagentoSource:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def fetch_order(self, store: Store, credentials: StoreCredentials, external_order_id: str) -> Order:
+        document = MagentoApi(self._http, credentials).order(external_order_id)
+        try:
+            return to_order(MagentoOrder.model_validate(document), store)
+        except (ValidationError, InvalidMoney, ValueError) as exc:
+            raise PlatformRejected(f"Magento order {external_order_id} cannot be read: {first_error(exc)}") from exc
+
+
+class MagentoWriteBack:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def apply(self, store: Store, credentials: StoreCredentials, update: StoreUpdate) -> WriteBackResult:
+        api = MagentoApi(self._http, credentials)
+        order_id = _entity_id(update.order.external_id, "order.external_id")
+        marker = f"[fulfillment:{update.key}]"
+        match update.kind:
+            case UpdateKind.SHIPPED:
+                return self._ship(api, order_id, update)
+            case UpdateKind.CANCELLED:
+                return self._cancel(api, order_id)
+            case UpdateKind.REFUNDED:
+                return self._refund(api, order_id, update, marker)
+            case UpdateKind.PROCESSING:
+                text = "Accepted for fulfillment" + (f": {update.reason}" if update.reason else ".")
+                return self._comment(api, order_id, f"{text} {marker}", marker)
+            case UpdateKind.COMPLETED:
+                text = "Delivered to the customer" + (f": {update.reason}" if update.reason else ".")
+                return self._comment(api, order_id, f"{text} {marker}", marker)
+
+    @staticmethod
+    def _ship(api: MagentoApi, order_id: str, update: StoreUpdate) -> WriteBackResult:
+        if not update.tracking_number:
+            raise PlatformRejected("a Magento shipment needs a tracking number")
+        for shipment in api.list_for_order("shipments", order_id):
+            tracks = [track for track in shipment.get("tracks") or [] if isinstance(track, dict)]
+            if any(str(track.get("track_number")) == update.tracking_number for track in tracks):
+                return WriteBackResult(done=True, already=True, reference=str(shipment.get("entity_id")))
+        shipment_id = api.post(
+            f"/order/{order_id}/ship",
+            {
+                "items": _items(update, full=True),
+                "notify": True,
+                "tracks": [
+                    {
+                        "track_number": update.tracking_number,
+                        "title": update.carrier or "Carrier",
+                        "carrier_code": "custom",
+                    }
+                ],
+            },
+        )
+        return WriteBackResult(done=True, reference=str(shipment_id))
+
+    @staticmethod
+    def _cancel(api: MagentoApi, order_id: str) -> WriteBackResult:
+        if api.order(order_id).get("state") == CANCELLED_STATE:
+            return WriteBackResult(done=True, already=True)
+        if api.post(f"/orders/{order_id}/cancel", {}) is not True:
+            # Magento cannot cancel an order that is fully invoiced or shipped: that needs a refund.
+            raise PlatformRejected(f"Magento refused to cancel order {order_id} (invoiced or shipped?)", status=200)
+        return WriteBackResult(done=True)
+
+    @staticmethod
+    def _refund(api: MagentoApi, order_id: str, update: StoreUpdate, marker: str) -> WriteBackResult:
+        order = update.order
+        amount = update.amount or order.totals.grand_total
+        if amount.currency != order.currency:
+            raise PlatformRejected(f"refund in {amount.currency} for an order in {order.currency}")
+        for memo in api.list_for_order("creditmemos", order_id):
+            comments = " ".join(str(c.get("comment")) for c in memo.get("comments") or [] if isinstance(c, dict))
+            same_amount = _money_or_none(memo.get("grand_total"), order.currency) == amount
+            if marker in comments or same_amount:
+                return WriteBackResult(done=True, already=True, reference=str(memo.get("entity_id")))
+        full = amount == order.totals.grand_total
+        body: dict[str, Any] = {
+            "items": _items(update, full=full),
+            "notify": True,
+            "appendComment": False,  # the marker stays on the credit memo, out of the customer's email
+            "comment": {"comment": f"Refund {amount}. {marker}", "is_visible_on_front": 0},
+        }
+        if not full:  # an adjustment refund of exactly the amount: no items, no shipping
+            body["arguments"] = {
+                "shipping_amount": 0,
+                "adjustment_positive": float(amount.to_decimal()),
+                "adjustment_negative": 0,
+            }
+        memo_id = api.post(f"/order/{order_id}/refund", body)
+        return WriteBackResult(done=True, reference=str(memo_id))
+
+    @staticmethod
+    def _comment(api: MagentoApi, order_id: str, text: str, marker: str) -> WriteBackResult:
+        current = api.order(order_id)
+        histories = current.get("status_histories") or []
+        if any(isinstance(entry, dict) and marker in str(entry.get("comment") or "") for entry in histories):
+            return WriteBackResult(done=True, already=True)
+        api.post(
+            f"/orders/{order_id}/comments",
+            {
+                "statusHistory": {
+                    "comment": text,
+                    "status": current.get("status"),  # unchanged: a comment must not move the order
+                    "is_customer_notified": 0,
+                    "is_visible_on_front": 0,
+                    "parent_id": int(order_id),
+                }
+            },
+        )
+        return WriteBackResult(done=True)
+
+
+def _items(update: StoreUpdate, *, full: bool) -> list[dict[str, int]]:
+    """Order item ids with their whole quantity, or with 0 (an explicit empty list means all items)."""
+    items = []
+    for line in update.order.lines:
+        if not (line.line_id.isascii() and line.line_id.isdigit()):
+            raise PlatformRejected(f"line {line.line_id!r} is not a Magento order item id")
+        items.append({"order_item_id": int(line.line_id), "qty": line.quantity if full else 0})
+    return items
+
+
+def _money_or_none(value: Any, currency: str) -> Money | None:
+    try:
+        return Money.parse(value, currency) if isinstance(value, int | float | str) else None
+    except InvalidMoney:
+        return None
+
+
+def build(http: HttpClient) -> PlatformAdapters:
+    return PlatformAdapters(inbound=MagentoInbound(http), write_back=MagentoWriteBack(http), source=MagentoSource(http))

@@ -1,0 +1,563 @@
+"""Shopify: fat REST-order webhooks, orders fetched over REST, write-backs over the GraphQL Admin API.
+
+Verification: ``X-Shopify-Hmac-Sha256`` = base64(HMAC-SHA256(app client secret, raw body)), compared
+in constant time; an empty body never verifies. Shopify signs no timestamp, so there is **no replay
+window**: a captured delivery verifies forever. Replays are absorbed by the ``X-Shopify-Event-Id``
+dedupe and by ``updated_at`` ordering (an older snapshot never overwrites a newer one). Headers are
+not signed: the topic only chooses how the body is read, the shop domain is compared with the store.
+
+Topics: ``orders/create|updated|paid|cancelled|fulfilled|partially_fulfilled`` carry the whole order.
+``refunds/create`` carries one refund, not the order: it asks for a fetch of ``order_id`` (the order's
+``refunds[]`` then holds every refund so far). Anything else is acknowledged and ignored.
+
+Status rule (``financial_status``, ``cancelled_at``):
+- paid: ``paid``, ``partially_refunded``, ``refunded`` and ``authorized`` (the payment is secured and
+  is captured when fulfilled, Shopify's manual-capture flow). Not paid: ``pending``, ``partially_paid``,
+  ``voided``, ``expired``.
+- cancelled: ``cancelled_at`` set, or nothing left to collect (``refunded``, ``voided``).
+- refunded: the sum of successful ``refund`` transactions in ``refunds[]``.
+
+Protected customer data may arrive as ``null`` (email, names, addresses): read as empty, never refused.
+
+Write-back (``POST /admin/api/{version}/graphql.json``, ``X-Shopify-Access-Token``), each after one
+``WriteBackState`` query of the order:
+- SHIPPED: ``fulfillmentCreate`` over the open fulfillment orders with ``trackingInfo{number,company,url}``,
+  unless a fulfillment already carries the tracking number (or nothing is left open to fulfil).
+- COMPLETED / PROCESSING: ``tagsAdd`` of ``fulfillment-completed`` / ``fulfillment-started`` unless
+  tagged; Shopify has no completed state beyond the fulfillment itself.
+- CANCELLED: ``orderCancel`` (no refund: that is a REFUNDED update; restock) unless ``cancelledAt`` is set.
+- REFUNDED: ``refundCreate`` of ``update.amount`` against the captured payment, the note marked with
+  the update key, unless a refund note already carries that key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fulfillment.adapters.http_client import HttpClient
+from fulfillment.adapters.platforms.base import (
+    PlatformAdapters,
+    as_utc,
+    first_error,
+    hmac_sha256_base64,
+    same_signature,
+)
+from fulfillment.errors import (
+    InvalidMoney,
+    InvalidSignature,
+    MalformedPayload,
+    OrderInvalid,
+    PlatformRejected,
+    TransientError,
+)
+from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+
+API_VERSION = "2025-01"
+ORDER_TOPICS = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+    }
+)
+REFUND_TOPIC = "refunds/create"
+PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded", "authorized"})
+CANCELLED_STATUSES = frozenset({"refunded", "voided"})
+TAGS = {UpdateKind.PROCESSING: "fulfillment-started", UpdateKind.COMPLETED: "fulfillment-completed"}
+FULFILLABLE_ORDER_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
+PAYMENT_KINDS = frozenset({"SALE", "CAPTURE"})
+THROTTLE_RETRY_SECONDS = 1.0  # GraphQL cost throttling answers 200; the bucket refills within seconds
+_GID_ORDER = re.compile(r"(?:gid://shopify/Order/)?(\d+)")
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ShopMoney(_Lenient):
+    amount: str
+
+
+class MoneySet(_Lenient):
+    shop_money: ShopMoney
+
+
+class ShopifyAddress(_Lenient):
+    """Every field may be null: protected customer data is withheld from unapproved apps."""
+
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    province: str | None = None
+    province_code: str | None = None
+    zip: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+
+    def full_name(self) -> str:
+        return (self.name or f"{self.first_name or ''} {self.last_name or ''}").strip()
+
+    def to_address(self) -> Address:
+        return Address(
+            name=self.full_name(),
+            company=self.company or "",
+            lines=tuple(line.strip() for line in (self.address1, self.address2) if line and line.strip()),
+            city=self.city or "",
+            region=self.province_code or self.province or "",
+            postal_code=self.zip or "",
+            country=(self.country_code or "").upper(),
+            phone=self.phone or "",
+        )
+
+
+class ShopifyCustomer(_Lenient):
+    id: int | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class ShopifyLineItem(_Lenient):
+    id: int
+    name: str | None = None
+    title: str | None = None
+    sku: str | None = None
+    quantity: int
+    price: str
+    variant_id: int | None = None
+    product_id: int | None = None
+
+
+class ShopifyShippingLine(_Lenient):
+    price: str = "0"
+
+
+class ShopifyTransaction(_Lenient):
+    kind: str
+    status: str | None = None
+    amount: str
+
+
+class ShopifyRefund(_Lenient):
+    note: str | None = None
+    transactions: list[ShopifyTransaction] = []
+
+
+class RefundDelivery(ShopifyRefund):
+    """A ``refunds/create`` body: one refund of the order ``order_id``."""
+
+    id: int
+    order_id: int
+
+
+class ShopifyOrder(_Lenient):
+    id: int
+    admin_graphql_api_id: str | None = None
+    name: str | None = None
+    order_number: int | None = None
+    email: str | None = None
+    contact_email: str | None = None
+    currency: str
+    financial_status: str | None = None
+    cancelled_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    total_price: str
+    total_tax: str = "0"
+    total_discounts: str = "0"
+    total_line_items_price: str | None = None
+    total_shipping_price_set: MoneySet | None = None
+    shipping_lines: list[ShopifyShippingLine] = []
+    billing_address: ShopifyAddress | None = None
+    shipping_address: ShopifyAddress | None = None
+    customer: ShopifyCustomer | None = None
+    line_items: list[ShopifyLineItem]
+    refunds: list[ShopifyRefund] = []
+
+
+def shopify_signature(secret: str, body: bytes) -> str:
+    return hmac_sha256_base64(secret.encode(), body)
+
+
+def to_order(shop: ShopifyOrder, store: Store) -> Order:
+    """Map a REST Order (webhook body or ``GET orders/{id}.json``) in the shop currency."""
+    currency = shop.currency.upper()
+
+    def money(value: str) -> Money:
+        return Money.parse(value, currency)
+
+    lines = tuple(
+        LineItem(
+            line_id=str(item.id),
+            sku=item.sku or f"shopify-variant-{item.variant_id or item.id}",
+            name=item.name or item.title or "",
+            quantity=item.quantity,
+            unit_price=money(item.price),
+        )
+        for item in shop.line_items
+    )
+    items_total = (
+        money(shop.total_line_items_price)
+        if shop.total_line_items_price is not None
+        else sum((line.subtotal for line in lines), Money.zero(currency))
+    )
+    shipping = (
+        money(shop.total_shipping_price_set.shop_money.amount)
+        if shop.total_shipping_price_set
+        else sum((money(line.price) for line in shop.shipping_lines), Money.zero(currency))
+    )
+    refunded = sum(
+        (
+            money(transaction.amount)
+            for refund in shop.refunds
+            for transaction in refund.transactions
+            if transaction.kind == "refund" and (transaction.status or "success") == "success"
+        ),
+        Money.zero(currency),
+    )
+    billing = (shop.billing_address or ShopifyAddress()).to_address()
+    shipping_address = shop.shipping_address.to_address() if shop.shipping_address else billing
+    customer = shop.customer or ShopifyCustomer()
+    status = shop.financial_status or ""
+    return Order(
+        store_id=store.store_id,
+        platform="shopify",
+        external_id=str(shop.id),
+        number=shop.name or (f"#{shop.order_number}" if shop.order_number else str(shop.id)),
+        currency=currency,
+        customer=Customer(
+            email=shop.email or shop.contact_email or customer.email or None,
+            name=f"{customer.first_name or ''} {customer.last_name or ''}".strip() or billing.name,
+            external_id=str(customer.id) if customer.id else None,
+        ),
+        billing_address=billing,
+        shipping_address=shipping_address,
+        lines=lines,
+        totals=Totals(
+            items=items_total,
+            shipping=shipping,
+            tax=money(shop.total_tax),
+            discount=money(shop.total_discounts),
+            grand_total=money(shop.total_price),
+        ),
+        placed_at=as_utc(shop.created_at),
+        source_modified_at=as_utc(shop.updated_at),
+        paid=status in PAID_STATUSES,
+        cancelled=shop.cancelled_at is not None or status in CANCELLED_STATUSES,
+        refunded=refunded if refunded.minor > 0 else None,
+        platform_refs={"admin_graphql_api_id": shop.admin_graphql_api_id or order_gid(str(shop.id))},
+    )
+
+
+def order_gid(external_id: str) -> str:
+    return f"gid://shopify/Order/{external_id}"
+
+
+class ShopifyInbound:
+    name = "shopify"
+
+    def handshake(self, request: WebhookRequest) -> HandshakeReply | None:
+        return None  # Shopify sends no unsigned ping; admin "test notifications" are signed deliveries
+
+    def verify(self, request: WebhookRequest, credentials: StoreCredentials, now: float) -> None:
+        # ``now`` is unused: Shopify signs no timestamp (see the module docstring).
+        if not request.body:
+            raise InvalidSignature("a Shopify delivery without a body is never signed")
+        received = request.header("x-shopify-hmac-sha256") or request.header("shopify-hmac-sha256")
+        if not same_signature(shopify_signature(credentials.webhook_secret, request.body), received):
+            raise InvalidSignature("X-Shopify-Hmac-Sha256 does not match the body")
+
+    def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        topic = (request.header("x-shopify-topic") or request.header("shopify-topic") or "").strip()
+        if not topic:
+            raise MalformedPayload("X-Shopify-Topic is missing")
+        event_id = (
+            request.header("x-shopify-event-id")
+            or request.header("shopify-event-id")
+            or request.header("x-shopify-webhook-id")
+            or request.header("shopify-webhook-id")
+        )
+        domain = request.header("x-shopify-shop-domain") or request.header("shopify-shop-domain")
+
+        def event(**fields: Any) -> InboundEvent:
+            identity = domain.strip().lower() if domain else None
+            return InboundEvent(platform=self.name, topic=topic, event_id=event_id, store_identity=identity, **fields)
+
+        if topic == REFUND_TOPIC:
+            try:
+                refund = RefundDelivery.model_validate_json(request.body)
+            except ValidationError as exc:
+                raise MalformedPayload(f"not a Shopify refund: {first_error(exc)}") from exc
+            return event(external_order_id=str(refund.order_id), needs_fetch=True)
+        if topic not in ORDER_TOPICS:
+            return event(ignore_reason=f"topic {topic} does not change what we fulfil")
+        try:
+            order = to_order(ShopifyOrder.model_validate_json(request.body), store)
+        except (ValidationError, InvalidMoney, ValueError) as exc:
+            raise MalformedPayload(f"not a Shopify order: {first_error(exc)}") from exc
+        return event(external_order_id=order.external_id, order=order)
+
+
+# --- the Admin API ------------------------------------------------------------------------------
+class ShopifyApi:
+    """One shop's Admin API: ``{base}/admin/api/{version}/…`` with ``X-Shopify-Access-Token``."""
+
+    def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
+        if not credentials.api_token:
+            raise PlatformRejected(f"store {store.store_id} has no Shopify access token")
+        if credentials.api_base_url:
+            base = credentials.api_base_url.rstrip("/")
+        elif store.platform_store_id:
+            base = f"https://{store.platform_store_id.strip().lower()}"
+        else:
+            raise PlatformRejected(f"store {store.store_id} has no shop domain (platform_store_id)")
+        self._root = f"{base}/admin/api/{API_VERSION}"
+        self._headers = {"X-Shopify-Access-Token": credentials.api_token}
+        self._http = http
+
+    def order(self, order_id: str) -> Any:
+        response = self._http.request("GET", f"{self._root}/orders/{order_id}.json", headers=self._headers)
+        return (response.json() or {}).get("order")
+
+    def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of a GraphQL answer; errors become TransientError (throttled) or PlatformRejected."""
+        response = self._http.request(
+            "POST",
+            f"{self._root}/graphql.json",
+            headers=self._headers,
+            json_body={"query": query, "variables": variables},
+        )
+        answer = response.json() or {}
+        errors = answer.get("errors") or []
+        if errors:
+            if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in errors):
+                raise TransientError("Shopify GraphQL throttled the request", THROTTLE_RETRY_SECONDS)
+            raise PlatformRejected(
+                f"Shopify GraphQL refused: {errors[0].get('message', errors[0])}", response.status, str(errors)
+            )
+        data: dict[str, Any] = answer.get("data") or {}
+        return data
+
+    def mutate(self, query: str, field: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Run a mutation; its ``userErrors`` (or ``orderCancelUserErrors``) become PlatformRejected."""
+        payload: dict[str, Any] = self.graphql(query, variables).get(field) or {}
+        for key, problems in payload.items():
+            if key.endswith("serErrors") and problems:
+                raise PlatformRejected(f"Shopify {field} refused: {problems[0].get('message')}", 422, str(problems))
+        return payload
+
+
+def _numeric_id(external_order_id: str) -> str:
+    match = _GID_ORDER.fullmatch(external_order_id.strip())
+    if match is None:
+        raise OrderInvalid(f"{external_order_id!r} is not a Shopify order id")
+    return match.group(1)
+
+
+class ShopifySource:
+    """``GET /admin/api/{version}/orders/{id}.json``: the same REST Order the webhooks carry."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def fetch_order(self, store: Store, credentials: StoreCredentials, external_order_id: str) -> Order:
+        raw = ShopifyApi(self._http, store, credentials).order(_numeric_id(external_order_id))
+        try:
+            return to_order(ShopifyOrder.model_validate(raw), store)
+        except (ValidationError, InvalidMoney, ValueError) as exc:
+            raise PlatformRejected(f"Shopify order {external_order_id} cannot be read: {first_error(exc)}") from exc
+
+
+WRITE_BACK_STATE = """
+query WriteBackState($id: ID!) {
+  order(id: $id) {
+    id
+    cancelledAt
+    tags
+    fulfillments(first: 50) { id status trackingInfo(first: 10) { number company url } }
+    fulfillmentOrders(first: 50) { nodes { id status } }
+    refunds(first: 50) { id note }
+    transactions(first: 50) { id kind status gateway }
+  }
+}
+"""
+FULFILLMENT_CREATE = """
+mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+"""
+ORDER_CANCEL = """
+mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $refund: Boolean!, $restock: Boolean!,
+                     $notifyCustomer: Boolean, $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, refund: $refund, restock: $restock,
+              notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
+    job { id done }
+    orderCancelUserErrors { field message code }
+  }
+}
+"""
+REFUND_CREATE = """
+mutation RefundCreate($input: RefundInput!) {
+  refundCreate(input: $input) {
+    refund { id note }
+    userErrors { field message }
+  }
+}
+"""
+TAGS_ADD = """
+mutation TagsAdd($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) {
+    node { id }
+    userErrors { field message }
+  }
+}
+"""
+
+
+class ShopifyWriteBack:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def apply(self, store: Store, credentials: StoreCredentials, update: StoreUpdate) -> WriteBackResult:
+        api = ShopifyApi(self._http, store, credentials)
+        gid = update.order.platform_refs.get("admin_graphql_api_id") or order_gid(update.order.external_id)
+        state = api.graphql(WRITE_BACK_STATE, {"id": gid}).get("order")
+        if not state:
+            raise PlatformRejected(f"Shopify has no order {gid}", 404)
+        match update.kind:
+            case UpdateKind.SHIPPED:
+                return self._ship(api, state, update)
+            case UpdateKind.CANCELLED:
+                return self._cancel(api, state, update)
+            case UpdateKind.REFUNDED:
+                return self._refund(api, state, update)
+            case UpdateKind.PROCESSING | UpdateKind.COMPLETED:
+                return self._tag(api, state, TAGS[update.kind])
+
+    @staticmethod
+    def _ship(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
+        number = update.tracking_number
+        if not number:
+            raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
+        fulfillments = state.get("fulfillments") or []
+        for fulfillment in fulfillments:
+            if any(info.get("number") == number for info in fulfillment.get("trackingInfo") or []):
+                return WriteBackResult(done=True, already=True, reference=fulfillment.get("id"))
+        open_orders = [
+            node["id"]
+            for node in (state.get("fulfillmentOrders") or {}).get("nodes") or []
+            if node.get("status") in FULFILLABLE_ORDER_STATUSES
+        ]
+        if not open_orders:
+            if fulfillments:  # fulfilled elsewhere (by the merchant); a new fulfillment would be refused
+                return WriteBackResult(done=True, already=True, reference=fulfillments[-1].get("id"))
+            raise PlatformRejected(f"Shopify order {state.get('id')} has no open fulfillment order", 422)
+        tracking = {"number": number, "company": update.carrier, "url": update.tracking_url}
+        created = api.mutate(
+            FULFILLMENT_CREATE,
+            "fulfillmentCreate",
+            {
+                "fulfillment": {
+                    "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": gid} for gid in open_orders],
+                    "trackingInfo": {key: value for key, value in tracking.items() if value},
+                    "notifyCustomer": True,
+                }
+            },
+        )
+        return WriteBackResult(done=True, reference=(created.get("fulfillment") or {}).get("id"))
+
+    @staticmethod
+    def _cancel(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
+        if state.get("cancelledAt"):
+            return WriteBackResult(done=True, already=True)
+        result = api.mutate(
+            ORDER_CANCEL,
+            "orderCancel",
+            {
+                "orderId": state["id"],
+                "reason": "OTHER",
+                "refund": False,  # money goes back through a REFUNDED update, with its own idempotency key
+                "restock": True,
+                "notifyCustomer": True,
+                "staffNote": (update.reason or f"cancelled by fulfillment [{update.key}]")[:255],
+            },
+        )
+        return WriteBackResult(done=True, reference=(result.get("job") or {}).get("id"))
+
+    @staticmethod
+    def _refund(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
+        amount = update.amount
+        if amount is None or amount.minor <= 0:
+            raise OrderInvalid(f"order {update.order.key}: a refund write-back needs a positive amount")
+        if amount.currency != update.order.currency:
+            raise OrderInvalid(
+                f"order {update.order.key}: refund in {amount.currency}, order in {update.order.currency}"
+            )
+        for refund in state.get("refunds") or []:
+            if update.key in (refund.get("note") or ""):
+                return WriteBackResult(done=True, already=True, reference=refund.get("id"))
+        payment = next(
+            (
+                transaction
+                for transaction in state.get("transactions") or []
+                if transaction.get("kind") in PAYMENT_KINDS and transaction.get("status") == "SUCCESS"
+            ),
+            None,
+        )
+        if payment is None:
+            raise PlatformRejected(f"Shopify order {state['id']} has no captured payment to refund", 422)
+        created = api.mutate(
+            REFUND_CREATE,
+            "refundCreate",
+            {
+                "input": {
+                    "orderId": state["id"],
+                    "note": f"{update.reason or 'Refund'} [{update.key}]",
+                    "notify": True,
+                    "transactions": [
+                        {
+                            "orderId": state["id"],
+                            "parentId": payment["id"],
+                            "gateway": payment.get("gateway"),
+                            "kind": "REFUND",
+                            "amount": _decimal_text(amount),
+                        }
+                    ],
+                }
+            },
+        )
+        return WriteBackResult(done=True, reference=(created.get("refund") or {}).get("id"))
+
+    @staticmethod
+    def _tag(api: ShopifyApi, state: dict[str, Any], tag: str) -> WriteBackResult:
+        if tag in (state.get("tags") or []):
+            return WriteBackResult(done=True, already=True, reference=tag)
+        api.mutate(TAGS_ADD, "tagsAdd", {"id": state["id"], "tags": [tag]})
+        return WriteBackResult(done=True, reference=tag)
+
+
+def _decimal_text(amount: Money) -> str:
+    value: Decimal = amount.to_decimal()
+    return f"{value:f}"
+
+
+def build(http: HttpClient) -> PlatformAdapters:
+    return PlatformAdapters(inbound=ShopifyInbound(), write_back=ShopifyWriteBack(http), source=ShopifySource(http))

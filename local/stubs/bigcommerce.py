@@ -1,0 +1,274 @@
+"""A BigCommerce store's V2/V3 API on a ``StubApi``, for tests and the local runtime.
+
+Serves the demo store (hash ``k3h9x2ab7q``, token ``API_TOKEN``): order 1187 from
+``events/bigcommerce/rest_*.json``, and 1188 — the same order, cancelled, as sample delivery 06
+names it. Write-backs take effect as on BigCommerce: ``PUT`` changes the status, a shipment marks
+its items shipped (status 2 or 3), a refund raises ``refunded_amount`` (status 14 or 4); every
+change moves ``date_modified``. Later reads see the effects, so idempotency checks can be tested;
+``writes`` records every accepted write.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import json
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from local.stub_api import StubApi, StubRequest
+
+STORE_HASH = "k3h9x2ab7q"
+API_TOKEN = "bc-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "bigcommerce"
+
+Answer = tuple[int, Any]
+_STATUS_LABELS = (
+    "Incomplete",
+    "Pending",
+    "Shipped",
+    "Partially Shipped",
+    "Refunded",
+    "Cancelled",
+    "Declined",
+    "Awaiting Payment",
+    "Awaiting Pickup",
+    "Awaiting Shipment",
+    "Completed",
+    "Awaiting Fulfillment",
+    "Manual Verification Required",
+    "Disputed",
+    "Partially Refunded",
+)  # by status_id
+
+
+def _now() -> str:
+    return email.utils.format_datetime(datetime.now(UTC))
+
+
+def _error(status: int, message: str) -> Answer:
+    return status, [{"status": status, "message": message}]
+
+
+def _load(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+class BigCommerceStore:
+    """The demo store's state, and the routes that read and change it."""
+
+    def __init__(self, store_hash: str = STORE_HASH, token: str = API_TOKEN) -> None:
+        self.store_hash = store_hash
+        self.token = token
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.products: dict[int, list[dict[str, Any]]] = {}
+        self.addresses: dict[int, list[dict[str, Any]]] = {}
+        self.shipments: dict[int, list[dict[str, Any]]] = {}
+        self.refunds: dict[int, list[dict[str, Any]]] = {}
+        self.writes: list[tuple[str, str, Any]] = []
+        self._next_shipment_id = 73  # sample delivery 05 names shipment 73
+        self._next_refund_id = 41  # sample delivery 04 names refund 41
+        self._lock = threading.Lock()
+        self.add_order(
+            _load("rest_GET_v2_orders_1187.json"),
+            _load("rest_GET_v2_orders_1187_products.json"),
+            _load("rest_GET_v2_orders_1187_shipping_addresses.json"),
+        )
+        self.add_order(*self._cancelled_copy(1188))
+
+    def add_order(self, order: dict[str, Any], products: list[dict[str, Any]], addresses: list[dict[str, Any]]) -> None:
+        order_id = int(order["id"])
+        self.orders[order_id] = order
+        self.products[order_id] = products
+        self.addresses[order_id] = addresses
+        self.shipments[order_id] = []
+        self.refunds[order_id] = []
+
+    def _cancelled_copy(self, order_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        order, products, addresses = copy.deepcopy((self.orders[1187], self.products[1187], self.addresses[1187]))
+        order.update(id=order_id, status_id=5, status="Cancelled", custom_status="Cancelled")
+        for offset, row in enumerate(products, start=10):
+            row.update(id=row["id"] + offset, order_id=order_id, order_address_id=addresses[0]["id"] + 1)
+        addresses[0].update(id=addresses[0]["id"] + 1, order_id=order_id)
+        return order, products, addresses
+
+    def install(self, api: StubApi) -> None:
+        v2 = rf"/stores/{re.escape(self.store_hash)}/v2/orders/(\d+)"
+        v3 = rf"/stores/{re.escape(self.store_hash)}/v3/orders/(\d+)/payment_actions"
+        routes: list[tuple[str, str, Callable[[StubRequest, int], Answer]]] = [
+            ("GET", v2, lambda _, order_id: (200, self.orders[order_id])),
+            ("PUT", v2, self._update_order),
+            ("GET", rf"{v2}/products", lambda request, order_id: self._page(request, self.products[order_id])),
+            (
+                "GET",
+                rf"{v2}/shipping_addresses",
+                lambda request, order_id: self._page(request, self.addresses[order_id]),
+            ),
+            ("GET", rf"{v2}/shipments", lambda request, order_id: self._page(request, self.shipments[order_id])),
+            ("POST", rf"{v2}/shipments", self._create_shipment),
+            ("GET", rf"{v3}/refunds", lambda _, order_id: (200, {"data": self.refunds[order_id], "meta": {}})),
+            ("POST", rf"{v3}/refund_quotes", self._quote),
+            ("POST", rf"{v3}/refunds", self._create_refund),
+        ]
+        for method, pattern, handler in routes:
+            api.route(method, pattern, self._guarded(handler))
+
+    def _guarded(self, handler: Callable[[StubRequest, int], Answer]) -> Callable[[StubRequest, re.Match[str]], Answer]:
+        def answer(request: StubRequest, match: re.Match[str]) -> Answer:
+            if request.headers.get("x-auth-token") != self.token:
+                return _error(401, "You don't have a valid API key.")
+            order_id = int(match.group(1))
+            with self._lock:
+                if order_id not in self.orders:
+                    return _error(404, "The requested resource was not found.")
+                return handler(request, order_id)
+
+        return answer
+
+    @staticmethod
+    def _page(request: StubRequest, rows: list[dict[str, Any]]) -> Answer:
+        page, limit = int(request.query.get("page", "1")), int(request.query.get("limit", "50"))
+        chunk = rows[(page - 1) * limit : page * limit]
+        return (200, chunk) if chunk else (204, None)  # V2 answers an empty page with 204
+
+    def _touch(self, order_id: int, status_id: int | None = None) -> None:
+        order = self.orders[order_id]
+        if status_id is not None:
+            label = _STATUS_LABELS[status_id]
+            order.update(status_id=status_id, status=label, custom_status=label)
+        order["date_modified"] = _now()
+
+    def _update_order(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        status_id = body.get("status_id")
+        if not isinstance(status_id, int) or not 0 <= status_id < len(_STATUS_LABELS):
+            return _error(400, "status_id must be a status id from 0 to 14")
+        self.writes.append(("PUT", f"/v2/orders/{order_id}", body))
+        self._touch(order_id, status_id)
+        return 200, self.orders[order_id]
+
+    def _create_shipment(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        address_ids = {address["id"] for address in self.addresses[order_id]}
+        if body.get("order_address_id") not in address_ids:
+            return _error(400, "order_address_id is not an address of this order")
+        rows = {row["id"]: row for row in self.products[order_id]}
+        items = body.get("items") or []
+        if not items:
+            return _error(400, "items is required")
+        for item in items:
+            row = rows.get(item.get("order_product_id"))
+            if row is None or row["order_address_id"] != body["order_address_id"]:
+                return _error(400, f"order_product_id {item.get('order_product_id')} is not on this address")
+            if not 0 < item.get("quantity", 0) <= row["quantity"] - row["quantity_shipped"]:
+                return _error(400, f"quantity for order_product_id {row['id']} exceeds what is left to ship")
+        for item in items:
+            rows[item["order_product_id"]]["quantity_shipped"] += item["quantity"]
+        shipment = {
+            "id": self._next_shipment_id,
+            "order_id": order_id,
+            "customer_id": self.orders[order_id]["customer_id"],
+            "order_address_id": body["order_address_id"],
+            "date_created": _now(),
+            "tracking_number": body.get("tracking_number", ""),
+            "shipping_method": body.get("shipping_method", ""),
+            "shipping_provider": body.get("shipping_provider", ""),
+            "tracking_carrier": body.get("tracking_carrier", ""),
+            "tracking_link": body.get("tracking_link", ""),
+            "comments": body.get("comments", ""),
+            "items": [
+                {
+                    "order_product_id": item["order_product_id"],
+                    "product_id": rows[item["order_product_id"]]["product_id"],
+                    "quantity": item["quantity"],
+                }
+                for item in items
+            ],
+        }
+        self._next_shipment_id += 1
+        self.shipments[order_id].append(shipment)
+        self.writes.append(("POST", f"/v2/orders/{order_id}/shipments", body))
+        all_shipped = all(row["quantity_shipped"] >= row["quantity"] for row in rows.values())
+        self.orders[order_id]["items_shipped"] = sum(row["quantity_shipped"] for row in rows.values())
+        self._touch(order_id, 2 if all_shipped else 3)
+        return 201, shipment
+
+    def _refundable(self, order_id: int) -> Decimal:
+        order = self.orders[order_id]
+        return Decimal(order["total_inc_tax"]) - Decimal(order["refunded_amount"])
+
+    def _items_total(self, order_id: int, items: list[dict[str, Any]]) -> Decimal:
+        prices = {row["id"]: Decimal(row["price_inc_tax"]) for row in self.products[order_id]}
+        total = Decimal(0)
+        for item in items:
+            if item.get("item_type") == "PRODUCT" and "amount" not in item:
+                total += prices[item["item_id"]] * int(item.get("quantity", 0))
+            else:
+                total += Decimal(str(item.get("amount", 0)))
+        return total.quantize(Decimal("0.01"))
+
+    def _quote(self, request: StubRequest, order_id: int) -> Answer:
+        items = (request.json() or {}).get("items") or []
+        total = self._items_total(order_id, items)
+        if not items or total <= 0 or total > self._refundable(order_id):
+            return 422, {"status": 422, "title": f"cannot refund {total}: {self._refundable(order_id)} is refundable"}
+        amount = float(total)
+        online = {"provider_id": "stripev3", "provider_description": "Stripe", "amount": amount, "offline": False}
+        offline = {"provider_id": "custom", "provider_description": "Custom", "amount": amount, "offline": True}
+        quote = {
+            "order_id": order_id,
+            "total_refund_amount": amount,
+            "total_refund_tax_amount": 0,
+            "rounding": 0,
+            "adjustment": 0,
+            "tax_inclusive": True,
+            "refund_methods": [
+                [{**online, "offline_provider": False, "offline_reason": ""}],
+                [{**offline, "offline_provider": True, "offline_reason": "This is an offline payment provider."}],
+            ],
+        }
+        return 201, {"data": quote, "meta": {}}
+
+    def _create_refund(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        items, payments = body.get("items") or [], body.get("payments") or []
+        total = self._items_total(order_id, items)
+        paid_back = sum((Decimal(str(payment.get("amount", 0))) for payment in payments), Decimal(0))
+        if (
+            not items
+            or not payments
+            or paid_back.quantize(Decimal("0.01")) != total
+            or total > self._refundable(order_id)
+        ):
+            return 422, {"status": 422, "title": "the payments do not match the refund quote"}
+        refund = {
+            "id": self._next_refund_id,
+            "order_id": order_id,
+            "user_id": 0,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "reason": next((item["reason"] for item in items if item.get("reason")), ""),
+            "total_amount": float(total),
+            "total_tax": 0,
+            "uses_merchant_override_values": False,
+            "payments": [
+                {**payment, "id": self._next_refund_id * 10 + n, "is_declined": False, "declined_message": ""}
+                for n, payment in enumerate(payments)
+            ],
+            "items": [{**item, "requested_amount": str(item.get("amount", ""))} for item in items],
+        }
+        self._next_refund_id += 1
+        self.refunds[order_id].append(refund)
+        self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/refunds", body))
+        order = self.orders[order_id]
+        order["refunded_amount"] = f"{Decimal(order['refunded_amount']) + total:.4f}"
+        self._touch(order_id, 4 if self._refundable(order_id) <= 0 else 14)
+        return 201, {"data": refund, "meta": {}}
+
+
+def install(api: StubApi, *, store_hash: str = STORE_HASH, token: str = API_TOKEN) -> None:
+    BigCommerceStore(store_hash, token).install(api)

@@ -1,0 +1,239 @@
+"""A Magento 2 shop's REST API (and Adobe I/O's key host) on a ``StubApi``, for tests and the local runtime.
+
+Serves the demo shop (integration token ``API_TOKEN``): order 318 from
+``events/magento/rest_GET_V1_orders_318.json`` (paid: invoiced, processing). Use the shop's root
+(``api.url``) as the store's ``api_base_url`` and as ``extra["adobe_key_base_url"]``: Adobe I/O's
+test public keys are served at ``/prod/keys/pub-key{1,2}.pem``, as the sample deliveries name them.
+
+Write-backs take effect roughly as on Magento: a shipment counts its items shipped (an invoiced,
+fully shipped order becomes ``complete``); a credit memo raises ``total_refunded`` (all of it:
+``closed``); cancel answers ``false`` for fully invoiced or finished orders, as ``canCancel()``
+does; a comment is prepended to ``status_histories``. Every change moves ``updated_at``, so later
+reads see the effects; ``writes`` records every accepted write.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from local.stub_api import StubApi, StubRequest
+
+API_TOKEN = "magento-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
+DEMO_ORDER_ID = 318
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "magento"
+
+ORDER_PATH = r"/rest/V1/orders/(\d+)"
+SHIPMENTS_PATH = r"/rest/V1/shipments"
+SHIP_PATH = r"/rest/V1/order/(\d+)/ship"
+CREDITMEMOS_PATH = r"/rest/V1/creditmemos"
+REFUND_PATH = r"/rest/V1/order/(\d+)/refund"
+CANCEL_PATH = r"/rest/V1/orders/(\d+)/cancel"
+COMMENTS_PATH = r"/rest/V1/orders/(\d+)/comments"
+ADOBE_KEY_PATH = r"/prod/keys/pub-key([12])\.pem"
+
+Answer = tuple[int, Any]
+_NOT_FOUND = "The entity that was requested doesn't exist. Verify the entity and try again."
+_FILTER = "searchCriteria[filter_groups][0][filters][0]"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value or 0))
+
+
+def _number(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
+
+
+def _error(status: int, message: str) -> Answer:
+    return status, {"message": message}
+
+
+class MagentoShop:
+    """The demo shop's state, and the routes that read and change it."""
+
+    def __init__(self, token: str = API_TOKEN) -> None:
+        self.token = token
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.shipments: list[dict[str, Any]] = []
+        self.creditmemos: list[dict[str, Any]] = []
+        self.writes: list[tuple[str, str, Any]] = []
+        self._next_id = {"shipment": 51, "creditmemo": 28, "history": 800, "track": 61}
+        self._lock = threading.Lock()
+        self.add_order(json.loads((EVENTS / "rest_GET_V1_orders_318.json").read_text(encoding="utf-8")))
+
+    def add_order(self, order: dict[str, Any]) -> None:
+        """Serve this REST order (e.g. a sample delivery's ``data``) under its ``entity_id``."""
+        self.orders[int(order["entity_id"])] = copy.deepcopy(order)
+
+    def install(self, api: StubApi) -> None:
+        routes: list[tuple[str, str, Callable[[StubRequest, re.Match[str]], Answer]]] = [
+            ("GET", ORDER_PATH, self._get_order),
+            ("GET", SHIPMENTS_PATH, self._list(self.shipments)),
+            ("POST", SHIP_PATH, self._ship),
+            ("GET", CREDITMEMOS_PATH, self._list(self.creditmemos)),
+            ("POST", REFUND_PATH, self._refund),
+            ("POST", CANCEL_PATH, self._cancel),
+            ("POST", COMMENTS_PATH, self._comment),
+        ]
+        for method, path, handler in routes:
+            api.route(method, path, self._authorized(handler))
+        api.route("GET", ADOBE_KEY_PATH, self._adobe_key)
+
+    def _authorized(
+        self, handler: Callable[[StubRequest, re.Match[str]], Answer]
+    ) -> Callable[[StubRequest, re.Match[str]], Answer]:
+        def answer(request: StubRequest, match: re.Match[str]) -> Answer:
+            if request.headers.get("authorization") != f"Bearer {self.token}":
+                return _error(401, "The consumer isn't authorized to access %resources.")
+            with self._lock:
+                return handler(request, match)
+
+        return answer
+
+    @staticmethod
+    def _adobe_key(request: StubRequest, match: re.Match[str]) -> Answer:
+        # StubApi answers JSON: the PEM text goes out as a JSON string (the adapter accepts both).
+        return 200, (EVENTS / "test-keys" / f"adobe-io-pub-key{match[1]}.pem").read_text(encoding="ascii")
+
+    def _order(self, match: re.Match[str]) -> dict[str, Any] | None:
+        return self.orders.get(int(match[1]))
+
+    def _get_order(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        order = self._order(match)
+        return (200, copy.deepcopy(order)) if order is not None else _error(404, _NOT_FOUND)
+
+    @staticmethod
+    def _list(documents: list[dict[str, Any]]) -> Callable[[StubRequest, re.Match[str]], Answer]:
+        def answer(request: StubRequest, match: re.Match[str]) -> Answer:
+            field, value = request.query.get(f"{_FILTER}[field]"), request.query.get(f"{_FILTER}[value]")
+            found = [doc for doc in documents if field is None or str(doc.get(field)) == value]
+            return 200, {"items": copy.deepcopy(found), "search_criteria": {}, "total_count": len(found)}
+
+        return answer
+
+    def _record(self, request: StubRequest, order: dict[str, Any]) -> Any:
+        body = request.json() or {}
+        self.writes.append((request.method, request.path, body))
+        order["updated_at"] = _now()
+        return body
+
+    def _ship(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        order = self._order(match)
+        if order is None:
+            return _error(404, _NOT_FOUND)
+        if order["state"] in {"canceled", "closed", "complete"}:
+            return _error(400, "Shipment Document Validation Error(s):\nThe order does not allow a shipment.")
+        body = self._record(request, order)
+        by_id = {item["item_id"]: item for item in order["items"]}
+        for line in body.get("items") or []:
+            item = by_id.get(line["order_item_id"])
+            if item is None or _dec(line["qty"]) > _dec(item["qty_ordered"]) - _dec(item.get("qty_shipped")):
+                return _error(
+                    400, "Shipment Document Validation Error(s):\nYou can't create a shipment without products."
+                )
+            for shipped in [
+                item,
+                *(child for child in order["items"] if child.get("parent_item_id") == item["item_id"]),
+            ]:
+                shipped["qty_shipped"] = float(_dec(shipped.get("qty_shipped")) + _dec(line["qty"]))
+        shipment_id = self._take("shipment")
+        tracks = [
+            {**track, "entity_id": self._take("track"), "parent_id": shipment_id, "order_id": order["entity_id"]}
+            for track in body.get("tracks") or []
+        ]
+        self.shipments.append(
+            {"entity_id": shipment_id, "order_id": order["entity_id"], "items": body.get("items"), "tracks": tracks}
+        )
+        everything = all(_dec(i.get("qty_shipped")) >= _dec(i["qty_ordered"]) for i in order["items"])
+        if everything and _dec(order.get("total_invoiced")) >= _dec(order["grand_total"]):
+            order["state"] = order["status"] = "complete"
+        return 200, shipment_id
+
+    def _refund(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        order = self._order(match)
+        if order is None:
+            return _error(404, _NOT_FOUND)
+        refundable = _dec(order.get("total_paid")) - _dec(order.get("total_refunded"))
+        if order["state"] in {"canceled", "closed"} or refundable <= 0:
+            return _error(400, "The order does not allow a creditmemo to be created.")
+        body = self._record(request, order)
+        lines = body.get("items") or []
+        quantities = {line["order_item_id"]: _dec(line["qty"]) for line in lines}
+        if not lines:  # an empty list refunds every item (Magento's CreditmemoFactory)
+            quantities = {item["item_id"]: _dec(item["qty_ordered"]) for item in order["items"]}
+        by_id = {item["item_id"]: item for item in order["items"]}
+        total = sum((_dec(by_id[item_id]["price_incl_tax"]) * qty for item_id, qty in quantities.items()), Decimal(0))
+        arguments = body.get("arguments") or {}
+        shipping = arguments.get("shipping_amount", order.get("shipping_incl_tax"))
+        total += (
+            _dec(shipping) + _dec(arguments.get("adjustment_positive")) - _dec(arguments.get("adjustment_negative"))
+        )
+        if total <= 0 or total > refundable:
+            return _error(400, f"The most money available to refund is {refundable}.")
+        order["total_refunded"] = _number(_dec(order.get("total_refunded")) + total)
+        if _dec(order["total_refunded"]) >= _dec(order["grand_total"]):
+            order["state"] = order["status"] = "closed"
+        memo_id = self._take("creditmemo")
+        comment = (body.get("comment") or {}).get("comment")
+        self.creditmemos.append(
+            {
+                "entity_id": memo_id,
+                "order_id": order["entity_id"],
+                "grand_total": _number(total),
+                "order_currency_code": order["order_currency_code"],
+                "items": lines,
+                "comments": [{"comment": comment, "parent_id": memo_id}] if comment else [],
+            }
+        )
+        return 200, memo_id
+
+    def _cancel(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        order = self._order(match)
+        if order is None:
+            return _error(404, _NOT_FOUND)
+        invoiced = all(_dec(i.get("qty_invoiced")) >= _dec(i["qty_ordered"]) for i in order["items"])
+        if order["state"] in {"canceled", "complete", "closed", "holded", "payment_review"} or invoiced:
+            return 200, False
+        self._record(request, order)
+        order["state"] = order["status"] = "canceled"
+        for item in order["items"]:
+            item["qty_canceled"] = item["qty_ordered"]
+        return 200, True
+
+    def _comment(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        order = self._order(match)
+        if order is None:
+            return _error(404, _NOT_FOUND)
+        history = self._record(request, order).get("statusHistory") or {}
+        entry = {
+            "comment": history.get("comment"),
+            "created_at": order["updated_at"],
+            "entity_id": self._take("history"),
+            "entity_name": "order",
+            "is_customer_notified": history.get("is_customer_notified", 0),
+            "is_visible_on_front": history.get("is_visible_on_front", 0),
+            "parent_id": order["entity_id"],
+            "status": order["status"],  # adding a comment never changes the order's status
+        }
+        order.setdefault("status_histories", []).insert(0, entry)
+        return 200, True
+
+    def _take(self, kind: str) -> int:
+        self._next_id[kind] += 1
+        return self._next_id[kind]
+
+
+def install(api: StubApi) -> None:
+    MagentoShop().install(api)
