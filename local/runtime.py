@@ -281,7 +281,7 @@ class LocalRuntime:
             api = json.loads(json.dumps(entry["api"]).replace("{stub}", stub.url if stub else ""))
             secret = json.dumps({"webhook_secret": entry["webhook_secret"], **api})
         self.client("ssm").put_parameter(Name=ref, Value=secret, Type="SecureString", Overwrite=True)
-        identity_keys = ("store_hash", "ecwid_store_id", "shop_domain")
+        identity_keys = ("store_hash", "ecwid_store_id", "shop_domain", "platform_store_id")
         platform_id = next((entry[key] for key in identity_keys if key in entry), None)
         store = Store(
             store_id=entry["store_id"],
@@ -290,6 +290,7 @@ class LocalRuntime:
             name=entry.get("name", ""),
             site_url=entry.get("site_url"),
             platform_store_id=platform_id,
+            options=entry.get("options", {}),
         )
         DynamoStoreRegistry(os.environ["TABLE_NAME"], self.client("dynamodb")).put(store)
 

@@ -67,6 +67,7 @@ def stores_register(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         name=args.name or "",
         site_url=args.site_url,
         platform_store_id=args.platform_store_id,
+        options=dict(option.split("=", 1) for option in args.option),
     )
     target.client("ssm").put_parameter(Name=store.secret_ref, Value=text.strip(), Type="SecureString", Overwrite=True)
     DynamoStoreRegistry(target.table_name, target.client("dynamodb")).put(store)
@@ -138,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument(
         "--platform-store-id",
         help="BigCommerce store hash, Ecwid store id or Shopify shop domain (deliveries must match)",
+    )
+    register.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a non-secret store setting, e.g. paid_status_ids=2,3,5,15 (OpenCart); repeatable",
     )
     register.set_defaults(run=stores_register)
     listing = stores.add_parser("list", help="list registered stores (secrets are never shown)")

@@ -18,6 +18,8 @@ class Store(BaseModel):
     name: str = ""
     site_url: str | None = None
     platform_store_id: str | None = None  # store hash, Ecwid store id, shop domain …
+    # Per-store settings that are not secret, e.g. OpenCart's {"paid_status_ids": "2,3,5,15"}.
+    options: dict[str, str] = Field(default_factory=dict)
 
 
 class StoreCredentials(BaseModel):

@@ -9,16 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import PlatformAdapters, as_utc, first_error, same_signature
-from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload
+from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
@@ -198,5 +201,129 @@ class WooDeleted(_Lenient):
     id: int
 
 
+# --- write-back -----------------------------------------------------------------------------------
+class WooCommerceApi:
+    """Write-back over the REST API: consumer key/secret as Basic auth (Woo takes it over HTTPS only).
+
+    SHIPPED → the Shipment Tracking plugin's ``POST /wp-json/wc-shipment-tracking/v3/orders/{id}/
+    shipment-trackings`` {tracking_provider, tracking_number} unless its list holds the number (a shop
+    without the plugin gets a customer note with the tracking instead); COMPLETED / CANCELLED →
+    ``PUT /wp-json/wc/v3/orders/{id}`` {"status"} unless the order has it; PROCESSING → a private
+    note; REFUNDED → ``POST /orders/{id}/refunds`` {"amount", "reason", "api_refund": false}, which
+    records the refund without asking the gateway to pay it (no amount given: the order total).
+    Notes and refunds carry ``(ref: <update.key>)``; one with that marker means it is already there.
+    """
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def apply(self, store: Store, credentials: StoreCredentials, update: StoreUpdate) -> WriteBackResult:
+        rest = _WooRest(self._http, store, credentials)
+        order_id = update.order.external_id
+        if not order_id.isdigit():
+            raise OrderInvalid(f"{order_id!r} is not a WooCommerce order id")
+        match update.kind:
+            case UpdateKind.SHIPPED:
+                return self._ship(rest, order_id, update)
+            case UpdateKind.COMPLETED:
+                return self._set_status(rest, order_id, "completed")
+            case UpdateKind.CANCELLED:
+                return self._set_status(rest, order_id, "cancelled")
+            case UpdateKind.PROCESSING:
+                return self._note(rest, order_id, update, "Accepted for fulfillment", customer_note=False)
+            case UpdateKind.REFUNDED:
+                return self._refund(rest, order_id, update)
+
+    @staticmethod
+    def _set_status(rest: _WooRest, order_id: str, target: str) -> WriteBackResult:
+        path = f"/wp-json/wc/v3/orders/{order_id}"
+        order = rest.call("GET", path)
+        if isinstance(order, Mapping) and order.get("status") == target:
+            return WriteBackResult(done=True, already=True, reference=order_id)
+        rest.call("PUT", path, {"status": target})
+        return WriteBackResult(done=True, reference=order_id)
+
+    def _ship(self, rest: _WooRest, order_id: str, update: StoreUpdate) -> WriteBackResult:
+        number = update.tracking_number
+        if not number:
+            raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
+        path = f"/wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"
+        try:
+            trackings = rest.call("GET", path)
+        except PlatformRejected as error:
+            if error.status == 404 and "rest_no_route" in error.body:  # the plugin is not installed
+                text = " ".join(
+                    filter(None, [f"Shipped with {update.carrier or 'carrier'}:", number, update.tracking_url])
+                )
+                return self._note(rest, order_id, update, text, customer_note=True)
+            raise
+        for tracking in _rows(trackings):
+            if str(tracking.get("tracking_number", "")).strip() == number:
+                return WriteBackResult(done=True, already=True, reference=_id_of(tracking, "tracking_id"))
+        body = {"tracking_provider": update.carrier or "", "tracking_number": number}
+        if update.tracking_url:
+            body["custom_tracking_link"] = update.tracking_url
+        return WriteBackResult(done=True, reference=_id_of(rest.call("POST", path, body), "tracking_id"))
+
+    @staticmethod
+    def _note(rest: _WooRest, order_id: str, update: StoreUpdate, text: str, *, customer_note: bool) -> WriteBackResult:
+        path = f"/wp-json/wc/v3/orders/{order_id}/notes"
+        mark = _marker(update)
+        for note in _rows(rest.call("GET", path)):
+            if mark in str(note.get("note", "")):
+                return WriteBackResult(done=True, already=True, reference=_id_of(note, "id"))
+        created = rest.call("POST", path, {"note": f"{text} {mark}", "customer_note": customer_note})
+        return WriteBackResult(done=True, reference=_id_of(created, "id"))
+
+    @staticmethod
+    def _refund(rest: _WooRest, order_id: str, update: StoreUpdate) -> WriteBackResult:
+        amount = update.amount or update.order.totals.grand_total
+        if amount.currency != update.order.currency or amount.minor <= 0:
+            raise OrderInvalid(f"order {update.order.key}: cannot record a refund of {amount}")
+        path = f"/wp-json/wc/v3/orders/{order_id}/refunds"
+        mark = _marker(update)
+        for refund in _rows(rest.call("GET", f"{path}?per_page=100")):
+            if mark in str(refund.get("reason", "")):
+                return WriteBackResult(done=True, already=True, reference=_id_of(refund, "id"))
+        body = {
+            "amount": format(amount.to_decimal(), "f"),
+            "reason": f"{update.reason or 'Refund'} {mark}",
+            "api_refund": False,  # Woo's default (true) would ask the payment gateway to pay it back
+        }
+        return WriteBackResult(done=True, reference=_id_of(rest.call("POST", path, body), "id"))
+
+
+class _WooRest:
+    def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
+        base = credentials.api_base_url or store.site_url
+        if not base:
+            raise PlatformRejected(f"store {store.store_id} has neither an api_base_url nor a site_url")
+        if not credentials.api_key or not credentials.api_secret:
+            raise PlatformRejected(f"store {store.store_id} needs a consumer key (api_key) and secret (api_secret)")
+        token = base64.b64encode(f"{credentials.api_key}:{credentials.api_secret}".encode()).decode()
+        self._base = base.rstrip("/")
+        self._headers = {"Authorization": f"Basic {token}"}
+        self._http = http
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._http.request(method, f"{self._base}{path}", headers=self._headers, json_body=body)
+        try:
+            return response.json()
+        except ValueError as exc:  # an HTML page: a security plugin or maintenance mode answered
+            raise PlatformRejected(f"{method} {path} answered something that is not JSON", response.status) from exc
+
+
+def _marker(update: StoreUpdate) -> str:
+    return f"(ref: {update.key})"
+
+
+def _rows(answer: Any) -> list[Mapping[str, Any]]:
+    return [row for row in answer if isinstance(row, Mapping)] if isinstance(answer, list) else []
+
+
+def _id_of(created: Any, field: str) -> str | None:
+    return str(created[field]) if isinstance(created, Mapping) and created.get(field) is not None else None
+
+
 def build(http: HttpClient) -> PlatformAdapters:
-    return PlatformAdapters(inbound=WooCommerceInbound())
+    return PlatformAdapters(inbound=WooCommerceInbound(), write_back=WooCommerceApi(http))

@@ -1,0 +1,446 @@
+"""OpenCart 4.0.2+, through our extension ``integrations/opencart`` (OpenCart itself sends no webhooks).
+
+Verification: ``X-OC-Webhook-Signature`` = base64(HMAC-SHA256(secret, ``{X-OC-Webhook-Timestamp}.`` + raw
+body)), the timestamp within ±5 minutes; ``X-OC-Webhook-Id`` (= ``event_id``) identifies the event for
+dedupe. The envelope (``order.history_added``) carries the order as ``getOrder()`` returns it, with its
+products and totals, so every delivery is a trusted snapshot.
+
+Status rule (``order_status_id``, ids from OpenCart's install data; merchants may rename or add statuses):
+- paid: 2 Processing, 3 Shipped, 5 Complete, 15 Processed — what ``config_processing_status`` and
+  ``config_complete_status`` hold by default; a shop configured otherwise sets
+  the store option ``paid_status_ids`` (e.g. ``"2,3,5,15,17"``; ``fulfillment stores register --option``).
+- cancelled: 7 Canceled, 8 Denied, 10 Failed, 14 Expired, 16 Voided, and the refund statuses below
+  (nothing is left to fulfil, as with WooCommerce's ``refunded``).
+- refunded: 11 Refunded, 12 Reversed, 13 Chargeback → the whole total (a refund is a status in OpenCart,
+  never an amount). 1 Pending and 9 Canceled Reversal are neither; 0 (never confirmed) is ignored.
+
+Mapping: products carry no SKU, so ``model`` is the SKU (the usual proxy). Amounts are strings in the
+shop's default currency (``"126.0000"``) and are multiplied by ``currency_value`` into the order's
+currency, as OpenCart displays them. Dates are the shop's local time: ``occurred_at`` (Unix time) is
+the snapshot time, and its distance to ``date_modified`` (written in the same moment) gives the shop's
+UTC offset for ``date_added``.
+
+Write-back: OpenCart 4.0.2+ catalog API — ``api/account/login`` (API username + key; the caller's IP
+must be allow-listed) → ``api_token``, then ``api/sale/order.addHistory``. SHIPPED → status 3 with
+carrier, tracking number and link in the comment, customer notified; COMPLETED → 5; CANCELLED → 7;
+REFUNDED → 11 for the whole total (a status only: OpenCart moves no money), a comment for a part;
+PROCESSING → a comment, status unchanged. Every comment carries ``(ref: <update.key>)``; the history is
+read first (the extension's ``history`` route: OpenCart's API has no history read) and an entry with
+the same status and marker means the update is already there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fulfillment.adapters.http_client import HttpClient, HttpResponse
+from fulfillment.adapters.platforms.base import (
+    PlatformAdapters,
+    as_utc,
+    first_error,
+    hmac_sha256_base64,
+    require_fresh,
+    same_signature,
+)
+from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
+from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+
+EVENT = "order.history_added"
+TOLERANCE_SECONDS = 300
+
+PAID_STATUSES = frozenset({2, 3, 5, 15})
+CANCELLED_STATUSES = frozenset({7, 8, 10, 14, 16})
+REFUNDED_STATUSES = frozenset({11, 12, 13})
+SHIPPED, COMPLETE, CANCELED, REFUNDED = 3, 5, 7, 11
+DISCOUNT_CODES = frozenset({"coupon", "voucher", "reward", "credit", "discount"})
+HISTORY_ROUTE = "extension/order_webhook/module/order_webhook.history"
+
+
+class _Lenient(BaseModel):
+    # OpenCart's getOrder() sends numbers as strings, the envelope sends them as numbers: take both.
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class OcAddress(_Lenient):
+    firstname: str = ""
+    lastname: str = ""
+    company: str = ""
+    address_1: str = ""
+    address_2: str = ""
+    city: str = ""
+    postcode: str = ""
+    zone: str = ""
+    zone_code: str = ""
+    iso_code_2: str = ""
+
+    def to_address(self, phone: str) -> Address:
+        return Address(
+            name=f"{self.firstname} {self.lastname}".strip(),
+            company=self.company,
+            lines=tuple(line for line in (self.address_1, self.address_2) if line),
+            city=self.city,
+            region=self.zone_code or self.zone,
+            postal_code=self.postcode,
+            country=self.iso_code_2.upper(),
+            phone=phone,
+        )
+
+
+class OcProduct(_Lenient):
+    order_product_id: str
+    product_id: str = "0"
+    name: str
+    model: str = ""
+    quantity: int
+    price: str  # per unit, before tax
+
+
+class OcTotal(_Lenient):
+    code: str
+    value: str
+
+
+class OcOrder(_Lenient):
+    order_id: str
+    store_url: str = ""
+    customer_id: str = "0"
+    firstname: str = ""
+    lastname: str = ""
+    email: str = ""
+    telephone: str = ""
+    billing: OcAddress
+    shipping: OcAddress
+    total: str
+    order_status_id: int
+    currency_code: str
+    currency_value: str = "1"
+    date_added: datetime
+    date_modified: datetime | None = None
+    products: list[OcProduct]
+    totals: list[OcTotal] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_addresses(cls, data: Any) -> Any:
+        """getOrder() flattens both addresses into ``payment_*`` and ``shipping_*`` columns."""
+        if not isinstance(data, Mapping):
+            return data
+        grouped = dict(data)
+        for prefix, name in (("payment_", "billing"), ("shipping_", "shipping")):
+            grouped[name] = {key.removeprefix(prefix): value for key, value in data.items() if key.startswith(prefix)}
+        return grouped
+
+
+class OcEnvelope(_Lenient):
+    event_id: str | None = None
+    event: str
+    occurred_at: int | None = None
+    store_url: str | None = None
+    order: OcOrder | None = None
+
+
+def opencart_signature(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac_sha256_base64(secret.encode(), f"{int(timestamp.strip())}.".encode() + body)
+
+
+def paid_status_ids(store: Store) -> frozenset[int]:
+    configured = store.options.get("paid_status_ids", "")
+    ids = frozenset(int(part) for part in configured.replace(" ", "").split(",") if part.isdigit())
+    return ids or PAID_STATUSES
+
+
+class OpenCartInbound:
+    """Reads our extension's deliveries."""
+
+    name = "opencart"
+
+    def handshake(self, request: WebhookRequest) -> HandshakeReply | None:
+        return None  # the extension registers nothing with us: every request is a signed delivery
+
+    def verify(self, request: WebhookRequest, credentials: StoreCredentials, now: float) -> None:
+        timestamp = request.header("x-oc-webhook-timestamp")
+        require_fresh(timestamp, now, TOLERANCE_SECONDS)
+        assert timestamp is not None  # require_fresh refuses a missing one
+        expected = opencart_signature(credentials.webhook_secret, timestamp, request.body)
+        if not same_signature(expected, request.header("x-oc-webhook-signature")):
+            raise InvalidSignature("X-OC-Webhook-Signature does not match the timestamp and body")
+
+    def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
+        paid = paid_status_ids(store)
+        try:
+            envelope = OcEnvelope.model_validate_json(request.body)
+        except ValidationError as exc:
+            raise MalformedPayload(f"not an OpenCart order event: {first_error(exc)}") from exc
+        event_id = envelope.event_id or request.header("x-oc-webhook-id")
+        identity = envelope.store_url or (envelope.order.store_url if envelope.order else None) or None
+
+        def event(**outcome: Any) -> InboundEvent:
+            return InboundEvent(
+                platform=self.name, topic=envelope.event, event_id=event_id, store_identity=identity, **outcome
+            )
+
+        if envelope.event != EVENT:
+            return event(ignore_reason=f"event {envelope.event} is not an order history change")
+        if envelope.order is None:
+            raise MalformedPayload("order: the order.history_added event carries no order")
+        order_id = envelope.order.order_id
+        if envelope.order.order_status_id == 0:
+            return event(external_order_id=order_id, ignore_reason="order never confirmed (status 0: a checkout left)")
+        try:
+            order = to_order(envelope.order, store, envelope.occurred_at, paid)
+        except (ValidationError, InvalidMoney, ValueError) as exc:
+            raise MalformedPayload(f"not an OpenCart order: {first_error(exc)}") from exc
+        return event(external_order_id=order_id, order=order)
+
+
+def _decimal(value: str, field: str) -> Decimal:
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise InvalidMoney(f"{field}: not an amount: {value!r}") from exc
+    if not amount.is_finite():
+        raise InvalidMoney(f"{field}: not an amount: {value!r}")
+    return amount
+
+
+def shop_utc_offset(occurred_at: int | None, local_modified: datetime | None) -> timedelta:
+    """The shop's UTC offset, to the quarter hour: ``date_modified`` is local NOW() and ``occurred_at``
+    is stamped by the extension in the same moment. Zero when either is missing or the gap is absurd."""
+    if occurred_at is None or local_modified is None or local_modified.tzinfo is not None:
+        return timedelta(0)
+    gap = (local_modified - datetime.fromtimestamp(occurred_at, UTC).replace(tzinfo=None)).total_seconds()
+    quarters = round(gap / 900)
+    return timedelta(seconds=quarters * 900) if abs(quarters) <= 14 * 4 else timedelta(0)
+
+
+def _utc(local: datetime, offset: timedelta) -> datetime:
+    return as_utc(local) if local.tzinfo is not None else (local - offset).replace(tzinfo=UTC)
+
+
+def to_order(raw: OcOrder, store: Store, occurred_at: int | None, paid_statuses: frozenset[int]) -> Order:
+    currency = raw.currency_code.upper()
+    rate = _decimal(raw.currency_value, "currency_value")
+
+    def money(value: str, field: str) -> Money:
+        return Money.parse(_decimal(value, field) * rate, currency)
+
+    def summed(codes: frozenset[str]) -> Money:
+        return sum(
+            (money(total.value, f"totals.{total.code}") for total in raw.totals if total.code in codes),
+            Money.zero(currency),
+        )
+
+    lines = tuple(
+        LineItem(
+            line_id=product.order_product_id,
+            sku=product.model.strip() or f"oc-product-{product.product_id}",
+            name=product.name,
+            quantity=product.quantity,
+            unit_price=money(product.price, "products.price"),
+        )
+        for product in raw.products
+    )
+    grand_total = money(raw.total, "total")
+    has_subtotal = any(total.code == "sub_total" for total in raw.totals)
+    items = (
+        summed(frozenset({"sub_total"}))
+        if has_subtotal
+        else sum((line.subtotal for line in lines), Money.zero(currency))
+    )
+    offset = shop_utc_offset(occurred_at, raw.date_modified)
+    modified = (
+        datetime.fromtimestamp(occurred_at, UTC)
+        if occurred_at is not None
+        else _utc(raw.date_modified or raw.date_added, offset)
+    )
+    status = raw.order_status_id
+    billing = raw.billing.to_address(raw.telephone)
+    return Order(
+        store_id=store.store_id,
+        platform="opencart",
+        external_id=raw.order_id,
+        number=raw.order_id,  # OpenCart shows customers the order id; invoice numbers come later, if ever
+        currency=currency,
+        customer=Customer(
+            email=raw.email or None,
+            name=f"{raw.firstname} {raw.lastname}".strip(),
+            external_id=raw.customer_id if raw.customer_id not in ("", "0") else None,
+        ),
+        billing_address=billing,
+        shipping_address=raw.shipping.to_address(raw.telephone) if raw.shipping.address_1 else billing,
+        lines=lines,
+        totals=Totals(
+            items=items,
+            shipping=summed(frozenset({"shipping"})),
+            tax=summed(frozenset({"tax"})),
+            discount=Money(minor=-summed(DISCOUNT_CODES).minor, currency=currency),
+            grand_total=grand_total,
+        ),
+        placed_at=_utc(raw.date_added, offset),
+        source_modified_at=modified,
+        paid=status in paid_statuses,
+        cancelled=status in CANCELLED_STATUSES or status in REFUNDED_STATUSES,
+        refunded=grand_total if status in REFUNDED_STATUSES else None,
+    )
+
+
+# --- write-back -----------------------------------------------------------------------------------
+class OcHistory(_Lenient):
+    order_history_id: str | None = None
+    order_status_id: int
+    comment: str = ""
+
+
+class OcHistoryAnswer(_Lenient):
+    order_status_id: int
+    histories: list[OcHistory]
+
+
+class OpenCartSession:
+    """One logged-in conversation with a shop's catalog API (``index.php?route=…``; form posts, JSON answers).
+
+    OpenCart answers its own refusals with HTTP 200 and ``{"error": …}``: those become PlatformRejected.
+    """
+
+    def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
+        base = credentials.api_base_url or store.site_url
+        if not base:
+            raise PlatformRejected(f"store {store.store_id} has neither an api_base_url nor a site_url")
+        if not credentials.api_key or not credentials.api_secret:
+            raise PlatformRejected(
+                f"store {store.store_id} has no OpenCart API username (api_key) and key (api_secret)"
+            )
+        self._http = http
+        self._entry = f"{base.rstrip('/')}/index.php"
+        login = {"username": credentials.api_key, "key": credentials.api_secret}
+        answer = self._call("api/account/login", form=login, retry=True)  # a second session harms nothing
+        token = answer.get("api_token")
+        if not isinstance(token, str) or not token:
+            raise PlatformRejected("api/account/login answered no api_token")
+        self._token = token
+
+    def history(self, order_id: str) -> OcHistoryAnswer:
+        answer = self._call(HISTORY_ROUTE, query={"api_token": self._token, "order_id": order_id})
+        try:
+            return OcHistoryAnswer.model_validate(answer)
+        except ValidationError as exc:
+            raise PlatformRejected(f"the order history answer cannot be read: {first_error(exc)}") from exc
+
+    def add_history(self, order_id: str, status_id: int, comment: str, *, notify: bool) -> None:
+        form = {
+            "order_id": order_id,
+            "order_status_id": str(status_id),
+            "comment": comment,
+            "notify": "1" if notify else "0",
+            "override": "0",
+        }
+        self._call("api/sale/order.addHistory", query={"api_token": self._token}, form=form)
+
+    def _call(
+        self,
+        route: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+    ) -> dict[str, Any]:
+        """GET, or POST a form; a POST is sent once unless ``retry`` (the next apply looks before it writes)."""
+        url = f"{self._entry}?{urlencode({'route': route, **(query or {})})}"
+        if form is None:
+            response = self._http.request("GET", url)
+        else:
+            response = self._http.request(
+                "POST",
+                url,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                data=urlencode(form).encode(),
+                retry=retry,
+            )
+        return _answer(route, response)
+
+
+def _answer(route: str, response: HttpResponse) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except ValueError as exc:  # an HTML page: the route does not exist or the shop is in maintenance
+        raise PlatformRejected(f"{route} answered something that is not JSON", response.status) from exc
+    if not isinstance(answer, dict):
+        raise PlatformRejected(f"{route} answered {type(answer).__name__}, not an object", response.status)
+    if answer.get("error"):
+        error = answer["error"]
+        text = "; ".join(str(v) for v in error.values()) if isinstance(error, dict) else str(error)
+        raise PlatformRejected(f"{route}: {text}", response.status, str(answer))
+    return answer
+
+
+def marker(update: StoreUpdate) -> str:
+    return f"(ref: {update.key})"
+
+
+class OpenCartWriteBack:
+    """History entries through the catalog API; see the module docstring for what each kind writes."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def apply(self, store: Store, credentials: StoreCredentials, update: StoreUpdate) -> WriteBackResult:
+        order_id = update.order.external_id
+        if not order_id.isdigit():
+            raise OrderInvalid(f"{order_id!r} is not an OpenCart order id")
+        status_id, comment, notify = _entry(update, credentials)
+        session = OpenCartSession(self._http, store, credentials)
+        history = session.history(order_id)
+        for entry in history.histories:
+            # A note (no status of its own) counts whatever status the order had when it was written.
+            if marker(update) in entry.comment and status_id in (None, entry.order_status_id):
+                return WriteBackResult(done=True, already=True, reference=entry.order_history_id)
+        target = history.order_status_id if status_id is None else status_id
+        session.add_history(order_id, target, comment, notify=notify)
+        return WriteBackResult(done=True)
+
+
+def _entry(update: StoreUpdate, credentials: StoreCredentials) -> tuple[int | None, str, bool]:
+    """(status id, or None for a note that keeps the order's status; comment; notify the customer)."""
+    extra = credentials.extra
+    ref = marker(update)
+    match update.kind:
+        case UpdateKind.SHIPPED:
+            if not update.tracking_number:
+                raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
+            parts = [f"Shipped with {update.carrier or 'carrier'}, tracking number {update.tracking_number}"]
+            if update.tracking_url:
+                parts.append(update.tracking_url)
+            return _status(extra, "shipped_status_id", SHIPPED), " ".join([*parts, ref]), True
+        case UpdateKind.COMPLETED:
+            return _status(extra, "complete_status_id", COMPLETE), f"Delivered and completed {ref}", False
+        case UpdateKind.CANCELLED:
+            return _status(extra, "canceled_status_id", CANCELED), f"{update.reason or 'Cancelled'} {ref}", False
+        case UpdateKind.REFUNDED:
+            total = update.order.totals.grand_total
+            amount = update.amount or total
+            if amount.currency != total.currency or amount.minor <= 0:
+                raise OrderInvalid(f"order {update.order.key}: cannot record a refund of {amount}")
+            text = f"{update.reason or 'Refunded'}: {amount} {ref}"
+            if amount.minor >= total.minor:
+                return _status(extra, "refunded_status_id", REFUNDED), text, False
+            return None, text, False  # OpenCart has no partially-refunded status: a note
+        case UpdateKind.PROCESSING:
+            return None, f"Accepted for fulfillment {ref}", False
+
+
+def _status(extra: Mapping[str, str], key: str, default: int) -> int:
+    value = extra.get(key, "")
+    return int(value) if value.isdigit() else default
+
+
+def build(http: HttpClient) -> PlatformAdapters:
+    return PlatformAdapters(inbound=OpenCartInbound(), write_back=OpenCartWriteBack(http))

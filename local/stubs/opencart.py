@@ -1,0 +1,125 @@
+"""An OpenCart 4.0.2 shop's catalog API, with our extension's history route, on a ``StubApi``.
+
+Serves the demo shop of the sample deliveries (``boutique.lyon-torrefaction.example``): order 1207,
+Processing (paid), with the history entries that deliveries 01 and 02 announced. Everything goes
+through ``/index.php?route=…`` as in OpenCart:
+
+- ``api/account/login`` (form ``username``, ``key``) → ``{"api_token"}``;
+- ``api/sale/order.addHistory&api_token=…`` (form ``order_id``, ``order_status_id``, ``comment``,
+  ``notify``, ``override``) adds a history entry and sets the order's status;
+- ``extension/order_webhook/module/order_webhook.history&api_token=…&order_id=…`` lists the entries.
+
+Refusals are OpenCart's: HTTP 200 with ``{"error": …}`` from the core API; the extension's route
+answers 401/404. ``writes`` records every accepted history entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from local.stub_api import StubApi, StubRequest
+
+API_USERNAME = "fulfillment"
+API_KEY = "oc-demo-api-key"  # a local stub's fixed key, not a secret
+SHOP_URL = "https://boutique.lyon-torrefaction.example/"
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "opencart"
+HISTORY_ROUTE = "extension/order_webhook/module/order_webhook.history"
+_DELIVERED_BEFORE = ("01_order_confirmed_pending.json", "02_order_status_processing_paid.json")
+
+Answer = tuple[int, Any]
+
+
+class OpenCartShop:
+    """The demo shop's orders and API sessions, and the routes that read and change them."""
+
+    def __init__(self, username: str = API_USERNAME, key: str = API_KEY) -> None:
+        self.username = username
+        self.key = key
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.histories: dict[int, list[dict[str, Any]]] = {}
+        self.tokens: set[str] = set()
+        self.writes: list[dict[str, Any]] = []
+        self._ids = itertools.count(4101)
+        self._sessions = itertools.count(1)
+        self._lock = threading.Lock()
+        for name in _DELIVERED_BEFORE:
+            envelope = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+            self._record(envelope["order"], envelope["args"], envelope["order"]["date_modified"])
+
+    def _record(self, order: dict[str, Any], args: dict[str, Any], at: str) -> dict[str, Any]:
+        order_id = int(order["order_id"])
+        entry = {
+            "order_history_id": next(self._ids),
+            "order_id": order_id,
+            "order_status_id": int(args["order_status_id"]),
+            "notify": int(bool(args.get("notify"))),
+            "comment": str(args.get("comment", "")),
+            "date_added": at,
+        }
+        order.update(order_status_id=str(entry["order_status_id"]), date_modified=at)
+        self.orders[order_id] = order
+        self.histories.setdefault(order_id, []).append(entry)
+        return entry
+
+    def install(self, api: StubApi) -> None:
+        api.route("GET", r"/index\.php", self._dispatch)
+        api.route("POST", r"/index\.php", self._dispatch)
+
+    def _dispatch(self, request: StubRequest, _: object) -> Answer:
+        routes: dict[str, Callable[[StubRequest, dict[str, str]], Answer]] = {
+            "api/account/login": self._login,
+            "api/sale/order.addHistory": self._add_history,
+            HISTORY_ROUTE: self._history,
+        }
+        handler = routes.get(request.query.get("route", ""))
+        if handler is None:
+            return 404, {"error": f"no stub for route {request.query.get('route')!r}"}
+        form = dict(parse_qsl(request.body.decode(), keep_blank_values=True)) if request.method == "POST" else {}
+        with self._lock:
+            return handler(request, form)
+
+    def _login(self, _: StubRequest, form: dict[str, str]) -> Answer:
+        if form.get("username") != self.username or form.get("key") != self.key:
+            return 200, {"error": "Warning: Incorrect API Key!"}
+        token = f"stub-session-{next(self._sessions):04d}"
+        self.tokens.add(token)
+        return 200, {"success": "Success: API session successfully started!", "api_token": token}
+
+    def _add_history(self, request: StubRequest, form: dict[str, str]) -> Answer:
+        if request.query.get("api_token") not in self.tokens:
+            return 200, {"error": {"warning": "Warning: You do not have permission to access the API!"}}
+        order_id = int(form.get("order_id") or 0)
+        if order_id not in self.orders:
+            return 200, {"error": "Warning: Order could not be found!"}
+        args = {
+            "order_status_id": int(form.get("order_status_id") or 0),
+            "comment": form.get("comment", ""),
+            "notify": form.get("notify") == "1",
+        }
+        at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        entry = self._record(self.orders[order_id], args, at)
+        self.writes.append({**entry, "override": form.get("override", "")})
+        return 200, {"success": "Success: You have modified orders!"}
+
+    def _history(self, request: StubRequest, _: dict[str, str]) -> Answer:
+        if request.query.get("api_token") not in self.tokens:
+            return 401, {"error": "Warning: You do not have permission to access the API!"}
+        order_id = int(request.query.get("order_id") or 0)
+        if order_id not in self.orders:
+            return 404, {"error": "Warning: Order could not be found!"}
+        return 200, {
+            "order_id": order_id,
+            "order_status_id": int(self.orders[order_id]["order_status_id"]),
+            "histories": self.histories[order_id],
+        }
+
+
+def install(api: StubApi, *, username: str = API_USERNAME, key: str = API_KEY) -> None:
+    OpenCartShop(username, key).install(api)

@@ -1,0 +1,179 @@
+"""A WooCommerce shop's REST API (``wc/v3`` and the Shipment Tracking plugin) on a ``StubApi``.
+
+Serves the demo store ``kaffeekontor``: orders 4711 (processing) and 4712 (cancelled) as the sample
+deliveries in ``events/woocommerce/`` last showed them, to Basic auth with ``CONSUMER_KEY`` /
+``CONSUMER_SECRET``. Write-backs take effect as on WooCommerce: ``PUT`` changes the status, notes,
+refunds and shipment trackings are kept per order (a refund of the whole remainder makes the order
+``refunded``), and every change moves ``date_modified``. ``writes`` records every accepted write.
+With ``tracking_plugin=False`` the tracking routes answer ``rest_no_route``, as without the plugin.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from local.stub_api import StubApi, StubRequest
+
+CONSUMER_KEY = "ck_kaffeekontor_demo"
+CONSUMER_SECRET = "cs_kaffeekontor_demo"  # noqa: S105 - a local stub's fixed credential, not a secret
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "woocommerce"
+STATUSES = frozenset(
+    {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
+)
+
+Answer = tuple[int, Any]
+Handler = Callable[[StubRequest, int], Answer]
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    return status, {"code": code, "message": message, "data": {"status": status}}
+
+
+def _now() -> tuple[str, str]:
+    """(site-local, GMT) timestamps as Woo writes them; the demo site runs on UTC."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return stamp, stamp
+
+
+class WooCommerceShop:
+    def __init__(self, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, *, tracking_plugin: bool = True) -> None:
+        self._authorization = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+        self.tracking_plugin = tracking_plugin
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.notes: dict[int, list[dict[str, Any]]] = {}
+        self.refunds: dict[int, list[dict[str, Any]]] = {}
+        self.trackings: dict[int, list[dict[str, Any]]] = {}
+        self.writes: list[tuple[str, str, Any]] = []
+        self._ids = itertools.count(9001)
+        self._lock = threading.Lock()
+        for name in ("order_created_pending.json", "order_updated_paid.json", "order_updated_cancelled.json"):
+            order = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+            known = self.orders.get(order["id"])
+            if known is None or known["date_modified_gmt"] < order["date_modified_gmt"]:
+                self.orders[order["id"]] = order
+        for order_id in self.orders:
+            self.notes[order_id], self.refunds[order_id], self.trackings[order_id] = [], [], []
+
+    def install(self, api: StubApi) -> None:
+        order = r"/wp-json/wc/v3/orders/(\d+)"
+        tracking = r"/wp-json/wc-shipment-tracking/v3/orders/(\d+)/shipment-trackings"
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", order, lambda _, order_id: (200, self.orders[order_id])),
+            ("PUT", order, self._update),
+            ("GET", rf"{order}/notes", lambda _, order_id: (200, self.notes[order_id])),
+            ("POST", rf"{order}/notes", self._add_note),
+            ("GET", rf"{order}/refunds", lambda _, order_id: (200, self.refunds[order_id])),
+            ("POST", rf"{order}/refunds", self._add_refund),
+            ("GET", tracking, lambda _, order_id: (200, self.trackings[order_id])),
+            ("POST", tracking, self._add_tracking),
+        ]
+        for method, pattern, handler in routes:
+            plugin_missing = not self.tracking_plugin and pattern == tracking
+            api.route(method, pattern, self._guarded(self._no_route if plugin_missing else handler))
+
+    def _guarded(self, handler: Handler) -> Callable[[StubRequest, re.Match[str]], Answer]:
+        def answer(request: StubRequest, match: re.Match[str]) -> Answer:
+            if request.headers.get("authorization") != self._authorization:
+                return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+            order_id = int(match.group(1))
+            with self._lock:
+                if order_id not in self.orders:
+                    return _error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+                return handler(request, order_id)
+
+        return answer
+
+    @staticmethod
+    def _no_route(_: StubRequest, __: int) -> Answer:
+        return _error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+    def _touch(self, order_id: int, **changes: Any) -> None:
+        local, gmt = _now()
+        self.orders[order_id].update(changes, date_modified=local, date_modified_gmt=gmt)
+
+    def _update(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        if body.get("status") not in STATUSES:
+            return _error(400, "rest_invalid_param", "Invalid parameter(s): status")
+        self.writes.append(("PUT", f"/orders/{order_id}", body))
+        self._touch(order_id, status=body["status"])
+        return 200, self.orders[order_id]
+
+    def _add_note(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        if not body.get("note"):
+            return _error(400, "woocommerce_rest_invalid_order_note", "Cannot create order note, please try again.")
+        local, gmt = _now()
+        note = {
+            "id": next(self._ids),
+            "author": "WooCommerce",
+            "date_created": local,
+            "date_created_gmt": gmt,
+            "note": body["note"],
+            "customer_note": bool(body.get("customer_note")),
+            "added_by_user": False,
+        }
+        self.notes[order_id].insert(0, note)  # newest first, as Woo lists them
+        self.writes.append(("POST", f"/orders/{order_id}/notes", body))
+        return 201, note
+
+    def _add_refund(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        order = self.orders[order_id]
+        try:
+            amount = Decimal(str(body.get("amount")))
+        except InvalidOperation:
+            amount = Decimal(0)
+        refunded = sum((Decimal(refund["amount"]) for refund in self.refunds[order_id]), Decimal(0))
+        remaining = Decimal(order["total"]) - refunded
+        if not amount.is_finite() or amount <= 0 or amount > remaining:
+            return _error(400, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.")
+        local, gmt = _now()
+        refund = {
+            "id": next(self._ids),
+            "date_created": local,
+            "date_created_gmt": gmt,
+            "amount": f"{amount:.2f}",
+            "reason": str(body.get("reason", "")),
+            "refunded_by": 1,
+            "refunded_payment": bool(body.get("api_refund", True)),
+            "meta_data": [],
+            "line_items": [],
+        }
+        self.refunds[order_id].insert(0, refund)
+        order["refunds"] = [
+            {"id": row["id"], "reason": row["reason"], "total": f"-{row['amount']}"} for row in self.refunds[order_id]
+        ]
+        self.writes.append(("POST", f"/orders/{order_id}/refunds", body))
+        self._touch(order_id, **({"status": "refunded"} if amount == remaining else {}))
+        return 201, refund
+
+    def _add_tracking(self, request: StubRequest, order_id: int) -> Answer:
+        body = request.json() or {}
+        number = str(body.get("tracking_number") or "").strip()
+        if not number:
+            return _error(400, "rest_missing_callback_param", "Missing parameter(s): tracking_number")
+        tracking = {
+            "tracking_id": hashlib.md5(f"{order_id}-{number}".encode(), usedforsecurity=False).hexdigest(),
+            "tracking_provider": str(body.get("tracking_provider", "")),
+            "tracking_link": str(body.get("custom_tracking_link", "")),
+            "tracking_number": number,
+            "date_shipped": datetime.now(UTC).strftime("%Y-%m-%d"),
+        }
+        self.trackings[order_id].append(tracking)
+        self.writes.append(("POST", f"/orders/{order_id}/shipment-trackings", body))
+        return 201, tracking
+
+
+def install(api: StubApi, *, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET) -> None:
+    WooCommerceShop(key, secret).install(api)
