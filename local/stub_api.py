@@ -98,6 +98,11 @@ class StubApi:
                     return self
         raise KeyError(f"no route {method} {path_regex}")
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            for route in self._routes:
+                route.faults.clear()
+
     def received(self, method: str | None = None, path_regex: str | None = None) -> list[StubRequest]:
         with self._lock:
             return [

@@ -12,11 +12,23 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 LOCAL_TABLE = "FulfillmentTable"
+
+
+# Queue pairs ops can inspect and replay: (queue output, dead-letter queue output, local queue name).
+QUEUES = {
+    "fetch": ("FetchQueueUrl", "FetchDeadLetterQueueUrl", "FetchQueue.fifo", "FetchDeadLetterQueue.fifo"),
+    "write-back": (
+        "WriteBackQueueUrl",
+        "WriteBackDeadLetterQueueUrl",
+        "WriteBackQueue.fifo",
+        "WriteBackDeadLetterQueue.fifo",
+    ),
+}
 
 
 @dataclass
@@ -26,6 +38,18 @@ class Target:
     table_name: str
     stage: str
     session_kwargs: dict[str, Any]
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def queue_urls(self, queue: str) -> tuple[str, str]:
+        """(the queue, its dead-letter queue)."""
+        source_output, dead_output, source_name, dead_name = QUEUES[queue]
+        if self.outputs:
+            return self.outputs[source_output], self.outputs[dead_output]
+        sqs = self.client("sqs")
+        return (
+            sqs.get_queue_url(QueueName=source_name)["QueueUrl"],
+            sqs.get_queue_url(QueueName=dead_name)["QueueUrl"],
+        )
 
     def client(self, service: str) -> Any:
         import boto3
@@ -45,6 +69,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
     stack = target.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     target.table_name = outputs["FulfillmentTableName"]
+    target.outputs = outputs
     target.stage = outputs.get("Stage", args.stage)
     return target
 
@@ -95,6 +120,46 @@ def stores_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]
                 }
             )
     return sorted(stores, key=lambda store: str(store["store_id"]))
+
+
+def dead_letters_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
+    """Peek at what is in a dead-letter queue (the messages stay there, visible)."""
+    _, dead = target.queue_urls(args.queue)
+    sqs = target.client("sqs")
+    answer = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0)
+    return [
+        {
+            "message_id": message["MessageId"],
+            "receive_count": message["Attributes"].get("ApproximateReceiveCount"),
+            "body": json.loads(message["Body"]),
+        }
+        for message in answer.get("Messages", [])
+    ]
+
+
+def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """Move every dead letter back to its queue, to be processed again (after the cause is fixed)."""
+    import uuid
+
+    source, dead = target.queue_urls(args.queue)
+    sqs = target.client("sqs")
+    moved = 0
+    while True:
+        answer = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, AttributeNames=["All"])
+        messages = answer.get("Messages", [])
+        if not messages:
+            return {"queue": args.queue, "replayed": moved}
+        for message in messages:
+            group = message["Attributes"].get("MessageGroupId", "replay")
+            # A new deduplication id: the original one may still be inside SQS's five-minute window.
+            sqs.send_message(
+                QueueUrl=source,
+                MessageBody=message["Body"],
+                MessageGroupId=group,
+                MessageDeduplicationId=str(uuid.uuid4()),
+            )
+            sqs.delete_message(QueueUrl=dead, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
 
 
 def _print(result: Any, output: str) -> None:
@@ -150,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     register.set_defaults(run=stores_register)
     listing = stores.add_parser("list", help="list registered stores (secrets are never shown)")
     listing.set_defaults(run=stores_list)
+
+    letters = nouns.add_parser("dead-letters", help="messages that kept failing (fetches, write-backs)")
+    letter_verbs = letters.add_subparsers(dest="verb", required=True)
+    for verb, run, text in (
+        ("list", dead_letters_list, "show what is in a dead-letter queue"),
+        ("replay", dead_letters_replay, "move dead letters back to be processed again"),
+    ):
+        command = letter_verbs.add_parser(verb, help=text)
+        command.add_argument("--queue", choices=sorted(QUEUES), required=True)
+        command.set_defaults(run=run)
     return parser
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from fulfillment.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from fulfillment.adapters.platforms.base import PlatformAdapters
     from fulfillment.ports import (
         Carrier,
@@ -88,23 +90,29 @@ class Container:
         return StepFunctionsWorkflow(self.settings.state_machine_arn, self.client("stepfunctions"))
 
     @cached_property
-    def platform_adapters(self) -> dict[str, PlatformAdapters]:
+    def platform_adapters(self) -> Mapping[str, PlatformAdapters]:
         from fulfillment.adapters.http_client import HttpClient
         from fulfillment.adapters.platforms.registry import build_platforms
 
         return build_platforms(HttpClient(timeout=4.0, attempts=3))
 
     @cached_property
-    def platforms(self) -> dict[str, InboundPlatform]:
-        return {name: adapters.inbound for name, adapters in self.platform_adapters.items()}
+    def platforms(self) -> Mapping[str, InboundPlatform]:
+        from fulfillment.adapters.platforms.registry import Projection
+
+        return Projection(self.platform_adapters, lambda adapters: adapters.inbound)
 
     @cached_property
-    def order_sources(self) -> dict[str, OrderSource]:
-        return {name: a.source for name, a in self.platform_adapters.items() if a.source is not None}
+    def order_sources(self) -> Mapping[str, OrderSource]:
+        from fulfillment.adapters.platforms.registry import Projection
+
+        return Projection(self.platform_adapters, lambda adapters: adapters.source)
 
     @cached_property
-    def write_backs(self) -> dict[str, StoreWriteBack]:
-        return {name: a.write_back for name, a in self.platform_adapters.items() if a.write_back is not None}
+    def write_backs(self) -> Mapping[str, StoreWriteBack]:
+        from fulfillment.adapters.platforms.registry import Projection
+
+        return Projection(self.platform_adapters, lambda adapters: adapters.write_back)
 
     @cached_property
     def deliveries(self) -> DeliveryLog:

@@ -1,0 +1,83 @@
+"""Thin deliveries when the platform's API is down: acknowledged anyway, never lost, replayable."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from fulfillment.bootstrap import container
+from fulfillment.model import OrderStatus
+from local.client import post
+from local.deliveries import EVENTS, _sample_headers, sign
+from local.runtime import LocalRuntime
+from local.stub_api import Fault
+
+pytestmark = pytest.mark.e2e
+
+ORDER_ROUTE = rf"/stores/{re.escape('k3h9x2ab7q')}/v2/orders/(\d+)"
+CANCELLED_SAMPLE = "bigcommerce/06_store_order_statusUpdated_cancelled.json"
+
+
+@pytest.fixture
+def bigcommerce_down(runtime: LocalRuntime) -> Iterator[None]:
+    api = runtime.platform_apis["bigcommerce"]
+    api.fail_next("GET", ORDER_ROUTE, *[Fault(503)] * 500)
+    yield
+    api.clear_faults()
+
+
+def dead_letters(runtime: LocalRuntime, verb: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ops.cli",
+            "--endpoint-url",
+            runtime.aws_endpoint,
+            "--output",
+            "json",
+            "dead-letters",
+            verb,
+            "--queue",
+            "fetch",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_delivery_accepted_while_the_api_is_down_ends_in_the_dead_letter_queue_and_replays(
+    runtime: LocalRuntime, bigcommerce_down: None
+) -> None:
+    sample = (EVENTS / CANCELLED_SAMPLE).read_bytes()
+    delivery = sign("bigcommerce", sample, _sample_headers(CANCELLED_SAMPLE), "test-secret")
+
+    answer = post(f"{runtime.api_url}/webhooks/bigcommerce/kaffee-bc", delivery.body, delivery.headers)
+
+    # Acknowledged without waiting for the platform: the fetch happens after the answer.
+    assert (answer.status, answer.body["outcome"], answer.body["order_key"]) == (202, "queued", "kaffee-bc:1188")
+    deadline = time.monotonic() + 120
+    letters: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not letters:
+        time.sleep(2)
+        letters = json.loads(dead_letters(runtime, "list").stdout or "[]")
+    assert [letter["body"]["external_order_id"] for letter in letters] == ["1188"]  # type: ignore[index]
+    assert container().orders.get("kaffee-bc:1188") is None
+
+    runtime.platform_apis["bigcommerce"].clear_faults()
+    replayed = dead_letters(runtime, "replay")
+
+    assert json.loads(replayed.stdout) == {"queue": "fetch", "replayed": 1}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and container().orders.get("kaffee-bc:1188") is None:
+        time.sleep(0.5)
+    order = container().orders.get("kaffee-bc:1188")
+    assert order is not None and order.status is OrderStatus.CANCELLED  # sample 06 is a cancelled order
