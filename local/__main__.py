@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import socket
 import sys
@@ -44,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument(
             "--inspection", choices=["passed", "failed"], default="passed", help="what the simulated warehouse answers"
         )
+    send = commands.add_parser("send", help="send a platform's signed 'order paid' sample to a running `make local`")
+    send.add_argument("platform", choices=sorted(DEMO_STORES))
+    send.add_argument("--api-url", default="http://127.0.0.1:3000")
+    send.add_argument("--store-id", help="defaults to the platform's demo store in local/stores.json")
+    send.add_argument("--secret", default="test-secret", help="the store's webhook secret (demo stores: test-secret)")
     args = parser.parse_args(argv)
+    if args.command == "send":
+        return send_sample(args.platform, args.api_url, args.store_id or DEMO_STORES[args.platform], args.secret)
     exact = args.command == "serve"  # serve promises its ports; the demo takes free ones
     pick = (lambda port: port) if exact else _free
     config = RuntimeConfig(
@@ -76,9 +84,27 @@ def main(argv: list[str] | None = None) -> int:
         runtime.stop()
 
 
-def _store_ids() -> list[str]:
-    import json
+DEMO_STORES = {
+    "woocommerce": "kaffeekontor",
+    "bigcommerce": "kaffee-bc",
+    "ecwid": "kaffee-ecwid",
+    "magento": "kaffee-magento",
+    "opencart": "torrefaction-lyon",
+    "shopify": "kaffee-shopify",
+}
 
+
+def send_sample(platform: str, api_url: str, store_id: str, secret: str) -> int:
+    from local.client import post
+    from local.deliveries import paid_delivery
+
+    delivery = paid_delivery(platform, secret)
+    answer = post(f"{api_url}/webhooks/{platform}/{store_id}", delivery.body, delivery.headers)
+    print(answer.status, json.dumps(answer.body))
+    return 0 if answer.status < 300 else 1
+
+
+def _store_ids() -> list[str]:
     from local.runtime import STORES_FILE
 
     return [f"{entry['platform']}/{entry['store_id']}" for entry in json.loads(STORES_FILE.read_text())]
