@@ -37,13 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--aws-port", type=int, default=4566)
         command.add_argument(
             "--delivery",
-            choices=["delivered", "lost"],
+            choices=["delivered", "silent", "lost", "returned_to_sender", "failed_attempt"],
             default="delivered",
             help="what the simulated carrier reports after shipping",
         )
         command.add_argument("--delivered-after", type=float, default=1.5, help="seconds from label to delivery")
         command.add_argument(
-            "--inspection", choices=["passed", "failed"], default="passed", help="what the simulated warehouse answers"
+            "--inspection", default="passed", help="the warehouse's results in attempt order, e.g. failed,passed"
         )
     send = commands.add_parser("send", help="send a platform's signed 'order paid' sample to a running `make local`")
     send.add_argument("platform", choices=sorted(DEMO_STORES))
@@ -59,9 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         http_port=pick(args.http_port),
         aws_port=pick(args.aws_port),
         carrier_port=pick(3101),
+        payment_port=pick(3103),
         warehouse_port=pick(3102),
         simulators=replace(
-            SimulatorConfig(), delivery=args.delivery, delivered_after=args.delivered_after, inspection=args.inspection
+            SimulatorConfig(),
+            delivery=args.delivery,
+            delivered_after=args.delivered_after,
+            inspections=args.inspection.split(","),
         ),
     )
     runtime = LocalRuntime(config).start()

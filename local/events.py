@@ -67,9 +67,15 @@ def generate(carrier_timestamp: int | None = None) -> dict[str, dict[str, Any]]:
     )
 
     events["steps/order.json"] = {"order_key": ORDER_KEY}
-    events["steps/await_delivery.json"] = {"order_key": ORDER_KEY, "task_token": "replace-with-a-real-task-token"}
-    events["steps/record_failure.json"] = {
+    events["steps/await_callback.json"] = {
         "order_key": ORDER_KEY,
+        "task_token": "replace-with-a-real-task-token",
+        "waiting_for": "delivery",
+    }
+    events["steps/raise_alert.json"] = {"order_key": ORDER_KEY, "alert": "delivery_overdue"}
+    events["steps/compensate.json"] = {
+        "order_key": ORDER_KEY,
+        "outcome": "failed",
         "error": {
             "Error": "InspectionFailed",
             "Cause": json.dumps(

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambdas import LocalFunction, merged_environment
+from local.payment_simulator import PaymentSimulator
 from local.queues import QueuePoller, local_queue_attributes
 from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
 from local.stub_api import StubApi
@@ -39,6 +40,8 @@ from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, 
 ROOT = Path(__file__).resolve().parent.parent
 STORES_FILE = ROOT / "local" / "stores.json"
 CARRIER_SECRET = "local-only-carrier-secret"  # noqa: S105 - signs simulator callbacks, never deployed
+WAREHOUSE_SECRET = "local-only-warehouse-secret"  # noqa: S105 - signs simulator callbacks, never deployed
+PAYMENT_API_KEY = "local-only-payment-key"
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
@@ -91,6 +94,7 @@ class RuntimeConfig:
     aws_port: int = 4566
     carrier_port: int = 3101
     warehouse_port: int = 3102
+    payment_port: int = 3103
     stage: str = "dev"
     wait_scale: float = 1 / 3600  # an hour of Wait or retry interval becomes a second
     timeout_scale: float = 1 / 3600  # 14 days of delivery timeout become ~6 minutes
@@ -105,6 +109,7 @@ class LocalRuntime:
         self.routes: list[Route] = []
         self.state_machine_arn = ""
         self.carrier: CarrierSimulator | None = None
+        self.payments: PaymentSimulator | None = None
         self.warehouse: WarehouseSimulator | None = None
         self.platform_apis: dict[str, StubApi] = {}  # a stub of each store platform's API, by platform
         self.pollers: dict[str, QueuePoller] = {}  # by queue logical id
@@ -136,13 +141,20 @@ class LocalRuntime:
 
         from moto.server import ThreadedMotoServer
 
+        _serialise_moto_dynamodb()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=cfg.aws_port, verbose=False)
         self._moto.start()
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
 
         self.carrier = CarrierSimulator(cfg.carrier_port, cfg.simulators, self.tracking_url, CARRIER_SECRET).start()
         self.platform_apis = start_platform_stubs()
-        self.warehouse = WarehouseSimulator(cfg.warehouse_port, cfg.simulators).start()
+        self.warehouse = WarehouseSimulator(
+            cfg.warehouse_port, cfg.simulators, self.warehouse_callback_url, WAREHOUSE_SECRET
+        ).start()
+        # No checkout authorized anything locally: the first capture of an order authorizes its amount.
+        payments = PaymentSimulator(cfg.payment_port, api_key=PAYMENT_API_KEY, auto_authorize=True)
+        payments.start()
+        self.payments = payments
         template = LocalTemplate(
             ROOT,
             stack_name="local",
@@ -150,6 +162,7 @@ class LocalRuntime:
                 "Stage": cfg.stage,
                 "CarrierApiUrl": self.carrier.url,
                 "WarehouseApiUrl": self.warehouse.url,
+                "PaymentApiUrl": payments.url,
             },
             aws_endpoint=self.aws_endpoint,
         )
@@ -172,7 +185,7 @@ class LocalRuntime:
         global _active
         for poller in self.pollers.values():
             poller.stop()
-        for server in (self.carrier, self.warehouse, *self.platform_apis.values()):
+        for server in (self.carrier, self.warehouse, self.payments, *self.platform_apis.values()):
             if server:
                 server.stop()
         if self._http:
@@ -204,6 +217,11 @@ class LocalRuntime:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.config.http_port}"
+
+    @property
+    def warehouse_callback_url(self) -> str:
+        name = self.config.simulators.warehouse_name
+        return f"http://127.0.0.1:{self.config.http_port}/warehouses/{name}/inspections"
 
     @property
     def tracking_url(self) -> str:
@@ -248,11 +266,17 @@ class LocalRuntime:
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-state-machine",
             )
             self.state_machine_arn = created["stateMachineArn"]
-        self.client("ssm").put_parameter(
-            Name=f"/fulfillment/{self.config.stage}/carriers/{self.config.simulators.carrier_name}/webhook-secret",
-            Value=CARRIER_SECRET,
-            Type="SecureString",
-        )
+        ssm, stage, sims = self.client("ssm"), self.config.stage, self.config.simulators
+        for name, value in (
+            (f"/fulfillment/{stage}/carriers/{sims.carrier_name}/webhook-secret", CARRIER_SECRET),
+            (f"/fulfillment/{stage}/warehouses/{sims.warehouse_name}/webhook-secret", WAREHOUSE_SECRET),
+            (f"/fulfillment/{stage}/payments/api-key", PAYMENT_API_KEY),
+        ):
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString")
+        from fulfillment.adapters.inventory_dynamodb import DynamoInventory
+        from local.inventory_seed import seed_inventory
+
+        seed_inventory(DynamoInventory(os.environ["TABLE_NAME"], self.client("dynamodb"), sims.warehouse_name))
         for entry in json.loads(self.config.stores_file.read_text(encoding="utf-8")):
             self.register_store(entry)
 
@@ -344,6 +368,41 @@ class LocalRuntime:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_name} never started")
             time.sleep(0.1)
+
+
+_dynamodb_lock = threading.RLock()
+
+
+def _serialise_moto_dynamodb() -> None:
+    """moto's DynamoDB is not thread-safe: a transaction checks its conditions and rolls back by restoring a
+    copy of the table, without a lock, so two concurrent Lambdas could both take the last unit. DynamoDB
+    serialises conflicting writes; here one lock around every operation does the same (once per process)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_serialised", False):
+        return
+    for name in (
+        "transact_write_items",
+        "transact_get_items",
+        "put_item",
+        "update_item",
+        "delete_item",
+        "get_item",
+        "query",
+        "scan",
+        "batch_write_item",
+        "batch_get_item",
+    ):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    DynamoDBBackend._serialised = True  # type: ignore[attr-defined]
 
 
 def start_platform_stubs() -> dict[str, StubApi]:

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -24,10 +24,53 @@ from typing import Any, Literal
 @dataclass
 class SimulatorConfig:
     carrier_name: str = "simcarrier"
-    delivery: Literal["delivered", "lost"] = "delivered"  # lost: in-transit events, never a delivery
+    # delivered: in transit, then delivered; silent: in transit, then nothing (the wait times out);
+    # lost / returned_to_sender: in transit, then that exception; failed_attempt: a failed attempt, then delivered.
+    delivery: Literal["delivered", "silent", "lost", "returned_to_sender", "failed_attempt"] = "delivered"
     in_transit_after: float = 0.5
     delivered_after: float = 1.5
-    inspection: Literal["passed", "failed"] = "passed"
+    # Inspection results in attempt order; the last one repeats (["failed", "passed"]: one swap, then a pass).
+    inspections: list[str] = field(default_factory=lambda: ["passed"])
+    inspection_after: float = 0.2
+    warehouse_name: str = "main"
+
+    @property
+    def inspection(self) -> str:
+        return self.inspections[0]
+
+    @inspection.setter
+    def inspection(self, value: str) -> None:  # the common case: every attempt gives the same result
+        self.inspections = [value]
+
+
+def signed_post(url: str, payload: dict[str, Any], secret: str, prefix: str, attempts: int = 5) -> int:
+    """POST a partner callback signed over ``{timestamp}.{body}`` (hex HMAC), retrying on 5xx like partners do."""
+    body = json.dumps(payload).encode()
+    code = 0
+    for attempt in range(attempts):
+        timestamp = str(int(time.time()))
+        signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                f"X-{prefix}-Timestamp": timestamp,
+                f"X-{prefix}-Signature": f"sha256={signature}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                code = response.status
+        except urllib.error.HTTPError as error:
+            code = error.code
+        except urllib.error.URLError:
+            code = 0
+        if 200 <= code < 300 or 400 <= code < 500:
+            return code
+        time.sleep(0.2 * 2**attempt)
+    return code
 
 
 class _JsonServer:
@@ -86,9 +129,18 @@ class CarrierSimulator(_JsonServer):
         self._tracking_url = tracking_url
         self._secret = secret
         self.labels: dict[str, dict[str, Any]] = {}  # idempotency key -> label
+        self.cancelled: set[str] = set()  # tracking numbers voided before handover
         self.callbacks: list[dict[str, Any]] = []  # tracking events sent, with our API's answer
 
     def route(self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        if path == "/labels/cancel":
+            with self._lock:
+                label = next((lb for lb in self.labels.values() if lb["reference"] == body.get("reference")), None)
+                if label is None:
+                    return 200, {"cancelled": False}  # nothing was bought for that order
+                first = label["tracking_number"] not in self.cancelled
+                self.cancelled.add(label["tracking_number"])
+            return 200, {"cancelled": first, "tracking_number": label["tracking_number"]}
         if path != "/labels":
             return 404, {"error": "not found"}
         key = headers.get("idempotency-key") or str(uuid.uuid4())
@@ -106,65 +158,74 @@ class CarrierSimulator(_JsonServer):
         return 201, label
 
     def _report(self, tracking_number: str) -> None:
-        time.sleep(self.config.in_transit_after)
+        config = self.config
+        time.sleep(config.in_transit_after)
+        if tracking_number in self.cancelled:
+            return
         self.send_tracking_event(tracking_number, "in_transit")
-        if self.config.delivery == "delivered":
-            time.sleep(max(0.0, self.config.delivered_after - self.config.in_transit_after))
-            self.send_tracking_event(tracking_number, "delivered")
+        time.sleep(max(0.0, config.delivered_after - config.in_transit_after))
+        if tracking_number in self.cancelled or config.delivery == "silent":
+            return
+        if config.delivery in ("lost", "returned_to_sender"):
+            self.send_tracking_event(tracking_number, "exception", exception=config.delivery)
+            return
+        if config.delivery == "failed_attempt":
+            self.send_tracking_event(tracking_number, "exception", exception="failed_attempt")
+            time.sleep(0.3)
+        self.send_tracking_event(tracking_number, "delivered")
 
     def send_tracking_event(
-        self, tracking_number: str, status: str, *, event_id: str | None = None, attempts: int = 5
+        self, tracking_number: str, status: str, *, event_id: str | None = None, exception: str | None = None
     ) -> int:
         """POST a signed tracking event to our API, retrying on failure as carriers do."""
-        body = json.dumps(
-            {
-                "event_id": event_id or str(uuid.uuid4()),
-                "tracking_number": tracking_number,
-                "status": status,
-                "occurred_at": datetime.now(UTC).isoformat(),
-            }
-        ).encode()
-        code = 0
-        for attempt in range(attempts):
-            timestamp = str(int(time.time()))
-            signature = hmac.new(self._secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-            request = urllib.request.Request(
-                self._tracking_url,
-                data=body,
-                method="POST",
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Carrier-Timestamp": timestamp,
-                    "X-Carrier-Signature": f"sha256={signature}",
-                },
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    code = response.status
-            except urllib.error.HTTPError as error:
-                code = error.code
-            except urllib.error.URLError:
-                code = 0
-            with self._lock:
-                self.callbacks.append({"tracking_number": tracking_number, "status": status, "answer": code})
-            if 200 <= code < 300 or 400 <= code < 500:
-                return code
-            time.sleep(0.2 * 2**attempt)
+        payload: dict[str, Any] = {
+            "event_id": event_id or str(uuid.uuid4()),
+            "tracking_number": tracking_number,
+            "status": status,
+            "occurred_at": datetime.now(UTC).isoformat(),
+        }
+        if exception:
+            payload |= {"exception": exception, "description": exception.replace("_", " ")}
+        code = signed_post(self._tracking_url, payload, self._secret, "Carrier")
+        with self._lock:
+            self.callbacks.append({"tracking_number": tracking_number, "status": status, "answer": code})
         return code
 
 
 class WarehouseSimulator(_JsonServer):
-    def __init__(self, port: int, config: SimulatorConfig) -> None:
+    """Inspects on request and answers later on the callback URL, signed; results follow ``config.inspections``."""
+
+    def __init__(self, port: int, config: SimulatorConfig, callback_url: str, secret: str) -> None:
         super().__init__(port, "warehouse-simulator")
         self.config = config
+        self._callback_url = callback_url
+        self._secret = secret
+        self.inspections: dict[str, dict[str, Any]] = {}  # idempotency key -> request
+        self.callbacks: list[dict[str, Any]] = []
 
     def route(self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
         if path != "/inspections":
             return 404, {"error": "not found"}
-        passed = self.config.inspection == "passed"
-        return 200, {
-            "reference": body.get("reference"),
-            "result": self.config.inspection,
+        key = headers.get("idempotency-key") or str(uuid.uuid4())
+        with self._lock:
+            if key in self.inspections:
+                return 200, {"accepted": True, "duplicate": True}
+            self.inspections[key] = body
+        threading.Thread(target=self._inspect, args=(body,), daemon=True).start()
+        return 202, {"accepted": True}
+
+    def _inspect(self, request: dict[str, Any]) -> None:
+        time.sleep(self.config.inspection_after)
+        attempt = int(request.get("attempt", 1))
+        results = self.config.inspections
+        result = results[min(attempt, len(results)) - 1]
+        payload = {
+            "order_key": request["reference"],
+            "attempt": attempt,
+            "result": result,
             "inspector": "sim-warehouse",
-            "notes": "" if passed else "scratched casing on one unit",
+            "notes": "" if result == "passed" else "scratched casing on one unit",
         }
+        code = signed_post(self._callback_url, payload, self._secret, "Warehouse")
+        with self._lock:
+            self.callbacks.append({**payload, "answer": code})

@@ -162,6 +162,72 @@ def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, A
             moved += 1
 
 
+def _deps(target: Target) -> Any:
+    """The domain's own adapters, pointed at the target: decisions go through the same code as the workflow."""
+    from fulfillment.bootstrap import Container
+    from fulfillment.settings import Settings
+
+    if "endpoint_url" in target.session_kwargs:
+        os.environ["AWS_ENDPOINT_URL"] = target.session_kwargs["endpoint_url"]
+    os.environ.setdefault("AWS_DEFAULT_REGION", target.session_kwargs["region_name"])
+    write_back_url = target.queue_urls("write-back")[0]
+    machine = target.outputs.get("FulfillmentStateMachineArn", "")
+    return Container(
+        Settings(
+            table_name=target.table_name,
+            stage=target.stage,
+            state_machine_arn=machine,
+            write_back_queue_url=write_back_url,
+        )
+    )
+
+
+def _order_view(order: Any) -> dict[str, Any]:
+    return {
+        "order_key": order.key,
+        "status": str(order.status),
+        "waiting_for": order.waiting_for,
+        "cancel_requested": order.cancel_requested,
+        "tracking_number": order.tracking_number,
+        "failure": order.failure,
+    }
+
+
+def orders_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    deps = _deps(target)
+    order = deps.orders.get(args.order)
+    if order is None:
+        raise ValueError(f"no order {args.order}")
+    timeline = [
+        {"seq": e.seq, "at": e.at.isoformat(), "status": str(e.status), "reason": e.reason}
+        for e in deps.orders.timeline(args.order)
+    ]
+    return {**_order_view(order), "timeline": timeline}
+
+
+def orders_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
+    from fulfillment.model import OrderStatus
+
+    deps = _deps(target)
+    return [_order_view(order) for order in deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)]
+
+
+def orders_decide(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from fulfillment import workflow_steps
+
+    deps = _deps(target)
+    decision = workflow_steps.Decision(args.decision)
+    order = workflow_steps.decide(args.order, decision, deps, by=args.by, reason=args.reason or "")
+    return _order_view(order)
+
+
+def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from fulfillment import workflow_steps
+
+    deps = _deps(target)
+    return _order_view(workflow_steps.request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
+
+
 def _print(result: Any, output: str) -> None:
     if output == "json":
         print(json.dumps(result, indent=2, default=str))
@@ -216,6 +282,34 @@ def build_parser() -> argparse.ArgumentParser:
     listing = stores.add_parser("list", help="list registered stores (secrets are never shown)")
     listing.set_defaults(run=stores_list)
 
+    orders = nouns.add_parser("orders", help="find orders and act on them").add_subparsers(dest="verb", required=True)
+    show = orders.add_parser("show", help="one order: status, what it waits for, its timeline")
+    show.add_argument("order", help="the order key, <storeId>:<orderId>")
+    show.set_defaults(run=orders_show)
+    listing_orders = orders.add_parser("list", help="orders in a status, newest first")
+    listing_orders.add_argument("--status", required=True)
+    listing_orders.add_argument("--limit", type=int, default=50)
+    listing_orders.set_defaults(run=orders_list)
+    by = os.environ.get("USER", "operator")
+    for verb, decision, text in (
+        ("approve", "approve", "approve an order waiting for a person"),
+        ("reject", "reject", "reject it (the workflow cancels and compensates)"),
+        ("pass-inspection", "pass", "accept goods whose inspection kept failing"),
+        ("fail-inspection", "fail", "refuse them (the workflow cancels and compensates)"),
+        ("confirm-delivery", "delivered", "confirm an overdue delivery by hand"),
+        ("report-lost", "lost", "report an overdue parcel lost (refund/void, tell the store)"),
+    ):
+        command = orders.add_parser(verb, help=text)
+        command.add_argument("order")
+        command.add_argument("--reason")
+        command.add_argument("--by", default=by, help="who decides (recorded on the timeline)")
+        command.set_defaults(run=orders_decide, decision=decision)
+    cancel = orders.add_parser("cancel", help="cancel before delivery: the workflow compensates what was done")
+    cancel.add_argument("order")
+    cancel.add_argument("--reason", required=True)
+    cancel.add_argument("--by", default=by)
+    cancel.set_defaults(run=orders_cancel)
+
     letters = nouns.add_parser("dead-letters", help="messages that kept failing (fetches, write-backs)")
     letter_verbs = letters.add_subparsers(dest="verb", required=True)
     for verb, run, text in (
@@ -232,9 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pydantic import ValidationError
 
+    from fulfillment.errors import DomainError
+
     try:
         result = args.run(args, resolve_target(args))
-    except (ValidationError, OSError, ValueError) as error:
+    except (ValidationError, OSError, ValueError, DomainError) as error:
         print(f"fulfillment: {error}", file=sys.stderr)
         return 1
     _print(result, args.output)

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fulfillment import services
+from fulfillment import services, workflow_steps
 from fulfillment.bootstrap import Container, container
 from fulfillment.errors import UnknownShipment
 from fulfillment.http import json_response, register_refusals, webhook_request
@@ -29,8 +29,8 @@ def receive_tracking_event(carrier: str) -> Response[str]:
     services.verify_partner_signature(
         secret, request.body, request.header("x-carrier-timestamp"), request.header("x-carrier-signature")
     )
-    event = services.parse_partner_event(services.TrackingEvent, request.body)
-    order_key = services.record_tracking_event(carrier, event, deps.orders, deps.workflow)
+    event = services.parse_partner_event(workflow_steps.TrackingEvent, request.body)
+    order_key = workflow_steps.record_tracking_event(carrier, event, deps)
     return json_response(202, {"order_key": order_key, "event_id": event.event_id})
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import services
+from fulfillment import workflow_steps
 from fulfillment.steps import StepInput, task_handler
 
 lambda_handler = task_handler(
     StepInput,
-    lambda step, deps: services.complete_order(step.order_key, deps.orders, deps.notifier),
+    lambda step, deps: workflow_steps.complete_order(step.order_key, deps),
 )

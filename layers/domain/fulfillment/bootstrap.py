@@ -13,9 +13,12 @@ from typing import TYPE_CHECKING, Any
 from fulfillment.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from fulfillment.adapters.platforms.base import PlatformAdapters
+    from fulfillment.inventory_ports import Inventory
+    from fulfillment.model import Order
+    from fulfillment.payment_ports import PaymentGateway
     from fulfillment.ports import (
         Carrier,
         DeliveryLog,
@@ -143,6 +146,32 @@ class Container:
         from fulfillment.adapters.partners import HttpWarehouse
 
         return HttpWarehouse(self.settings.warehouse_api_url)
+
+    @cached_property
+    def inventory(self) -> Inventory:
+        from fulfillment.adapters.inventory_dynamodb import DynamoInventory
+
+        return DynamoInventory(self.settings.table_name, self.client("dynamodb"), self.settings.warehouse_name)
+
+    @cached_property
+    def payments(self) -> PaymentGateway:
+        from fulfillment.adapters.http_client import HttpClient
+        from fulfillment.adapters.payment_gateway import HttpPaymentGateway
+
+        api_key = self.secrets.get(self.settings.payment_secret_ref)
+        return HttpPaymentGateway(self.settings.payment_api_url, HttpClient(timeout=4.0, attempts=3), api_key)
+
+    @cached_property
+    def packer(self) -> Callable[[Order], list[dict[str, Any]]]:
+        from fulfillment.adapters.catalog import default_catalog
+        from fulfillment.model.packaging import lines_for, pack
+
+        catalog, boxes = default_catalog()
+
+        def packages(order: Order) -> list[dict[str, Any]]:
+            return [package.model_dump(mode="json") for package in pack(lines_for(order, catalog), boxes)]
+
+        return packages
 
 
 @lru_cache(maxsize=1)

@@ -100,3 +100,79 @@ class UnknownShipment(DomainError):
 
 class InspectionFailed(DomainError):
     code = "inspection_failed"
+
+
+class PaymentDeclined(DomainError):
+    """The payment gateway refused a capture or a cash collection for good (a business failure, never retried).
+
+    ``decline_code`` is the gateway's reason (``card_declined``, ``insufficient_funds``, ``cash_refused``).
+    """
+
+    code = "payment_declined"
+
+    def __init__(self, message: str, decline_code: str = "") -> None:
+        super().__init__(message)
+        self.decline_code = decline_code
+
+
+class UnpackableItem(DomainError):
+    """An item fits no box of the catalogue (by size or by weight), or has no dimensions on record."""
+
+    code = "unpackable_item"
+
+    def __init__(self, message: str, sku: str = "") -> None:
+        super().__init__(message)
+        self.sku = sku
+
+
+class OutOfStock(DomainError):
+    """An order asks for more than is available (``short``: missing units per SKU); nothing was reserved.
+
+    Raised under the ``wait`` and ``cancel`` out-of-stock policies, and under ``partial`` when nothing
+    at all is available. ``policy`` is the policy reserving ran under, so the workflow can tell them apart.
+    """
+
+    code = "out_of_stock"
+
+    def __init__(self, short: dict[str, int], policy: str | None = None) -> None:
+        missing = ", ".join(f"{sku} ×{quantity}" for sku, quantity in sorted(short.items()))
+        suffix = f" (policy {policy})" if policy else ""
+        super().__init__(f"out of stock: {missing or 'nothing'} short{suffix}")
+        self.short = dict(short)
+        self.policy = policy
+
+
+class ReservationNotFound(DomainError):
+    """No reservation is held for the order: never made, or already released (consumed twice is a no-op)."""
+
+    code = "reservation_not_found"
+
+
+class AwaitingStock(DomainError):
+    """Out of stock under the ``wait`` policy: the state machine retries the reservation hourly, then cancels."""
+
+    code = "awaiting_stock"
+
+
+class OrderCancelled(DomainError):
+    """The order was cancelled while a step ran; the state machine compensates."""
+
+    code = "order_cancelled"
+
+
+class CancellationRefused(DomainError):
+    """Too late to cancel (delivered): a return is the way back."""
+
+    code = "cancellation_refused"
+
+
+class DeliveryFailed(DomainError):
+    """The parcel was lost or returned to sender."""
+
+    code = "delivery_failed"
+
+
+class NothingToDecide(DomainError):
+    """An answer for a wait the order is not in (already answered, or never asked)."""
+
+    code = "nothing_to_decide"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from fulfillment.inventory_ports import Inventory
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
-from fulfillment.model.store import InspectionResult, Label, Store, StoreCredentials, WebhookRequest
+from fulfillment.model.store import Label, Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
+from fulfillment.payment_ports import PaymentGateway
 
 
 class OrderRepository(Protocol):
@@ -45,6 +47,9 @@ class Workflow(Protocol):
         """Complete a waiting task; False if the token was already used or has expired."""
 
     def heartbeat(self, task_token: str) -> bool: ...
+
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        """Fail a waiting task with a named error the state machine catches; False if the token is spent."""
 
 
 class InboundPlatform(Protocol):
@@ -98,9 +103,13 @@ class Carrier(Protocol):
     def create_label(self, order: Order) -> Label:
         """Buy a label. Keyed on the order, so asking twice returns the same label."""
 
+    def cancel_label(self, order: Order) -> bool:
+        """Void the order's label before handover; False if there was none (or it is already void)."""
+
 
 class Warehouse(Protocol):
-    def inspect(self, order: Order) -> InspectionResult: ...
+    def request_inspection(self, order: Order, attempt: int) -> None:
+        """Ask for the order's units to be inspected; the warehouse answers on its callback route."""
 
 
 class IntakeDeps(Protocol):
@@ -144,3 +153,26 @@ class WriteBackDeps(Protocol):
     def secrets(self) -> SecretStore: ...
     @property
     def orders(self) -> OrderRepository: ...
+
+
+class StepDeps(Protocol):
+    """What the workflow's steps need; ``bootstrap.Container`` provides it, tests provide fakes."""
+
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def stores(self) -> StoreRegistry: ...
+    @property
+    def workflow(self) -> Workflow: ...
+    @property
+    def notifier(self) -> StoreNotifier: ...
+    @property
+    def carrier(self) -> Carrier: ...
+    @property
+    def warehouse(self) -> Warehouse: ...
+    @property
+    def inventory(self) -> Inventory: ...
+    @property
+    def payments(self) -> PaymentGateway: ...
+    @property
+    def packer(self) -> Callable[[Order], list[dict[str, Any]]]: ...

@@ -6,39 +6,31 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from fulfillment.errors import (
-    InspectionFailed,
     InvalidSignature,
     MalformedPayload,
     OrderNotFound,
     PayloadTooLarge,
     StoreMismatch,
-    UnknownShipment,
     UnknownStore,
     UnsupportedMediaType,
     UnsupportedPlatform,
     VersionConflict,
 )
-from fulfillment.model import Money, Order, OrderStatus, has_reached
+from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
-from fulfillment.model.lifecycle import TERMINAL, ensure_transition
 from fulfillment.model.order import is_valid_store_id, order_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackRequest, WriteBackResult
+from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
 from fulfillment.ports import (
-    Carrier,
     FetchDeps,
     IntakeDeps,
     OrderRepository,
-    StoreNotifier,
-    Warehouse,
     Workflow,
     WriteBackDeps,
 )
@@ -46,6 +38,10 @@ from fulfillment.ports import (
 MAX_WEBHOOK_BYTES = 1024 * 1024  # far above any order webhook, far below API Gateway's 10 MB
 _CONFLICT_ATTEMPTS = 8
 # Platform-owned content a newer snapshot may refresh until the order is validated.
+# In fulfillment and not yet shipped: a store's cancellation still stops the workflow.
+_CANCELLABLE = frozenset(
+    {OrderStatus.RECEIVED, OrderStatus.VALIDATED, OrderStatus.RESERVED, OrderStatus.INSPECTED, OrderStatus.PACKAGED}
+)
 _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address", "lines", "totals", "placed_at")
 
 
@@ -122,7 +118,9 @@ def _accept(event: InboundEvent, store: Store, deps: IntakeDeps) -> IntakeResult
 
 def _record_and_start(incoming: Order, orders: OrderRepository, workflow: Workflow) -> IntakeResult:
     order, duplicate = record_snapshot(incoming, orders)
-    started = workflow.start(order) if order.status is OrderStatus.RECEIVED else False
+    if order.cancel_requested and order.task_token and not duplicate:
+        _fail_waiting_execution(order, orders, workflow)
+    started = workflow.start(order) if order.status is OrderStatus.RECEIVED and not order.cancel_requested else False
     return IntakeResult(
         outcome="accepted",
         order_key=order.key,
@@ -131,6 +129,18 @@ def _record_and_start(incoming: Order, orders: OrderRepository, workflow: Workfl
         fulfillment_started=started and not duplicate,
         duplicate=duplicate,
     )
+
+
+def _fail_waiting_execution(order: Order, orders: OrderRepository, workflow: Workflow) -> None:
+    """The store cancelled while the execution waits (approval, inspection): fail the wait, so it compensates."""
+    token = order.task_token
+    order.task_token, order.waiting_for = None, None
+    try:
+        orders.save(order)
+    except VersionConflict:
+        return  # someone answered the wait meanwhile; the next step sees cancel_requested
+    if token:
+        workflow.fail(token, "OrderCancelled", order.cancel_requested or "cancelled in the store")
 
 
 def _normalised_identity(value: str) -> str:
@@ -163,7 +173,9 @@ def fetch_and_record(request: FetchRequest, deps: FetchDeps) -> IntakeResult:
 
 def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResult:
     """The write-back worker: tell the order's store what happened, idempotently."""
-    order = _load(deps.orders, request.order_key)
+    order = deps.orders.get(request.order_key)
+    if order is None:
+        raise OrderNotFound(f"no order {request.order_key}")
     store = deps.stores.get(order.store_id)
     if store is None:
         raise UnknownStore(f"store {order.store_id!r} is no longer registered")
@@ -215,6 +227,10 @@ def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bo
         current.cancelled = current.cancelled or newly_cancelled
         if newly_cancelled:
             current.transition_to(OrderStatus.CANCELLED, f"cancelled on {incoming.platform}")
+        elif is_newer and incoming.cancelled and not current.cancel_requested and current.status in _CANCELLABLE:
+            # Paid and in fulfillment: the workflow compensates (a running step sees this at its next save).
+            current.cancel_requested = f"cancelled on {incoming.platform}"
+            current.note(f"cancellation requested by {incoming.platform}")
         elif newly_paid:
             current.transition_to(OrderStatus.RECEIVED, f"payment confirmed by {incoming.platform}")
         try:
@@ -225,135 +241,7 @@ def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bo
     raise VersionConflict(f"order {incoming.key} kept changing while recording a snapshot")
 
 
-# --- fulfillment steps --------------------------------------------------------------------------
-def _load(orders: OrderRepository, key: str) -> Order:
-    order = orders.get(key)
-    if order is None:
-        raise OrderNotFound(f"no order {key}")
-    return order
-
-
-def _advance(
-    orders: OrderRepository,
-    key: str,
-    target: OrderStatus,
-    reason: str,
-    act: Callable[[Order], dict[str, Any]] | None = None,
-) -> Order:
-    """Run one step: do nothing if the order already got there (a retry or a re-run), else act and record."""
-    order = _load(orders, key)
-    if has_reached(order.status, target):
-        return order
-    ensure_transition(order.status, target)  # before acting: a failed order must not buy a label
-    detail = act(order) if act else {}
-    order.transition_to(target, reason, **detail)
-    orders.save(order)
-    return order
-
-
-def validate_order(key: str, orders: OrderRepository) -> Order:
-    def check(order: Order) -> dict[str, Any]:
-        order.ensure_fulfillable()
-        return {"lines": len(order.lines), "units": sum(line.quantity for line in order.lines)}
-
-    return _advance(orders, key, OrderStatus.VALIDATED, "address, lines, totals and payment checked", check)
-
-
-def reserve_inventory(key: str, orders: OrderRepository) -> Order:
-    def reserve(order: Order) -> dict[str, Any]:
-        return {"skus": {line.sku: line.quantity for line in order.lines}}
-
-    return _advance(orders, key, OrderStatus.RESERVED, "stock reserved", reserve)
-
-
-def inspect_quality(key: str, orders: OrderRepository, warehouse: Warehouse) -> Order:
-    def inspect(order: Order) -> dict[str, Any]:
-        result = warehouse.inspect(order)
-        if not result.passed:
-            raise InspectionFailed(f"inspection failed: {result.notes or 'no notes'}")
-        return {"inspector": result.inspector}
-
-    return _advance(orders, key, OrderStatus.INSPECTED, "goods passed quality inspection", inspect)
-
-
-def package_order(key: str, orders: OrderRepository) -> Order:
-    def pack(order: Order) -> dict[str, Any]:
-        return {"packages": 1, "units": sum(line.quantity for line in order.lines)}
-
-    return _advance(orders, key, OrderStatus.PACKAGED, "goods packed", pack)
-
-
-def ship_order(key: str, orders: OrderRepository, carrier: Carrier, notifier: StoreNotifier) -> Order:
-    def ship(order: Order) -> dict[str, Any]:
-        label = carrier.create_label(order)  # keyed on the order: a retry gets the same label
-        order.carrier, order.tracking_number = label.carrier, label.tracking_number
-        return {"carrier": label.carrier, "tracking_number": label.tracking_number}
-
-    order = _advance(orders, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
-    notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
-    return order
-
-
-def await_delivery(key: str, task_token: str, orders: OrderRepository, workflow: Workflow) -> None:
-    """Park the execution's task token on the order until the carrier confirms delivery."""
-    for _ in range(_CONFLICT_ATTEMPTS):
-        order = _load(orders, key)
-        if has_reached(order.status, OrderStatus.DELIVERED):  # the carrier was faster than us
-            workflow.resume(task_token, {"order_key": key})
-            return
-        order.delivery_task_token = task_token
-        try:
-            orders.save(order)
-        except VersionConflict:
-            continue
-        return
-    raise VersionConflict(f"order {key} kept changing while waiting for delivery")
-
-
-class TrackingEvent(BaseModel):
-    event_id: str
-    tracking_number: str
-    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
-    occurred_at: datetime
-    description: str = ""
-
-
-def record_tracking_event(carrier: str, event: TrackingEvent, orders: OrderRepository, workflow: Workflow) -> str:
-    """Apply a carrier tracking event. A duplicate or late event changes nothing. Returns the order key."""
-    key = orders.find_by_tracking(carrier, event.tracking_number)
-    if key is None:
-        raise UnknownShipment(f"no shipment {event.tracking_number} with {carrier}")
-    for _ in range(_CONFLICT_ATTEMPTS):
-        order = _load(orders, key)
-        token = order.delivery_task_token
-        if event.status != "delivered":
-            if token and order.status is OrderStatus.SHIPPED:
-                workflow.heartbeat(token)
-            return key
-        if order.status is OrderStatus.SHIPPED:
-            order.transition_to(
-                OrderStatus.DELIVERED,
-                f"{carrier} confirmed delivery",
-                at=event.occurred_at,
-                tracking_number=event.tracking_number,
-                carrier_event=event.event_id,
-            )
-            try:
-                orders.save(order)  # conditional on the version: only one event wins the transition
-            except VersionConflict:
-                continue
-        if token is None:
-            return key  # nothing waits yet, or the wait was already resumed
-        workflow.resume(token, {"order_key": key, "delivered_at": event.occurred_at.isoformat()})
-        order.delivery_task_token = None
-        try:
-            orders.save(order)
-        except VersionConflict:
-            continue
-        return key
-    raise VersionConflict(f"order {key} kept changing while recording delivery")
-
-
+# --- partner callbacks ---------------------------------------------------------------------------
 def verify_partner_signature(
     secret: str,
     body: bytes,
@@ -382,44 +270,3 @@ def parse_partner_event[T: BaseModel](model: type[T], body: bytes) -> T:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise MalformedPayload(json.dumps(exc.errors(include_url=False, include_context=False), default=str)) from exc
-
-
-def complete_payment(key: str, orders: OrderRepository) -> Order:
-    def settle(order: Order) -> dict[str, Any]:
-        return {"amount": str(order.totals.grand_total), "method": f"captured by {order.platform} at checkout"}
-
-    return _advance(orders, key, OrderStatus.PAYMENT_COMPLETED, "payment complete", settle)
-
-
-def complete_order(key: str, orders: OrderRepository, notifier: StoreNotifier) -> Order:
-    order = _advance(orders, key, OrderStatus.COMPLETED, "delivered and paid")
-    notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.COMPLETED))
-    return order
-
-
-def record_failure(key: str, error: str, cause: str, orders: OrderRepository) -> Order | None:
-    """The workflow's catch-all: record why the order stopped. Already-terminal orders stay as they are."""
-    for _ in range(_CONFLICT_ATTEMPTS):
-        order = orders.get(key)
-        if order is None or order.status in TERMINAL:
-            return order
-        order.failure = {"error": error, "cause": _readable_cause(cause)}
-        order.delivery_task_token = None
-        order.transition_to(OrderStatus.FAILED, f"{error}: {order.failure['cause']}"[:500])
-        try:
-            orders.save(order)
-        except VersionConflict:
-            continue
-        return order
-    raise VersionConflict(f"order {key} kept changing while recording its failure")
-
-
-def _readable_cause(cause: str) -> str:
-    """Lambda failures arrive as a JSON document; keep just its message."""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause[:1000]
-    if isinstance(parsed, dict):
-        return str(parsed.get("errorMessage") or parsed)[:1000]
-    return str(parsed)[:1000]

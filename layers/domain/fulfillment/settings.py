@@ -15,11 +15,20 @@ class Settings(BaseModel):
     carrier_name: str = "simcarrier"
     carrier_api_url: str = ""
     warehouse_api_url: str = ""
+    warehouse_name: str = "main"
+    payment_api_url: str = ""
     fetch_queue_url: str = ""
     write_back_queue_url: str = ""
 
     def carrier_secret_ref(self, carrier: str) -> str:
         return f"/fulfillment/{self.stage}/carriers/{carrier}/webhook-secret"
+
+    def warehouse_secret_ref(self, warehouse: str) -> str:
+        return f"/fulfillment/{self.stage}/warehouses/{warehouse}/webhook-secret"
+
+    @property
+    def payment_secret_ref(self) -> str:
+        return f"/fulfillment/{self.stage}/payments/api-key"
 
 
 @lru_cache(maxsize=1)
@@ -32,6 +41,8 @@ def get_settings() -> Settings:
         carrier_name=env.get("CARRIER_NAME", "simcarrier"),
         carrier_api_url=env.get("CARRIER_API_URL", ""),
         warehouse_api_url=env.get("WAREHOUSE_API_URL", ""),
+        warehouse_name=env.get("WAREHOUSE_NAME", "main"),
+        payment_api_url=env.get("PAYMENT_API_URL", ""),
         fetch_queue_url=env.get("FETCH_QUEUE_URL", ""),
         write_back_queue_url=env.get("WRITE_BACK_QUEUE_URL", ""),
     )

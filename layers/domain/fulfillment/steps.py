@@ -8,11 +8,12 @@ Step Functions under its class name so the state machine can Retry or Catch it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.model import Order
+from fulfillment.workflow_steps import WaitKind
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,25 +29,35 @@ class StepInput(BaseModel):
 
 class CallbackStepInput(StepInput):
     task_token: str = Field(min_length=1)
+    waiting_for: WaitKind
+
+
+class AlertInput(StepInput):
+    alert: str = Field(min_length=1)
 
 
 class StepError(BaseModel):
     Error: str = "Unknown"
-    Cause: str = ""
+    Cause: str | None = ""  # the local engine drops the cause of SendTaskFailure
 
 
-class FailureInput(StepInput):
+class CompensationInput(StepInput):
+    outcome: Literal["cancelled", "failed"]
     error: StepError = Field(default_factory=StepError)
 
 
-def step_output(order: Order | None, key: str) -> dict[str, str]:
-    return {"order_key": key, "status": str(order.status)} if order else {"order_key": key}
+def step_output(result: Order | dict[str, Any] | None, key: str) -> dict[str, Any]:
+    if isinstance(result, dict):
+        return result
+    return {"order_key": key, "status": str(result.status)} if result else {"order_key": key}
 
 
-TaskHandler = Callable[..., dict[str, str]]
+TaskHandler = Callable[..., dict[str, Any]]
 
 
-def task_handler[Input: StepInput](model: type[Input], run: Callable[[Input, Container], Order | None]) -> TaskHandler:
+def task_handler[Input: StepInput](
+    model: type[Input], run: Callable[[Input, Container], Order | dict[str, Any] | None]
+) -> TaskHandler:
     """Build a step's ``lambda_handler(event, context, deps=None)`` around one service call."""
     from aws_lambda_powertools import Logger
 
@@ -57,7 +68,7 @@ def task_handler[Input: StepInput](model: type[Input], run: Callable[[Input, Con
 
     @logger.inject_lambda_context(correlation_id_path="order_key", clear_state=True)
     @traced
-    def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, str]:
+    def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
         step = model.model_validate(event)
         return step_output(run(step, deps or container()), step.order_key)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from fulfillment.errors import TransientError
 from fulfillment.model import Order
-from fulfillment.model.store import InspectionResult, Label
+from fulfillment.model.store import Label
 
 
 def _post(url: str, payload: dict[str, Any], idempotency_key: str, timeout: float) -> dict[str, Any]:
@@ -57,21 +57,33 @@ class HttpCarrier:
             carrier=self._carrier, tracking_number=str(body["tracking_number"]), label_url=body.get("label_url")
         )
 
+    def cancel_label(self, order: Order) -> bool:
+        """Void whatever label was bought for the order (found by reference); False if there is none to void."""
+        body = _post(
+            f"{self._base}/labels/cancel",
+            {"reference": order.key},
+            idempotency_key=f"void:{order.key}",
+            timeout=self._timeout,
+        )
+        return bool(body.get("cancelled"))
+
 
 class HttpWarehouse:
+    """Asks the warehouse to inspect an order's units; it answers later, signed, on the callback route it was
+    given when it was set up (``POST /warehouses/{warehouse}/inspections``, like a carrier's tracking webhook)."""
+
     def __init__(self, base_url: str, timeout: float = 5.0) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = timeout
 
-    def inspect(self, order: Order) -> InspectionResult:
-        body = _post(
+    def request_inspection(self, order: Order, attempt: int) -> None:
+        _post(
             f"{self._base}/inspections",
-            {"reference": order.key, "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]},
-            idempotency_key=f"inspection:{order.key}",
+            {
+                "reference": order.key,
+                "attempt": attempt,
+                "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
+            },
+            idempotency_key=f"inspection:{order.key}:{attempt}",
             timeout=self._timeout,
-        )
-        return InspectionResult(
-            passed=body.get("result") == "passed",
-            inspector=str(body.get("inspector", "")),
-            notes=str(body.get("notes", "")),
         )

@@ -44,6 +44,11 @@ class StepFunctionsWorkflow:
     def heartbeat(self, task_token: str) -> bool:
         return self._answer(lambda: self._client.send_task_heartbeat(taskToken=task_token))
 
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        return self._answer(
+            lambda: self._client.send_task_failure(taskToken=task_token, error=error[:256], cause=cause[:32768])
+        )
+
     @staticmethod
     def _answer(call: Any) -> bool:
         try:

@@ -118,7 +118,15 @@ class Order(BaseModel):
     events_recorded: int = 0  # timeline length; seq numbers stay gapless while version counts saves
     tracking_number: str | None = None
     carrier: str | None = None
-    delivery_task_token: str | None = None
+    # The execution waiting on this order, if any: its task token and what it waits for (approval,
+    # inspection, delivery, operator). Answered with a conditional save, so a duplicate answer does nothing.
+    task_token: str | None = None
+    waiting_for: str | None = None
+    cancel_requested: str | None = None  # why, when a cancellation reached an order mid-step
+    inspection_attempts: int = 0
+    packages: list[dict[str, Any]] = Field(default_factory=list)
+    short: dict[str, int] = Field(default_factory=dict)  # units a partial fulfillment leaves out, by SKU
+    payment: dict[str, str] = Field(default_factory=dict)  # method, captured/collected amount, references
     failure: dict[str, str] | None = None
     pending_events: list[TimelineEvent] = Field(default_factory=list, exclude=True)
 
@@ -156,6 +164,19 @@ class Order(BaseModel):
             detail=detail,
         )
         self.status = target
+        self.pending_events.append(event)
+        return event
+
+    def note(self, reason: str, *, at: datetime | None = None, **detail: Any) -> TimelineEvent:
+        """A timeline event that changes no status (an approval, a swapped unit, an alert)."""
+        event = TimelineEvent(
+            seq=self.events_recorded + len(self.pending_events) + 1,
+            at=at or datetime.now(UTC),
+            status=self.status,
+            previous_status=self.status,
+            reason=reason,
+            detail=detail,
+        )
         self.pending_events.append(event)
         return event
 

@@ -94,6 +94,7 @@ class WooOrder(_Lenient):
     billing: WooAddress
     shipping: WooAddress
     line_items: list[WooLineItem]
+    payment_method: str = ""  # the gateway id: "cod" is cash on delivery, "bacs" a bank transfer, …
 
 
 def woocommerce_signature(secret: str, body: bytes) -> str:
@@ -187,6 +188,7 @@ class WooCommerceInbound:
             source_modified_at=as_utc(woo.date_modified_gmt),
             paid=woo.status in PAID_STATUSES,
             cancelled=woo.status in CANCELLED_STATUSES,
+            platform_refs={"payment_method": woo.payment_method} if woo.payment_method else {},
         )
 
 

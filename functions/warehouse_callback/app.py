@@ -1,0 +1,41 @@
+"""POST /warehouses/{warehouse}/inspections: the warehouse's signed inspection result for a waiting order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fulfillment import services, workflow_steps
+from fulfillment.bootstrap import Container, container
+from fulfillment.errors import UnknownShipment
+from fulfillment.http import json_response, register_refusals, webhook_request
+from fulfillment.observability import traced
+
+logger = Logger()
+app = APIGatewayHttpResolver()
+register_refusals(app)
+
+
+@app.post("/warehouses/<warehouse>/inspections")
+def receive_inspection(warehouse: str) -> Response[str]:
+    deps: Container = app.context["deps"]
+    request = webhook_request(app.current_event.raw_event)
+    if warehouse != deps.settings.warehouse_name:
+        raise UnknownShipment(f"no warehouse {warehouse!r} is configured")
+    secret = deps.secrets.get(deps.settings.warehouse_secret_ref(warehouse))
+    services.verify_partner_signature(
+        secret, request.body, request.header("x-warehouse-timestamp"), request.header("x-warehouse-signature")
+    )
+    report = services.parse_partner_event(workflow_steps.InspectionReport, request.body)
+    order = workflow_steps.record_inspection(report, deps)
+    return json_response(202, {"order_key": order.key, "status": order.status})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@traced
+def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
+    app.append_context(deps=deps or container())  # type: ignore[no-untyped-call]
+    return app.resolve(event, context)

@@ -1,0 +1,495 @@
+"""The fulfillment workflow's steps, waits, decisions and compensations.
+
+Every function is safe to run again: a Step Functions retry, a re-run from the failed step or a
+duplicate callback finds the order already where the step would take it and does nothing twice.
+Side effects carry keys derived from the order (label, reservation, capture, refund), so even a
+step that crashed between its side effect and its save repeats nothing when it runs again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from fulfillment.errors import (
+    AwaitingStock,
+    CancellationRefused,
+    NothingToDecide,
+    OrderCancelled,
+    OrderNotFound,
+    OutOfStock,
+    UnknownShipment,
+    VersionConflict,
+)
+from fulfillment.model import Money, Order, OrderStatus, has_reached
+from fulfillment.model.inventory import OutOfStockPolicy, out_of_stock_policy
+from fulfillment.model.lifecycle import TERMINAL, ensure_transition
+from fulfillment.model.payment import (
+    CapturePoint,
+    PaymentMethod,
+    amount_to_collect,
+    capture_key,
+    capture_point,
+    cash_key,
+    payment_method,
+    refund_key,
+    void_key,
+)
+from fulfillment.model.writeback import UpdateKind, WriteBackRequest
+from fulfillment.ports import OrderRepository, StepDeps
+
+CONFLICT_ATTEMPTS = 8
+INSPECTION_ATTEMPTS = 3  # a failed unit is swapped and re-inspected this many times before a person looks
+DEFAULT_REVIEW_THRESHOLD_MINOR = 100_000  # orders above 1,000.00 wait for a person unless the store says otherwise
+
+
+class WaitKind(StrEnum):
+    APPROVAL = "approval"
+    INSPECTION = "inspection"
+    DELIVERY = "delivery"
+    OPERATOR = "operator"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def load(orders: OrderRepository, key: str) -> Order:
+    order = orders.get(key)
+    if order is None:
+        raise OrderNotFound(f"no order {key}")
+    return order
+
+
+def _retrying[T](orders: OrderRepository, key: str, change: Callable[[Order], T]) -> T:
+    """Load, change, save; on a concurrent save, reload and change again."""
+    for _ in range(CONFLICT_ATTEMPTS):
+        order = load(orders, key)
+        result = change(order)
+        try:
+            orders.save(order)
+        except VersionConflict:
+            continue
+        return result
+    raise VersionConflict(f"order {key} kept changing")
+
+
+def _advance(
+    deps: StepDeps, key: str, target: OrderStatus, reason: str, act: Callable[[Order], dict[str, Any]] | None = None
+) -> Order:
+    """Run one step: nothing if the order already got there, else act and record (refusing a cancelled order)."""
+    order = load(deps.orders, key)
+    if has_reached(order.status, target):
+        return order
+    if order.cancel_requested:
+        raise OrderCancelled(order.cancel_requested)
+    ensure_transition(order.status, target)  # before acting: a failed order must not buy a label
+    detail = act(order) if act else {}
+    order.transition_to(target, reason, **detail)
+    deps.orders.save(order)
+    return order
+
+
+# --- steps --------------------------------------------------------------------------------------
+def review_reasons(order: Order, threshold_minor: int) -> list[str]:
+    reasons = []
+    if order.totals.grand_total.minor > threshold_minor:
+        reasons.append(f"high value: {order.totals.grand_total}")
+    billing, shipping = order.billing_address.country, order.shipping_address.country
+    if billing and shipping and billing != shipping:
+        reasons.append(f"billing country {billing} differs from shipping country {shipping}")
+    if order.platform_refs.get("flagged"):
+        reasons.append(f"flagged by the store: {order.platform_refs['flagged']}")
+    return reasons
+
+
+def validate_order(key: str, deps: StepDeps) -> dict[str, Any]:
+    def check(order: Order) -> dict[str, Any]:
+        order.ensure_fulfillable()
+        store = deps.stores.get(order.store_id)
+        threshold = int((store.options if store else {}).get("review_above_minor", DEFAULT_REVIEW_THRESHOLD_MINOR))
+        return {"lines": len(order.lines), "review": review_reasons(order, threshold)}
+
+    order = _advance(deps, key, OrderStatus.VALIDATED, "address, lines, totals and payment checked", check)
+    validated = next((e for e in reversed(deps.orders.timeline(key)) if e.status is OrderStatus.VALIDATED), None)
+    reasons = list(validated.detail.get("review", [])) if validated else []
+    return {"order_key": order.key, "needs_review": bool(reasons), "review_reasons": reasons}
+
+
+def reserve_inventory(key: str, deps: StepDeps) -> Order:
+    def reserve(order: Order) -> dict[str, Any]:
+        store = deps.stores.get(order.store_id)
+        policy = out_of_stock_policy(store) if store else OutOfStockPolicy.WAIT
+        outcome = deps.inventory.reserve(order, policy)  # idempotent per order
+        if outcome.reservation is None:
+            raise AwaitingStock(f"short of {outcome.short}")
+        order.short = dict(outcome.short)
+        return {"policy": str(policy), "short": dict(outcome.short)}
+
+    try:
+        return _advance(deps, key, OrderStatus.RESERVED, "stock reserved", reserve)
+    except OutOfStock as error:
+        if error.policy == OutOfStockPolicy.WAIT:
+            raise AwaitingStock(str(error)) from error  # the state machine retries this one hourly
+        raise
+
+
+def package_order(key: str, deps: StepDeps) -> Order:
+    def pack(order: Order) -> dict[str, Any]:
+        packages = deps.packer(order)
+        order.packages = packages
+        return {"packages": len(packages), "weight_g": sum(int(p.get("weight_g", 0)) for p in packages)}
+
+    return _advance(deps, key, OrderStatus.PACKAGED, "goods packed", pack)
+
+
+def ship_order(key: str, deps: StepDeps) -> Order:
+    def ship(order: Order) -> dict[str, Any]:
+        label = deps.carrier.create_label(order)  # keyed on the order: a retry gets the same label
+        order.carrier, order.tracking_number = label.carrier, label.tracking_number
+        deps.inventory.consume(order.key)  # idempotent: reserved units leave the shelf
+        detail: dict[str, Any] = {"carrier": label.carrier, "tracking_number": label.tracking_number}
+        store = deps.stores.get(order.store_id)
+        if (
+            store
+            and payment_method(order) is PaymentMethod.AUTHORIZED
+            and capture_point(store) is CapturePoint.SHIPMENT
+        ):
+            detail["captured"] = _capture(order, deps)
+        return detail
+
+    order = _advance(deps, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
+    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
+    return order
+
+
+def _capture(order: Order, deps: StepDeps) -> str:
+    amount = amount_to_collect(order)
+    result = deps.payments.capture(order, amount, capture_key(order))  # the key makes a retry charge nothing
+    order.payment |= {
+        "method": str(PaymentMethod.AUTHORIZED),
+        "captured_minor": str(result.amount.minor),
+        "reference": result.reference,
+    }
+    return str(result.amount)
+
+
+def complete_payment(key: str, deps: StepDeps) -> Order:
+    def settle(order: Order) -> dict[str, Any]:
+        method = payment_method(order)
+        if method is PaymentMethod.CASH_ON_DELIVERY:
+            result = deps.payments.collect_cash(order, amount_to_collect(order), cash_key(order))
+            order.payment |= {
+                "method": str(method),
+                "collected_minor": str(result.amount.minor),
+                "reference": result.reference,
+            }
+            return {"method": str(method), "amount": str(result.amount)}
+        if method is PaymentMethod.AUTHORIZED and "captured_minor" not in order.payment:
+            return {"method": str(method), "amount": _capture(order, deps)}
+        order.payment.setdefault("method", str(method))
+        return {"method": str(method), "amount": str(order.totals.grand_total)}
+
+    return _advance(deps, key, OrderStatus.PAYMENT_COMPLETED, "payment complete", settle)
+
+
+def complete_order(key: str, deps: StepDeps) -> Order:
+    order = _advance(deps, key, OrderStatus.COMPLETED, "delivered and paid")
+    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.COMPLETED))
+    return order
+
+
+# --- waits and their answers --------------------------------------------------------------------
+def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> None:
+    """Keep the execution's task token on the order until someone answers (a callback step)."""
+    order = load(deps.orders, key)
+    if order.cancel_requested:
+        deps.workflow.fail(token, "OrderCancelled", order.cancel_requested)
+        return
+    if kind is WaitKind.DELIVERY and has_reached(order.status, OrderStatus.DELIVERED):
+        deps.workflow.resume(token, {"order_key": key})  # the carrier was faster than us
+        return
+    if kind is WaitKind.INSPECTION and has_reached(order.status, OrderStatus.INSPECTED):
+        deps.workflow.resume(token, {"order_key": key})  # a re-run after the inspection passed
+        return
+
+    def park(current: Order) -> None:
+        current.task_token, current.waiting_for = token, str(kind)
+
+    _retrying(deps.orders, key, park)
+    if kind is WaitKind.INSPECTION:
+        deps.warehouse.request_inspection(order, attempt=order.inspection_attempts + 1)
+
+
+def answer_wait(
+    key: str,
+    kind: WaitKind,
+    deps: StepDeps,
+    *,
+    success: dict[str, Any] | None = None,
+    failure: tuple[str, str] | None = None,
+    note: str,
+    change: Callable[[Order], None] | None = None,
+) -> Order:
+    """Answer what the execution waits for, once: resume (or fail) its token, then clear it with the save."""
+    order = load(deps.orders, key)
+    token = order.task_token
+    if token is None or order.waiting_for != str(kind):
+        raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {order.waiting_for or 'nothing'})")
+    recorded = len(order.pending_events)
+    if change:
+        change(order)
+    if failure:  # kept on the order too: Step Functions carries the cause, the local engine drops it
+        order.failure = {"error": failure[0], "cause": failure[1]}
+    if len(order.pending_events) == recorded:  # the change recorded no status of its own: say what happened
+        order.note(note)
+    order.task_token, order.waiting_for = None, None
+    deps.orders.save(order)  # conditional on the version: a concurrent answer loses here
+    if failure:
+        deps.workflow.fail(token, *failure)
+    else:
+        deps.workflow.resume(token, success or {"order_key": key})
+    return order
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    PASS = "pass"  # noqa: S105 - an inspection verdict
+    FAIL = "fail"
+    DELIVERED = "delivered"
+    LOST = "lost"
+
+
+def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str = "") -> Order:
+    """An operator's decision on a waiting order (approval, a stuck inspection, an overdue delivery)."""
+    order = load(deps.orders, key)
+    why = f" ({reason})" if reason else ""
+    if decision in (Decision.APPROVE, Decision.REJECT):
+        failure = ("ApprovalRejected", reason or "rejected") if decision is Decision.REJECT else None
+        return answer_wait(key, WaitKind.APPROVAL, deps, failure=failure, note=f"{decision}d by {by}{why}")
+    if order.waiting_for == str(WaitKind.OPERATOR) and order.status in (OrderStatus.RESERVED, OrderStatus.PACKAGED):
+        if decision is Decision.PASS:
+            return answer_wait(
+                key,
+                WaitKind.OPERATOR,
+                deps,
+                note=f"inspection passed by {by}{why}",
+                change=lambda o: _mark_inspected(o, by),
+            )
+        return answer_wait(
+            key,
+            WaitKind.OPERATOR,
+            deps,
+            failure=("InspectionRejected", reason or "rejected"),
+            note=f"inspection failed by {by}{why}",
+        )
+    if decision is Decision.DELIVERED:
+        kind = WaitKind(order.waiting_for) if order.waiting_for in ("delivery", "operator") else WaitKind.DELIVERY
+        return answer_wait(
+            key,
+            kind,
+            deps,
+            note=f"delivery confirmed by {by}{why}",
+            change=lambda o: _mark_delivered(o, f"delivery confirmed by {by}"),
+        )
+    if decision is Decision.LOST:
+        kind = WaitKind(order.waiting_for) if order.waiting_for in ("delivery", "operator") else WaitKind.DELIVERY
+        return answer_wait(key, kind, deps, failure=("DeliveryFailed", f"lost{why}"), note=f"reported lost by {by}")
+    raise NothingToDecide(f"{decision} does not answer what order {key} waits for ({order.waiting_for})")
+
+
+def _mark_inspected(order: Order, by: str) -> None:
+    if order.status is OrderStatus.RESERVED:
+        order.transition_to(OrderStatus.INSPECTED, f"inspection passed ({by})")
+
+
+def _mark_delivered(order: Order, reason: str, at: datetime | None = None, **detail: Any) -> None:
+    if order.status is OrderStatus.SHIPPED:
+        order.transition_to(OrderStatus.DELIVERED, reason, at=at, **detail)
+
+
+class InspectionReport(BaseModel):
+    order_key: str
+    attempt: int
+    result: Literal["passed", "failed"]
+    inspector: str = ""
+    notes: str = ""
+
+
+def record_inspection(report: InspectionReport, deps: StepDeps) -> Order:
+    """The warehouse's callback: passed resumes; failed swaps the unit and re-inspects, up to a limit."""
+    order = load(deps.orders, report.order_key)
+    if order.waiting_for != str(WaitKind.INSPECTION) or report.attempt != order.inspection_attempts + 1:
+        return order  # a duplicate or late report: the wait it answers is over
+    if report.result == "passed":
+        return answer_wait(
+            report.order_key,
+            WaitKind.INSPECTION,
+            deps,
+            note=f"inspection passed ({report.inspector})",
+            change=lambda o: _mark_inspected(o, report.inspector or "warehouse"),
+        )
+    if report.attempt >= INSPECTION_ATTEMPTS:
+        return answer_wait(
+            report.order_key,
+            WaitKind.INSPECTION,
+            deps,
+            failure=("InspectionFailed", f"failed {report.attempt} inspections: {report.notes}"),
+            note=f"inspection failed {report.attempt} times: {report.notes}",
+            change=lambda o: setattr(o, "inspection_attempts", report.attempt),
+        )
+
+    def swap(current: Order) -> None:
+        current.inspection_attempts = report.attempt
+        current.note(f"inspection {report.attempt} failed ({report.notes}); unit swapped, re-inspecting")
+
+    _retrying(deps.orders, report.order_key, swap)
+    token = order.task_token
+    if token:
+        deps.workflow.heartbeat(token)
+    deps.warehouse.request_inspection(load(deps.orders, report.order_key), attempt=report.attempt + 1)
+    return load(deps.orders, report.order_key)
+
+
+class TrackingEvent(BaseModel):
+    event_id: str
+    tracking_number: str
+    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
+    occurred_at: datetime
+    description: str = ""
+    exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None
+
+
+def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) -> str:
+    """Apply a carrier tracking event. A duplicate or late event changes nothing. Returns the order key."""
+    key = deps.orders.find_by_tracking(carrier, event.tracking_number)
+    if key is None:
+        raise UnknownShipment(f"no shipment {event.tracking_number} with {carrier}")
+    order = load(deps.orders, key)
+    waiting = order.waiting_for == str(WaitKind.DELIVERY) and order.task_token is not None
+    if event.status == "delivered":
+        if waiting:
+            answer_wait(
+                key,
+                WaitKind.DELIVERY,
+                deps,
+                note=f"{carrier} tracking: delivered",
+                change=lambda o: _mark_delivered(
+                    o,
+                    f"{carrier} confirmed delivery",
+                    at=event.occurred_at,
+                    tracking_number=event.tracking_number,
+                    carrier_event=event.event_id,
+                ),
+            )
+        elif order.status is OrderStatus.SHIPPED:  # delivered before the wait began: the wait resumes itself
+            _retrying(
+                deps.orders, key, lambda o: _mark_delivered(o, f"{carrier} confirmed delivery", at=event.occurred_at)
+            )
+        return key
+    if event.status == "exception" and event.exception in ("returned_to_sender", "lost") and waiting:
+        answer_wait(
+            key,
+            WaitKind.DELIVERY,
+            deps,
+            failure=("DeliveryFailed", f"{event.exception}: {event.description}"),
+            note=f"{carrier} tracking: {event.exception}",
+        )
+        return key
+    if waiting and order.task_token:
+        deps.workflow.heartbeat(order.task_token)  # in transit, out for delivery, a failed attempt: still moving
+    return key
+
+
+# --- cancellation and compensation --------------------------------------------------------------
+def request_cancellation(key: str, reason: str, deps: StepDeps) -> Order:
+    """Cancel before delivery: the waiting execution is failed with OrderCancelled (it compensates), a running
+    step sees the request at its next save, and an order with no execution is compensated here."""
+    order = load(deps.orders, key)
+    if has_reached(order.status, OrderStatus.DELIVERED):  # COMPLETED included
+        raise CancellationRefused(f"order {key} was delivered; start a return instead (fulfillment returns start)")
+    if order.status in TERMINAL:
+        return order
+    if order.task_token:
+        return answer_wait(
+            key,
+            WaitKind(order.waiting_for or "operator"),
+            deps,
+            failure=("OrderCancelled", reason),
+            note=f"cancellation requested: {reason}",
+            change=lambda o: setattr(o, "cancel_requested", reason),
+        )
+    if order.status is OrderStatus.PENDING_PAYMENT:
+        return compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": reason}, deps)
+
+    def mark(current: Order) -> None:
+        current.cancel_requested = reason
+        current.note(f"cancellation requested: {reason}")
+
+    _retrying(deps.orders, key, mark)
+    return load(deps.orders, key)
+
+
+def compensate(
+    key: str, outcome: Literal["cancelled", "failed"], error: dict[str, str | None], deps: StepDeps
+) -> Order:
+    """Undo what the order's stage did, and nothing more, then record the outcome. Safe to run again."""
+    order = load(deps.orders, key)
+    if order.status in TERMINAL:
+        return order
+    undone: list[str] = []
+    started = order.status is not OrderStatus.PENDING_PAYMENT  # an unpaid order has nothing to undo but itself
+    if started and deps.inventory.release(key):
+        undone.append("reservation released")
+    # By the order's reference, not its tracking number: a ship step that crashed after buying the label
+    # never saved the number, and its label must not leak.
+    may_have_label = has_reached(order.status, OrderStatus.PACKAGED) and not has_reached(
+        order.status, OrderStatus.DELIVERED
+    )
+    if may_have_label and deps.carrier.cancel_label(order):
+        undone.append("label cancelled")
+    method = payment_method(order) if started else None
+    if "captured_minor" in order.payment:
+        captured = Money(minor=int(order.payment["captured_minor"]), currency=order.currency)
+        deps.payments.refund(order, captured, refund_key(order, captured))
+        undone.append(f"payment of {captured} refunded")
+    elif method is PaymentMethod.AUTHORIZED:
+        deps.payments.void(order, void_key(order))
+        undone.append("authorization voided")
+    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.CANCELLED, reason=_cause(error)))
+    undone.append("store told")
+
+    def record(current: Order) -> None:
+        if current.status in TERMINAL:
+            return
+        known = current.failure or {}
+        cause = _cause(error) if error.get("Cause") else known.get("cause") or _cause(error)
+        current.task_token, current.waiting_for = None, None
+        if outcome == "failed":
+            current.failure = {"error": str(error.get("Error") or known.get("error") or "Unknown"), "cause": cause}
+            current.transition_to(OrderStatus.FAILED, f"{current.failure['error']}: {cause}"[:500], undone=undone)
+        else:
+            current.transition_to(OrderStatus.CANCELLED, f"cancelled: {cause}"[:500], undone=undone)
+
+    _retrying(deps.orders, key, record)
+    return load(deps.orders, key)
+
+
+def _cause(error: dict[str, str | None]) -> str:
+    """Lambda failures arrive as a JSON document; keep just its message."""
+    cause = error.get("Cause") or error.get("Error") or ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:1000]
+    if isinstance(parsed, dict):
+        return str(parsed.get("errorMessage") or parsed)[:1000]
+    return str(parsed)[:1000]
+
+
+def raise_alert(key: str, alert: str, deps: StepDeps) -> Order:
+    """Record an alert on the order; the metric it emits is what the CloudWatch alarm watches."""
+    return _retrying(deps.orders, key, lambda o: (o.note(f"alert: {alert.replace('_', ' ')}", alert=alert), o)[1])
