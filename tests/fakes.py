@@ -10,14 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fulfillment.errors import VersionConflict
+from fulfillment.errors import OrderInvalid, UnpackableItem, VersionConflict
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
 from fulfillment.model.inbound import FetchRequest
-from fulfillment.model.store import InspectionResult, Label, Store
-from fulfillment.model.writeback import WriteBackRequest
+from fulfillment.model.inventory import DEFAULT_WAREHOUSE, OutOfStockPolicy, StockLevel
+from fulfillment.model.lifecycle import FULFILLMENT_PATH
+from fulfillment.model.payment import PaymentMethod, payment_method
+from fulfillment.model.store import Label, Store
+from fulfillment.model.writeback import UpdateKind, WriteBackRequest
+from fulfillment.workflow_steps import WaitKind
+from tests.fakes_inventory import InMemoryInventory
+from tests.fakes_payment import FakePaymentGateway
 
 TEST_SECRET = "test-secret"
 STORE_ID = "kaffeekontor"
@@ -97,6 +105,33 @@ class InMemoryOrderRepository:
         return len(self._orders)
 
 
+class FlakyOrderRepository(InMemoryOrderRepository):
+    """An ``InMemoryOrderRepository`` whose next saves can be made to fail or race.
+
+    ``fail_next_save(error)`` makes the next save raise ``error`` without writing (a Lambda that died, or
+    lost a race, after its side effects and before its save); ``before_next_save(act)`` runs ``act`` with
+    the order about to be saved, just before it is written (a concurrent writer getting in first).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._failures: list[Exception] = []
+        self._interleaved: list[Callable[[Order], None]] = []
+
+    def fail_next_save(self, error: Exception | None = None) -> None:
+        self._failures.append(error or VersionConflict("changed meanwhile"))
+
+    def before_next_save(self, act: Callable[[Order], None]) -> None:
+        self._interleaved.append(act)
+
+    def save(self, order: Order) -> None:
+        if self._interleaved:
+            self._interleaved.pop(0)(order)
+        if self._failures:
+            raise self._failures.pop(0)
+        super().save(order)
+
+
 class InMemoryStoreRegistry:
     def __init__(self, *stores: Store) -> None:
         self._stores = {store.store_id: store for store in stores}
@@ -121,12 +156,13 @@ class FakeSecretStore:
 
 # --- workflow and partners -------------------------------------------------------------------------
 class RecordingWorkflow:
-    """Step Functions in memory: execution names are unique, a task token answers once."""
+    """Step Functions in memory: execution names are unique, a task token answers once (resume or fail)."""
 
     def __init__(self) -> None:
         self.started: list[str] = []
         self.start_calls = 0
         self.resumed: list[tuple[str, dict[str, Any]]] = []
+        self.failed: list[tuple[str, str, str]] = []  # (token, error, cause)
         self.heartbeats: list[str] = []
 
     def start(self, order: Order) -> bool:
@@ -138,13 +174,19 @@ class RecordingWorkflow:
         return True
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
-        if task_token in self.resumed_tokens:
+        if task_token in self.answered_tokens:
             return False
         self.resumed.append((task_token, dict(output)))
         return True
 
+    def fail(self, task_token: str, error: str, cause: str) -> bool:
+        if task_token in self.answered_tokens:
+            return False
+        self.failed.append((task_token, error, cause))
+        return True
+
     def heartbeat(self, task_token: str) -> bool:
-        if task_token in self.resumed_tokens:
+        if task_token in self.answered_tokens:
             return False
         self.heartbeats.append(task_token)
         return True
@@ -153,13 +195,27 @@ class RecordingWorkflow:
     def resumed_tokens(self) -> list[str]:
         return [token for token, _ in self.resumed]
 
+    @property
+    def failed_tokens(self) -> list[str]:
+        return [token for token, _, _ in self.failed]
+
+    @property
+    def answered_tokens(self) -> list[str]:
+        return self.resumed_tokens + self.failed_tokens
+
 
 class FakeCarrier:
-    """Labels keyed on the order, like the real carrier's idempotency key: same order, same label."""
+    """Labels keyed on the order, like the real carrier's idempotency key: same order, same label.
+
+    ``cancel_label`` voids the label bought for the order (found by the order's key, as the real carrier
+    finds it by reference): True once, False when none was bought or it is already void.
+    """
 
     def __init__(self, name: str = "simcarrier") -> None:
         self.name = name
         self.calls: list[str] = []
+        self.cancel_calls: list[str] = []
+        self.cancelled: list[str] = []
         self._labels: dict[str, Label] = {}
 
     def create_label(self, order: Order) -> Label:
@@ -169,17 +225,44 @@ class FakeCarrier:
             self._labels[order.key] = Label(carrier=self.name, tracking_number=number)
         return self._labels[order.key]
 
+    def cancel_label(self, order: Order) -> bool:
+        self.cancel_calls.append(order.key)
+        if order.key not in self._labels or order.key in self.cancelled:
+            return False
+        self.cancelled.append(order.key)
+        return True
+
+    def bought(self, order_key: str) -> Label | None:
+        return self._labels.get(order_key)
+
 
 class FakeWarehouse:
-    def __init__(self, *, passed: bool = True, inspector: str = "inspector-7", notes: str = "") -> None:
-        self.passed = passed
-        self.inspector = inspector
-        self.notes = notes
-        self.inspected: list[str] = []
+    """Records inspection requests; the test plays the warehouse and answers with ``record_inspection``."""
 
-    def inspect(self, order: Order) -> InspectionResult:
-        self.inspected.append(order.key)
-        return InspectionResult(passed=self.passed, inspector=self.inspector, notes=self.notes)
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, int]] = []  # (order key, attempt)
+
+    def request_inspection(self, order: Order, attempt: int) -> None:
+        self.requests.append((order.key, attempt))
+
+
+class RecordingPacker:
+    """A packer (``StepDeps.packer``): one package per order line, or ``UnpackableItem`` for ``unpackable`` SKUs."""
+
+    def __init__(self, *, weight_g: int = 400) -> None:
+        self.weight_g = weight_g
+        self.unpackable: set[str] = set()
+        self.calls: list[str] = []
+
+    def __call__(self, order: Order) -> list[dict[str, Any]]:
+        self.calls.append(order.key)
+        for line in order.lines:
+            if line.sku in self.unpackable:
+                raise UnpackableItem(f"{line.sku} fits no box", sku=line.sku)
+        return [
+            {"box": "S", "lines": [{"sku": line.sku, "quantity": line.quantity}], "weight_g": self.weight_g}
+            for line in order.lines
+        ]
 
 
 # --- builders -------------------------------------------------------------------------------------
@@ -188,8 +271,8 @@ def woo_sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def woo_store(store_id: str = STORE_ID, platform: str = "woocommerce") -> Store:
-    return Store(store_id=store_id, platform=platform, secret_ref=SECRET_REF, name="Kaffeekontor")
+def woo_store(store_id: str = STORE_ID, platform: str = "woocommerce", **options: str) -> Store:
+    return Store(store_id=store_id, platform=platform, secret_ref=SECRET_REF, name="Kaffeekontor", options=options)
 
 
 def money(amount: str, currency: str = "EUR") -> Money:
@@ -283,3 +366,101 @@ class RecordingNotifier:
 
     def notify(self, request: WriteBackRequest) -> None:
         self.requests.append(request)
+
+    def kinds_for(self, order_key: str) -> list[UpdateKind]:
+        return [request.kind for request in self.requests if request.order_key == order_key]
+
+
+# --- the workflow's world ---------------------------------------------------------------------------
+_WAIT_AT: dict[OrderStatus, WaitKind] = {
+    OrderStatus.VALIDATED: WaitKind.APPROVAL,
+    OrderStatus.RESERVED: WaitKind.INSPECTION,
+    OrderStatus.SHIPPED: WaitKind.DELIVERY,
+}
+
+
+@dataclass
+class FulfillmentWorld:
+    """Fakes for every port the workflow steps use: satisfies ``fulfillment.ports.StepDeps``.
+
+    ``order_at`` stores an order and moves it to a status with what getting there leaves behind in
+    the world (stock seeded for its SKUs, its reservation, its label, its authorization).
+    """
+
+    orders: FlakyOrderRepository = field(default_factory=FlakyOrderRepository)
+    stores: InMemoryStoreRegistry = field(default_factory=lambda: InMemoryStoreRegistry(woo_store()))
+    workflow: RecordingWorkflow = field(default_factory=RecordingWorkflow)
+    notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
+    carrier: FakeCarrier = field(default_factory=FakeCarrier)
+    warehouse: FakeWarehouse = field(default_factory=FakeWarehouse)
+    inventory: InMemoryInventory = field(default_factory=InMemoryInventory)
+    payments: FakePaymentGateway = field(default_factory=FakePaymentGateway)
+    packer: RecordingPacker = field(default_factory=RecordingPacker)
+
+    def store_options(self, **options: str) -> None:
+        """Replace the store's options (``out_of_stock``, ``capture_on``, ``review_above_minor``, …)."""
+        self.stores.put(woo_store(**options))
+
+    def order_at(
+        self,
+        status: OrderStatus,
+        *,
+        stock: int = 10,
+        token: str | None = None,
+        waiting_for: WaitKind | None = None,
+        **overrides: Any,
+    ) -> str:
+        """Store an order at ``status`` (FAILED and CANCELLED from VALIDATED), ``stock`` units of each SKU on
+        hand; with ``token``, parked waiting for ``waiting_for`` (by default what ``status`` waits for)."""
+        if status is OrderStatus.PENDING_PAYMENT:
+            overrides.setdefault("paid", False)
+        order = make_order(**overrides)
+        for sku in sorted({line.sku for line in order.lines}):
+            if stock > 0:
+                self.inventory.restock(DEFAULT_WAREHOUSE, sku, stock)
+        if _method(order) is PaymentMethod.AUTHORIZED:
+            self.payments.authorize(order.key, order.totals.grand_total.minor, order.currency)
+        order.record_receipt("placed for a test", at=order.placed_at)
+        self.orders.create(order)
+        if status is OrderStatus.PENDING_PAYMENT:
+            return order.key
+        terminal = status in (OrderStatus.FAILED, OrderStatus.CANCELLED)
+        milestone = OrderStatus.VALIDATED if terminal else status
+        for target in FULFILLMENT_PATH[1 : FULFILLMENT_PATH.index(milestone) + 1]:
+            if target is OrderStatus.RESERVED:
+                self.inventory.reserve(order, OutOfStockPolicy.WAIT)
+            if target is OrderStatus.SHIPPED:
+                label = self.carrier.create_label(order)
+                order.carrier, order.tracking_number = label.carrier, label.tracking_number
+                self.inventory.consume(order.key)
+            order.transition_to(target, f"given {target}")
+        if terminal:
+            order.transition_to(status, f"given {status}")
+        if token is not None:
+            order.task_token = token
+            order.waiting_for = str(waiting_for or _WAIT_AT.get(status, WaitKind.OPERATOR))
+        self.orders.save(order)
+        return order.key
+
+    def stored(self, key: str) -> Order:
+        order = self.orders.get(key)
+        assert order is not None, f"no order {key}"
+        return order
+
+    def timeline(self, key: str) -> list[TimelineEvent]:
+        return self.orders.timeline(key)
+
+    def last_event(self, key: str) -> TimelineEvent:
+        return self.orders.timeline(key)[-1]
+
+    def level(self, sku: str = "MUG-CC-BLU") -> StockLevel:
+        level = self.inventory.level(DEFAULT_WAREHOUSE, sku)
+        assert level is not None, f"no stock of {sku}"
+        return level
+
+
+def _method(order: Order) -> PaymentMethod | None:
+    try:
+        return payment_method(order)
+    except OrderInvalid:
+        return None

@@ -147,18 +147,15 @@ def package_order(key: str, deps: StepDeps) -> Order:
 
 def ship_order(key: str, deps: StepDeps) -> Order:
     def ship(order: Order) -> dict[str, Any]:
+        detail: dict[str, Any] = {}
+        store = deps.stores.get(order.store_id)
+        capture_now = store is not None and capture_point(store) is CapturePoint.SHIPMENT
+        if capture_now and payment_method(order) is PaymentMethod.AUTHORIZED:
+            detail["captured"] = _capture(order, deps)  # first: a declined card ships nothing and takes no stock
         label = deps.carrier.create_label(order)  # keyed on the order: a retry gets the same label
         order.carrier, order.tracking_number = label.carrier, label.tracking_number
         deps.inventory.consume(order.key)  # idempotent: reserved units leave the shelf
-        detail: dict[str, Any] = {"carrier": label.carrier, "tracking_number": label.tracking_number}
-        store = deps.stores.get(order.store_id)
-        if (
-            store
-            and payment_method(order) is PaymentMethod.AUTHORIZED
-            and capture_point(store) is CapturePoint.SHIPMENT
-        ):
-            detail["captured"] = _capture(order, deps)
-        return detail
+        return detail | {"carrier": label.carrier, "tracking_number": label.tracking_number}
 
     order = _advance(deps, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
     deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
@@ -204,22 +201,36 @@ def complete_order(key: str, deps: StepDeps) -> Order:
 # --- waits and their answers --------------------------------------------------------------------
 def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> None:
     """Keep the execution's task token on the order until someone answers (a callback step)."""
-    order = load(deps.orders, key)
-    if order.cancel_requested:
-        deps.workflow.fail(token, "OrderCancelled", order.cancel_requested)
-        return
-    if kind is WaitKind.DELIVERY and has_reached(order.status, OrderStatus.DELIVERED):
-        deps.workflow.resume(token, {"order_key": key})  # the carrier was faster than us
-        return
-    if kind is WaitKind.INSPECTION and has_reached(order.status, OrderStatus.INSPECTED):
-        deps.workflow.resume(token, {"order_key": key})  # a re-run after the inspection passed
-        return
 
-    def park(current: Order) -> None:
+    def decide_wait(current: Order) -> str:
+        # Decided on every attempt: a cancellation or a delivery may land while we park.
+        if current.cancel_requested:
+            return "cancelled"
+        if kind is WaitKind.DELIVERY and has_reached(current.status, OrderStatus.DELIVERED):
+            return "answered"  # the carrier was faster than us
+        if kind is WaitKind.INSPECTION and has_reached(current.status, OrderStatus.INSPECTED):
+            return "answered"  # a re-run after the inspection passed
+        return "parked"
+
+    for _ in range(CONFLICT_ATTEMPTS):
+        current = load(deps.orders, key)
+        outcome = decide_wait(current)
+        if outcome != "parked":
+            break
         current.task_token, current.waiting_for = token, str(kind)
-
-    _retrying(deps.orders, key, park)
-    if kind is WaitKind.INSPECTION:
+        try:
+            deps.orders.save(current)
+        except VersionConflict:
+            continue
+        break
+    else:
+        raise VersionConflict(f"order {key} kept changing while parking its task token")
+    order = load(deps.orders, key)
+    if outcome == "cancelled":
+        deps.workflow.fail(token, "OrderCancelled", order.cancel_requested or "cancelled")
+    elif outcome == "answered":
+        deps.workflow.resume(token, {"order_key": key})
+    elif kind is WaitKind.INSPECTION:
         deps.warehouse.request_inspection(order, attempt=order.inspection_attempts + 1)
 
 
@@ -230,7 +241,7 @@ def answer_wait(
     *,
     success: dict[str, Any] | None = None,
     failure: tuple[str, str] | None = None,
-    note: str,
+    note: str | None,
     change: Callable[[Order], None] | None = None,
 ) -> Order:
     """Answer what the execution waits for, once: resume (or fail) its token, then clear it with the save."""
@@ -243,15 +254,26 @@ def answer_wait(
         change(order)
     if failure:  # kept on the order too: Step Functions carries the cause, the local engine drops it
         order.failure = {"error": failure[0], "cause": failure[1]}
-    if len(order.pending_events) == recorded:  # the change recorded no status of its own: say what happened
+    if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
         order.note(note)
     order.task_token, order.waiting_for = None, None
-    deps.orders.save(order)  # conditional on the version: a concurrent answer loses here
-    if failure:
-        deps.workflow.fail(token, *failure)
-    else:
-        deps.workflow.resume(token, success or {"order_key": key})
+    # Saved before the answer is sent, so the step that resumes sees it; conditional on the version, so a
+    # concurrent answer loses here.
+    deps.orders.save(order)
+    try:
+        if failure:
+            deps.workflow.fail(token, *failure)
+        else:
+            deps.workflow.resume(token, success or {"order_key": key})
+    except Exception:  # not sent: give the token back, so the caller's retry answers again
+        _retrying(deps.orders, key, lambda o: _repark(o, token, kind))
+        raise
     return order
+
+
+def _repark(order: Order, token: str, kind: WaitKind) -> None:
+    if order.task_token is None:
+        order.task_token, order.waiting_for = token, str(kind)
 
 
 class Decision(StrEnum):
@@ -269,8 +291,15 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
     why = f" ({reason})" if reason else ""
     if decision in (Decision.APPROVE, Decision.REJECT):
         failure = ("ApprovalRejected", reason or "rejected") if decision is Decision.REJECT else None
-        return answer_wait(key, WaitKind.APPROVAL, deps, failure=failure, note=f"{decision}d by {by}{why}")
-    if order.waiting_for == str(WaitKind.OPERATOR) and order.status in (OrderStatus.RESERVED, OrderStatus.PACKAGED):
+        verb = "approved" if decision is Decision.APPROVE else "rejected"
+        return answer_wait(key, WaitKind.APPROVAL, deps, failure=failure, note=f"{verb} by {by}{why}")
+    inspection_stuck = order.waiting_for == str(WaitKind.OPERATOR) and order.status in (
+        OrderStatus.RESERVED,
+        OrderStatus.INSPECTED,  # packing found an item it cannot pack
+    )
+    if inspection_stuck:
+        if decision not in (Decision.PASS, Decision.FAIL):
+            raise NothingToDecide(f"order {key} waits for an inspection decision (pass or fail), not {decision}")
         if decision is Decision.PASS:
             return answer_wait(
                 key,
@@ -363,6 +392,40 @@ class TrackingEvent(BaseModel):
     exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None
 
 
+def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> None:
+    """Record the delivery and resume the wait, whichever of the two lands first (a park may race us)."""
+    for _ in range(CONFLICT_ATTEMPTS):
+        order = load(deps.orders, key)
+        if order.task_token and order.waiting_for in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
+            kind = WaitKind(order.waiting_for)
+            try:
+                answer_wait(
+                    key,
+                    kind,
+                    deps,
+                    note=None if order.status is not OrderStatus.SHIPPED else f"{carrier} tracking: delivered",
+                    change=lambda o: _mark_delivered(
+                        o,
+                        f"{carrier} confirmed delivery",
+                        at=event.occurred_at,
+                        tracking_number=event.tracking_number,
+                        carrier_event=event.event_id,
+                    ),
+                )
+            except (VersionConflict, NothingToDecide):
+                continue
+            return
+        if order.status is not OrderStatus.SHIPPED:
+            return  # already delivered (a duplicate event), or not ours to move
+        _mark_delivered(order, f"{carrier} confirmed delivery", at=event.occurred_at)
+        try:
+            deps.orders.save(order)  # no wait parked yet: parking will see DELIVERED and resume at once
+        except VersionConflict:
+            continue
+        return
+    raise VersionConflict(f"order {key} kept changing while recording its delivery")
+
+
 def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) -> str:
     """Apply a carrier tracking event. A duplicate or late event changes nothing. Returns the order key."""
     key = deps.orders.find_by_tracking(carrier, event.tracking_number)
@@ -371,24 +434,7 @@ def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) ->
     order = load(deps.orders, key)
     waiting = order.waiting_for == str(WaitKind.DELIVERY) and order.task_token is not None
     if event.status == "delivered":
-        if waiting:
-            answer_wait(
-                key,
-                WaitKind.DELIVERY,
-                deps,
-                note=f"{carrier} tracking: delivered",
-                change=lambda o: _mark_delivered(
-                    o,
-                    f"{carrier} confirmed delivery",
-                    at=event.occurred_at,
-                    tracking_number=event.tracking_number,
-                    carrier_event=event.event_id,
-                ),
-            )
-        elif order.status is OrderStatus.SHIPPED:  # delivered before the wait began: the wait resumes itself
-            _retrying(
-                deps.orders, key, lambda o: _mark_delivered(o, f"{carrier} confirmed delivery", at=event.occurred_at)
-            )
+        _deliver(key, carrier, event, deps)
         return key
     if event.status == "exception" and event.exception in ("returned_to_sender", "lost") and waiting:
         answer_wait(

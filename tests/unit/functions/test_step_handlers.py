@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from fulfillment.bootstrap import Container
-from fulfillment.errors import InspectionFailed, OrderNotFound
+from fulfillment.errors import DomainError, OrderNotFound, OutOfStock, PaymentDeclined, UnpackableItem
 from fulfillment.model import OrderStatus
-from fulfillment.settings import Settings
 from local.lambdas import LambdaContext
-from tests.fakes import (
-    FakeCarrier,
-    FakeWarehouse,
-    InMemoryOrderRepository,
-    RecordingNotifier,
-    RecordingWorkflow,
-    store_new_order,
-)
+from tests.fakes import FulfillmentWorld
+
+S = OrderStatus
+TOKEN = "tok-1"
 
 
 def handler(name: str) -> Any:
@@ -33,94 +29,184 @@ def context(name: str) -> LambdaContext:
     )
 
 
+def invoke(name: str, event: dict[str, Any], world: FulfillmentWorld) -> dict[str, Any]:
+    output: dict[str, Any] = handler(name)(event, context(name), deps=world)
+    json.dumps(output)  # what Step Functions receives must serialise
+    return output
+
+
 @pytest.fixture
-def deps() -> Container:
-    container = Container(Settings(table_name="unused"))
-    container.orders = InMemoryOrderRepository()
-    container.workflow = RecordingWorkflow()
-    container.carrier = FakeCarrier()
-    container.warehouse = FakeWarehouse()
-    container.notifier = RecordingNotifier()
-    return container
+def world() -> FulfillmentWorld:
+    return FulfillmentWorld()
 
 
 STEPS = [
-    ("validate_order", OrderStatus.RECEIVED, OrderStatus.VALIDATED),
-    ("reserve_inventory", OrderStatus.VALIDATED, OrderStatus.RESERVED),
-    ("inspect_quality", OrderStatus.RESERVED, OrderStatus.INSPECTED),
-    ("package_order", OrderStatus.INSPECTED, OrderStatus.PACKAGED),
-    ("ship_order", OrderStatus.PACKAGED, OrderStatus.SHIPPED),
-    ("complete_payment", OrderStatus.DELIVERED, OrderStatus.PAYMENT_COMPLETED),
-    ("complete_order", OrderStatus.PAYMENT_COMPLETED, OrderStatus.COMPLETED),
+    ("reserve_inventory", S.VALIDATED, S.RESERVED),
+    ("package_order", S.INSPECTED, S.PACKAGED),
+    ("ship_order", S.PACKAGED, S.SHIPPED),
+    ("complete_payment", S.DELIVERED, S.PAYMENT_COMPLETED),
+    ("complete_order", S.PAYMENT_COMPLETED, S.COMPLETED),
 ]
 
 
-def order_at(deps: Container, status: OrderStatus) -> str:
-    order = store_new_order(deps.orders)
-    path = [
-        OrderStatus.VALIDATED,
-        OrderStatus.RESERVED,
-        OrderStatus.INSPECTED,
-        OrderStatus.PACKAGED,
-        OrderStatus.SHIPPED,
-        OrderStatus.DELIVERED,
-        OrderStatus.PAYMENT_COMPLETED,
-    ]
-    loaded = deps.orders.get(order.key)
-    assert loaded is not None
-    for step in path[: path.index(status) + 1] if status in path else []:
-        if step is OrderStatus.SHIPPED:
-            loaded.carrier, loaded.tracking_number = "fake", "T1"
-        loaded.transition_to(step, "test setup")
-    deps.orders.save(loaded)
-    return order.key
-
-
 class TestStepHandlers:
-    @pytest.mark.parametrize(("name", "start", "end"), STEPS)
+    @pytest.mark.parametrize(("name", "start", "end"), STEPS, ids=[name for name, *_ in STEPS])
     def test_moves_the_order_one_step_and_answers_with_keys(
-        self, deps: Container, name: str, start: OrderStatus, end: OrderStatus
+        self, world: FulfillmentWorld, name: str, start: OrderStatus, end: OrderStatus
     ) -> None:
-        key = order_at(deps, start)
+        key = world.order_at(start)
 
-        output = handler(name)({"order_key": key, "ignored": "extra input"}, context(name), deps=deps)
+        output = invoke(name, {"order_key": key, "ignored": "extra input"}, world)
 
         assert output == {"order_key": key, "status": str(end)}
-        order = deps.orders.get(key)
-        assert order is not None and order.status is end
+        assert world.stored(key).status is end
 
-    def test_a_domain_error_reaches_step_functions_under_its_own_name(self, deps: Container) -> None:
-        deps.warehouse = FakeWarehouse(passed=False)
-        key = order_at(deps, OrderStatus.RESERVED)
+    def test_validate_answers_whether_a_person_must_look(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.RECEIVED, platform_refs={"flagged": "fraud score 87"})
 
-        with pytest.raises(InspectionFailed):
-            handler("inspect_quality")({"order_key": key}, context("inspect_quality"), deps=deps)
+        output = invoke("validate_order", {"order_key": key}, world)
 
-    def test_an_unknown_order_is_an_error_not_a_silent_success(self, deps: Container) -> None:
+        assert output == {
+            "order_key": key,
+            "needs_review": True,
+            "review_reasons": ["flagged by the store: fraud score 87"],
+        }
+        assert world.stored(key).status is S.VALIDATED
+
+    def test_validate_an_ordinary_order(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.RECEIVED)
+
+        output = invoke("validate_order", {"order_key": key}, world)
+
+        assert output == {"order_key": key, "needs_review": False, "review_reasons": []}
+
+    @pytest.mark.parametrize(
+        ("name", "start", "prepare", "error"),
+        [
+            ("reserve_inventory", S.VALIDATED, lambda w, key: w.store_options(out_of_stock="cancel"), OutOfStock),
+            ("package_order", S.INSPECTED, lambda w, key: w.packer.unpackable.add("MUG-CC-BLU"), UnpackableItem),
+            ("complete_payment", S.DELIVERED, lambda w, key: w.payments.declining_orders.add(key), PaymentDeclined),
+        ],
+        ids=["OutOfStock", "UnpackableItem", "PaymentDeclined"],
+    )
+    def test_a_domain_error_reaches_step_functions_under_its_own_name(
+        self,
+        world: FulfillmentWorld,
+        name: str,
+        start: OrderStatus,
+        prepare: Any,
+        error: type[DomainError],
+    ) -> None:
+        overrides = {"platform_refs": {"payment_method": "authorized"}} if name == "complete_payment" else {}
+        key = world.order_at(start, stock=1 if name == "reserve_inventory" else 10, **overrides)
+        prepare(world, key)
+
+        with pytest.raises(DomainError) as raised:
+            invoke(name, {"order_key": key}, world)
+
+        assert raised.type is error
+        assert raised.type.__name__ == error.__name__  # the name the state machine's Catch matches
+        assert world.stored(key).status is start
+
+    def test_an_unknown_order_is_an_error_not_a_silent_success(self, world: FulfillmentWorld) -> None:
         with pytest.raises(OrderNotFound):
-            handler("validate_order")({"order_key": "kaffeekontor:0"}, context("validate_order"), deps=deps)
+            invoke("validate_order", {"order_key": "kaffeekontor:0"}, world)
 
-    def test_await_delivery_parks_the_task_token(self, deps: Container) -> None:
-        key = order_at(deps, OrderStatus.SHIPPED)
+    def test_refuses_an_event_without_an_order_key(self, world: FulfillmentWorld) -> None:
+        with pytest.raises(ValidationError):
+            invoke("ship_order", {"orderKey": "kaffeekontor:4711"}, world)
 
-        output = handler("await_delivery")({"order_key": key, "task_token": "tok-1"}, context("await"), deps=deps)
+
+class TestAwaitCallback:
+    @pytest.mark.parametrize(
+        ("start", "waiting_for"), [(S.VALIDATED, "approval"), (S.SHIPPED, "delivery"), (S.RESERVED, "operator")]
+    )
+    def test_parks_the_task_token_and_answers_with_the_key(
+        self, world: FulfillmentWorld, start: OrderStatus, waiting_for: str
+    ) -> None:
+        key = world.order_at(start)
+
+        output = invoke("await_callback", {"order_key": key, "task_token": TOKEN, "waiting_for": waiting_for}, world)
 
         assert output == {"order_key": key}
-        order = deps.orders.get(key)
-        assert order is not None and order.delivery_task_token == "tok-1"
+        order = world.stored(key)
+        assert (order.task_token, order.waiting_for) == (TOKEN, waiting_for)
 
-    def test_record_failure_writes_the_reason(self, deps: Container) -> None:
-        key = order_at(deps, OrderStatus.RESERVED)
+    def test_an_inspection_wait_asks_the_warehouse(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.RESERVED)
+
+        invoke("await_callback", {"order_key": key, "task_token": TOKEN, "waiting_for": "inspection"}, world)
+
+        assert world.warehouse.requests == [(key, 1)]
+
+    @pytest.mark.parametrize("event", [{"task_token": TOKEN, "waiting_for": "coffee"}, {"waiting_for": "approval"}])
+    def test_refuses_a_wait_it_does_not_know(self, world: FulfillmentWorld, event: dict[str, str]) -> None:
+        key = world.order_at(S.VALIDATED)
+
+        with pytest.raises(ValidationError):
+            invoke("await_callback", {"order_key": key, **event}, world)
+
+        assert world.stored(key).task_token is None
+
+
+class TestRaiseAlert:
+    def test_notes_the_alert_and_answers_with_the_key(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.VALIDATED)
+
+        output = invoke("raise_alert", {"order_key": key, "alert": "approval_overdue"}, world)
+
+        assert output == {"order_key": key, "status": "VALIDATED"}
+        assert world.last_event(key).detail == {"alert": "approval_overdue"}
+
+
+class TestCompensate:
+    def test_records_a_failure_with_the_lambdas_message(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.RESERVED)
         event = {
             "order_key": key,
+            "outcome": "failed",
             "error": {
                 "Error": "InspectionFailed",
                 "Cause": '{"errorMessage": "scratched", "errorType": "InspectionFailed"}',
             },
         }
 
-        output = handler("record_failure")(event, context("record_failure"), deps=deps)
+        output = invoke("compensate", event, world)
 
-        assert output["status"] == "FAILED"
-        order = deps.orders.get(key)
-        assert order is not None and order.failure == {"error": "InspectionFailed", "cause": "scratched"}
+        assert output == {"order_key": key, "status": "FAILED"}
+        order = world.stored(key)
+        assert order.failure == {"error": "InspectionFailed", "cause": "scratched"}
+        assert world.level().reserved == 0
+
+    def test_cancels_when_asked_to(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.VALIDATED)
+        event = {"order_key": key, "outcome": "cancelled", "error": {"Error": "ApprovalRejected", "Cause": "fraud"}}
+
+        output = invoke("compensate", event, world)
+
+        assert output == {"order_key": key, "status": "CANCELLED"}
+        assert world.last_event(key).reason == "cancelled: fraud"
+
+    def test_an_error_without_a_cause_is_recorded_by_its_name(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.VALIDATED)
+        event = {"order_key": key, "outcome": "failed", "error": {"Error": "ApprovalRejected", "Cause": None}}
+
+        invoke("compensate", event, world)
+
+        assert world.stored(key).failure == {"error": "ApprovalRejected", "cause": "ApprovalRejected"}
+
+    def test_an_event_without_an_error_is_an_unknown_failure(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.VALIDATED)
+
+        invoke("compensate", {"order_key": key, "outcome": "failed"}, world)
+
+        failure = world.stored(key).failure
+        assert failure is not None and failure["error"] == "Unknown"
+
+    def test_refuses_an_outcome_it_does_not_know(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.VALIDATED)
+
+        with pytest.raises(ValidationError):
+            invoke("compensate", {"order_key": key, "outcome": "shrugged"}, world)
+
+        assert world.stored(key).status is S.VALIDATED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from local.diagram import ASL, README, mermaid, refreshed_readme
+from local.diagram import ASL, README, _node_id, mermaid, refreshed_readme
 
 
 def test_readme_diagram_matches_the_asl() -> None:
@@ -18,4 +18,4 @@ def test_every_state_and_transition_is_drawn() -> None:
     for name, state in definition["States"].items():
         assert f'"{name}' in drawn
         if "Next" in state:
-            assert state["Next"].replace(" ", "_") in drawn
+            assert _node_id(state["Next"]) in drawn

@@ -44,7 +44,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.RESERVED: frozenset({S.INSPECTED, S.FAILED, S.CANCELLED}),
     S.INSPECTED: frozenset({S.PACKAGED, S.FAILED, S.CANCELLED}),
     S.PACKAGED: frozenset({S.SHIPPED, S.FAILED, S.CANCELLED}),
-    S.SHIPPED: frozenset({S.DELIVERED, S.FAILED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.FAILED, S.CANCELLED}),  # cancelled in transit: the carrier intercepts
     S.DELIVERED: frozenset({S.PAYMENT_COMPLETED, S.FAILED}),
     S.PAYMENT_COMPLETED: frozenset({S.COMPLETED, S.FAILED}),
     S.COMPLETED: frozenset(),
