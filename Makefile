@@ -74,9 +74,10 @@ test: lint typecheck ## Lint, type-check and the whole offline test suite
 	$(PY) -m pytest
 
 .PHONY: bench
-bench: $(VENV)/.installed ## Benchmarks: intake overhead and cold-import ratios
+bench: $(VENV)/.installed ## Benchmarks: intake overhead, cold-import ratios, cost per 1,000 orders
 	$(PY) bench/intake_overhead.py
 	$(PY) bench/import_time.py
+	$(PY) bench/cost.py --orders 20
 
 .PHONY: events
 events: $(VENV)/.installed ## Regenerate events/ for `sam local invoke -e`

@@ -46,7 +46,17 @@ def _now() -> tuple[str, str]:
 
 
 class WooCommerceShop:
-    def __init__(self, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, *, tracking_plugin: bool = True) -> None:
+    def __init__(
+        self,
+        key: str = CONSUMER_KEY,
+        secret: str = CONSUMER_SECRET,
+        *,
+        tracking_plugin: bool = True,
+        any_order: bool = False,
+    ) -> None:
+        # any_order: an order id the shop has not seen is a copy of the sample order under that id (the local
+        # runtime, where demo and test orders get fresh ids); otherwise it answers 404 like WooCommerce.
+        self.any_order = any_order
         self._authorization = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
         self.tracking_plugin = tracking_plugin
         self.orders: dict[int, dict[str, Any]] = {}
@@ -87,6 +97,10 @@ class WooCommerceShop:
                 return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
             order_id = int(match.group(1))
             with self._lock:
+                if order_id not in self.orders and self.any_order and self.orders:
+                    template = next(iter(self.orders.values()))
+                    self.orders[order_id] = {**template, "id": order_id, "status": "processing"}
+                    self.notes[order_id], self.refunds[order_id], self.trackings[order_id] = [], [], []
                 if order_id not in self.orders:
                     return _error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
                 return handler(request, order_id)
@@ -175,5 +189,6 @@ class WooCommerceShop:
         return 201, tracking
 
 
-def install(api: StubApi, *, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET) -> None:
-    WooCommerceShop(key, secret).install(api)
+def install(api: StubApi, *, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, any_order: bool = True) -> None:
+    """The local runtime's shop: any order id is known (demo and test orders get fresh ids)."""
+    WooCommerceShop(key, secret, any_order=any_order).install(api)
