@@ -28,8 +28,8 @@ def runtime() -> Iterator[LocalRuntime]:
         aws_port=_free_port(),
         carrier_port=_free_port(),
         warehouse_port=_free_port(),
-        # 14 days of delivery timeout -> 14 s and 3 days of heartbeat -> 3 s, so timeouts are testable.
-        timeout_scale=1 / 86400,
+        # A day of waiting becomes 10 s (a 3-day heartbeat 30 s), so timeouts are testable but never race a callback.
+        timeout_scale=1 / 8640,
         simulators=SimulatorConfig(in_transit_after=0.3, delivered_after=1.0),
     )
     with LocalRuntime(config) as started:

@@ -28,6 +28,17 @@ from tests.e2e.conftest import new_order_body
 
 pytestmark = pytest.mark.e2e
 SECRET = "test-secret"
+HAPPY_PATH = [
+    "Validate order",
+    "Needs a person?",
+    "Reserve inventory",
+    "Inspect quality",
+    "Package order",
+    "Ship order",
+    "Wait for delivery confirmation",
+    "Complete payment",
+    "Complete order",
+]
 
 
 @pytest.fixture
@@ -223,7 +234,7 @@ class TestInspection:
         assert cli(runtime, "orders", "pass-inspection", key, "--reason", "cosmetic only").returncode == 0
 
         execution = execution_of(runtime, key)
-        assert execution["status"] == "SUCCEEDED"
+        assert execution["status"] == "SUCCEEDED", (path_of(runtime, execution), order(key))
         assert "Wait for an operator: inspection" in path_of(runtime, execution)
         assert order(key).inspection_attempts == 3
 
@@ -351,7 +362,8 @@ class TestCancellation:
     def test_a_delivered_order_cannot_be_cancelled(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
         body, _ = order_body(woo_paid_body)
         key = send(runtime, "kaffeekontor", body)
-        assert execution_of(runtime, key)["status"] == "SUCCEEDED"
+        execution = execution_of(runtime, key)
+        assert path_of(runtime, execution) == HAPPY_PATH, order(key)
 
         refused = cli(runtime, "orders", "cancel", key, "--reason", "too late")
 
@@ -385,3 +397,20 @@ def test_cli_show_prints_the_timeline(runtime: LocalRuntime, woo_paid_body: byte
 
     assert shown["status"] == "COMPLETED"
     assert [event["status"] for event in shown["timeline"]][-1] == "COMPLETED"
+
+
+class TestFaultsAtTheGateway:
+    def test_a_gateway_that_fails_once_still_charges_exactly_once(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        from local.payment_simulator import PaymentSimulator
+        from local.stub_api import Fault
+
+        assert runtime.payments is not None
+        runtime.payments.fail_next("POST", PaymentSimulator.CASH, Fault(503), Fault.slow(6))
+        body, _ = order_body(woo_paid_body, payment_method="cod")
+        key = send(runtime, "kaffeekontor", body)
+
+        assert execution_of(runtime, key)["status"] == "SUCCEEDED"
+        charges = [c for c in runtime.payments.charges if c.order_key == key]
+        assert [c.kind for c in charges] == ["cash"]  # a 503, then an answer lost to a timeout: one charge
