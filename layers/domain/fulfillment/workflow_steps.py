@@ -26,7 +26,7 @@ from fulfillment.errors import (
     UnknownShipment,
     VersionConflict,
 )
-from fulfillment.model import Money, Order, OrderStatus, has_reached
+from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.inventory import OutOfStockPolicy, out_of_stock_policy
 from fulfillment.model.lifecycle import TERMINAL, ensure_transition
 from fulfillment.model.payment import (
@@ -37,7 +37,6 @@ from fulfillment.model.payment import (
     capture_point,
     cash_key,
     payment_method,
-    refund_key,
     void_key,
 )
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
@@ -154,10 +153,12 @@ def ship_order(key: str, deps: StepDeps) -> Order:
             detail["captured"] = _capture(order, deps)  # first: a declined card ships nothing and takes no stock
         label = deps.carrier.create_label(order)  # keyed on the order: a retry gets the same label
         order.carrier, order.tracking_number = label.carrier, label.tracking_number
-        deps.inventory.consume(order.key)  # idempotent: reserved units leave the shelf
         return detail | {"carrier": label.carrier, "tracking_number": label.tracking_number}
 
     order = _advance(deps, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
+    # After the save, on every run: units leave the shelf only once the order has shipped (a ship step that
+    # fails before its save leaves the reservation for compensation to release), and consuming is idempotent.
+    deps.inventory.consume(key)
     deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
     return order
 
@@ -243,11 +244,16 @@ def answer_wait(
     failure: tuple[str, str] | None = None,
     note: str | None,
     change: Callable[[Order], None] | None = None,
+    resend: bool = False,
 ) -> Order:
     """Answer what the execution waits for, once: resume (or fail) its token, then clear it with the save."""
     order = load(deps.orders, key)
     token = order.task_token
     if token is None or order.waiting_for != str(kind):
+        if resend and order.answered_token and order.answered_wait == str(kind):
+            # A partner redelivering after our save's answer was lost: send again (a spent token does nothing).
+            _send(deps, order.answered_token, failure, success or {"order_key": key})
+            return order
         raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {order.waiting_for or 'nothing'})")
     recorded = len(order.pending_events)
     if change:
@@ -256,19 +262,24 @@ def answer_wait(
         order.failure = {"error": failure[0], "cause": failure[1]}
     if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
         order.note(note)
+    order.answered_token, order.answered_wait = token, order.waiting_for
     order.task_token, order.waiting_for = None, None
     # Saved before the answer is sent, so the step that resumes sees it; conditional on the version, so a
     # concurrent answer loses here.
     deps.orders.save(order)
     try:
-        if failure:
-            deps.workflow.fail(token, *failure)
-        else:
-            deps.workflow.resume(token, success or {"order_key": key})
+        _send(deps, token, failure, success or {"order_key": key})
     except Exception:  # not sent: give the token back, so the caller's retry answers again
         _retrying(deps.orders, key, lambda o: _repark(o, token, kind))
         raise
     return order
+
+
+def _send(deps: StepDeps, token: str, failure: tuple[str, str] | None, success: dict[str, Any]) -> None:
+    if failure:
+        deps.workflow.fail(token, *failure)
+    else:
+        deps.workflow.resume(token, success)
 
 
 def _repark(order: Order, token: str, kind: WaitKind) -> None:
@@ -351,6 +362,9 @@ class InspectionReport(BaseModel):
 def record_inspection(report: InspectionReport, deps: StepDeps) -> Order:
     """The warehouse's callback: passed resumes; failed swaps the unit and re-inspects, up to a limit."""
     order = load(deps.orders, report.order_key)
+    if report.result == "passed" and order.answered_wait == str(WaitKind.INSPECTION) and order.waiting_for is None:
+        # Redelivered after our save's answer was lost: resend (a spent token does nothing).
+        return answer_wait(report.order_key, WaitKind.INSPECTION, deps, note=None, resend=True)
     if order.waiting_for != str(WaitKind.INSPECTION) or report.attempt != order.inspection_attempts + 1:
         return order  # a duplicate or late report: the wait it answers is over
     if report.result == "passed":
@@ -416,6 +430,8 @@ def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> No
                 continue
             return
         if order.status is not OrderStatus.SHIPPED:
+            if order.answered_wait == str(WaitKind.DELIVERY) and order.waiting_for is None:
+                answer_wait(key, WaitKind.DELIVERY, deps, note=None, resend=True)  # a spent token does nothing
             return  # already delivered (a duplicate event), or not ours to move
         _mark_delivered(order, f"{carrier} confirmed delivery", at=event.occurred_at)
         try:
@@ -485,11 +501,11 @@ def compensate(
     """Undo what the order's stage did, and nothing more, then record the outcome. Safe to run again."""
     order = load(deps.orders, key)
     if order.status in TERMINAL:
+        if order.status is not OrderStatus.COMPLETED:
+            _tell_store(key, error, deps)  # a re-run after the store could not be told: the outbox dedupes
         return order
     undone: list[str] = []
     started = order.status is not OrderStatus.PENDING_PAYMENT  # an unpaid order has nothing to undo but itself
-    if started and deps.inventory.release(key):
-        undone.append("reservation released")
     # By the order's reference, not its tracking number: a ship step that crashed after buying the label
     # never saved the number, and its label must not leak.
     may_have_label = has_reached(order.status, OrderStatus.PACKAGED) and not has_reached(
@@ -498,14 +514,17 @@ def compensate(
     if may_have_label and deps.carrier.cancel_label(order):
         undone.append("label cancelled")
     method = payment_method(order) if started else None
-    if "captured_minor" in order.payment:
-        captured = Money(minor=int(order.payment["captured_minor"]), currency=order.currency)
-        deps.payments.refund(order, captured, refund_key(order, captured))
-        undone.append(f"payment of {captured} refunded")
-    elif method is PaymentMethod.AUTHORIZED:
-        deps.payments.void(order, void_key(order))
-        undone.append("authorization voided")
-    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.CANCELLED, reason=_cause(error)))
+    if method in (PaymentMethod.AUTHORIZED, PaymentMethod.CASH_ON_DELIVERY):
+        # Cancel-or-refund, keyed on the order: voids an authorization, refunds what was captured or collected,
+        # including a capture whose answer was lost and never recorded on the order.
+        result = deps.payments.void(order, void_key(order))
+        if result.status != "already":
+            undone.append(f"payment {result.status} ({result.amount})")
+    # Stock last: if the inventory itself is down, the label and the money are already given back.
+    if has_reached(order.status, OrderStatus.SHIPPED):
+        deps.inventory.consume(key)  # the units left with the carrier (an intercepted parcel comes back as a return)
+    elif started and deps.inventory.release(key):
+        undone.append("reservation released")
     undone.append("store told")
 
     def record(current: Order) -> None:
@@ -520,8 +539,13 @@ def compensate(
         else:
             current.transition_to(OrderStatus.CANCELLED, f"cancelled: {cause}"[:500], undone=undone)
 
-    _retrying(deps.orders, key, record)
+    _retrying(deps.orders, key, record)  # recorded before the store is told: an outbox outage hides nothing
+    _tell_store(key, error, deps)
     return load(deps.orders, key)
+
+
+def _tell_store(key: str, error: dict[str, str | None], deps: StepDeps) -> None:
+    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.CANCELLED, reason=_cause(error)))
 
 
 def _cause(error: dict[str, str | None]) -> str:

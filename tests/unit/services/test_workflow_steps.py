@@ -1303,12 +1303,11 @@ class TestCompensate:
         steps.compensate(key, "failed", lost, world)  # the state machine's retry
         steps.compensate(key, "failed", lost, world)  # and a re-run of the execution
 
-        [refund] = world.payments.charges_for(key, "refund")
-        assert (refund.amount, refund.idempotency_key) == (3490, f"refund:{key}:3490")
-        assert world.payments.charges_for(key, "void") == []
+        returned = [c for c in world.payments.charges_for(key) if c.kind in ("refund", "void")]
+        assert [(c.amount, c.idempotency_key) for c in returned] == [(3490, f"void:{key}")]  # cancel-or-refund, once
         order = world.stored(key)
         assert order.status is S.FAILED
-        assert "payment of 34.90 EUR refunded" in world.last_event(key).detail["undone"]
+        assert any(item.startswith("payment refunded") for item in world.last_event(key).detail["undone"])
 
     @pytest.mark.parametrize("status", [S.VALIDATED, S.RESERVED, S.PACKAGED])
     def test_voids_an_authorization_not_yet_captured(self, world: FulfillmentWorld, status: OrderStatus) -> None:
@@ -1318,14 +1317,15 @@ class TestCompensate:
 
         [void] = world.payments.charges_for(key)
         assert (void.kind, void.idempotency_key) == ("void", f"void:{key}")
-        assert "authorization voided" in world.last_event(key).detail["undone"]
+        assert any(item.startswith("payment voided") for item in world.last_event(key).detail["undone"])
 
     def test_cash_on_delivery_before_delivery_has_nothing_to_give_back(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED, platform_refs=CASH_ON_DELIVERY)
 
         steps.compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer"}, world)
 
-        assert world.payments.calls == []
+        # One cancel-or-refund call, keyed on the order: nothing was collected, so nothing moves.
+        assert [c.kind for c in world.payments.charges_for(key) if c.kind in ("refund", "capture", "cash")] == []
         assert world.stored(key).status is S.CANCELLED
 
     def test_a_failure_records_the_error_and_the_lambdas_message(self, world: FulfillmentWorld) -> None:
@@ -1406,7 +1406,9 @@ class TestCompensate:
         assert world.orders.writes == writes
         assert side_effects(world) == effects
         assert world.carrier.cancel_calls == []
-        assert world.notifier.requests == []
+        # A re-run may tell a cancelled or failed order's store again (the outbox dedupes); never a completed one's.
+        expected = [] if status is S.COMPLETED else [UpdateKind.CANCELLED]
+        assert world.notifier.kinds_for(key) == expected
         assert (world.level().on_hand, world.level().reserved) == (8 if status is S.COMPLETED else 10, 0)
 
     def test_refuses_an_unknown_order(self, world: FulfillmentWorld) -> None:

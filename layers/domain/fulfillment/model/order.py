@@ -122,6 +122,8 @@ class Order(BaseModel):
     # inspection, delivery, operator). Answered with a conditional save, so a duplicate answer does nothing.
     task_token: str | None = None
     waiting_for: str | None = None
+    answered_token: str | None = None  # the last wait answered, kept so a partner's redelivery can resend
+    answered_wait: str | None = None
     cancel_requested: str | None = None  # why, when a cancellation reached an order mid-step
     inspection_attempts: int = 0
     packages: list[dict[str, Any]] = Field(default_factory=list)
