@@ -77,7 +77,7 @@ def send(runtime: LocalRuntime, store_id: str, body: bytes) -> str:
     return str(answer.body["order_key"])
 
 
-def execution_of(runtime: LocalRuntime, key: str, timeout: float = 90) -> dict[str, Any]:
+def execution_of(runtime: LocalRuntime, key: str, timeout: float = 150) -> dict[str, Any]:
     store_id, external_id = key.split(":", 1)
     return runtime.wait_for_execution(fulfillment_execution_name(store_id, external_id), timeout=timeout)
 
@@ -216,7 +216,7 @@ class TestInspection:
 
         execution = execution_of(runtime, key)
 
-        assert execution["status"] == "SUCCEEDED"
+        assert execution["status"] == "SUCCEEDED", path_of(runtime, execution)[-3:]
         assert order(key).inspection_attempts == 1
         assert any("unit swapped" in event.reason for event in container().orders.timeline(key))
         assert runtime.warehouse is not None
@@ -234,7 +234,7 @@ class TestInspection:
         assert cli(runtime, "orders", "pass-inspection", key, "--reason", "cosmetic only").returncode == 0
 
         execution = execution_of(runtime, key)
-        assert execution["status"] == "SUCCEEDED", (path_of(runtime, execution), order(key))
+        assert execution["status"] == "SUCCEEDED", path_of(runtime, execution)[-3:]
         assert "Wait for an operator: inspection" in path_of(runtime, execution)
         assert order(key).inspection_attempts == 3
 

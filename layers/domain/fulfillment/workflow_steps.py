@@ -207,8 +207,10 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
         # Decided on every attempt: a cancellation or a delivery may land while we park.
         if current.cancel_requested:
             return "cancelled"
-        if kind is WaitKind.DELIVERY and has_reached(current.status, OrderStatus.DELIVERED):
-            return "answered"  # the carrier was faster than us
+        if kind in (WaitKind.DELIVERY, WaitKind.OPERATOR) and has_reached(current.status, OrderStatus.DELIVERED):
+            # The carrier was faster than us; or, for the overdue-delivery operator wait, the delivery was
+            # recorded but its resume never arrived: the alert path heals itself instead of paging a person.
+            return "answered"
         if kind is WaitKind.INSPECTION and has_reached(current.status, OrderStatus.INSPECTED):
             return "answered"  # a re-run after the inspection passed
         return "parked"
