@@ -87,10 +87,16 @@ class Meter:
             self.read_units += max(1, math.ceil(size / 4096)) if model.name in ("GetItem", "Query", "Scan") else 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports: every probe stays bound until all are taken."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def report(
@@ -169,12 +175,13 @@ def main() -> int:
     from local.simulators import SimulatorConfig
     from local.template import LocalTemplate
 
+    http, aws, carrier, warehouse, payment = _free_ports(5)
     config = RuntimeConfig(
-        http_port=_free_port(),
-        aws_port=_free_port(),
-        carrier_port=_free_port(),
-        warehouse_port=_free_port(),
-        payment_port=_free_port(),
+        http_port=http,
+        aws_port=aws,
+        carrier_port=carrier,
+        warehouse_port=warehouse,
+        payment_port=payment,
         simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6),
     )
     memory = {name: spec.memory for name, spec in LocalTemplate(ROOT).functions().items()}

@@ -15,19 +15,27 @@ from local.simulators import SimulatorConfig
 _order_ids = itertools.count(90001)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports: every probe stays bound until all are taken, so two can never be the same."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @pytest.fixture(scope="package")
 def runtime() -> Iterator[LocalRuntime]:
+    http, aws, carrier, warehouse, payment = _free_ports(5)
     config = RuntimeConfig(
-        http_port=_free_port(),
-        aws_port=_free_port(),
-        carrier_port=_free_port(),
-        warehouse_port=_free_port(),
+        http_port=http,
+        aws_port=aws,
+        carrier_port=carrier,
+        warehouse_port=warehouse,
+        payment_port=payment,
         # A day of waiting becomes 10 s (a 3-day heartbeat 30 s), so timeouts are testable but never race a callback.
         timeout_scale=1 / 8640,
         simulators=SimulatorConfig(in_transit_after=0.3, delivered_after=1.0),
