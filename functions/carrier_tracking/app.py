@@ -31,6 +31,7 @@ def receive_tracking_event(carrier: str) -> Response[str]:
     )
     event = services.parse_partner_event(workflow_steps.TrackingEvent, request.body)
     order_key = workflow_steps.record_tracking_event(carrier, event, deps)
+    logger.append_keys(order_key=order_key)  # the correlation id across every function
     return json_response(202, {"order_key": order_key, "event_id": event.event_id})
 
 

@@ -31,6 +31,7 @@ def receive_inspection(warehouse: str) -> Response[str]:
     )
     report = services.parse_partner_event(workflow_steps.InspectionReport, request.body)
     order = workflow_steps.record_inspection(report, deps)
+    logger.append_keys(order_key=order.key)  # the correlation id across every function
     return json_response(202, {"order_key": order.key, "status": order.status})
 
 

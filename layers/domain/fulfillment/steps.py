@@ -70,6 +70,34 @@ def task_handler[Input: StepInput](
     @traced
     def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
         step = model.model_validate(event)
-        return step_output(run(step, deps or container()), step.order_key)
+        result = run(step, deps or container())
+        record_outcome_metrics(step, result)
+        return step_output(result, step.order_key)
 
     return lambda_handler
+
+
+_OUTCOME_METRICS = {"COMPLETED": "OrdersCompleted", "FAILED": "OrdersFailed", "CANCELLED": "OrdersCancelled"}
+
+
+def record_outcome_metrics(step: StepInput, result: Order | dict[str, Any] | None) -> None:
+    """EMF metrics the dashboard and alarms read: outcomes, fulfillment duration, alerts raised.
+
+    ``single_metric`` flushes at once, so steps that record nothing print nothing.
+    """
+    from datetime import UTC, datetime
+
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    alert = getattr(step, "alert", None)
+    if alert:
+        with single_metric(name="AlertsRaised", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="alert", value=str(alert))
+    if not isinstance(result, Order) or str(result.status) not in _OUTCOME_METRICS:
+        return
+    with single_metric(name=_OUTCOME_METRICS[str(result.status)], unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="platform", value=result.platform)
+    if str(result.status) == "COMPLETED":
+        seconds = (datetime.now(UTC) - result.placed_at).total_seconds()
+        with single_metric(name="FulfillmentDurationSeconds", unit=MetricUnit.Seconds, value=seconds) as metric:
+            metric.add_dimension(name="platform", value=result.platform)

@@ -1,0 +1,53 @@
+"""The EMF metrics the dashboard and alarms read, emitted at the step edge."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fulfillment.model import OrderStatus
+from fulfillment.steps import AlertInput, StepInput, record_outcome_metrics
+from tests.fakes import make_order
+
+
+def emitted(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, object]]:
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return {metric["Name"]: line for line in lines for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrderFulfillment")
+
+
+def test_a_completed_order_counts_and_times_its_fulfillment(capsys: pytest.CaptureFixture[str]) -> None:
+    record_outcome_metrics(StepInput(order_key="kaffeekontor:1"), make_order(status=OrderStatus.COMPLETED))
+
+    metrics = emitted(capsys)
+    assert metrics["OrdersCompleted"]["platform"] == "woocommerce"
+    assert metrics["FulfillmentDurationSeconds"]["FulfillmentDurationSeconds"][0] > 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("status", "name"), [(OrderStatus.FAILED, "OrdersFailed"), (OrderStatus.CANCELLED, "OrdersCancelled")]
+)
+def test_failed_and_cancelled_orders_are_counted(
+    capsys: pytest.CaptureFixture[str], status: OrderStatus, name: str
+) -> None:
+    record_outcome_metrics(StepInput(order_key="kaffeekontor:1"), make_order(status=status))
+
+    assert set(emitted(capsys)) == {name}
+
+
+def test_an_alert_step_counts_the_alert_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    record_outcome_metrics(AlertInput(order_key="kaffeekontor:1", alert="delivery_overdue"), None)
+
+    assert emitted(capsys)["AlertsRaised"]["alert"] == "delivery_overdue"
+
+
+def test_an_order_still_in_progress_emits_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    record_outcome_metrics(StepInput(order_key="kaffeekontor:1"), make_order(status=OrderStatus.PACKAGED))
+
+    assert emitted(capsys) == {}
