@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fulfillment import services
+from fulfillment import observability, services
 from fulfillment.bootstrap import Container, container
 from fulfillment.http import intake_response, register_refusals, webhook_request
 from fulfillment.observability import traced
 
-logger = Logger()
+logger = observability.logger()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 register_refusals(app)

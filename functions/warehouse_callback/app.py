@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fulfillment import services, workflow_steps
+from fulfillment import observability, services, workflow_steps
 from fulfillment.bootstrap import Container, container
 from fulfillment.errors import UnknownShipment
 from fulfillment.http import json_response, register_refusals, webhook_request
 from fulfillment.observability import traced
 
-logger = Logger()
+logger = observability.logger()
 app = APIGatewayHttpResolver()
 register_refusals(app)
 

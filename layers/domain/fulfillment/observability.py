@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 
 def sdk_tracing_enabled() -> bool:
@@ -24,3 +27,61 @@ def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:
     from aws_lambda_powertools import Tracer
 
     return cast("Handler", Tracer().capture_lambda_handler(handler))
+
+
+# Personal data never reaches the logs: values under these keys are masked wherever they appear in a
+# structured log record (an appended key, an ``extra``, a nested dict), whatever a future log line carries.
+PERSONAL_KEYS = frozenset(
+    {
+        "name",
+        "first_name",
+        "last_name",
+        "firstname",
+        "lastname",
+        "company",
+        "email",
+        "customer_email",
+        "phone",
+        "telephone",
+        "address",
+        "address_1",
+        "address_2",
+        "street",
+        "street_1",
+        "street_2",
+        "lines",
+        "city",
+        "postcode",
+        "postal_code",
+        "zip",
+        "billing",
+        "shipping",
+        "billing_address",
+        "shipping_address",
+        "customer",
+        "shippingPerson",
+        "billingPerson",
+    }
+)
+MASK = "*****"
+
+
+def mask_personal_data(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: MASK if key in PERSONAL_KEYS else mask_personal_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_personal_data(item) for item in value]
+    return value
+
+
+def logger(**kwargs: Any) -> Logger:
+    """A Powertools Logger whose JSON output has personal data masked (service name from the environment)."""
+    import json
+
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    def serialize(record: Any) -> str:
+        return json.dumps(mask_personal_data(record), default=str, separators=(",", ":"))
+
+    return Logger(logger_formatter=LambdaPowertoolsFormatter(json_serializer=serialize), **kwargs)

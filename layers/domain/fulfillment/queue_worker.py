@@ -32,13 +32,13 @@ def _queue_url(record: SQSRecord) -> str:
 
 
 def queue_handler[Message: BaseModel](model: type[Message], run: Callable[[Message, Container], Any]) -> QueueHandler:
-    from aws_lambda_powertools import Logger
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    from fulfillment import observability
     from fulfillment.bootstrap import container
     from fulfillment.observability import traced
 
-    logger = Logger()
+    logger = observability.logger()
     processor = BatchProcessor(event_type=EventType.SQS)
 
     @logger.inject_lambda_context(clear_state=True)

@@ -59,12 +59,12 @@ def task_handler[Input: StepInput](
     model: type[Input], run: Callable[[Input, Container], Order | dict[str, Any] | None]
 ) -> TaskHandler:
     """Build a step's ``lambda_handler(event, context, deps=None)`` around one service call."""
-    from aws_lambda_powertools import Logger
 
+    from fulfillment import observability
     from fulfillment.bootstrap import container
     from fulfillment.observability import traced
 
-    logger = Logger()
+    logger = observability.logger()
 
     @logger.inject_lambda_context(correlation_id_path="order_key", clear_state=True)
     @traced
@@ -72,6 +72,8 @@ def task_handler[Input: StepInput](
         step = model.model_validate(event)
         result = run(step, deps or container())
         record_outcome_metrics(step, result)
+        if isinstance(result, Order):
+            logger.info("step done", status=str(result.status), platform=result.platform, store_id=result.store_id)
         return step_output(result, step.order_key)
 
     return lambda_handler
