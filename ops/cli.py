@@ -202,14 +202,43 @@ def orders_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         {"seq": e.seq, "at": e.at.isoformat(), "status": str(e.status), "reason": e.reason}
         for e in deps.orders.timeline(args.order)
     ]
-    return {**_order_view(order), "timeline": timeline}
+    return {**_order_view(order), "timeline": timeline, "executions": _executions(target, order.execution_name())}
+
+
+def _state_machine_arn(target: Target) -> str:
+    if target.outputs.get("FulfillmentStateMachineArn"):
+        return target.outputs["FulfillmentStateMachineArn"]
+    machines = target.client("stepfunctions").list_state_machines()["stateMachines"]
+    return str(next(m["stateMachineArn"] for m in machines if m["name"].endswith("fulfillment")))
+
+
+def _executions(target: Target, name: str) -> list[dict[str, Any]]:
+    """The order's executions (its name, and re-runs named after it) with the path each took."""
+    sfn = target.client("stepfunctions")
+    found = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=_state_machine_arn(target)):
+        for execution in page["executions"]:
+            if execution["name"] != name and not execution["name"].startswith(f"{name}-"):
+                continue
+            events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+            path = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+            found.append(
+                {
+                    "name": execution["name"],
+                    "status": execution["status"],
+                    "started": execution["startDate"].isoformat(),
+                    "path": path,
+                }
+            )
+    return found
 
 
 def orders_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from fulfillment.model import OrderStatus
 
     deps = _deps(target)
-    return [_order_view(order) for order in deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)]
+    orders = deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)
+    return [_order_view(order) for order in orders if args.store is None or order.store_id == args.store]
 
 
 def orders_decide(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -289,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing_orders = orders.add_parser("list", help="orders in a status, newest first")
     listing_orders.add_argument("--status", required=True)
     listing_orders.add_argument("--limit", type=int, default=50)
+    listing_orders.add_argument("--store", help="only this store's orders")
     listing_orders.set_defaults(run=orders_list)
     by = os.environ.get("USER", "operator")
     for verb, decision, text in (

@@ -397,6 +397,11 @@ def test_cli_show_prints_the_timeline(runtime: LocalRuntime, woo_paid_body: byte
 
     assert shown["status"] == "COMPLETED"
     assert [event["status"] for event in shown["timeline"]][-1] == "COMPLETED"
+    [execution] = shown["executions"]
+    assert (execution["status"], execution["path"]) == ("SUCCEEDED", HAPPY_PATH)
+    listed = json.loads(cli(runtime, "orders", "list", "--status", "COMPLETED", "--store", "kaffeekontor").stdout)
+    assert key in {entry["order_key"] for entry in listed}
+    assert all(entry["order_key"].startswith("kaffeekontor:") for entry in listed)
 
 
 class TestFaultsAtTheGateway:
