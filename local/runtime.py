@@ -520,6 +520,3 @@ def running(config: RuntimeConfig | None = None) -> Iterator[LocalRuntime]:
         yield runtime
     finally:
         runtime.stop()
-
-
-_http_api_event = http_api_event  # kept for callers written before it was public

@@ -25,10 +25,7 @@ def receive_tracking_event(carrier: str) -> Response[str]:
     if carrier != deps.settings.carrier_name:
         raise UnknownShipment(f"no carrier {carrier!r} is configured")
     secret = deps.secrets.get(deps.settings.carrier_secret_ref(carrier))
-    services.verify_partner_signature(
-        secret, request.body, request.header("x-carrier-timestamp"), request.header("x-carrier-signature")
-    )
-    event = services.parse_partner_event(workflow_steps.TrackingEvent, request.body)
+    event = services.verified_partner_event(workflow_steps.TrackingEvent, request, secret, "carrier")
     order_key = workflow_steps.record_tracking_event(carrier, event, deps)
     logger.append_keys(order_key=order_key)  # the correlation id across every function
     return json_response(202, {"order_key": order_key, "event_id": event.event_id})

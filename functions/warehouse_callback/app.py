@@ -25,10 +25,7 @@ def receive_inspection(warehouse: str) -> Response[str]:
     if warehouse != deps.settings.warehouse_name:
         raise UnknownShipment(f"no warehouse {warehouse!r} is configured")
     secret = deps.secrets.get(deps.settings.warehouse_secret_ref(warehouse))
-    services.verify_partner_signature(
-        secret, request.body, request.header("x-warehouse-timestamp"), request.header("x-warehouse-signature")
-    )
-    report = services.parse_partner_event(workflow_steps.InspectionReport, request.body)
+    report = services.verified_partner_event(workflow_steps.InspectionReport, request, secret, "warehouse")
     order = workflow_steps.record_inspection(report, deps)
     logger.append_keys(order_key=order.key)  # the correlation id across every function
     return json_response(202, {"order_key": order.key, "status": order.status})

@@ -265,6 +265,15 @@ def partner_signature(secret: str, body: bytes, timestamp: str) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def verified_partner_event[T: BaseModel](model: type[T], request: WebhookRequest, secret: str, partner: str) -> T:
+    """A partner callback (``X-<Partner>-Timestamp`` and ``-Signature`` headers) verified, then read."""
+    prefix = f"x-{partner.lower()}"
+    verify_partner_signature(
+        secret, request.body, request.header(f"{prefix}-timestamp"), request.header(f"{prefix}-signature")
+    )
+    return parse_partner_event(model, request.body)
+
+
 def parse_partner_event[T: BaseModel](model: type[T], body: bytes) -> T:
     try:
         return model.model_validate_json(body)

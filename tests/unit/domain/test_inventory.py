@@ -7,8 +7,6 @@ from pydantic import ValidationError
 
 from fulfillment.errors import DomainError, OutOfStock, ReservationNotFound
 from fulfillment.model.inventory import (
-    DEFAULT_WAIT_SECONDS,
-    MAX_WAIT_SECONDS,
     OutOfStockPolicy,
     Reservation,
     ReservationOutcome,
@@ -18,7 +16,6 @@ from fulfillment.model.inventory import (
     out_of_stock_policy,
     reducible_to,
     requested_quantities,
-    restock_wait_seconds,
     shortfall,
 )
 from tests.fakes import make_line, make_order, woo_store
@@ -141,17 +138,6 @@ class TestOutOfStockPolicy:
     def test_refuses_an_unknown_value_instead_of_guessing(self, raw: str) -> None:
         with pytest.raises(ValueError, match=r"kaffeekontor.*out_of_stock.*wait, partial, cancel"):
             out_of_stock_policy(_store_with(out_of_stock=raw))
-
-    def test_wait_timeout_defaults_to_three_days(self) -> None:
-        assert restock_wait_seconds(woo_store()) == DEFAULT_WAIT_SECONDS == 259200
-
-    def test_wait_timeout_is_per_store(self) -> None:
-        assert restock_wait_seconds(_store_with(out_of_stock_wait_seconds=" 3600 ")) == 3600
-
-    @pytest.mark.parametrize("raw", ["0", "-5", "1.5", "soon", str(MAX_WAIT_SECONDS + 1)])
-    def test_refuses_a_wait_timeout_the_workflow_cannot_honour(self, raw: str) -> None:
-        with pytest.raises(ValueError, match="out_of_stock_wait_seconds"):
-            restock_wait_seconds(_store_with(out_of_stock_wait_seconds=raw))
 
 
 class TestArithmetic:

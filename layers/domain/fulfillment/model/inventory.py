@@ -28,17 +28,13 @@ WarehouseId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_WAREHOUSE = "main"
 
 POLICY_OPTION = "out_of_stock"  # Store.options key: wait | partial | cancel
-WAIT_OPTION = "out_of_stock_wait_seconds"  # Store.options key: how long WAIT waits for a restock
-DEFAULT_WAIT_SECONDS = 3 * 24 * 3600
-MAX_WAIT_SECONDS = 300 * 24 * 3600  # well inside the year a standard Step Functions execution may live
 
 
 class OutOfStockPolicy(StrEnum):
     """What a store wants when an order asks for more than is available.
 
-    * ``WAIT``: reserve nothing and wait for a restock, up to the store's timeout
-      (``out_of_stock_wait_seconds``), then give up as ``CANCEL`` would. Reserving raises
-      ``OutOfStock``; the workflow waits and asks again.
+    * ``WAIT``: reserve nothing and wait for a restock: reserving raises ``OutOfStock``, and the state
+      machine asks again hourly for a day, then gives up as ``CANCEL`` would.
     * ``PARTIAL``: reserve what is available and fulfil that; the rest is reported as ``short``.
       Only when nothing at all is available does reserving raise ``OutOfStock``.
     * ``CANCEL``: reserve nothing and stop: reserving raises ``OutOfStock``.
@@ -65,22 +61,6 @@ def out_of_stock_policy(store: Store) -> OutOfStockPolicy:
     except ValueError:
         allowed = ", ".join(policy.value for policy in OutOfStockPolicy)
         raise ValueError(f"store {store.store_id}: option {POLICY_OPTION}={raw!r} is not one of {allowed}") from None
-
-
-def restock_wait_seconds(store: Store) -> int:
-    """How long a ``WAIT`` store waits for a restock (option ``out_of_stock_wait_seconds``; 3 days if unset)."""
-    raw = store.options.get(WAIT_OPTION, "").strip()
-    if not raw:
-        return DEFAULT_WAIT_SECONDS
-    try:
-        seconds = int(raw)
-    except ValueError:
-        seconds = 0
-    if not 0 < seconds <= MAX_WAIT_SECONDS:
-        raise ValueError(
-            f"store {store.store_id}: option {WAIT_OPTION}={raw!r} must be whole seconds in 1..{MAX_WAIT_SECONDS}"
-        )
-    return seconds
 
 
 class StockLevel(BaseModel):

@@ -69,11 +69,3 @@ class Label(BaseModel):
     carrier: str
     tracking_number: str
     label_url: str | None = None
-
-
-class InspectionResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    passed: bool
-    inspector: str = ""
-    notes: str = ""
