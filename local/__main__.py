@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return 0 if run_demo(runtime) == "COMPLETED" else 1
         print(f"HTTP API      {runtime.api_url}   (POST /webhooks/<platform>/<storeId>)")
+        print(f"Console       {runtime.api_url}/_console   (orders, timelines, executions; read-only)")
         print(f"AWS endpoint  {runtime.aws_endpoint}   (aws --endpoint-url {runtime.aws_endpoint} ...)")
         print(f"State machine {runtime.state_machine_arn}")
         print("Stores        " + ", ".join(f"{s}" for s in _store_ids()))

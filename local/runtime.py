@@ -107,7 +107,8 @@ class LocalRuntime:
         self.config = config or RuntimeConfig()
         self.functions: dict[str, LocalFunction] = {}
         self.routes: list[Route] = []
-        self.state_machine_arn = ""
+        self.state_machine_arn = ""  # the fulfillment state machine
+        self.state_machine_arns: dict[str, str] = {}  # every state machine, by logical id
         self.carrier: CarrierSimulator | None = None
         self.payments: PaymentSimulator | None = None
         self.warehouse: WarehouseSimulator | None = None
@@ -265,7 +266,8 @@ class LocalRuntime:
                 type=machine.type,
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-state-machine",
             )
-            self.state_machine_arn = created["stateMachineArn"]
+            self.state_machine_arns[machine.logical_id] = created["stateMachineArn"]
+        self.state_machine_arn = self.state_machine_arns["FulfillmentStateMachine"]
         ssm, stage, sims = self.client("ssm"), self.config.stage, self.config.simulators
         for name, value in (
             (f"/fulfillment/{stage}/carriers/{sims.carrier_name}/webhook-secret", CARRIER_SECRET),
@@ -325,6 +327,10 @@ class LocalRuntime:
         if len(body) > API_GATEWAY_MAX_BODY:
             return 413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}'
         split = urlsplit(raw_path)
+        if split.path == "/_console" or split.path.startswith("/_console/"):
+            from local.console import serve_console
+
+            return serve_console(self, method, split.path, split.query)
         for route in self.routes:
             params = route.match(method, split.path)
             if params is not None:
@@ -356,9 +362,12 @@ class LocalRuntime:
         with urllib.request.urlopen(request, timeout=10):
             pass
 
-    def wait_for_execution(self, execution_name: str, timeout: float = 60.0) -> dict[str, Any]:
+    def wait_for_execution(
+        self, execution_name: str, timeout: float = 60.0, state_machine: str = "FulfillmentStateMachine"
+    ) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
-        arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
+        machine_arn = self.state_machine_arns[state_machine]
+        arn = machine_arn.replace(":stateMachine:", ":execution:") + f":{execution_name}"
         deadline = time.monotonic() + timeout
         while True:
             with suppress(sfn.exceptions.ExecutionDoesNotExist):

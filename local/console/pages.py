@@ -1,0 +1,241 @@
+"""The console's HTML pages: self-contained (inline CSS and SVG), nothing fetched from anywhere else."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fulfillment.model import Order, OrderStatus, TimelineEvent
+from local.console.layout import layout
+from local.console.reads import ExecutionView, HistoryRow, OrderRow
+from local.console.svg import Highlight, render_svg
+
+CONSOLE = "/_console"
+# Fields that point at other orders or returns: replacements, the order a replacement replaces, returns.
+_RELATED_FIELD = re.compile(r"replace|return|original|parent", re.IGNORECASE)
+_ORDER_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}:\S+$")
+_ID_FIELDS = ("order_key", "key", "return_key", "return_id", "id")
+
+STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d2733;
+  background: #f5f7fa; }
+header { background: #232f3e; color: #fff; padding: 10px 24px; }
+header a { color: #fff; text-decoration: none; font-weight: 600; }
+main { padding: 16px 24px 48px; max-width: 1360px; }
+h1 { font-size: 22px; margin: 8px 0 12px; } h2 { font-size: 18px; margin: 28px 0 10px; }
+h3 { font-size: 16px; margin: 20px 0 8px; }
+table { border-collapse: collapse; background: #fff; width: 100%; margin-bottom: 12px; }
+th, td { border: 1px solid #d5dbe1; padding: 5px 9px; text-align: left; vertical-align: top; }
+th { background: #eaeef2; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, td.mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12.5px; }
+.filters a { margin-right: 10px; } .filters a.active { font-weight: 700; text-decoration: none; color: #1d2733; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; background: #d5dbe1; font-size: 12px;
+  font-weight: 600; }
+.badge.COMPLETED, .badge.SUCCEEDED { background: #c8ecd4; color: #12632f; }
+.badge.FAILED, .badge.TIMED_OUT, .badge.ABORTED { background: #f8d3d0; color: #8b1a10; }
+.badge.CANCELLED { background: #fde8c4; color: #7a4b00; } .badge.RUNNING { background: #cfe3fb; color: #0b4a8b; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; background: #fff;
+  padding: 12px 16px; border: 1px solid #d5dbe1; }
+dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
+.execution { background: #fff; border: 1px solid #d5dbe1; padding: 8px 16px 16px; margin-bottom: 24px; }
+.execution-body { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
+.graph { overflow-x: auto; flex: 0 0 auto; } .history-pane { flex: 1 1 520px; min-width: 0; }
+td.mono, td.num, table.history td { white-space: nowrap; }
+svg.state-machine { display: block; margin: 8px 0; max-width: 100%; height: auto; }
+svg.state-machine text { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+svg.state-machine .state rect { fill: #ffffff; stroke: #8d99a6; stroke-width: 1.2; }
+svg.state-machine .state text.name { font-size: 13px; font-weight: 600; fill: #1d2733; }
+svg.state-machine .state text.kind { font-size: 10.5px; fill: #5f6b7a; }
+svg.state-machine .state.choice rect { stroke-dasharray: 4 2; }
+svg.state-machine .state.visited rect { fill: #d9f2e0; stroke: #2e9e57; stroke-width: 2; }
+svg.state-machine .state.current rect { stroke-width: 3.5; }
+svg.state-machine .state.current.running rect { fill: #cfe3fb; stroke: #1f6fd1; }
+svg.state-machine .state.current.succeeded rect { fill: #2e9e57; stroke: #1b6b39; }
+svg.state-machine .state.current.succeeded text { fill: #ffffff; }
+svg.state-machine .state.current.failed rect, svg.state-machine .state.current.timed_out rect,
+svg.state-machine .state.current.aborted rect { fill: #e0443a; stroke: #8b1a10; }
+svg.state-machine .state.current.failed text, svg.state-machine .state.current.timed_out text,
+svg.state-machine .state.current.aborted text { fill: #ffffff; }
+svg.state-machine .edge { fill: none; stroke: #9aa5b1; stroke-width: 1.3; }
+svg.state-machine .edge.catch { stroke-dasharray: 5 4; stroke: #c0a080; }
+svg.state-machine .edge.taken { stroke: #2e9e57; stroke-width: 2.6; }
+svg.state-machine .arrow.arrow { fill: #9aa5b1; } svg.state-machine .arrow.arrow-taken { fill: #2e9e57; }
+svg.state-machine .start circle { fill: #1d2733; }
+.legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
+.legend i { display: inline-block; width: 14px; height: 10px; border: 2px solid; border-radius: 3px;
+  vertical-align: middle; margin-right: 4px; }
+.empty { color: #5f6b7a; font-style: italic; }
+"""
+
+LEGEND = (
+    '<p class="legend"><span><i style="background:#d9f2e0;border-color:#2e9e57"></i>entered</span>'
+    '<span><i style="background:#cfe3fb;border-color:#1f6fd1"></i>current (running)</span>'
+    '<span><i style="background:#2e9e57;border-color:#1b6b39"></i>last (succeeded)</span>'
+    '<span><i style="background:#e0443a;border-color:#8b1a10"></i>last (failed)</span>'
+    "<span>dashed: Catch</span></p>"
+)
+
+
+def order_url(key: str) -> str:
+    return f"{CONSOLE}/orders/{quote(key, safe='')}"
+
+
+def page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body>"
+        f'<header><a href="{CONSOLE}">Order fulfillment · local console</a></header>'
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _table(headers: Iterable[str], rows: Iterable[str], css: str = "") -> str:
+    head = "".join(f"<th>{escape(header)}</th>" for header in headers)
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _time(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if value else ""
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge {escape(status)}">{escape(status)}</span>'
+
+
+# ---- order list ---------------------------------------------------------------------------------
+def orders_page(rows: list[OrderRow], status: OrderStatus | None) -> str:
+    filters = [f'<a href="{CONSOLE}" class="{"" if status else "active"}">all</a>']
+    for each in OrderStatus:
+        css = "active" if each is status else ""
+        filters.append(f'<a href="{CONSOLE}?{urlencode({"status": each.value})}" class="{css}">{each.value}</a>')
+    heading = f"Orders ({len(rows)})" + (f" · {status.value}" if status else "")
+    table = _table(
+        ["Order", "Platform", "Store", "Status", "Waiting for", "Last update (UTC)"],
+        (_order_row(row) for row in rows),
+        "orders",
+    )
+    body = f'<h1>{escape(heading)}</h1><p class="filters">{"".join(filters)}</p>'
+    return page("Orders", body + (table if rows else '<p class="empty">No orders.</p>'))
+
+
+def _order_row(row: OrderRow) -> str:
+    order = row.order
+    return (
+        f'<tr class="order" data-key="{escape(order.key)}"><td><a href="{order_url(order.key)}">{escape(order.key)}</a>'
+        f"</td><td>{escape(order.platform)}</td><td>{escape(order.store_id)}</td><td>{_badge(order.status.value)}</td>"
+        f"<td>{escape(order.waiting_for or '')}</td><td class='mono'>{_time(row.last_update)}</td></tr>"
+    )
+
+
+# ---- one order ----------------------------------------------------------------------------------
+def order_page(order: Order, timeline: list[TimelineEvent], executions: list[ExecutionView]) -> str:
+    sections = [
+        f"<h1>Order {escape(order.key)} {_badge(order.status.value)}</h1>",
+        _facts(order),
+        _related(order),
+        "<h2>Timeline</h2>",
+        _timeline(timeline),
+        f"<h2>Executions ({len(executions)})</h2>",
+        LEGEND if executions else '<p class="empty">No execution started for this order.</p>',
+        *(_execution(number, execution) for number, execution in enumerate(executions)),
+    ]
+    return page(f"Order {order.key}", "".join(sections))
+
+
+def _facts(order: Order) -> str:
+    facts = {
+        "Platform / store": f"{order.platform} / {order.store_id}",
+        "Number": order.number,
+        "Status": order.status.value,
+        "Waiting for": order.waiting_for or "—",
+        "Execution name": order.execution_name(),
+        "Placed at": _time(order.placed_at),
+        "Paid / cancelled": f"{order.paid} / {order.cancelled}",
+        "Total": str(order.totals.grand_total),
+        "Carrier / tracking": f"{order.carrier or '—'} / {order.tracking_number or '—'}",
+        "Inspection attempts": str(order.inspection_attempts),
+    }
+    items = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in facts.items())
+    if order.failure:
+        failure = "; ".join(f"{key}: {value}" for key, value in order.failure.items())
+        items += f'<dt>Failure</dt><dd class="failure">{escape(failure)}</dd>'
+    return f'<dl class="facts">{items}</dl>'
+
+
+def _related(order: Order) -> str:
+    """Links found generically, so new relations (returns, replacements) show without a console change."""
+    document = order.model_dump(mode="json")
+    found = [
+        (f"platform_refs.{name}", value) for name, value in order.platform_refs.items() if _RELATED_FIELD.search(name)
+    ]
+    found += [(name, value) for name, value in document.items() if _RELATED_FIELD.search(name) and value]
+    if not found:
+        return ""
+    items = "".join(f"<dt>{escape(name)}</dt><dd>{_related_values(value)}</dd>" for name, value in found)
+    return f'<h2>Related</h2><dl class="facts related">{items}</dl>'
+
+
+def _related_values(value: Any) -> str:
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(_related_value(each) for each in values)
+
+
+def _related_value(value: Any) -> str:
+    if isinstance(value, dict):
+        ident = next((str(value[name]) for name in _ID_FIELDS if name in value), None)
+        status = f" ({value['status']})" if "status" in value else ""
+        return (_key_link(ident) + escape(status)) if ident else escape(json.dumps(value, sort_keys=True))
+    return _key_link(str(value))
+
+
+def _key_link(text: str) -> str:
+    if _ORDER_KEY.match(text):
+        return f'<a class="related-order" href="{order_url(text)}">{escape(text)}</a>'
+    return escape(text)
+
+
+def _timeline(events: list[TimelineEvent]) -> str:
+    rows = (
+        f'<tr class="timeline-event"><td class="num">{event.seq}</td><td class="mono">{_time(event.at)}</td>'
+        f"<td>{escape(str(event.previous_status or ''))} → {escape(event.status.value)}</td>"
+        f"<td>{escape(event.reason)}</td>"
+        f'<td class="mono">{escape(json.dumps(event.detail, sort_keys=True, default=str)) if event.detail else ""}</td>'
+        "</tr>"
+        for event in events
+    )
+    return _table(["#", "At (UTC)", "Status", "Reason", "Detail"], rows, "timeline")
+
+
+def _execution(number: int, execution: ExecutionView) -> str:
+    highlight = Highlight.of(execution.path, execution.status)
+    svg = render_svg(layout(execution.definition), highlight, svg_id=f"sm{number}")
+    stopped = f" · stopped {_time(execution.stopped)}" if execution.stopped else ""
+    return (
+        f'<section class="execution" data-execution="{escape(execution.name)}">'
+        f"<h3>{escape(execution.name)} {_badge(execution.status)}</h3>"
+        f"<p>State machine <code>{escape(execution.state_machine)}</code> · started {_time(execution.started)}"
+        f"{stopped}</p>"
+        f'<div class="execution-body"><div class="graph">{svg}</div>'
+        f'<div class="history-pane"><h3>Event history</h3>{_history(execution.history)}</div></div></section>'
+    )
+
+
+def _history(rows: list[HistoryRow]) -> str:
+    cells = (
+        f'<tr class="history-event"><td class="num">{row.event_id}</td><td>{escape(row.event_type)}</td>'
+        f"<td>{escape(row.state)}</td><td class='mono'>{_time(row.timestamp)}</td>"
+        f'<td class="num">{row.elapsed_ms}</td></tr>'
+        for row in rows
+    )
+    return _table(["ID", "Type", "State", "Timestamp (UTC)", "Elapsed (ms)"], cells, "history")
+
+
+def message_page(title: str, text: str) -> str:
+    return page(title, f"<h1>{escape(title)}</h1><p>{escape(text)}</p>")
