@@ -33,6 +33,13 @@ class SimulatorConfig:
     inspections: list[str] = field(default_factory=lambda: ["passed"])
     inspection_after: float = 0.2
     warehouse_name: str = "main"
+    # Returns (RMAs): "arrive" reports the goods received, then inspected; "never" stays silent (the RMA lapses).
+    return_goods: Literal["arrive", "never"] = "arrive"
+    # Per-line inspection of returned goods, by SKU ("passed", "failed" or "damaged": passed, not resellable);
+    # SKUs not named get ``return_inspection_default``.
+    return_inspection: dict[str, str] = field(default_factory=dict)
+    return_inspection_default: str = "passed"
+    return_received_after: float = 0.3
 
     @property
     def inspection(self) -> str:
@@ -201,18 +208,46 @@ class WarehouseSimulator(_JsonServer):
         self._callback_url = callback_url
         self._secret = secret
         self.inspections: dict[str, dict[str, Any]] = {}  # idempotency key -> request
+        self.rmas: dict[str, dict[str, Any]] = {}  # idempotency key -> RMA announced
         self.callbacks: list[dict[str, Any]] = []
 
     def route(self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
-        if path != "/inspections":
+        if path not in ("/inspections", "/returns"):
             return 404, {"error": "not found"}
         key = headers.get("idempotency-key") or str(uuid.uuid4())
         with self._lock:
-            if key in self.inspections:
+            if key in self.inspections or key in self.rmas:
                 return 200, {"accepted": True, "duplicate": True}
-            self.inspections[key] = body
-        threading.Thread(target=self._inspect, args=(body,), daemon=True).start()
+            if path == "/returns":
+                self.rmas[key] = body
+            else:
+                self.inspections[key] = body
+        work = self._receive_return if path == "/returns" else self._inspect
+        threading.Thread(target=work, args=(body,), daemon=True).start()
         return 202, {"accepted": True}
+
+    def _receive_return(self, rma: dict[str, Any]) -> None:
+        """The parcel arrives and is checked line by line: two signed reports on the returns callback."""
+        if self.config.return_goods == "never":
+            return
+        url = self._callback_url.rsplit("/", 1)[0] + "/returns"
+        base = {"return_key": rma["reference"], "rma": rma["rma"], "inspector": "sim-warehouse"}
+        time.sleep(self.config.return_received_after)
+        received = signed_post(url, base | {"event": "received"}, self._secret, "Warehouse")
+        time.sleep(self.config.inspection_after)
+        lines = [self._inspect_returned(line) for line in rma.get("lines", [])]
+        inspected = signed_post(url, base | {"event": "inspected", "lines": lines}, self._secret, "Warehouse")
+        with self._lock:
+            self.callbacks.append({**base, "received": received, "inspected": inspected, "lines": lines})
+
+    def _inspect_returned(self, line: dict[str, Any]) -> dict[str, Any]:
+        verdict = self.config.return_inspection.get(line.get("sku", ""), self.config.return_inspection_default)
+        return {
+            "line_id": line["line_id"],
+            "result": "failed" if verdict == "failed" else "passed",
+            "resellable": verdict == "passed",
+            "notes": {"failed": "not the item sold: wrong serial", "damaged": "broken in transit"}.get(verdict, ""),
+        }
 
     def _inspect(self, request: dict[str, Any]) -> None:
         time.sleep(self.config.inspection_after)

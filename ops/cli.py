@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ops.returns_cli import add_returns, add_start_arguments
+
 LOCAL_TABLE = "FulfillmentTable"
 
 
@@ -141,13 +143,18 @@ def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, A
     """Move every dead letter back to its queue, to be processed again (after the cause is fixed)."""
     import uuid
 
+    from ops.progress import ProgressBar
+
     source, dead = target.queue_urls(args.queue)
     sqs = target.client("sqs")
+    depth = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["ApproximateNumberOfMessages"])
+    progress = ProgressBar(int(depth.get("Attributes", {}).get("ApproximateNumberOfMessages", 0)))
     moved = 0
     while True:
         answer = sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10, AttributeNames=["All"])
         messages = answer.get("Messages", [])
         if not messages:
+            progress.finish()
             return {"queue": args.queue, "replayed": moved}
         for message in messages:
             group = message["Attributes"].get("MessageGroupId", "replay")
@@ -160,6 +167,7 @@ def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, A
             )
             sqs.delete_message(QueueUrl=dead, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
+            progress.advance()
 
 
 def _deps(target: Target) -> Any:
@@ -213,10 +221,18 @@ def _state_machine_arn(target: Target) -> str:
 
 
 def _executions(target: Target, name: str) -> list[dict[str, Any]]:
-    """The order's executions (its name, and re-runs named after it) with the path each took."""
+    """The order's executions (its name, and re-runs named after it) with the path each took, then its returns'."""
+    from ops.returns_cli import return_state_machine_arn
+
+    return _executions_of(target, _state_machine_arn(target), name) + _executions_of(
+        target, return_state_machine_arn(target), name
+    )
+
+
+def _executions_of(target: Target, machine_arn: str, name: str) -> list[dict[str, Any]]:
     sfn = target.client("stepfunctions")
     found = []
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=_state_machine_arn(target)):
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
         for execution in page["executions"]:
             if execution["name"] != name and not execution["name"].startswith(f"{name}-"):
                 continue
@@ -257,6 +273,52 @@ def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     return _order_view(workflow_steps.request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
 
 
+class Refused(Exception):
+    """A command that did what it could and refused the rest: its result is printed, and it exits 1."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__("refused")
+        self.result = result
+
+
+def _executions_port(target: Target) -> Any:
+    from fulfillment.adapters.stepfunctions import StepFunctionsWorkflow
+
+    local = "endpoint_url" in target.session_kwargs  # the local engine has no RedriveExecution
+    return StepFunctionsWorkflow(_state_machine_arn(target), target.client("stepfunctions"), can_redrive=not local)
+
+
+def _rerun_one(key: str, args: argparse.Namespace, deps: Any, executions: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from fulfillment import reruns
+
+    return asdict(reruns.rerun(key, deps.orders, executions, by=args.by, reason=args.reason or ""))
+
+
+def orders_rerun(args: argparse.Namespace, target: Target) -> Any:
+    from fulfillment.errors import RerunRefused
+    from fulfillment.model import OrderStatus
+    from ops.progress import ProgressBar
+
+    deps, executions = _deps(target), _executions_port(target)
+    if args.order:
+        return _rerun_one(args.order, args, deps, executions)
+    found = deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)
+    keys = [order.key for order in found if args.store is None or order.store_id == args.store]
+    progress, results = ProgressBar(len(keys)), []
+    for key in keys:
+        try:
+            results.append(_rerun_one(key, args, deps, executions))
+        except RerunRefused as refusal:
+            results.append({"order_key": key, "action": "refused", "reason": str(refusal)})
+        progress.advance()
+    progress.finish()
+    if any(result["action"] == "refused" for result in results):
+        raise Refused(results)
+    return results
+
+
 def _print(result: Any, output: str) -> None:
     if output == "json":
         print(json.dumps(result, indent=2, default=str))
@@ -264,6 +326,18 @@ def _print(result: Any, output: str) -> None:
     rows = result if isinstance(result, list) else [result]
     for row in rows:
         print("  ".join(f"{key}={value}" for key, value in row.items() if value not in (None, "")))
+
+
+def _command(verbs: Any, name: str, text: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command whose ``--help`` says what it does (the listing shows ``text``, its own help more)."""
+    command: argparse.ArgumentParser = verbs.add_parser(
+        name, help=text, description=description or text[:1].upper() + text[1:] + "."
+    )
+    return command
+
+
+def _verbs(nouns: Any, noun: str, text: str) -> Any:
+    return _command(nouns, noun, text).add_subparsers(dest="verb", required=True, metavar="VERB")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,16 +350,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the local runtime's AWS endpoint, e.g. http://127.0.0.1:4566",
     )
     parser.add_argument("--stack-name", default=os.environ.get("AWS_SAM_STACK_NAME"), help="a deployed stack")
-    parser.add_argument("--region", default=None)
-    parser.add_argument("--stage", default=os.environ.get("FULFILLMENT_STAGE", "dev"))
-    parser.add_argument("--output", choices=["text", "json"], default="text")
-    nouns = parser.add_subparsers(dest="noun", required=True)
+    parser.add_argument("--region", default=None, help="AWS region (default: AWS_DEFAULT_REGION or us-east-1)")
+    parser.add_argument("--stage", default=os.environ.get("FULFILLMENT_STAGE", "dev"), help="the stack's stage")
+    parser.add_argument("--output", choices=["text", "json"], default="text", help="how results are printed")
+    nouns = parser.add_subparsers(dest="noun", required=True, metavar="NOUN")
+    _add_stores(_verbs(nouns, "stores", "the store registry"))
+    _add_orders(_verbs(nouns, "orders", "find orders and act on them"))
+    _add_dead_letters(_verbs(nouns, "dead-letters", "messages that kept failing (fetches, write-backs)"))
+    add_returns(_verbs(nouns, "returns", "returns of delivered goods: start, show, list"), _command)
+    return parser
 
-    stores = nouns.add_parser("stores", help="the store registry").add_subparsers(dest="verb", required=True)
-    register = stores.add_parser(
+
+def _add_stores(stores: Any) -> None:
+    register = _command(
+        stores,
         "register",
-        help="register a store and its secret (idempotent: re-registering replaces both)",
-        description="Reads the secret from a file (or - for stdin), never from the command line: either the bare "
+        "register a store and its secret (idempotent: re-registering replaces both)",
+        "Reads the secret from a file (or - for stdin), never from the command line: either the bare "
         "webhook signing secret or a JSON object {webhook_secret, api_base_url, api_token, api_key, api_secret, "
         "extra}.",
     )
@@ -294,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     register.add_argument("--store-id", required=True, help="our id, the one in the webhook URL (a-z, 0-9, -)")
     register.add_argument("--secret-file", required=True, help="path to the secret, or - for stdin")
-    register.add_argument("--name")
+    register.add_argument("--name", help="a display name")
     register.add_argument("--site-url", help="WooCommerce / OpenCart / Magento shop URL")
     register.add_argument(
         "--platform-store-id",
@@ -308,18 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="a non-secret store setting, e.g. paid_status_ids=2,3,5,15 (OpenCart); repeatable",
     )
     register.set_defaults(run=stores_register)
-    listing = stores.add_parser("list", help="list registered stores (secrets are never shown)")
-    listing.set_defaults(run=stores_list)
+    _command(stores, "list", "list registered stores (secrets are never shown)").set_defaults(run=stores_list)
 
-    orders = nouns.add_parser("orders", help="find orders and act on them").add_subparsers(dest="verb", required=True)
-    show = orders.add_parser("show", help="one order: status, what it waits for, its timeline")
+
+def _add_orders(orders: Any) -> None:
+    show = _command(orders, "show", "one order: status, what it waits for, its timeline and its executions")
     show.add_argument("order", help="the order key, <storeId>:<orderId>")
     show.set_defaults(run=orders_show)
-    listing_orders = orders.add_parser("list", help="orders in a status, newest first")
-    listing_orders.add_argument("--status", required=True)
-    listing_orders.add_argument("--limit", type=int, default=50)
-    listing_orders.add_argument("--store", help="only this store's orders")
-    listing_orders.set_defaults(run=orders_list)
+    listing = _command(orders, "list", "orders in a status, newest first")
+    listing.add_argument("--status", required=True, help="e.g. FAILED, SHIPPED")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many orders")
+    listing.add_argument("--store", help="only this store's orders")
+    listing.set_defaults(run=orders_list)
     by = os.environ.get("USER", "operator")
     for verb, decision, text in (
         ("approve", "approve", "approve an order waiting for a person"),
@@ -329,27 +410,49 @@ def build_parser() -> argparse.ArgumentParser:
         ("confirm-delivery", "delivered", "confirm an overdue delivery by hand"),
         ("report-lost", "lost", "report an overdue parcel lost (refund/void, tell the store)"),
     ):
-        command = orders.add_parser(verb, help=text)
-        command.add_argument("order")
-        command.add_argument("--reason")
+        command = _command(orders, verb, text)
+        command.add_argument("order", help="the order key, <storeId>:<orderId>")
+        command.add_argument("--reason", help="why (recorded on the timeline)")
         command.add_argument("--by", default=by, help="who decides (recorded on the timeline)")
         command.set_defaults(run=orders_decide, decision=decision)
-    cancel = orders.add_parser("cancel", help="cancel before delivery: the workflow compensates what was done")
-    cancel.add_argument("order")
-    cancel.add_argument("--reason", required=True)
-    cancel.add_argument("--by", default=by)
+    cancel = _command(orders, "cancel", "cancel before delivery: the workflow compensates what was done")
+    cancel.add_argument("order", help="the order key, <storeId>:<orderId>")
+    cancel.add_argument("--reason", required=True, help="why (recorded on the timeline, told to the store)")
+    cancel.add_argument("--by", default=by, help="who cancels (recorded on the timeline)")
     cancel.set_defaults(run=orders_cancel)
+    _add_rerun(orders, by)
+    add_start_arguments(_command(orders, "start-return", "open a return for delivered goods (as returns start)"))
 
-    letters = nouns.add_parser("dead-letters", help="messages that kept failing (fetches, write-backs)")
-    letter_verbs = letters.add_subparsers(dest="verb", required=True)
+
+def _add_rerun(orders: Any, by: str) -> None:
+    rerun = _command(
+        orders,
+        "rerun",
+        "re-run a failed order from the step that failed",
+        "An execution that failed without compensating the order is redriven from the failed state "
+        "(on AWS; the local runtime starts <name>-rerun<N> with the same input, and every step skips what is done). "
+        "A FAILED (compensated) order is reopened as a new attempt with new side-effect keys and re-run from the "
+        "start; refused if compensation voided the payment, or for cancelled, completed and running orders. "
+        "With --status, re-runs every order in that status (a progress bar on a terminal).",
+    )
+    which = rerun.add_mutually_exclusive_group(required=True)
+    which.add_argument("order", nargs="?", help="the order key, <storeId>:<orderId>")
+    which.add_argument("--status", help="re-run every order in this status, e.g. FAILED")
+    rerun.add_argument("--store", help="with --status: only this store's orders")
+    rerun.add_argument("--limit", type=int, default=50, help="with --status: at most this many orders")
+    rerun.add_argument("--reason", help="why (recorded on the timeline)")
+    rerun.add_argument("--by", default=by, help="who re-runs it (recorded on the timeline)")
+    rerun.set_defaults(run=orders_rerun)
+
+
+def _add_dead_letters(letters: Any) -> None:
     for verb, run, text in (
-        ("list", dead_letters_list, "show what is in a dead-letter queue"),
-        ("replay", dead_letters_replay, "move dead letters back to be processed again"),
+        ("list", dead_letters_list, "show what is in a dead-letter queue (up to 10 messages, left in place)"),
+        ("replay", dead_letters_replay, "move dead letters back to be processed again (a progress bar on a terminal)"),
     ):
-        command = letter_verbs.add_parser(verb, help=text)
-        command.add_argument("--queue", choices=sorted(QUEUES), required=True)
+        command = _command(letters, verb, text)
+        command.add_argument("--queue", choices=sorted(QUEUES), required=True, help="which dead-letter queue")
         command.set_defaults(run=run)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,8 +463,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = args.run(args, resolve_target(args))
+    except Refused as refused:
+        _print(refused.result, args.output)
+        return 1
     except (ValidationError, OSError, ValueError, DomainError) as error:
         print(f"fulfillment: {error}", file=sys.stderr)
+        if args.output == "json" and isinstance(error, DomainError):
+            print(json.dumps({"error": error.code, "message": str(error)}, indent=2))
         return 1
     _print(result, args.output)
     return 0

@@ -21,8 +21,10 @@ from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE, OutOfStockPolicy, StockLevel
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.payment import PaymentMethod, payment_method
+from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
+from fulfillment.ports import Execution
 from fulfillment.workflow_steps import WaitKind
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
@@ -105,6 +107,55 @@ class InMemoryOrderRepository:
         return len(self._orders)
 
 
+class InMemoryReturnRepository:
+    """Returns with optimistic locking; a save that carries the order saves both or neither, like the
+    DynamoDB transaction."""
+
+    def __init__(self, orders: InMemoryOrderRepository) -> None:
+        self._orders = orders
+        self._returns: dict[str, dict[str, Any]] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}
+
+    def get(self, key: str) -> Return | None:
+        document = self._returns.get(key)
+        return Return.model_validate(document) if document is not None else None
+
+    def for_order(self, order_key: str) -> list[Return]:
+        found = [Return.model_validate(doc) for doc in self._returns.values() if doc["order_key"] == order_key]
+        return sorted(found, key=lambda ret: ret.number)
+
+    def timeline(self, key: str) -> list[ReturnEvent]:
+        return [ReturnEvent.model_validate(event) for event in self._events.get(key, [])]
+
+    def list_by_status(self, status: ReturnStatus, limit: int = 50) -> list[Return]:
+        return [Return.model_validate(doc) for doc in self._returns.values() if doc["status"] == status][:limit]
+
+    def create(self, ret: Return, order: Order) -> None:
+        if ret.key in self._returns:
+            raise VersionConflict(f"return {ret.key} exists")
+        self._write(ret, order)
+
+    def save(self, ret: Return, order: Order | None = None) -> None:
+        stored = self._returns.get(ret.key)
+        if stored is None or stored["version"] != ret.version:
+            raise VersionConflict(f"return {ret.key} changed meanwhile")
+        self._write(ret, order)
+
+    def _write(self, ret: Return, order: Order | None) -> None:
+        if order is not None:
+            self._orders.save(order)  # first: a conflict there leaves the return unwritten too
+        document = ret.model_dump(mode="json")
+        document["version"] = ret.version + 1
+        document["events_recorded"] = ret.events_recorded + len(ret.pending_events)
+        self._returns[ret.key] = document
+        self._events.setdefault(ret.key, []).extend(event.model_dump(mode="json") for event in ret.pending_events)
+        ret.version, ret.events_recorded = document["version"], document["events_recorded"]
+        ret.pending_events.clear()
+
+    def __len__(self) -> int:
+        return len(self._returns)
+
+
 class FlakyOrderRepository(InMemoryOrderRepository):
     """An ``InMemoryOrderRepository`` whose next saves can be made to fail or race.
 
@@ -156,7 +207,11 @@ class FakeSecretStore:
 
 # --- workflow and partners -------------------------------------------------------------------------
 class RecordingWorkflow:
-    """Step Functions in memory: execution names are unique, a task token answers once (resume or fail)."""
+    """Step Functions in memory: execution names are unique, a task token answers once (resume or fail).
+
+    Started executions are RUNNING until a test ends them (``statuses[name] = "FAILED"``); ``can_redrive``
+    False plays the local engine, which has no redrive.
+    """
 
     def __init__(self) -> None:
         self.started: list[str] = []
@@ -164,13 +219,41 @@ class RecordingWorkflow:
         self.resumed: list[tuple[str, dict[str, Any]]] = []
         self.failed: list[tuple[str, str, str]] = []  # (token, error, cause)
         self.heartbeats: list[str] = []
+        self.statuses: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # a FAILED execution's error, e.g. "FulfillmentFailed"
+        self.redriven: list[str] = []
+        self.can_redrive = True
 
     def start(self, order: Order) -> bool:
+        return self.start_named(order, order.execution_name())
+
+    def start_named(self, order: Order, name: str) -> bool:
         self.start_calls += 1
-        name = order.execution_name()
         if name in self.started:
             return False
         self.started.append(name)
+        self.statuses[name] = "RUNNING"
+        return True
+
+    def start_return(self, ret: Return) -> bool:
+        self.start_calls += 1
+        name = ret.execution_name()
+        if name in self.started:
+            return False
+        self.started.append(name)
+        self.statuses[name] = "RUNNING"
+        return True
+
+    def execution(self, name: str) -> Execution | None:
+        if name not in self.started:
+            return None
+        return Execution(name=name, status=self.statuses[name], error=self.errors.get(name))
+
+    def redrive(self, name: str) -> bool:
+        if not self.can_redrive:
+            return False
+        self.redriven.append(name)
+        self.statuses[name] = "RUNNING"
         return True
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
@@ -220,20 +303,32 @@ class FakeCarrier:
 
     def create_label(self, order: Order) -> Label:
         self.calls.append(order.key)
-        if order.key not in self._labels:
+        reference = order.attempt_ref()
+        if reference not in self._labels:
             number = f"TRK{len(self._labels) + 1:08d}"
-            self._labels[order.key] = Label(carrier=self.name, tracking_number=number)
-        return self._labels[order.key]
+            self._labels[reference] = Label(carrier=self.name, tracking_number=number)
+        return self._labels[reference]
 
     def cancel_label(self, order: Order) -> bool:
         self.cancel_calls.append(order.key)
-        if order.key not in self._labels or order.key in self.cancelled:
+        reference = order.attempt_ref()
+        if reference not in self._labels or reference in self.cancelled:
             return False
-        self.cancelled.append(order.key)
+        self.cancelled.append(reference)
         return True
 
     def bought(self, order_key: str) -> Label | None:
-        return self._labels.get(order_key)
+        """The label of the order's latest attempt (``Order.attempt_ref``), if one was bought."""
+        attempts = [ref for ref in self._labels if ref == order_key or ref.startswith(f"{order_key}:a")]
+        return self._labels[attempts[-1]] if attempts else None
+
+    def active(self, order_key: str) -> list[Label]:
+        """The order's labels, over all its attempts, that were not cancelled."""
+        return [
+            label
+            for ref, label in self._labels.items()
+            if (ref == order_key or ref.startswith(f"{order_key}:a")) and ref not in self.cancelled
+        ]
 
 
 class FakeWarehouse:
@@ -241,9 +336,13 @@ class FakeWarehouse:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, int]] = []  # (order key, attempt)
+        self.rmas: list[str] = []  # RMAs announced
 
     def request_inspection(self, order: Order, attempt: int) -> None:
         self.requests.append((order.key, attempt))
+
+    def expect_return(self, ret: Return) -> None:
+        self.rmas.append(ret.rma or "")
 
 
 class RecordingPacker:
@@ -396,6 +495,10 @@ class FulfillmentWorld:
     inventory: InMemoryInventory = field(default_factory=InMemoryInventory)
     payments: FakePaymentGateway = field(default_factory=FakePaymentGateway)
     packer: RecordingPacker = field(default_factory=RecordingPacker)
+    returns: InMemoryReturnRepository = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.returns = InMemoryReturnRepository(self.orders)
 
     def store_options(self, **options: str) -> None:
         """Replace the store's options (``out_of_stock``, ``capture_on``, ``review_above_minor``, …)."""

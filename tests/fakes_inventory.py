@@ -33,6 +33,7 @@ class InMemoryInventory:
         self._reservations: dict[str, str] = {}  # order key → Reservation JSON, so callers never share objects
         self._lock = threading.Lock()
         self.reserve_calls = 0
+        self.restocked: dict[str, int] = {}  # restock_once references → units
 
     # reads
     def level(self, warehouse: str, sku: str) -> StockLevel | None:
@@ -58,7 +59,7 @@ class InMemoryInventory:
             )
         with self._lock:
             self.reserve_calls += 1
-            existing = self._reservations.get(order.key)
+            existing = self._reservations.get(order.attempt_ref())
             if existing is not None:
                 return ReservationOutcome.of(Reservation.model_validate_json(existing))
             available = {sku: self._available(sku) for sku in wanted}
@@ -69,12 +70,12 @@ class InMemoryInventory:
                 if policy is not OutOfStockPolicy.PARTIAL or not taking:
                     raise OutOfStock(short, policy.value)
             reservation = Reservation(
-                order_key=order.key, warehouse=self.warehouse, lines=allocate(order, taking), short=short
+                order_key=order.attempt_ref(), warehouse=self.warehouse, lines=allocate(order, taking), short=short
             )
             for sku, quantity in taking.items():
                 on_hand, reserved = self._stock[(self.warehouse, sku)]
                 self._stock[(self.warehouse, sku)] = (on_hand, reserved + quantity)
-            self._reservations[order.key] = reservation.model_dump_json()
+            self._reservations[order.attempt_ref()] = reservation.model_dump_json()
             return ReservationOutcome.of(reservation)
 
     def release(self, order_key: str) -> bool:
@@ -109,6 +110,14 @@ class InMemoryInventory:
             on_hand, reserved = self._stock.get((warehouse, sku), (0, 0))
             self._stock[(warehouse, sku)] = (on_hand + quantity, reserved)
         return StockLevel(warehouse=warehouse, sku=sku, on_hand=on_hand + quantity, reserved=reserved)
+
+    def restock_once(self, reference: str, sku: str, quantity: int) -> bool:
+        with self._lock:
+            if reference in self.restocked:
+                return False
+            self.restocked[reference] = quantity
+        self.restock(self.warehouse, sku, quantity)
+        return True
 
     # helpers (called with the lock held)
     def _available(self, sku: str) -> int:

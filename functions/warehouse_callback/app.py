@@ -1,4 +1,5 @@
-"""POST /warehouses/{warehouse}/inspections: the warehouse's signed inspection result for a waiting order."""
+"""The warehouse's signed callbacks: ``POST /warehouses/{warehouse}/inspections`` (an order's inspection result)
+and ``POST /warehouses/{warehouse}/returns`` (an RMA's goods received, then inspected per line)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fulfillment import observability, services, workflow_steps
+from fulfillment import observability, return_steps, services, workflow_steps
 from fulfillment.bootstrap import Container, container
 from fulfillment.errors import UnknownShipment
 from fulfillment.http import json_response, register_refusals, webhook_request
@@ -29,6 +30,19 @@ def receive_inspection(warehouse: str) -> Response[str]:
     order = workflow_steps.record_inspection(report, deps)
     logger.append_keys(order_key=order.key)  # the correlation id across every function
     return json_response(202, {"order_key": order.key, "status": order.status})
+
+
+@app.post("/warehouses/<warehouse>/returns")
+def receive_return_report(warehouse: str) -> Response[str]:
+    deps: Container = app.context["deps"]
+    request = webhook_request(app.current_event.raw_event)
+    if warehouse != deps.settings.warehouse_name:
+        raise UnknownShipment(f"no warehouse {warehouse!r} is configured")
+    secret = deps.secrets.get(deps.settings.warehouse_secret_ref(warehouse))
+    report = services.verified_partner_event(return_steps.ReturnReport, request, secret, "warehouse")
+    ret = return_steps.record_return_report(report, deps)
+    logger.append_keys(order_key=ret.order_key, return_key=ret.key)
+    return json_response(202, {"return_key": ret.key, "status": ret.status})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,8 +2,8 @@
 
 Serves the demo store (hash ``k3h9x2ab7q``, token ``API_TOKEN``): order 1187 from
 ``events/bigcommerce/rest_*.json``, and 1188 — the same order, cancelled, as sample delivery 06
-names it. Write-backs take effect as on BigCommerce: ``PUT`` changes the status, a shipment marks
-its items shipped (status 2 or 3), a refund raises ``refunded_amount`` (status 14 or 4); every
+names it. Write-backs take effect as on BigCommerce: ``PUT`` changes the status or ``staff_notes``, a
+shipment marks its items shipped (status 2 or 3), a refund raises ``refunded_amount`` (status 14 or 4); every
 change moves ``date_modified``. Later reads see the effects, so idempotency checks can be tested;
 ``writes`` records every accepted write.
 """
@@ -146,9 +146,16 @@ class BigCommerceStore:
     def _update_order(self, request: StubRequest, order_id: int) -> Answer:
         body = request.json() or {}
         status_id = body.get("status_id")
-        if not isinstance(status_id, int) or not 0 <= status_id < len(_STATUS_LABELS):
+        notes = body.get("staff_notes")
+        if notes is None and status_id is None:
+            return _error(400, "nothing to update: status_id or staff_notes")
+        if status_id is not None and (not isinstance(status_id, int) or not 0 <= status_id < len(_STATUS_LABELS)):
             return _error(400, "status_id must be a status id from 0 to 14")
+        if notes is not None and not isinstance(notes, str):
+            return _error(400, "staff_notes must be a string")
         self.writes.append(("PUT", f"/v2/orders/{order_id}", body))
+        if notes is not None:
+            self.orders[order_id]["staff_notes"] = notes
         self._touch(order_id, status_id)
         return 200, self.orders[order_id]
 

@@ -4,7 +4,8 @@ Serves the demo shop (``SHOP_DOMAIN``, access token ``ACCESS_TOKEN``) from the w
 ``events/shopify/`` — by default #1042 as paid (delivery 02) and #1043 as cancelled and refunded
 (delivery 05): ``GET /admin/api/{version}/orders/{id}.json`` answers the REST Order, and
 ``POST …/graphql.json`` answers the operations the write-back sends, matched on the operation name in
-the query: ``WriteBackState``, ``FulfillmentCreate``, ``OrderCancel``, ``RefundCreate``, ``TagsAdd``.
+the query: ``WriteBackState``, ``FulfillmentCreate``, ``OrderCancel``, ``RefundCreate``, ``OrderUpdate`` (the
+note only), ``TagsAdd``.
 Mutations take effect (fulfillments close their fulfillment orders, refunds add refund transactions,
 cancelling sets ``cancelledAt``; ``updated_at`` moves), so later reads see them and idempotency checks
 can be tested; ``writes`` records every accepted mutation with its variables.
@@ -131,6 +132,7 @@ class ShopOrder:
             "id": self.gid,
             "cancelledAt": self.rest.get("cancelled_at"),
             "tags": list(self.tags),
+            "note": self.rest.get("note"),
             "fulfillments": copy.deepcopy(self.fulfillments),
             "fulfillmentOrders": {"nodes": copy.deepcopy(self.fulfillment_orders)},
             "refunds": copy.deepcopy(self.refunds),
@@ -187,6 +189,7 @@ class ShopifyShop:
             "FulfillmentCreate": self._fulfillment_create,
             "OrderCancel": self._order_cancel,
             "RefundCreate": self._refund_create,
+            "OrderUpdate": self._order_update,
             "TagsAdd": self._tags_add,
         }
         handler = handlers.get(operation)
@@ -289,6 +292,18 @@ class ShopifyShop:
         order.rest["financial_status"] = "refunded" if refunded + amount >= paid else "partially_refunded"
         self._touch(order, "RefundCreate", variables)
         return {"refundCreate": {"refund": {"id": refund["id"], "note": refund["note"]}, "userErrors": []}}
+
+    def _order_update(self, variables: dict[str, Any]) -> dict[str, Any]:
+        order_input = variables.get("input") or {}
+        order = self._order(order_input.get("id"))
+        if order is None:
+            return {"orderUpdate": {"order": None, **_user_error("id", "Order does not exist")}}
+        if set(order_input) - {"id", "note"}:
+            return {"orderUpdate": {"order": None, **_user_error("input", "the stub updates only the note")}}
+        if "note" in order_input:
+            order.rest["note"] = order_input["note"]  # replaced, as Shopify does
+        self._touch(order, "OrderUpdate", variables)
+        return {"orderUpdate": {"order": {"id": order.gid}, "userErrors": []}}
 
     def _tags_add(self, variables: dict[str, Any]) -> dict[str, Any]:
         order = self._order(variables.get("id"))

@@ -48,9 +48,9 @@ def runtime() -> Iterator[LocalRuntime]:
 def simulators(runtime: LocalRuntime) -> Iterator[SimulatorConfig]:
     """The simulators' behaviour for one test, restored afterwards."""
     config = runtime.config.simulators
-    saved = (config.delivery, config.inspection)
+    saved = (config.delivery, config.inspection, config.return_goods, dict(config.return_inspection))
     yield config
-    config.delivery, config.inspection = saved
+    config.delivery, config.inspection, config.return_goods, config.return_inspection = saved
 
 
 def new_order_body(template: bytes, order_id: int | None = None) -> tuple[bytes, str]:

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from fulfillment.bootstrap import container
+from fulfillment.model import OrderStatus, fulfillment_execution_name
 from fulfillment.model.store import StoreCredentials
 from local.client import send_woocommerce
 from local.runtime import LocalRuntime
+from local.simulators import SimulatorConfig
 from tests.e2e.conftest import new_order_body
 
 pytestmark = pytest.mark.e2e
@@ -98,3 +100,61 @@ class TestStoresRegister:
             env={"PATH": "/usr/bin", "PYTHONPATH": ":".join(sys.path)},
         )
         assert done.returncode != 0 and "--endpoint-url" in done.stderr
+
+
+class TestOrdersRerun:
+    """A lost parcel fails the order (label cancelled, payment given back or nothing to give back, store told)."""
+
+    def lost(self, runtime: LocalRuntime, simulators: SimulatorConfig, body: bytes, key: str) -> None:
+        simulators.delivery = "lost"
+        assert send_woocommerce(runtime.api_url, "kaffeekontor", body, "test-secret").status == 202
+        assert runtime.wait_for_execution(_execution_name(key), timeout=120)["status"] == "FAILED"
+        simulators.delivery = "delivered"  # the cause, fixed
+
+    def test_a_failed_order_is_reopened_and_completes_with_one_active_label(
+        self, runtime: LocalRuntime, simulators: SimulatorConfig, woo_paid_body: bytes
+    ) -> None:
+        body, key = new_order_body(woo_paid_body)
+        self.lost(runtime, simulators, body, key)
+
+        done = fulfillment(runtime, "orders", "rerun", key, "--reason", "parcel found to be lost", "--by", "ops")
+
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert (result["action"], result["attempt"]) == ("reopened", 1)
+        assert result["execution_name"] == f"{_execution_name(key)}-rerun1"
+        assert runtime.wait_for_execution(result["execution_name"], timeout=120)["status"] == "SUCCEEDED"
+        order = container().orders.get(key)
+        assert order is not None and (order.status, order.attempt) == (OrderStatus.COMPLETED, 1)
+        assert runtime.carrier is not None
+        labels = [label for label in runtime.carrier.labels.values() if label["reference"] in (key, f"{key}:a1")]
+        active = [label for label in labels if label["tracking_number"] not in runtime.carrier.cancelled]
+        assert (len(labels), len(active)) == (2, 1)
+        assert active[0]["reference"] == f"{key}:a1" and order.tracking_number == active[0]["tracking_number"]
+        shown = json.loads(fulfillment(runtime, "orders", "show", key).stdout)
+        assert sorted(e["status"] for e in shown["executions"]) == ["FAILED", "SUCCEEDED"]  # newest first
+
+        again = fulfillment(runtime, "orders", "rerun", key)
+        assert again.returncode == 1 and json.loads(again.stdout)["error"] == "rerun_refused"
+
+    def test_an_authorization_voided_when_it_failed_is_refused_with_a_reason(
+        self, runtime: LocalRuntime, simulators: SimulatorConfig, woo_paid_body: bytes
+    ) -> None:
+        body, key = new_order_body(woo_paid_body)
+        body = body.replace(b'"payment_method":"bacs"', b'"payment_method":"authorized"')
+        assert runtime.payments is not None
+        runtime.payments.authorize(key, 10_000)
+        self.lost(runtime, simulators, body, key)
+
+        refused = fulfillment(runtime, "orders", "rerun", key)
+
+        assert refused.returncode == 1
+        reason = json.loads(refused.stdout)
+        assert reason["error"] == "rerun_refused" and "pay again" in reason["message"]
+        order = container().orders.get(key)
+        assert order is not None and order.status is OrderStatus.FAILED
+
+
+def _execution_name(key: str) -> str:
+    store_id, external_id = key.split(":", 1)
+    return fulfillment_execution_name(store_id, external_id)

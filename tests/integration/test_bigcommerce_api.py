@@ -12,7 +12,7 @@ from fulfillment.adapters.platforms.bigcommerce import BigCommerceSource, BigCom
 from fulfillment.errors import OrderInvalid, PlatformRejected, TransientError
 from fulfillment.model import Money, Order
 from fulfillment.model.store import Store, StoreCredentials
-from fulfillment.model.writeback import StoreUpdate, UpdateKind
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 from local.stub_api import Fault, StubApi
 from local.stubs.bigcommerce import API_TOKEN, STORE_HASH, BigCommerceStore, install
 
@@ -342,6 +342,34 @@ class TestRefunding:
         assert (result.done, result.already, result.reference) == (True, True, "40")
         assert api.received("POST") == []
 
+    def test_two_returns_of_the_same_amount_are_two_refunds(
+        self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _fetch(http, credentials)
+        writer = BigCommerceWriteBack(http)
+        for reference in ("bigshop:1187:R1", "bigshop:1187:R2"):
+            update = _update(order, UpdateKind.REFUNDED, amount=Money.parse("5.00", "USD"), reference=reference)
+            assert writer.apply(STORE, credentials, update).already is False
+            assert writer.apply(STORE, credentials, update).already is True
+        reasons = [refund["reason"] for refund in shop.refunds[1187]]
+        assert reasons == [
+            "Refund [bigshop:1187:refunded:bigshop:1187:R1]",
+            "Refund [bigshop:1187:refunded:bigshop:1187:R2]",
+        ]
+
+    def test_a_control_panel_refund_of_the_same_amount_does_not_stand_for_a_returns_refund(
+        self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.refunds[1187].append({"id": 40, "reason": "customer called", "total_amount": 5.0, "items": []})
+        update = _update(
+            _fetch(http, credentials),
+            UpdateKind.REFUNDED,
+            amount=Money.parse("5.00", "USD"),
+            reference="bigshop:1187:R1",
+        )
+        assert BigCommerceWriteBack(http).apply(STORE, credentials, update).already is False
+        assert len(shop.refunds[1187]) == 2
+
     def test_a_refund_above_what_is_left_is_rejected(
         self, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
     ) -> None:
@@ -380,3 +408,31 @@ class TestRefunding:
         result = BigCommerceWriteBack(http).apply(STORE, credentials, update)
         assert (result.done, result.already, result.reference) == (True, True, "39")
         assert api.received("POST") == []
+
+
+class TestReturned:
+    def test_a_resolved_return_is_one_line_in_the_staff_notes(
+        self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.orders[1187]["staff_notes"] = "VIP customer"
+        update = _update(
+            _fetch(http, credentials), UpdateKind.RETURNED, reason="refunded by the store", reference="bigshop:1187:R1"
+        )
+        writer = BigCommerceWriteBack(http)
+        assert writer.apply(STORE, credentials, update) == WriteBackResult(done=True)
+        assert writer.apply(STORE, credentials, update) == WriteBackResult(done=True, already=True)
+        (put,) = api.received("PUT", rf"{V2}/1187")
+        assert put.json() == {
+            "staff_notes": "VIP customer\nrefunded by the store [bigshop:1187:returned:bigshop:1187:R1]"
+        }
+        assert shop.orders[1187]["status_id"] == 11
+
+    def test_two_returns_are_two_lines(
+        self, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _fetch(http, credentials)
+        for reference in ("bigshop:1187:R1", "bigshop:1187:R2"):
+            BigCommerceWriteBack(http).apply(
+                STORE, credentials, _update(order, UpdateKind.RETURNED, reference=reference)
+            )
+        assert shop.orders[1187]["staff_notes"].count("[bigshop:1187:returned:") == 2

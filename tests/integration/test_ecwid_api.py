@@ -13,7 +13,7 @@ import pytest
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.ecwid import EcwidInbound, EcwidSource, EcwidWriteBack
 from fulfillment.errors import OrderInvalid, PlatformRejected, TransientError
-from fulfillment.model import Money, Order
+from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind
 from local.stub_api import Fault, StubApi
@@ -172,6 +172,40 @@ class TestFetchingAnOrder:
             EcwidSource(http).fetch_order(STORE.model_copy(update={"platform_store_id": None}), credentials, "KX7Q2")
 
 
+class TestReportedReturn:
+    def test_an_order_marked_returned_reports_every_line_back_and_the_refunded_amount(
+        self, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        store.orders["KX7Q2"].update(fulfillmentStatus="RETURNED", paymentStatus="REFUNDED", refundedAmount=126.02)
+        order = _fetch(http, credentials)
+        (report,) = order.reported_returns
+        assert report.external_id == "returned-KX7Q2"
+        assert [(line.line_id, line.quantity) for line in report.lines] == [
+            (line.line_id, line.quantity) for line in order.lines
+        ]
+        assert report.refunded_minor == 12602
+
+    def test_returned_without_a_refund_paid_nothing_back(
+        self, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        store.orders["KX7Q2"].update(fulfillmentStatus="RETURNED", paymentStatus="PAID")
+        assert _fetch(http, credentials).reported_returns[0].refunded_minor == 0
+
+    def test_the_label_our_own_write_back_set_reports_nothing(
+        self, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        store.orders["KX7Q2"].update(
+            fulfillmentStatus="RETURNED",
+            privateAdminNotes=f"refunded by the store [{STORE.store_id}:KX7Q2:returned:{STORE.store_id}:KX7Q2:R1]",
+        )
+        assert _fetch(http, credentials).reported_returns == ()
+
+    def test_an_order_not_returned_reports_nothing(
+        self, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        assert _fetch(http, credentials).reported_returns == ()
+
+
 class TestShipped:
     def test_sets_the_fulfillment_status_and_tracking_number(
         self, api: StubApi, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
@@ -295,6 +329,36 @@ class TestRefunded:
     ) -> None:
         with pytest.raises(OrderInvalid):
             _apply(http, credentials, _update(UpdateKind.REFUNDED, _fetch(http, credentials), amount=amount))
+
+
+class TestReturned:
+    def test_a_resolved_return_is_one_marked_line_in_the_private_notes(
+        self, api: StubApi, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        store.orders["KX7Q2"]["privateAdminNotes"] = "Kundin rief an."
+        update = _update(
+            UpdateKind.RETURNED, _fetch(http, credentials), reason="replaced by order KX7Q2-R1", reference="x:KX7Q2:R1"
+        )
+        first, second = _apply(http, credentials, update), _apply(http, credentials, update)
+        assert (first.already, second.already) == (False, True)
+        [body] = _puts(api)
+        assert body == {"privateAdminNotes": f"Kundin rief an.\nreplaced by order KX7Q2-R1 [{update.key}]"}
+
+    def test_the_whole_order_back_is_labelled_returned(
+        self, api: StubApi, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _fetch(http, credentials).model_copy(update={"status": OrderStatus.RETURNED})
+        _apply(http, credentials, _update(UpdateKind.RETURNED, order, reference="x:KX7Q2:R1"))
+        assert _puts(api)[0]["fulfillmentStatus"] == "RETURNED"
+
+    def test_two_returns_of_the_same_amount_are_two_refund_notes(
+        self, api: StubApi, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _fetch(http, credentials)
+        for reference in ("x:KX7Q2:R1", "x:KX7Q2:R2"):
+            update = _update(UpdateKind.REFUNDED, order, amount=eur("5.00"), reference=reference)
+            assert _apply(http, credentials, update).already is False
+        assert len(_puts(api)) == 2
 
 
 class TestWriteBackFaults:

@@ -149,6 +149,35 @@ class TestFetchOrder:
             MagentoSource(HttpClient(timeout=0.2, attempts=1)).fetch_order(STORE, credentials, "318")
 
 
+class TestReportedCreditMemos:
+    def test_a_refunded_order_reports_its_credit_memos_items_and_total(
+        self, http: HttpClient, credentials: StoreCredentials, api: StubApi, shop: MagentoShop
+    ) -> None:
+        shop.orders[318]["total_refunded"] = 14.4
+        shop.creditmemos.append(json.loads((EVENTS / "mageos_03_sales.creditmemo.created.json").read_bytes())["data"])
+        (report,) = MagentoSource(http).fetch_order(STORE, credentials, "318").reported_returns
+        assert report.external_id == "creditmemo-27"
+        assert [(line.line_id, line.quantity) for line in report.lines] == [("9001", 1)]
+        assert report.refunded_minor == 1440
+        assert "Handle broke in transit" in report.reason
+
+    def test_an_adjustment_only_credit_memo_is_money_only(
+        self, http: HttpClient, credentials: StoreCredentials, shop: MagentoShop
+    ) -> None:
+        memo = json.loads((EVENTS / "mageos_03_sales.creditmemo.created.json").read_bytes())["data"]
+        memo["items"] = [{"order_item_id": 9001, "qty": 0}]
+        shop.orders[318]["total_refunded"] = 14.4
+        shop.creditmemos.append(memo)
+        (report,) = MagentoSource(http).fetch_order(STORE, credentials, "318").reported_returns
+        assert (report.lines, report.refunded_minor) == ((), 1440)
+
+    def test_an_order_without_refunds_lists_no_credit_memos(
+        self, http: HttpClient, credentials: StoreCredentials, api: StubApi
+    ) -> None:
+        assert MagentoSource(http).fetch_order(STORE, credentials, "318").reported_returns == ()
+        assert api.received("GET", CREDITMEMOS_PATH) == []
+
+
 class TestShipped:
     def test_a_shipment_with_the_tracking_number_is_created_for_every_line(
         self, http: HttpClient, credentials: StoreCredentials, api: StubApi, shop: MagentoShop, paid_order: Order
@@ -295,6 +324,21 @@ class TestComments:
         assert len(api.received("POST", COMMENTS_PATH)) == 2
 
 
+class TestReturned:
+    def test_a_resolved_return_is_one_private_comment(
+        self, http: HttpClient, credentials: StoreCredentials, api: StubApi, shop: MagentoShop, paid_order: Order
+    ) -> None:
+        update = _update(
+            paid_order, UpdateKind.RETURNED, reason="refunded by the store", reference="kaffeekontor-mage:318:R1"
+        )
+        assert MagentoWriteBack(http).apply(STORE, credentials, update) == WriteBackResult(done=True)
+        assert MagentoWriteBack(http).apply(STORE, credentials, update) == WriteBackResult(done=True, already=True)
+        (post,) = api.received("POST", COMMENTS_PATH)
+        history = post.json()["statusHistory"]
+        assert history["comment"] == f"refunded by the store [fulfillment:{update.key}]"
+        assert (history["status"], history["is_customer_notified"]) == ("processing", 0)
+
+
 class TestCancelled:
     @pytest.fixture
     def unpaid_shop(self, shop: MagentoShop) -> MagentoShop:
@@ -383,6 +427,23 @@ class TestRefunded:
             done=True, already=True, reference="27"
         )
         assert api.received("POST", REFUND_PATH) == []
+
+    def test_a_merchants_credit_memo_of_that_amount_does_not_stand_for_a_returns_refund(
+        self, http: HttpClient, credentials: StoreCredentials, api: StubApi, shop: MagentoShop, paid_order: Order
+    ) -> None:
+        shop.creditmemos.append(json.loads((EVENTS / "mageos_03_sales.creditmemo.created.json").read_bytes())["data"])
+        update = _update(paid_order, UpdateKind.REFUNDED, amount=_gbp(1440), reference="kaffeekontor-mage:318:R1")
+        assert MagentoWriteBack(http).apply(STORE, credentials, update).already is False
+        assert len(api.received("POST", REFUND_PATH)) == 1
+
+    def test_two_returns_of_the_same_amount_are_two_credit_memos(
+        self, http: HttpClient, credentials: StoreCredentials, shop: MagentoShop, paid_order: Order
+    ) -> None:
+        for reference in ("kaffeekontor-mage:318:R1", "kaffeekontor-mage:318:R2"):
+            update = _update(paid_order, UpdateKind.REFUNDED, amount=_gbp(500), reference=reference)
+            assert MagentoWriteBack(http).apply(STORE, credentials, update).already is False
+            assert MagentoWriteBack(http).apply(STORE, credentials, update).already is True
+        assert [memo["grand_total"] for memo in shop.creditmemos] == [5.0, 5.0]
 
     def test_another_amount_is_another_refund(
         self, http: HttpClient, credentials: StoreCredentials, shop: MagentoShop, paid_order: Order

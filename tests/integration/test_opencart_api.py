@@ -282,6 +282,32 @@ class TestProcessing:
         assert [entry["order_status_id"] for entry in _history(shop)] == [1, 2, 2]
 
 
+class TestReturned:
+    def test_a_resolved_return_is_one_comment_at_the_current_status(
+        self, api: StubApi, shop: OpenCartShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        update = StoreUpdate(
+            kind=UpdateKind.RETURNED, order=order, reason="refunded by the store", reference="oc:1207:R1"
+        )
+        assert not _apply(http, credentials, update).already
+        assert _apply(http, credentials, update).already
+        (add,) = _calls(api, "api/sale/order.addHistory")
+        assert (_form(add)["order_status_id"], _form(add)["comment"]) == (
+            "2",
+            f"refunded by the store (ref: {update.key})",
+        )
+
+    def test_two_returns_of_the_same_amount_are_two_refund_comments(
+        self, api: StubApi, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        for reference in ("oc:1207:R1", "oc:1207:R2"):
+            update = StoreUpdate(
+                kind=UpdateKind.REFUNDED, order=order, amount=Money.parse("5.00", "EUR"), reference=reference
+            )
+            assert not _apply(http, credentials, update).already
+        assert len(_calls(api, "api/sale/order.addHistory")) == 2
+
+
 class TestRefusals:
     def test_a_wrong_api_key_is_rejected_with_opencarts_reason(
         self, http: HttpClient, credentials: StoreCredentials, order: Order

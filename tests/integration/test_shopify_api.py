@@ -315,6 +315,15 @@ class TestRefunded:
             assert ShopifyWriteBack(http).apply(STORE, credentials, update).already is False
         assert len(_mutations(api, "RefundCreate")) == 2
 
+    def test_two_returns_of_the_same_amount_are_two_refunds(
+        self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        for reference in ("shop:1042:R1", "shop:1042:R2"):
+            update = _update(UpdateKind.REFUNDED, amount=Money.parse("14.50", "EUR"), reference=reference)
+            assert ShopifyWriteBack(http).apply(STORE, credentials, update).already is False
+            assert ShopifyWriteBack(http).apply(STORE, credentials, update).already is True
+        assert len(shop.orders[PAID_ORDER].refunds) == 2
+
     def test_an_order_never_paid_has_nothing_to_refund(
         self, api: StubApi, http: HttpClient, credentials: StoreCredentials
     ) -> None:
@@ -336,6 +345,24 @@ class TestRefunded:
     ) -> None:
         with pytest.raises(OrderInvalid):
             ShopifyWriteBack(http).apply(STORE, credentials, _update(UpdateKind.REFUNDED, amount=amount))
+
+
+class TestReturned:
+    def test_a_resolved_return_is_one_line_appended_to_the_order_note(
+        self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.orders[PAID_ORDER].rest["note"] = "Bitte klingeln"
+        update = _update(UpdateKind.RETURNED, reason="refunded by the store", reference="shop:1042:R1")
+        first = ShopifyWriteBack(http).apply(STORE, credentials, update)
+        second = ShopifyWriteBack(http).apply(STORE, credentials, update)
+        assert (first.already, second.already) == (False, True)
+        [variables] = _mutations(api, "OrderUpdate")
+        assert variables == {
+            "input": {
+                "id": f"gid://shopify/Order/{PAID_ORDER}",
+                "note": f"Bitte klingeln\nrefunded by the store [{update.key}]",
+            }
+        }
 
 
 class TestGraphqlFaults:

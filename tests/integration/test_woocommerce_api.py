@@ -217,6 +217,34 @@ class TestProcessing:
         assert _apply(http, credentials, update).already
 
 
+class TestReturned:
+    def test_a_resolved_return_is_one_private_note_with_how_it_was_resolved(
+        self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        update = StoreUpdate(
+            kind=UpdateKind.RETURNED,
+            order=order,
+            reason="refunded 14.50 through the payment gateway",
+            reference="kaffeekontor:4711:R1",
+        )
+        first = _apply(http, credentials, update)
+        assert _apply(http, credentials, update) == WriteBackResult(done=True, already=True, reference=first.reference)
+        (created,) = api.received("POST", rf"{ORDER}/notes")
+        assert created.json() == {
+            "note": f"refunded 14.50 through the payment gateway (ref: {update.key})",
+            "customer_note": False,
+        }
+        assert len(shop.notes[4711]) == 1
+
+    def test_two_returns_are_two_notes(
+        self, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        for reference in ("kaffeekontor:4711:R1", "kaffeekontor:4711:R2"):
+            update = StoreUpdate(kind=UpdateKind.RETURNED, order=order, reason="replaced", reference=reference)
+            assert not _apply(http, credentials, update).already
+        assert len(shop.notes[4711]) == 2
+
+
 class TestRefunded:
     def test_a_refund_is_recorded_without_the_gateway_once(
         self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
@@ -252,6 +280,16 @@ class TestRefunded:
             update = StoreUpdate(kind=UpdateKind.REFUNDED, order=order, amount=Money.parse(amount, "EUR"))
             assert not _apply(http, credentials, update).already
         assert len(shop.refunds[4711]) == 2
+
+    def test_two_refunds_of_the_same_amount_for_two_returns_are_two_refunds(
+        self, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        amount = Money.parse("10.00", "EUR")
+        for reference in ("kaffeekontor:4711:R1", "kaffeekontor:4711:R2"):
+            update = StoreUpdate(kind=UpdateKind.REFUNDED, order=order, amount=amount, reference=reference)
+            assert not _apply(http, credentials, update).already
+            assert _apply(http, credentials, update).already
+        assert [refund["amount"] for refund in shop.refunds[4711]] == ["10.00", "10.00"]
 
     def test_a_refund_beyond_what_is_left_is_rejected(
         self, http: HttpClient, credentials: StoreCredentials, order: Order

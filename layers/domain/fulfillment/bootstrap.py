@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         InboundPlatform,
         OrderRepository,
         OrderSource,
+        ReturnRepository,
         SecretStore,
         StoreNotifier,
         StoreRegistry,
@@ -73,6 +74,12 @@ class Container:
         return DynamoOrderRepository(self.settings.table_name, self.client("dynamodb"))
 
     @cached_property
+    def returns(self) -> ReturnRepository:
+        from fulfillment.adapters.dynamodb_returns import DynamoReturnRepository
+
+        return DynamoReturnRepository(self.settings.table_name, self.client("dynamodb"))
+
+    @cached_property
     def stores(self) -> StoreRegistry:
         from fulfillment.adapters.dynamodb import DynamoStoreRegistry
 
@@ -90,7 +97,11 @@ class Container:
     def workflow(self) -> Workflow:
         from fulfillment.adapters.stepfunctions import StepFunctionsWorkflow
 
-        return StepFunctionsWorkflow(self.settings.state_machine_arn, self.client("stepfunctions"))
+        return StepFunctionsWorkflow(
+            self.settings.state_machine_arn,
+            self.client("stepfunctions"),
+            return_state_machine_arn=self.settings.return_state_machine_arn,
+        )
 
     @cached_property
     def platform_adapters(self) -> Mapping[str, PlatformAdapters]:

@@ -176,3 +176,21 @@ class NothingToDecide(DomainError):
     """An answer for a wait the order is not in (already answered, or never asked)."""
 
     code = "nothing_to_decide"
+
+
+class RerunRefused(DomainError):
+    """An operator's re-run cannot go ahead (the order is running, done, or its payment was given back)."""
+
+    code = "rerun_refused"
+
+
+class ReturnInvalid(DomainError):
+    """A return request or a warehouse report names lines, orders or RMAs that do not exist."""
+
+    code = "return_invalid"
+
+
+class ReturnNotAllowed(DomainError):
+    """The order cannot take a return now (not delivered and complete yet)."""
+
+    code = "return_not_allowed"

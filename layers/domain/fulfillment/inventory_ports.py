@@ -1,7 +1,9 @@
 """The inventory port (to be merged into ``ports.py``): stock levels and one reservation per order.
 
 Every method is safe under Step Functions retries and re-runs: reserving twice for the same order
-takes stock once, releasing or consuming twice changes stock once.
+takes stock once, releasing or consuming twice changes stock once. A reservation is keyed on
+``Order.attempt_ref()`` (the order key, or ``<key>:a<n>`` for a reopened order's later attempt): that is
+the ``order_key`` ``release``, ``consume`` and ``reservation`` take.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class Inventory(Protocol):
 
     def restock(self, warehouse: str, sku: str, quantity: int) -> StockLevel:
         """Add ``quantity`` (> 0) units to ``on_hand`` and ``available``; creates the SKU. Not idempotent."""
+
+    def restock_once(self, reference: str, sku: str, quantity: int) -> bool:
+        """Put returned units back into the warehouse this inventory reserves from, once per ``reference`` (a
+        returned line): False, and nothing added, if that was done before."""
 
     def level(self, warehouse: str, sku: str) -> StockLevel | None: ...
 

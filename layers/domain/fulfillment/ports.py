@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fulfillment.inventory_ports import Inventory
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
+from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
 from fulfillment.payment_ports import PaymentGateway
@@ -29,6 +31,24 @@ class OrderRepository(Protocol):
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None: ...
 
 
+class ReturnRepository(Protocol):
+    """Returns, stored beside their order. A return's write also saves its order, in one transaction, when the
+    change moves the order's return counters: both are conditional on their versions."""
+
+    def get(self, key: str) -> Return | None: ...
+
+    def for_order(self, order_key: str) -> list[Return]: ...
+
+    def timeline(self, key: str) -> list[ReturnEvent]: ...
+
+    def list_by_status(self, status: ReturnStatus, limit: int = 50) -> list[Return]: ...
+
+    def create(self, ret: Return, order: Order) -> None:
+        """Store a new return and the order that counts it; VersionConflict if either changed or exists."""
+
+    def save(self, ret: Return, order: Order | None = None) -> None: ...
+
+
 class StoreRegistry(Protocol):
     def get(self, store_id: str) -> Store | None: ...
 
@@ -46,10 +66,34 @@ class Workflow(Protocol):
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         """Complete a waiting task; False if the token was already used or has expired."""
 
+    def start_return(self, ret: Return) -> bool:
+        """Start the return's own execution; False if it already exists."""
+
     def heartbeat(self, task_token: str) -> bool: ...
 
     def fail(self, task_token: str, error: str, cause: str) -> bool:
         """Fail a waiting task with a named error the state machine catches; False if the token is spent."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One Step Functions execution: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE."""
+
+    name: str
+    status: str
+    error: str | None = None  # why it failed, e.g. "FulfillmentFailed" (the state machine's Fail state)
+
+
+class Executions(Protocol):
+    """What an operator's re-run needs from the workflow engine beyond ``Workflow``."""
+
+    def execution(self, name: str) -> Execution | None: ...
+
+    def start_named(self, order: Order, name: str) -> bool:
+        """Start an execution for the order under ``name``; False if one with that name exists."""
+
+    def redrive(self, name: str) -> bool:
+        """Restart a failed execution from the state that failed; False where the engine cannot (then start anew)."""
 
 
 class InboundPlatform(Protocol):
@@ -111,6 +155,20 @@ class Warehouse(Protocol):
     def request_inspection(self, order: Order, attempt: int) -> None:
         """Ask for the order's units to be inspected; the warehouse answers on its callback route."""
 
+    def expect_return(self, ret: Return) -> None:
+        """Announce an RMA: the warehouse reports the goods' arrival and their inspection on its callback route."""
+
+
+class OpenReturnDeps(Protocol):
+    """What opening a return needs (``return_steps.request_return``): intake opens the ones stores report."""
+
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def returns(self) -> ReturnRepository: ...
+    @property
+    def workflow(self) -> Workflow: ...
+
 
 class IntakeDeps(Protocol):
     """What the intake needs; ``bootstrap.Container`` provides it, tests provide fakes."""
@@ -129,6 +187,8 @@ class IntakeDeps(Protocol):
     def deliveries(self) -> DeliveryLog: ...
     @property
     def fetches(self) -> FetchQueue: ...
+    @property
+    def returns(self) -> ReturnRepository: ...
 
 
 class FetchDeps(Protocol):
@@ -142,6 +202,8 @@ class FetchDeps(Protocol):
     def orders(self) -> OrderRepository: ...
     @property
     def workflow(self) -> Workflow: ...
+    @property
+    def returns(self) -> ReturnRepository: ...
 
 
 class WriteBackDeps(Protocol):
@@ -176,3 +238,10 @@ class StepDeps(Protocol):
     def payments(self) -> PaymentGateway: ...
     @property
     def packer(self) -> Callable[[Order], list[dict[str, Any]]]: ...
+
+
+class ReturnDeps(StepDeps, Protocol):
+    """What the return workflow needs: the fulfillment steps' ports and the returns."""
+
+    @property
+    def returns(self) -> ReturnRepository: ...

@@ -16,6 +16,7 @@ from fulfillment.errors import (
     MalformedPayload,
     OrderNotFound,
     PayloadTooLarge,
+    ReturnInvalid,
     StoreMismatch,
     UnknownStore,
     UnsupportedMediaType,
@@ -24,16 +25,20 @@ from fulfillment.errors import (
 )
 from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
-from fulfillment.model.order import is_valid_store_id, order_key
+from fulfillment.model.lifecycle import FULFILLED
+from fulfillment.model.order import StoreReturnReport, is_valid_store_id, order_key
+from fulfillment.model.returns import ReturnSource, ReturnStatus, delivered_quantities, return_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackRequest, WriteBackResult
 from fulfillment.ports import (
     FetchDeps,
     IntakeDeps,
+    OpenReturnDeps,
     OrderRepository,
     Workflow,
     WriteBackDeps,
 )
+from fulfillment.return_steps import ReturnLineRequest, ReturnRequest, request_return
 
 MAX_WEBHOOK_BYTES = 1024 * 1024  # far above any order webhook, far below API Gateway's 10 MB
 _CONFLICT_ATTEMPTS = 8
@@ -113,13 +118,17 @@ def _accept(event: InboundEvent, store: Store, deps: IntakeDeps) -> IntakeResult
         return IntakeResult(outcome="queued", order_key=order_key(store.store_id, event.external_order_id))
     if event.order is None:
         raise MalformedPayload(f"{event.platform} {event.topic} delivery carries no order")
-    return _record_and_start(event.order, deps.orders, deps.workflow)
+    return _record_and_start(event.order, deps)
 
 
-def _record_and_start(incoming: Order, orders: OrderRepository, workflow: Workflow) -> IntakeResult:
+def _record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
+    orders, workflow = deps.orders, deps.workflow
     order, duplicate = record_snapshot(incoming, orders)
     if order.cancel_requested and order.task_token and not duplicate:
         _fail_waiting_execution(order, orders, workflow)
+    if incoming.reported_returns and order.status in FULFILLED:
+        # Regardless of snapshot order: a refund delivery is about goods, not the order's fulfillment fields.
+        order = take_store_returns(incoming.reported_returns, order, deps)
     started = workflow.start(order) if order.status is OrderStatus.RECEIVED and not order.cancel_requested else False
     return IntakeResult(
         outcome="accepted",
@@ -168,7 +177,7 @@ def fetch_and_record(request: FetchRequest, deps: FetchDeps) -> IntakeResult:
         raise UnsupportedPlatform(f"no order source for platform {request.platform!r}")
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     incoming = source.fetch_order(store, credentials, request.external_order_id)
-    return _record_and_start(incoming, deps.orders, deps.workflow)
+    return _record_and_start(incoming, deps)
 
 
 def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResult:
@@ -190,6 +199,7 @@ def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResul
         tracking_number=order.tracking_number,
         amount=amount,
         reason=request.reason,
+        reference=request.reference,
     )
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     return client.apply(store, credentials, update)
@@ -239,6 +249,81 @@ def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bo
             continue
         return current, False
     raise VersionConflict(f"order {incoming.key} kept changing while recording a snapshot")
+
+
+# --- returns the stores report ------------------------------------------------------------------
+def take_store_returns(reports: tuple[StoreReturnReport, ...], order: Order, deps: OpenReturnDeps) -> Order:
+    """A delivered order's refunds and returns made in the store: goods named → a return (source STORE, the
+    money already moved there), so they are expected back, inspected and restocked; no goods named → a note.
+    Each store id is taken once, however often the store repeats it. Returns the order as it now stands."""
+    for report in reports:
+        if _is_our_own_refund(report, order):
+            continue
+        if report.lines and _return_still_to_open(report, order, deps):
+            _open_store_return(report, order, deps)
+        elif not report.lines and report.external_id not in order.store_refunds_noted:
+            _note_store_refund(report, order, deps.orders)
+        order = deps.orders.get(order.key) or order
+    return order
+
+
+def _is_our_own_refund(report: StoreReturnReport, order: Order) -> bool:
+    """A refund our write-back made carries its update key (``<order key>:refunded:…``) in its reason."""
+    return f"{order.key}:{UpdateKind.REFUNDED}:" in report.reason
+
+
+def _return_still_to_open(report: StoreReturnReport, order: Order, deps: OpenReturnDeps) -> bool:
+    number = order.store_returns.get(report.external_id)
+    if number is None:
+        return True
+    opened = deps.returns.get(return_key(order.key, number))
+    return opened is None or opened.status is ReturnStatus.REQUESTED  # its execution may not have started
+
+
+def _open_store_return(report: StoreReturnReport, order: Order, deps: OpenReturnDeps) -> None:
+    delivered = delivered_quantities(order)
+    # A store reports what it refunded; what a partial fulfillment never sent cannot come back.
+    lines = [
+        ReturnLineRequest(line_id=line.line_id, quantity=min(line.quantity, delivered.get(line.line_id, line.quantity)))
+        for line in report.lines
+        if delivered.get(line.line_id, line.quantity) > 0
+    ]
+    if not lines:
+        _note_store_refund(report, order, deps.orders)
+        return
+    request = ReturnRequest(
+        order_key=order.key,
+        lines=lines,
+        reason=(report.reason or f"refunded on {order.platform}")[:200],
+        source=ReturnSource.STORE,
+        requested_by=order.platform,
+        external_id=report.external_id,
+        refunded_by_store_minor=report.refunded_minor or None,
+    )
+    try:
+        request_return(request, deps)
+    except ReturnInvalid as error:  # a line we never had: tell ops once, never refuse the store's delivery
+        _note_once(deps.orders, order.key, report.external_id, f"{order.platform} refund {report.external_id}: {error}")
+
+
+def _note_store_refund(report: StoreReturnReport, order: Order, orders: OrderRepository) -> None:
+    amount = Money(minor=report.refunded_minor, currency=order.currency)
+    _note_once(orders, order.key, report.external_id, f"refunded {amount} on {order.platform}; no goods expected back")
+
+
+def _note_once(orders: OrderRepository, key: str, external_id: str, text: str) -> None:
+    for _ in range(_CONFLICT_ATTEMPTS):
+        order = orders.get(key)
+        if order is None or external_id in order.store_refunds_noted:
+            return
+        order.store_refunds_noted.append(external_id)
+        order.note(text, store_refund=external_id)
+        try:
+            orders.save(order)
+        except VersionConflict:
+            continue
+        return
+    raise VersionConflict(f"order {key} kept changing while noting a store refund")
 
 
 # --- partner callbacks ---------------------------------------------------------------------------

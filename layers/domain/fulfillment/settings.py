@@ -11,6 +11,7 @@ from pydantic import BaseModel
 class Settings(BaseModel):
     table_name: str
     state_machine_arn: str = ""
+    return_state_machine_arn: str = ""
     stage: str = "dev"
     carrier_name: str = "simcarrier"
     carrier_api_url: str = ""
@@ -37,6 +38,7 @@ def get_settings() -> Settings:
     return Settings(
         table_name=env["TABLE_NAME"],
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+        return_state_machine_arn=env.get("RETURN_STATE_MACHINE_ARN", ""),
         stage=env.get("STAGE", "dev"),
         carrier_name=env.get("CARRIER_NAME", "simcarrier"),
         carrier_api_url=env.get("CARRIER_API_URL", ""),

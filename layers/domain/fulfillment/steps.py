@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.model import Order
+from fulfillment.model.returns import Return
 from fulfillment.workflow_steps import WaitKind
 
 if TYPE_CHECKING:
@@ -44,6 +45,26 @@ class StepError(BaseModel):
 class CompensationInput(StepInput):
     outcome: Literal["cancelled", "failed"]
     error: StepError = Field(default_factory=StepError)
+
+
+class ReturnStepInput(StepInput):
+    """Return steps carry the return's key and its order's (the order key stays the correlation id)."""
+
+    return_key: str = Field(min_length=5)
+
+
+class ReturnWaitInput(ReturnStepInput):
+    task_token: str = Field(min_length=1)
+    waiting_for: Literal["goods", "inspection"]
+
+
+class ReturnCloseInput(ReturnStepInput):
+    outcome: Literal["closed", "expired", "failed"]
+    error: StepError = Field(default_factory=StepError)
+
+
+def return_output(ret: Return) -> dict[str, Any]:
+    return {"return_key": ret.key, "order_key": ret.order_key, "status": str(ret.status)}
 
 
 def step_output(result: Order | dict[str, Any] | None, key: str) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from fulfillment.errors import (
 )
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.inventory import OutOfStockPolicy, out_of_stock_policy
-from fulfillment.model.lifecycle import TERMINAL, ensure_transition
+from fulfillment.model.lifecycle import FULFILLED, TERMINAL, ensure_transition
+from fulfillment.model.order import REPLACES_REF
 from fulfillment.model.payment import (
     CapturePoint,
     PaymentMethod,
@@ -99,6 +100,8 @@ def review_reasons(order: Order, threshold_minor: int) -> list[str]:
     billing, shipping = order.billing_address.country, order.shipping_address.country
     if billing and shipping and billing != shipping:
         reasons.append(f"billing country {billing} differs from shipping country {shipping}")
+    if order.platform_refs.get(REPLACES_REF):
+        return []  # a replacement for a return: the original order was reviewed, and it costs the customer nothing
     if order.platform_refs.get("flagged"):
         reasons.append(f"flagged by the store: {order.platform_refs['flagged']}")
     return reasons
@@ -158,7 +161,7 @@ def ship_order(key: str, deps: StepDeps) -> Order:
     order = _advance(deps, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
     # After the save, on every run: units leave the shelf only once the order has shipped (a ship step that
     # fails before its save leaves the reservation for compensation to release), and consuming is idempotent.
-    deps.inventory.consume(key)
+    deps.inventory.consume(order.attempt_ref())
     deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
     return order
 
@@ -213,6 +216,8 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
             return "answered"
         if kind is WaitKind.INSPECTION and has_reached(current.status, OrderStatus.INSPECTED):
             return "answered"  # a re-run after the inspection passed
+        if kind is WaitKind.APPROVAL and has_reached(current.status, OrderStatus.RESERVED):
+            return "answered"  # a re-run after the approval was given and acted on
         return "parked"
 
     for _ in range(CONFLICT_ATTEMPTS):
@@ -503,7 +508,7 @@ def compensate(
     """Undo what the order's stage did, and nothing more, then record the outcome. Safe to run again."""
     order = load(deps.orders, key)
     if order.status in TERMINAL:
-        if order.status is not OrderStatus.COMPLETED:
+        if order.status not in FULFILLED:
             _tell_store(key, error, deps)  # a re-run after the store could not be told: the outbox dedupes
         return order
     undone: list[str] = []
@@ -524,8 +529,10 @@ def compensate(
             undone.append(f"payment {result.status} ({result.amount})")
     # Stock last: if the inventory itself is down, the label and the money are already given back.
     if has_reached(order.status, OrderStatus.SHIPPED):
-        deps.inventory.consume(key)  # the units left with the carrier (an intercepted parcel comes back as a return)
-    elif started and deps.inventory.release(key):
+        deps.inventory.consume(
+            order.attempt_ref()
+        )  # the units left with the carrier (an intercepted parcel comes back as a return)
+    elif started and deps.inventory.release(order.attempt_ref()):
         undone.append("reservation released")
     undone.append("store told")
 

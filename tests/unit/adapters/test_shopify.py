@@ -343,3 +343,33 @@ class TestBuild:
         adapters = build(HttpClient())
         assert adapters.inbound.name == "shopify"
         assert adapters.source is not None and adapters.write_back is not None
+
+
+class TestReportedReturns:
+    def _with_refund(self, **refund_changes: Any) -> Order:
+        refund = json.loads((EVENTS / "03_refunds_create.json").read_bytes()) | refund_changes
+        body = _edited("02_orders_paid", refunds=[refund], financial_status="partially_refunded")
+        return _order("02_orders_paid", body)
+
+    def test_a_refund_with_line_items_reports_the_goods_and_the_money_shopify_paid_back(self) -> None:
+        (report,) = self._with_refund().reported_returns
+        assert report.external_id == "refund-1029384756123"
+        assert [(line.line_id, line.quantity) for line in report.lines] == [("15234567890101", 1)]
+        assert report.refunded_minor == 1450
+        assert report.reason.startswith("Henkel beim Transport abgebrochen")
+
+    def test_a_refund_without_line_items_is_money_only(self) -> None:
+        (report,) = self._with_refund(refund_line_items=[]).reported_returns
+        assert (report.lines, report.refunded_minor) == ((), 1450)
+
+    def test_a_failed_refund_transaction_paid_nothing_back(self) -> None:
+        refund = json.loads((EVENTS / "03_refunds_create.json").read_bytes())
+        refund["transactions"][0]["status"] = "failure"
+        (report,) = self._with_refund(transactions=refund["transactions"]).reported_returns
+        assert report.refunded_minor == 0
+
+    def test_an_order_without_refunds_reports_nothing(self) -> None:
+        assert _order("02_orders_paid").reported_returns == ()
+
+    def test_the_reports_are_never_stored(self) -> None:
+        assert "reported_returns" not in self._with_refund().model_dump()

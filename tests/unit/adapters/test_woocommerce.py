@@ -355,3 +355,19 @@ class TestMalformedPayloads:
     def test_refuses_a_bad_timestamp(self, woo_paid_body: bytes) -> None:
         with pytest.raises(MalformedPayload, match="date_modified_gmt"):
             _parse(_edited(woo_paid_body, date_modified_gmt="yesterday"))
+
+
+class TestReportedRefunds:
+    def test_each_refund_is_money_only_with_its_id_reason_and_amount(self, woo_paid_body: bytes) -> None:
+        refunds = [
+            {"id": 4725, "reason": "Henkel abgebrochen – 1 Tasse erstattet", "total": "-17.26"},
+            {"id": 4726, "reason": "", "total": "-5.00"},
+        ]
+        order = _parse(_edited(woo_paid_body, refunds=refunds))
+        assert [(r.external_id, r.lines, r.reason, r.refunded_minor) for r in order.reported_returns] == [
+            ("refund-4725", (), "Henkel abgebrochen – 1 Tasse erstattet", 1726),
+            ("refund-4726", (), "", 500),
+        ]
+
+    def test_an_order_without_refunds_reports_nothing(self, woo_paid_body: bytes) -> None:
+        assert _parse(woo_paid_body).reported_returns == ()

@@ -32,6 +32,10 @@ ALLOWED: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
         *((status, S.FAILED) for status in (S.SHIPPED, S.DELIVERED, S.PAYMENT_COMPLETED)),
         *((status, S.CANCELLED) for status in (S.RECEIVED, S.VALIDATED, S.RESERVED, S.INSPECTED, S.PACKAGED)),
         (S.SHIPPED, S.CANCELLED),  # in transit: the carrier intercepts the parcel
+        (S.COMPLETED, S.PARTIALLY_RETURNED),  # returns, after completion only
+        (S.COMPLETED, S.RETURNED),
+        (S.PARTIALLY_RETURNED, S.RETURNED),
+        (S.FAILED, S.RECEIVED),  # an operator's re-run of a compensated order (reruns.reopen)
     }
 )
 
@@ -74,12 +78,18 @@ class TestTransitionTable:
 
 
 class TestTerminalStatuses:
-    def test_completed_failed_and_cancelled_are_terminal(self) -> None:
-        assert {S.COMPLETED, S.FAILED, S.CANCELLED} == TERMINAL
+    def test_fulfillment_is_over_once_completed_returned_failed_or_cancelled(self) -> None:
+        assert {S.COMPLETED, S.PARTIALLY_RETURNED, S.RETURNED, S.FAILED, S.CANCELLED} == TERMINAL
 
     @pytest.mark.parametrize("terminal", sorted(TERMINAL))
-    def test_a_terminal_status_has_no_exit(self, terminal: OrderStatus) -> None:
-        assert not [target for target in S if can_transition(terminal, target)]
+    def test_a_terminal_status_leads_only_to_a_return_or_a_reopen(self, terminal: OrderStatus) -> None:
+        exits = {target for target in S if can_transition(terminal, target)}
+        assert exits <= ({S.RECEIVED} if terminal is S.FAILED else {S.PARTIALLY_RETURNED, S.RETURNED})
+
+    def test_returned_statuses_lie_beyond_completion(self) -> None:
+        assert has_reached(S.PARTIALLY_RETURNED, S.COMPLETED)
+        assert has_reached(S.RETURNED, S.DELIVERED)
+        assert not has_reached(S.COMPLETED, S.PARTIALLY_RETURNED)
 
     @pytest.mark.parametrize("status", sorted(set(S) - TERMINAL))
     def test_every_other_status_leads_somewhere(self, status: OrderStatus) -> None:

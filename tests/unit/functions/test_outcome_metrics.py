@@ -51,3 +51,26 @@ def test_an_order_still_in_progress_emits_nothing(capsys: pytest.CaptureFixture[
     record_outcome_metrics(StepInput(order_key="kaffeekontor:1"), make_order(status=OrderStatus.PACKAGED))
 
     assert emitted(capsys) == {}
+
+
+class TestWebhooksRefused:
+    def test_a_refusal_counts_by_platform_and_reason(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from fulfillment.errors import InvalidSignature
+        from functions.intake_webhook.app import record_refusal
+
+        record_refusal("woocommerce", InvalidSignature("signature does not match the body"))
+
+        refused = emitted(capsys)["WebhooksRefused"]
+        assert (refused["platform"], refused["reason"], refused["WebhooksRefused"]) == (
+            "woocommerce",
+            "invalid_signature",
+            [1.0],
+        )
+
+    def test_a_retry_later_answer_is_not_a_refusal(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from fulfillment.errors import TransientError
+        from functions.intake_webhook.app import record_refusal
+
+        record_refusal("woocommerce", TransientError("DynamoDB throttled"))
+
+        assert "WebhooksRefused" not in emitted(capsys)

@@ -134,6 +134,15 @@ class DynamoOrderRepository:
         self._write(order, condition="version = :expected", values={":expected": order.version})
 
     def _write(self, order: Order, condition: str, values: dict[str, Any]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=self.order_writes(order, condition, values))
+        except ClientError as error:
+            raise _translate(error, f"order {order.key}") from error
+        self.committed(order)
+
+    def order_writes(self, order: Order, condition: str, values: dict[str, Any]) -> list[TransactWriteItemTypeDef]:
+        """The order item, its new timeline events and its shipment lookup, as transaction items (a return's
+        save adds them to its own transaction)."""
         new_version = order.version + 1
         events_recorded = order.events_recorded + len(order.pending_events)
         now = datetime.now(UTC).isoformat()
@@ -177,12 +186,13 @@ class DynamoOrderRepository:
                 "order_key": order.key,
             }
             writes.append({"Put": {"TableName": self._table, "Item": _to_item(tracking_item)}})
-        try:
-            self._client.transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            raise _translate(error, f"order {order.key}") from error
-        order.version = new_version
-        order.events_recorded = events_recorded
+        return writes
+
+    @staticmethod
+    def committed(order: Order) -> None:
+        """After the transaction: the loaded order now matches what is stored."""
+        order.events_recorded += len(order.pending_events)
+        order.version += 1
         order.pending_events.clear()
 
     @staticmethod

@@ -152,7 +152,7 @@ class DynamoInventory:
         taking = dict(wanted)
         for _ in range(_RESERVE_ATTEMPTS):
             reservation = Reservation(
-                order_key=order.key,
+                order_key=order.attempt_ref(),  # a reopened order reserves afresh, not its released reservation
                 warehouse=self._warehouse,
                 lines=allocate(order, taking),
                 short=shortfall(wanted, taking),
@@ -162,7 +162,7 @@ class DynamoInventory:
             except ClientError as error:
                 reasons = _cancellation_reasons(error)
                 if reasons and reasons[0] == _CONDITION_FAILED:  # the order has a reservation already
-                    existing = self.reservation(order.key)
+                    existing = self.reservation(order.attempt_ref())
                     if existing is not None:
                         return ReservationOutcome.of(existing)
                     continue
@@ -206,6 +206,51 @@ class DynamoInventory:
         if held is None or held.status != "held":
             return False
         return self._close(held, "released", {"available": +1, "reserved": -1})
+
+    def restock_once(self, reference: str, sku: str, quantity: int) -> bool:
+        warehouse = self._warehouse
+        if quantity <= 0:
+            raise ValueError(f"restock of {sku}: quantity must be positive, got {quantity}")
+        StockLevel(warehouse=warehouse, sku=sku)
+        marker = {
+            "PK": f"RESTOCK#{reference}",
+            "SK": "RESTOCK",
+            "warehouse": warehouse,
+            "sku": sku,
+            "quantity": quantity,
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _to_item(marker),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _stock_key(warehouse, sku),
+                            "UpdateExpression": (
+                                "SET #warehouse = :warehouse, #sku = :sku, #reserved = if_not_exists(#reserved, :zero) "
+                                "ADD #on_hand :quantity, #available :quantity"
+                            ),
+                            "ExpressionAttributeNames": _names("warehouse", "sku", "reserved", "on_hand", "available"),
+                            "ExpressionAttributeValues": _to_item(
+                                {":warehouse": warehouse, ":sku": sku, ":zero": 0, ":quantity": quantity}
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            reasons = _cancellation_reasons(error)
+            if reasons and reasons[0] == _CONDITION_FAILED:
+                return False  # restocked before: a retry or a re-run
+            raise _translate(error, f"restock {reference}") from error
+        return True
 
     def consume(self, order_key: str) -> None:
         current = self.reservation(order_key)

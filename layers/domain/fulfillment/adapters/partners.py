@@ -13,6 +13,7 @@ from typing import Any
 
 from fulfillment.errors import TransientError
 from fulfillment.model import Order
+from fulfillment.model.returns import Return
 from fulfillment.model.store import Label
 
 
@@ -46,11 +47,11 @@ class HttpCarrier:
         body = _post(
             f"{self._base}/labels",
             {
-                "reference": order.key,
+                "reference": order.attempt_ref(),  # a reopened order's new attempt buys (and voids) its own label
                 "ship_to": {"country": address.country, "postal_code": address.postal_code, "city": address.city},
                 "parcels": sum(line.quantity for line in order.lines),
             },
-            idempotency_key=f"label:{order.key}",
+            idempotency_key=f"label:{order.attempt_ref()}",
             timeout=self._timeout,
         )
         return Label(
@@ -61,8 +62,8 @@ class HttpCarrier:
         """Void whatever label was bought for the order (found by reference); False if there is none to void."""
         body = _post(
             f"{self._base}/labels/cancel",
-            {"reference": order.key},
-            idempotency_key=f"void:{order.key}",
+            {"reference": order.attempt_ref()},
+            idempotency_key=f"void:{order.attempt_ref()}",
             timeout=self._timeout,
         )
         return bool(body.get("cancelled"))
@@ -84,6 +85,20 @@ class HttpWarehouse:
                 "attempt": attempt,
                 "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
             },
-            idempotency_key=f"inspection:{order.key}:{attempt}",
+            idempotency_key=f"inspection:{order.attempt_ref()}:{attempt}",
+            timeout=self._timeout,
+        )
+
+    def expect_return(self, ret: Return) -> None:
+        """Announce an RMA: the warehouse posts ``received`` and then ``inspected`` (per line) to
+        ``POST /warehouses/{warehouse}/returns``. Keyed on the RMA: announcing twice is one RMA."""
+        _post(
+            f"{self._base}/returns",
+            {
+                "reference": ret.key,
+                "rma": ret.rma,
+                "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity} for line in ret.lines],
+            },
+            idempotency_key=f"return:{ret.rma}",
             timeout=self._timeout,
         )

@@ -9,6 +9,8 @@ from botocore.exceptions import ClientError
 
 from fulfillment.errors import TransientError
 from fulfillment.model import Order
+from fulfillment.model.returns import Return
+from fulfillment.ports import Execution
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -18,16 +20,70 @@ _SPENT_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExis
 
 
 class StepFunctionsWorkflow:
-    def __init__(self, state_machine_arn: str, client: SFNClient) -> None:
+    """``can_redrive=False`` for engines without ``RedriveExecution`` (the local one): ``redrive`` then says so."""
+
+    def __init__(
+        self,
+        state_machine_arn: str,
+        client: SFNClient,
+        *,
+        can_redrive: bool = True,
+        return_state_machine_arn: str = "",
+    ) -> None:
         self._arn = state_machine_arn
+        self._return_arn = return_state_machine_arn
         self._client = client
+        self._can_redrive = can_redrive
 
     def start(self, order: Order) -> bool:
+        return self.start_named(order, order.execution_name())
+
+    def start_named(self, order: Order, name: str) -> bool:
         try:
             self._client.start_execution(
                 stateMachineArn=self._arn,
-                name=order.execution_name(),
+                name=name,
                 input=json.dumps({"order_key": order.key}),  # keys, not documents
+            )
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code == "ExecutionAlreadyExists":
+                return False
+            if code in _TRANSIENT_CODES:
+                raise TransientError(f"Step Functions {code}") from error
+            raise
+        return True
+
+    def execution(self, name: str) -> Execution | None:
+        try:
+            found = self._client.describe_execution(executionArn=self._execution_arn(name))
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+        return Execution(name=name, status=found["status"], error=found.get("error"))
+
+    def redrive(self, name: str) -> bool:
+        if not self._can_redrive:
+            return False
+        try:
+            self._client.redrive_execution(executionArn=self._execution_arn(name))
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionNotRedrivable":  # e.g. it ended over 14 days ago
+                return False
+            raise
+        return True
+
+    def _execution_arn(self, name: str) -> str:
+        return f"{self._arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+    def start_return(self, ret: Return) -> bool:
+        """The return's own execution (its own state machine keeps the order's history short)."""
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._return_arn,
+                name=ret.execution_name(),
+                input=json.dumps({"return_key": ret.key, "order_key": ret.order_key}),
             )
         except ClientError as error:
             code = error.response["Error"]["Code"]

@@ -18,13 +18,16 @@ class OrderStatus(StrEnum):
     DELIVERED = "DELIVERED"
     PAYMENT_COMPLETED = "PAYMENT_COMPLETED"
     COMPLETED = "COMPLETED"
+    PARTIALLY_RETURNED = "PARTIALLY_RETURNED"  # some delivered units came back through a return
+    RETURNED = "RETURNED"  # every delivered unit came back
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
 
 
 S = OrderStatus
 
-# The happy path in order; each status may also fail, and may be cancelled until it ships.
+# The happy path in order; each status may also fail, and may be cancelled until it ships. After completion
+# only returns move the order (their own lifecycle is in ``model/returns.py``).
 FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
     S.RECEIVED,
     S.VALIDATED,
@@ -36,6 +39,7 @@ FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
     S.PAYMENT_COMPLETED,
     S.COMPLETED,
 )
+AFTER_COMPLETION: tuple[OrderStatus, ...] = (S.PARTIALLY_RETURNED, S.RETURNED)
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING_PAYMENT: frozenset({S.RECEIVED, S.CANCELLED}),
@@ -47,12 +51,17 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.SHIPPED: frozenset({S.DELIVERED, S.FAILED, S.CANCELLED}),  # cancelled in transit: the carrier intercepts
     S.DELIVERED: frozenset({S.PAYMENT_COMPLETED, S.FAILED}),
     S.PAYMENT_COMPLETED: frozenset({S.COMPLETED, S.FAILED}),
-    S.COMPLETED: frozenset(),
-    S.FAILED: frozenset(),
+    S.COMPLETED: frozenset({S.PARTIALLY_RETURNED, S.RETURNED}),
+    S.PARTIALLY_RETURNED: frozenset({S.RETURNED}),
+    S.RETURNED: frozenset(),
+    # Only ``reruns.reopen`` takes this exit: an operator re-runs a compensated order as a new attempt.
+    S.FAILED: frozenset({S.RECEIVED}),
     S.CANCELLED: frozenset(),
 }
 
-TERMINAL: frozenset[OrderStatus] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+# Fulfillment is over: no execution runs for the order any more (returns run on their own state machine).
+TERMINAL: frozenset[OrderStatus] = frozenset({S.COMPLETED, S.PARTIALLY_RETURNED, S.RETURNED, S.FAILED, S.CANCELLED})
+FULFILLED: frozenset[OrderStatus] = frozenset({S.COMPLETED, S.PARTIALLY_RETURNED, S.RETURNED})
 
 
 def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
@@ -66,6 +75,7 @@ def ensure_transition(current: OrderStatus, target: OrderStatus) -> None:
 
 def has_reached(current: OrderStatus, milestone: OrderStatus) -> bool:
     """True when ``current`` is ``milestone`` or lies after it on the fulfillment path."""
-    if current not in FULFILLMENT_PATH or milestone not in FULFILLMENT_PATH:
+    path = FULFILLMENT_PATH + AFTER_COMPLETION
+    if current not in path or milestone not in path:
         return current == milestone
-    return FULFILLMENT_PATH.index(current) >= FULFILLMENT_PATH.index(milestone)
+    return path.index(current) >= path.index(milestone)

@@ -20,6 +20,10 @@ Sku = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
+REPLACES_REF = "replaces"  # ``platform_refs`` of a replacement order: the order whose return it replaces
+RETURN_REF = "return"  # … and the return that asked for it
+
+
 def is_valid_store_id(store_id: str) -> bool:
     return re.fullmatch(_STORE_ID_PATTERN, store_id) is not None
 
@@ -78,6 +82,25 @@ class Totals(BaseModel):
     grand_total: Money
 
 
+class ReportedLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str  # the order line, as the platform numbers it (``LineItem.line_id``)
+    quantity: int = Field(gt=0)
+
+
+class StoreReturnReport(BaseModel):
+    """A return or refund the store reports on an order. With lines, goods come back (a return is opened
+    once the order is delivered); without, only money moved (a note on the order)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    external_id: str = Field(min_length=1)  # the store's refund/return/credit memo id: one return per id
+    lines: tuple[ReportedLine, ...] = ()
+    reason: str = ""
+    refunded_minor: int = Field(default=0, ge=0)  # what the store already paid back, in the order's currency
+
+
 class TimelineEvent(BaseModel):
     """One entry of an order's history, written atomically with the change it records."""
 
@@ -126,10 +149,23 @@ class Order(BaseModel):
     answered_wait: str | None = None
     cancel_requested: str | None = None  # why, when a cancellation reached an order mid-step
     inspection_attempts: int = 0
+    # Fulfillment attempts after the first: a failed order an operator reopens runs again as attempt 1, 2, …
+    attempt: int = 0
     packages: list[dict[str, Any]] = Field(default_factory=list)
     short: dict[str, int] = Field(default_factory=dict)  # units a partial fulfillment leaves out, by SKU
     payment: dict[str, str] = Field(default_factory=dict)  # method, captured/collected amount, references
     failure: dict[str, str] | None = None
+    delivered_at: datetime | None = None
+    # Returns (``model/returns.py``): units claimed by authorized returns and units taken back, by line id;
+    # both change in the same transaction as the return that moves them, so no interleaving over-returns.
+    returns_opened: int = 0
+    return_claims: dict[str, int] = Field(default_factory=dict)
+    returned: dict[str, int] = Field(default_factory=dict)
+    replacement_orders: list[str] = Field(default_factory=list)
+    store_returns: dict[str, int] = Field(default_factory=dict)  # the store's return/refund id → our return number
+    store_refunds_noted: list[str] = Field(default_factory=list)  # store refund ids recorded as a note only
+    # What the delivery reported (refunds, returns, credit memos): read by intake, never stored.
+    reported_returns: tuple[StoreReturnReport, ...] = Field(default=(), exclude=True)
     pending_events: list[TimelineEvent] = Field(default_factory=list, exclude=True)
 
     @model_validator(mode="after")
@@ -152,11 +188,22 @@ class Order(BaseModel):
     def execution_name(self) -> str:
         return fulfillment_execution_name(self.store_id, self.external_id)
 
+    def attempt_ref(self) -> str:
+        """The order key that side-effect idempotency keys derive from (label, reservation, capture).
+
+        A reopened order's new attempt must not get the compensated attempt's cancelled label or
+        released reservation back, so from the second attempt on the key carries ``:a<attempt>``;
+        the first attempt keeps the plain order key, as every key stored before attempts existed.
+        """
+        return f"{self.key}:a{self.attempt}" if self.attempt else self.key
+
     def transition_to(
         self, target: OrderStatus, reason: str, *, at: datetime | None = None, **detail: Any
     ) -> TimelineEvent:
         """Move to ``target`` if the lifecycle allows it; the event is saved with the order."""
         ensure_transition(self.status, target)
+        if target is OrderStatus.DELIVERED:
+            self.delivered_at = at or datetime.now(UTC)
         event = TimelineEvent(
             seq=self.events_recorded + len(self.pending_events) + 1,
             at=at or datetime.now(UTC),

@@ -124,15 +124,15 @@ def amount_to_collect(order: Order) -> Money:
 
 # --- idempotency keys: one per effect, stable across retries and re-runs ----------------------------
 def capture_key(order: Order) -> str:
-    return f"capture:{order.key}"
+    return f"capture:{order.attempt_ref()}"
 
 
 def cash_key(order: Order) -> str:
-    return f"cash:{order.key}"
+    return f"cash:{order.attempt_ref()}"
 
 
 def void_key(order: Order) -> str:
-    return f"void:{order.key}"
+    return f"void:{order.attempt_ref()}"
 
 
 def refund_key(order: Order, refunded_total: Money) -> str:

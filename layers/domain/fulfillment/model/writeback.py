@@ -15,7 +15,8 @@ class UpdateKind(StrEnum):
     SHIPPED = "shipped"  # a shipment with carrier and tracking number
     COMPLETED = "completed"  # delivered and paid
     CANCELLED = "cancelled"
-    REFUNDED = "refunded"
+    REFUNDED = "refunded"  # money given back by the store (a cancellation, or a return of a store-paid order)
+    RETURNED = "returned"  # a return was resolved (refunded by our gateway or the store, or replaced): a note
 
 
 class StoreUpdate(BaseModel):
@@ -30,12 +31,15 @@ class StoreUpdate(BaseModel):
     tracking_url: str | None = None
     amount: Money | None = None
     reason: str = ""
+    reference: str = ""  # what the update is about when an order has several (a return's key)
 
     @property
     def key(self) -> str:
         """Marks what a write-back created, so a retry finds it: per shipment, per refund amount, per kind."""
         if self.kind is UpdateKind.SHIPPED:
             return f"{self.order.key}:{self.kind}:{self.tracking_number or ''}"
+        if self.reference:  # two returns of the same value are two refunds
+            return f"{self.order.key}:{self.kind}:{self.reference}"
         if self.kind is UpdateKind.REFUNDED:
             return f"{self.order.key}:{self.kind}:{self.amount.minor if self.amount else ''}"
         return f"{self.order.key}:{self.kind}"
@@ -58,7 +62,9 @@ class WriteBackRequest(BaseModel):
     kind: UpdateKind
     reason: str = ""
     amount_minor: int | None = None  # refunds: how much, in the order's currency
+    reference: str = ""  # a return's key: several returns of one order are several updates
 
     @property
     def dedupe_id(self) -> str:
-        return f"{self.order_key}:{self.kind}:{self.amount_minor if self.amount_minor is not None else ''}"
+        amount = self.amount_minor if self.amount_minor is not None else ""
+        return f"{self.order_key}:{self.kind}:{amount}" + (f":{self.reference}" if self.reference else "")

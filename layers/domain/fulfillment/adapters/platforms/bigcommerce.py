@@ -18,8 +18,10 @@ Status rule (``status_id``; labels are renamable, ids are not):
 Write-back: SHIPPED → ``POST /v2/orders/{id}/shipments`` unless a shipment with the tracking number
 exists; COMPLETED/CANCELLED → ``PUT /v2/orders/{id}`` ``status_id`` 10/5 unless already there;
 PROCESSING → ``status_id`` 11 only from 0/1/7 (never over a later, cancelled or held status);
-REFUNDED → V3 ``refund_quotes`` then ``refunds`` of an ``ORDER`` amount, marked ``[<order key>:refunded:<minor>]``
-in the item ``reason`` (an existing refund with that marker, or of the same amount, counts as done).
+REFUNDED → V3 ``refund_quotes`` then ``refunds`` of an ``ORDER`` amount, marked ``[<update key>]`` in the item
+``reason`` (an existing refund with that marker counts as done; so does one of the same amount, unless the
+refund is a return's: two returns of equal value are two refunds); RETURNED (a return resolved) → a line
+appended to the order's ``staff_notes`` unless it holds the marker.
 """
 
 from __future__ import annotations
@@ -354,6 +356,8 @@ class BigCommerceWriteBack:
                 return self._ship(api, path, update)
             case UpdateKind.REFUNDED:
                 return self._refund(api, update)
+            case UpdateKind.RETURNED:
+                return self._staff_note(api, path, update)
             case UpdateKind.COMPLETED:
                 return self._set_status(api, path, COMPLETED)
             case UpdateKind.CANCELLED:
@@ -373,6 +377,17 @@ class BigCommerceWriteBack:
         if current == target:
             return WriteBackResult(done=True, already=True)
         api.call("PUT", path, {"status_id": target})
+        return WriteBackResult(done=True)
+
+    @staticmethod
+    def _staff_note(api: BigCommerceApi, path: str, update: StoreUpdate) -> WriteBackResult:
+        """V2 orders have no note history: the line goes at the end of ``staff_notes`` (never shown to shoppers)."""
+        order = api.call("GET", path)
+        notes = str(order.get("staff_notes") or "") if isinstance(order, Mapping) else ""
+        if update.key in notes:
+            return WriteBackResult(done=True, already=True)
+        line = f"{update.reason or 'Return resolved'} [{update.key}]"
+        api.call("PUT", path, {"staff_notes": f"{notes}\n{line}" if notes else line})
         return WriteBackResult(done=True)
 
     @staticmethod
@@ -411,11 +426,12 @@ class BigCommerceWriteBack:
                 f"order {update.order.key}: refund in {amount.currency}, order in {update.order.currency}"
             )
         actions = f"/v3/orders/{update.order.external_id}/payment_actions"
-        # update.key prefers a tracking number over the amount; a refund's marker must name the amount
-        marker = f"{update.order.key}:{update.kind}:{amount.minor}"
+        marker = update.key  # per amount; per return when the refund is a return's (two equal returns, two refunds)
         existing = _data(api.call("GET", f"{actions}/refunds"))
         for refund in existing if isinstance(existing, list) else []:
-            if marker in _reasons(refund) or _same_amount(refund.get("total_amount"), amount):
+            # A refund of the same amount made in the control panel counts, unless ours names what it is for.
+            same_amount = not update.reference and _same_amount(refund.get("total_amount"), amount)
+            if marker in _reasons(refund) or same_amount:
                 return WriteBackResult(done=True, already=True, reference=str(refund.get("id")))
         reason = f"{(update.reason or 'Refund')[:900]} [{marker}]"  # BigCommerce keeps up to 1000 characters
         items = [

@@ -16,6 +16,8 @@ Status rule (``paymentStatus``, ``fulfillmentStatus``):
   ``CANCELLED``, ``CUSTOM_PAYMENT_STATUS_*`` (merchant-defined, meaning unknown).
 - cancelled: ``paymentStatus`` ``CANCELLED`` or ``REFUNDED``, or ``fulfillmentStatus`` ``WILL_NOT_DELIVER``.
 - refunded: ``refundedAmount`` when above zero.
+- reported return: ``fulfillmentStatus`` ``RETURNED`` (not set by our own write-back) is every line coming
+  back, with ``refundedAmount`` as paid back by the store when ``paymentStatus`` says refunded.
 
 Orders carry no currency code: it is ``credentials.extra["currency"]`` when set, otherwise the store
 profile's ``formatsAndUnits.currency`` (``GET /api/v3/{storeId}/profile``, one more call per fetch).
@@ -32,6 +34,8 @@ Write-back (``PUT /api/v3/{storeId}/orders/{orderId}``, ``Authorization: Bearer`
 - REFUNDED: a label and a note only — Ecwid's API moves no money, the merchant refunds through the
   payment provider. ``paymentStatus`` becomes ``REFUNDED``/``PARTIALLY_REFUNDED`` and
   ``privateAdminNotes`` gains a line with the amount and the update key (the idempotency marker).
+- RETURNED (a return resolved): a ``privateAdminNotes`` line with the update key; ``fulfillmentStatus``
+  ``RETURNED`` too once the whole order came back.
 The body never carries ``items`` (Ecwid would replace the item list).
 """
 
@@ -56,8 +60,9 @@ from fulfillment.adapters.platforms.base import (
     same_signature,
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
-from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.order import ReportedLine, StoreReturnReport, order_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -67,6 +72,7 @@ FETCHED_EVENTS = frozenset({"order.created", "order.updated"})
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 CANCELLED_PAYMENT_STATUSES = frozenset({"CANCELLED", "REFUNDED"})
 CANCELLED_FULFILLMENT_STATUSES = frozenset({"WILL_NOT_DELIVER"})
+REFUND_STATUSES = frozenset({"REFUNDED", "PARTIALLY_REFUNDED"})
 # COMPLETED may not turn these back into DELIVERED; SHIPPED may not overwrite them.
 CLOSED_FULFILLMENT_STATUSES = frozenset({"WILL_NOT_DELIVER", "RETURNED"})
 
@@ -228,7 +234,25 @@ def to_order(raw: EcwidOrder, store: Store, currency: str) -> Order:
         cancelled=payment in CANCELLED_PAYMENT_STATUSES or fulfillment in CANCELLED_FULFILLMENT_STATUSES,
         refunded=refunded if refunded.minor > 0 else None,
         platform_refs={"internal_id": str(raw.internal_id)} if raw.internal_id is not None else {},
+        reported_returns=_reported_return(raw, store, lines, refunded if payment in REFUND_STATUSES else None),
     )
+
+
+def _reported_return(
+    raw: EcwidOrder, store: Store, lines: tuple[LineItem, ...], refunded: Money | None
+) -> tuple[StoreReturnReport, ...]:
+    """``RETURNED``: the whole order came back (Ecwid has no return of its own, so one per order)."""
+    if (raw.fulfillment_status or "").upper() != "RETURNED":
+        return ()
+    if f"{order_key(store.store_id, raw.id)}:{UpdateKind.RETURNED}:" in (raw.private_admin_notes or ""):
+        return ()  # our own write-back labelled it: a return we resolved
+    report = StoreReturnReport(
+        external_id=f"returned-{raw.id}",
+        lines=tuple(ReportedLine(line_id=line.line_id, quantity=line.quantity) for line in lines),
+        reason="marked RETURNED in Ecwid",
+        refunded_minor=refunded.minor if refunded is not None else 0,
+    )
+    return (report,)
 
 
 class EcwidInbound:
@@ -411,12 +435,24 @@ def _refunded(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Pla
     }
 
 
+def _returned(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Plan:
+    notes = current.private_admin_notes or ""
+    if update.key in notes:
+        return _already(update.key)
+    line = f"{update.reason or 'Return resolved'} [{update.key}]"
+    plan = {"privateAdminNotes": f"{notes}\n{line}" if notes else line}
+    if update.order.status is OrderStatus.RETURNED:  # every delivered unit came back: the label is true
+        plan["fulfillmentStatus"] = "RETURNED"
+    return plan
+
+
 _PLANS: dict[UpdateKind, Callable[[StoreUpdate, EcwidOrder, str], Plan]] = {
     UpdateKind.PROCESSING: _processing,
     UpdateKind.SHIPPED: _shipped,
     UpdateKind.COMPLETED: _completed,
     UpdateKind.CANCELLED: _cancelled,
     UpdateKind.REFUNDED: _refunded,
+    UpdateKind.RETURNED: _returned,
 }
 
 

@@ -15,6 +15,10 @@ and ``complete`` mean paid (invoiced); ``new``, ``pending_payment``, ``payment_r
 refunded ``total_refunded``, not paid, and cancelled too when nothing was shipped. A partial refund
 keeps its state and sets ``refunded``.
 
+A fetched order with ``total_refunded`` also lists its credit memos (``GET /V1/creditmemos`` by
+``order_id``): each is a reported return, its items with a quantity the goods coming back and its
+``grand_total`` the money Magento already refunded; an adjustment-only memo is money only.
+
 A configurable product is a priced parent row plus a zero-priced child row (``parent_item_id``):
 it is one line with the parent's item id, name, quantity and price and the child's SKU (the simple
 product that is picked). Other children (bundles) fold into their parent line likewise.
@@ -23,11 +27,12 @@ Times are UTC without a zone; ``updated_at`` orders snapshots.
 Magento is self-hosted: ``credentials.api_base_url`` (the shop's root URL) is required to fetch
 and write back. Write-backs, each checked first so a retry creates nothing new:
 SHIPPED ``POST /rest/V1/order/{id}/ship`` (items + track, ``carrier_code`` "custom") unless a
-shipment of the order has that track number; PROCESSING and COMPLETED a private order comment
-carrying the update's marker unless one has it (Magento completes an invoiced order by itself
+shipment of the order has that track number; PROCESSING, COMPLETED and RETURNED (a return resolved)
+a private order comment carrying the update's marker unless one has it (Magento completes an invoiced order by itself
 once it is shipped); CANCELLED ``POST /rest/V1/orders/{id}/cancel`` unless already canceled;
 REFUNDED an offline credit memo ``POST /rest/V1/order/{id}/refund`` (all items for the full
-amount, else an adjustment refund) unless a credit memo of the order has that amount or marker.
+amount, else an adjustment refund) unless a credit memo of the order has that marker, or that amount
+(not for a return's refund: two returns of equal value are two credit memos).
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from fulfillment.adapters.platforms.magento_adobe_io import (
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.order import ReportedLine, StoreReturnReport
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -406,11 +412,51 @@ class MagentoSource:
         self._http = http
 
     def fetch_order(self, store: Store, credentials: StoreCredentials, external_order_id: str) -> Order:
-        document = MagentoApi(self._http, credentials).order(external_order_id)
+        api = MagentoApi(self._http, credentials)
+        document = api.order(external_order_id)
         try:
-            return to_order(MagentoOrder.model_validate(document), store)
+            order = to_order(MagentoOrder.model_validate(document), store)
+            if order.refunded is None:
+                return order
+            memos = [
+                MagentoCreditMemo.model_validate(memo) for memo in api.list_for_order("creditmemos", external_order_id)
+            ]
+            return order.model_copy(update={"reported_returns": tuple(_reported(memo, order) for memo in memos)})
         except (ValidationError, InvalidMoney, ValueError) as exc:
             raise PlatformRejected(f"Magento order {external_order_id} cannot be read: {first_error(exc)}") from exc
+
+
+class MagentoCreditMemoItem(_Lenient):
+    order_item_id: EntityId
+    qty: Amount = 0
+
+
+class MagentoCreditMemoComment(_Lenient):
+    comment: str | None = None
+
+
+class MagentoCreditMemo(_Lenient):
+    entity_id: EntityId
+    grand_total: Amount = 0
+    items: list[MagentoCreditMemoItem] = Field(default_factory=list)
+    comments: list[MagentoCreditMemoComment] = Field(default_factory=list)
+
+
+def _reported(memo: MagentoCreditMemo, order: Order) -> StoreReturnReport:
+    """A credit memo: its items with a quantity are goods coming back (a configurable's child row is left out:
+    the line is its parent); an adjustment-only memo is money only."""
+    line_ids = {line.line_id for line in order.lines}
+    lines = tuple(
+        ReportedLine(line_id=str(item.order_item_id), quantity=_quantity(item.qty))
+        for item in memo.items
+        if str(item.order_item_id) in line_ids and _quantity(item.qty, allow_zero=True) > 0
+    )
+    return StoreReturnReport(
+        external_id=f"creditmemo-{memo.entity_id}",
+        lines=lines,
+        reason=" ".join(comment.comment for comment in memo.comments if comment.comment),
+        refunded_minor=Money.parse(memo.grand_total, order.currency).minor,
+    )
 
 
 class MagentoWriteBack:
@@ -433,6 +479,9 @@ class MagentoWriteBack:
                 return self._comment(api, order_id, f"{text} {marker}", marker)
             case UpdateKind.COMPLETED:
                 text = "Delivered to the customer" + (f": {update.reason}" if update.reason else ".")
+                return self._comment(api, order_id, f"{text} {marker}", marker)
+            case UpdateKind.RETURNED:
+                text = update.reason or "Return resolved."
                 return self._comment(api, order_id, f"{text} {marker}", marker)
 
     @staticmethod
@@ -476,7 +525,9 @@ class MagentoWriteBack:
             raise PlatformRejected(f"refund in {amount.currency} for an order in {order.currency}")
         for memo in api.list_for_order("creditmemos", order_id):
             comments = " ".join(str(c.get("comment")) for c in memo.get("comments") or [] if isinstance(c, dict))
-            same_amount = _money_or_none(memo.get("grand_total"), order.currency) == amount
+            # A credit memo of the same amount made in the admin counts, unless ours names what it is for
+            # (a return's refund: two returns of equal value are two credit memos).
+            same_amount = not update.reference and _money_or_none(memo.get("grand_total"), order.currency) == amount
             if marker in comments or same_amount:
                 return WriteBackResult(done=True, already=True, reference=str(memo.get("entity_id")))
         full = amount == order.totals.grand_total

@@ -24,9 +24,9 @@ Write-back: OpenCart 4.0.2+ catalog API — ``api/account/login`` (API username 
 must be allow-listed) → ``api_token``, then ``api/sale/order.addHistory``. SHIPPED → status 3 with
 carrier, tracking number and link in the comment, customer notified; COMPLETED → 5; CANCELLED → 7;
 REFUNDED → 11 for the whole total (a status only: OpenCart moves no money), a comment for a part;
-PROCESSING → a comment, status unchanged. Every comment carries ``(ref: <update.key>)``; the history is
-read first (the extension's ``history`` route: OpenCart's API has no history read) and an entry with
-the same status and marker means the update is already there.
+PROCESSING and RETURNED (a return resolved) → a comment, status unchanged. Every comment carries
+``(ref: <update.key>)``; the history is read first (the extension's ``history`` route: OpenCart's API
+has no history read) and an entry with the same status and marker means the update is already there.
 """
 
 from __future__ import annotations
@@ -435,6 +435,8 @@ def _entry(update: StoreUpdate, credentials: StoreCredentials) -> tuple[int | No
             return None, text, False  # OpenCart has no partially-refunded status: a note
         case UpdateKind.PROCESSING:
             return None, f"Accepted for fulfillment {ref}", False
+        case UpdateKind.RETURNED:
+            return None, f"{update.reason or 'Return resolved'} {ref}", False
 
 
 def _status(extra: Mapping[str, str], key: str, default: int) -> int:

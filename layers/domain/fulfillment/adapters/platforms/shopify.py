@@ -16,6 +16,9 @@ Status rule (``financial_status``, ``cancelled_at``):
   ``voided``, ``expired``.
 - cancelled: ``cancelled_at`` set, or nothing left to collect (``refunded``, ``voided``).
 - refunded: the sum of successful ``refund`` transactions in ``refunds[]``.
+- reported returns: each of ``refunds[]`` (id ``refund-<id>``): its ``refund_line_items`` are goods coming
+  back (a return is opened once the order is delivered), its refund transactions money Shopify already
+  paid back; a refund without line items is money only.
 
 Protected customer data may arrive as ``null`` (email, names, addresses): read as empty, never refused.
 
@@ -28,11 +31,14 @@ Write-back (``POST /admin/api/{version}/graphql.json``, ``X-Shopify-Access-Token
 - CANCELLED: ``orderCancel`` (no refund: that is a REFUNDED update; restock) unless ``cancelledAt`` is set.
 - REFUNDED: ``refundCreate`` of ``update.amount`` against the captured payment, the note marked with
   the update key, unless a refund note already carries that key.
+- RETURNED (a return resolved): ``orderUpdate`` appending a line with the update key to the order's ``note``
+  (the closest documented field to a staff note), unless the note already carries that key.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -57,6 +63,7 @@ from fulfillment.errors import (
 )
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.order import ReportedLine, StoreReturnReport
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -153,9 +160,27 @@ class ShopifyTransaction(_Lenient):
     amount: str
 
 
+class ShopifyRefundLine(_Lenient):
+    line_item_id: int
+    quantity: int
+
+
 class ShopifyRefund(_Lenient):
+    id: int | None = None
     note: str | None = None
     transactions: list[ShopifyTransaction] = []
+    refund_line_items: list[ShopifyRefundLine] = []
+
+    def refunded(self, money: Callable[[str], Money], currency: str) -> Money:
+        """The successful ``refund`` transactions: money that went back to the customer."""
+        return sum(
+            (
+                money(transaction.amount)
+                for transaction in self.transactions
+                if transaction.kind == "refund" and (transaction.status or "success") == "success"
+            ),
+            Money.zero(currency),
+        )
 
 
 class RefundDelivery(ShopifyRefund):
@@ -221,15 +246,7 @@ def to_order(shop: ShopifyOrder, store: Store) -> Order:
         if shop.total_shipping_price_set
         else sum((money(line.price) for line in shop.shipping_lines), Money.zero(currency))
     )
-    refunded = sum(
-        (
-            money(transaction.amount)
-            for refund in shop.refunds
-            for transaction in refund.transactions
-            if transaction.kind == "refund" and (transaction.status or "success") == "success"
-        ),
-        Money.zero(currency),
-    )
+    refunded = sum((refund.refunded(money, currency) for refund in shop.refunds), Money.zero(currency))
     billing = (shop.billing_address or ShopifyAddress()).to_address()
     shipping_address = shop.shipping_address.to_address() if shop.shipping_address else billing
     customer = shop.customer or ShopifyCustomer()
@@ -261,6 +278,21 @@ def to_order(shop: ShopifyOrder, store: Store) -> Order:
         cancelled=shop.cancelled_at is not None or status in CANCELLED_STATUSES,
         refunded=refunded if refunded.minor > 0 else None,
         platform_refs={"admin_graphql_api_id": shop.admin_graphql_api_id or order_gid(str(shop.id))},
+        reported_returns=tuple(_reported(refund, money, currency) for refund in shop.refunds if refund.id),
+    )
+
+
+def _reported(refund: ShopifyRefund, money: Callable[[str], Money], currency: str) -> StoreReturnReport:
+    """A refund with ``refund_line_items`` names goods (a return); one without moved money only."""
+    quantities: dict[str, int] = {}
+    for line in refund.refund_line_items:
+        if line.quantity > 0:
+            quantities[str(line.line_item_id)] = quantities.get(str(line.line_item_id), 0) + line.quantity
+    return StoreReturnReport(
+        external_id=f"refund-{refund.id}",
+        lines=tuple(ReportedLine(line_id=line_id, quantity=qty) for line_id, qty in quantities.items()),
+        reason=refund.note or "",
+        refunded_minor=refund.refunded(money, currency).minor,
     )
 
 
@@ -389,6 +421,7 @@ query WriteBackState($id: ID!) {
     id
     cancelledAt
     tags
+    note
     fulfillments(first: 50) { id status trackingInfo(first: 10) { number company url } }
     fulfillmentOrders(first: 50) { nodes { id status } }
     refunds(first: 50) { id note }
@@ -422,6 +455,14 @@ mutation RefundCreate($input: RefundInput!) {
   }
 }
 """
+ORDER_UPDATE = """
+mutation OrderUpdate($input: OrderInput!) {
+  orderUpdate(input: $input) {
+    order { id }
+    userErrors { field message }
+  }
+}
+"""
 TAGS_ADD = """
 mutation TagsAdd($id: ID!, $tags: [String!]!) {
   tagsAdd(id: $id, tags: $tags) {
@@ -451,6 +492,8 @@ class ShopifyWriteBack:
                 return self._refund(api, state, update)
             case UpdateKind.PROCESSING | UpdateKind.COMPLETED:
                 return self._tag(api, state, TAGS[update.kind])
+            case UpdateKind.RETURNED:
+                return self._note(api, state, update)
 
     @staticmethod
     def _ship(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
@@ -545,6 +588,18 @@ class ShopifyWriteBack:
             },
         )
         return WriteBackResult(done=True, reference=(created.get("refund") or {}).get("id"))
+
+    @staticmethod
+    def _note(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
+        """A line appended to the order's note: ``orderUpdate`` replaces the note, so the old text is sent back."""
+        note = state.get("note") or ""
+        if update.key in note:
+            return WriteBackResult(done=True, already=True)
+        line = f"{update.reason or 'Return resolved'} [{update.key}]"
+        api.mutate(
+            ORDER_UPDATE, "orderUpdate", {"input": {"id": state["id"], "note": f"{note}\n{line}" if note else line}}
+        )
+        return WriteBackResult(done=True)
 
     @staticmethod
     def _tag(api: ShopifyApi, state: dict[str, Any], tag: str) -> WriteBackResult:

@@ -2,6 +2,7 @@
 
 Woo has no paid/cancelled topics: payment is read from the order's ``status`` (``processing``
 and ``completed`` mean paid; ``pending``, ``on-hold``, ``failed`` and drafts do not).
+``refunds[]`` ({id, reason, total}) name no lines: each is reported as money refunded only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fulfillment.adapters.platforms.base import PlatformAdapters, as_utc, first_
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.order import StoreReturnReport
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -78,6 +80,12 @@ class WooLineItem(_Lenient):
     price: float | str = 0
 
 
+class WooRefund(_Lenient):
+    id: int
+    reason: str = ""
+    total: str = "0"  # negative: "-17.26"
+
+
 class WooOrder(_Lenient):
     id: int
     number: str = ""
@@ -94,6 +102,7 @@ class WooOrder(_Lenient):
     billing: WooAddress
     shipping: WooAddress
     line_items: list[WooLineItem]
+    refunds: list[WooRefund] = []
     payment_method: str = ""  # the gateway id: "cod" is cash on delivery, "bacs" a bank transfer, …
 
 
@@ -189,6 +198,15 @@ class WooCommerceInbound:
             paid=woo.status in PAID_STATUSES,
             cancelled=woo.status in CANCELLED_STATUSES,
             platform_refs={"payment_method": woo.payment_method} if woo.payment_method else {},
+            # The webhook names no refunded lines: each refund is money only (a note, no return).
+            reported_returns=tuple(
+                StoreReturnReport(
+                    external_id=f"refund-{refund.id}",
+                    reason=refund.reason,
+                    refunded_minor=abs(money(refund.total).minor),
+                )
+                for refund in woo.refunds
+            ),
         )
 
 
@@ -210,9 +228,10 @@ class WooCommerceApi:
     SHIPPED → the Shipment Tracking plugin's ``POST /wp-json/wc-shipment-tracking/v3/orders/{id}/
     shipment-trackings`` {tracking_provider, tracking_number} unless its list holds the number (a shop
     without the plugin gets a customer note with the tracking instead); COMPLETED / CANCELLED →
-    ``PUT /wp-json/wc/v3/orders/{id}`` {"status"} unless the order has it; PROCESSING → a private
-    note; REFUNDED → ``POST /orders/{id}/refunds`` {"amount", "reason", "api_refund": false}, which
-    records the refund without asking the gateway to pay it (no amount given: the order total).
+    ``PUT /wp-json/wc/v3/orders/{id}`` {"status"} unless the order has it; PROCESSING and RETURNED (a
+    return resolved, with how) → a private note; REFUNDED → ``POST /orders/{id}/refunds`` {"amount",
+    "reason", "api_refund": false}, which records the refund without asking the gateway to pay it (no
+    amount given: the order total).
     Notes and refunds carry ``(ref: <update.key>)``; one with that marker means it is already there.
     """
 
@@ -235,6 +254,8 @@ class WooCommerceApi:
                 return self._note(rest, order_id, update, "Accepted for fulfillment", customer_note=False)
             case UpdateKind.REFUNDED:
                 return self._refund(rest, order_id, update)
+            case UpdateKind.RETURNED:
+                return self._note(rest, order_id, update, update.reason or "Return resolved", customer_note=False)
 
     @staticmethod
     def _set_status(rest: _WooRest, order_id: str, target: str) -> WriteBackResult:

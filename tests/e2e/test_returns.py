@@ -1,0 +1,183 @@
+"""Returns end to end through the local runtime: a delivered WooCommerce order, a return started with the
+``fulfillment`` CLI, the warehouse simulator reporting the goods and their inspection, and the return's own
+state machine refunding, replacing (a whole new fulfillment), refusing or letting the RMA lapse."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fulfillment.bootstrap import container
+from fulfillment.model import OrderStatus
+from fulfillment.model.returns import ReturnStatus
+from local.runtime import LocalRuntime
+from local.simulators import SimulatorConfig
+from tests.e2e.test_workflow_scenarios import cli, execution_of, order, order_body, path_of, send, stock, store
+
+pytestmark = pytest.mark.e2e
+RETURN_MACHINE = "ReturnStateMachine"
+REFUND_PATH = [
+    "Authorize the return",
+    "Authorized?",
+    "Wait for the goods to arrive",
+    "Wait for the inspection",
+    "Dispose of the returned goods",
+    "Refund or replace",
+    "Close the return",
+    "Return closed",
+]
+
+
+def completed_order(runtime: LocalRuntime, template: bytes, store_id: str) -> str:
+    body, _ = order_body(template)
+    key = send(runtime, store_id, body)
+    assert execution_of(runtime, key)["status"] == "SUCCEEDED"
+    assert order(key).status is OrderStatus.COMPLETED
+    return key
+
+
+def start_return(
+    runtime: LocalRuntime, key: str, *lines: str, resolution: str = "refund", timeout: float = 120
+) -> tuple[str, dict[str, Any]]:
+    args = ["returns", "start", key, "--reason", "defective", "--resolution", resolution, "--by", "cs-anna"]
+    for line in lines:
+        args += ["--line", line]
+    done = cli(runtime, *args)
+    assert done.returncode == 0, done.stderr + done.stdout
+    started = json.loads(done.stdout)
+    execution = runtime.wait_for_execution(started["execution"], timeout=timeout, state_machine=RETURN_MACHINE)
+    return started["return_key"], execution
+
+
+def the_return(key: str) -> Any:
+    found = container().returns.get(key)
+    assert found is not None
+    return found
+
+
+def refunds_sent(runtime: LocalRuntime, store_id: str) -> list[dict[str, Any]]:
+    api = runtime.platform_apis["woocommerce"]
+    return [call for call in api.calls if call["path"].endswith("/refunds") and call["method"] == "POST"]
+
+
+class TestRefunds:
+    def test_a_full_return_is_refunded_by_the_store_restocked_and_the_order_returned(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        store_id = store(runtime, "returns-full")
+        key = completed_order(runtime, woo_paid_body, store_id)
+        before = stock("MUG-CC-BLU").available
+
+        return_key, execution = start_return(runtime, key, "301:2", "302:1", "303:1")
+
+        assert execution["status"] == "SUCCEEDED"
+        assert path_of(runtime, execution) == REFUND_PATH
+        ret = the_return(return_key)
+        assert ret.status is ReturnStatus.CLOSED and str(ret.refund) == "100.00 EUR"  # 2 x 14.50 + 29.00 + 42.00
+        assert order(key).status is OrderStatus.RETURNED
+        assert stock("MUG-CC-BLU").available == before + 2
+
+    def test_a_partial_return_refunds_only_its_lines(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
+        store_id = store(runtime, "returns-partial")
+        key = completed_order(runtime, woo_paid_body, store_id)
+
+        return_key, execution = start_return(runtime, key, "MUG-CC-BLU:1")
+
+        assert execution["status"] == "SUCCEEDED"
+        ret = the_return(return_key)
+        assert str(ret.refund) == "14.50 EUR"
+        current = order(key)
+        assert current.status is OrderStatus.PARTIALLY_RETURNED and current.returned == {"301": 1}
+        reasons = [event.reason for event in container().orders.timeline(key)]
+        assert any("return R1 authorized" in reason for reason in reasons)
+
+    def test_two_returns_that_together_exceed_what_was_delivered_refuse_the_second(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        store_id = store(runtime, "returns-twice")
+        key = completed_order(runtime, woo_paid_body, store_id)
+
+        first_key, first = start_return(runtime, key, "301:2")
+        second_key, second = start_return(runtime, key, "301:1")
+
+        assert first["status"] == second["status"] == "SUCCEEDED"
+        assert the_return(first_key).status is ReturnStatus.CLOSED
+        refused = the_return(second_key)
+        assert refused.status is ReturnStatus.REJECTED
+        assert "2 delivered, 0 not yet returned" in refused.rejection
+        assert path_of(runtime, second)[-1] == "Return rejected"
+        assert order(key).returned == {"301": 2}
+
+
+class TestRejectionsAndExceptions:
+    def test_a_return_outside_the_window_is_rejected_and_visible(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        store_id = store(runtime, "returns-window", return_window_days="0")
+        key = completed_order(runtime, woo_paid_body, store_id)
+
+        return_key, execution = start_return(runtime, key, "301:1")
+
+        assert path_of(runtime, execution)[-1] == "Return rejected"
+        ret = the_return(return_key)
+        assert ret.status is ReturnStatus.REJECTED and "outside the 0-day return window" in ret.rejection
+        shown = cli(runtime, "returns", "list", "--order", key)
+        assert json.loads(shown.stdout)[0]["status"] == "REJECTED"
+
+    def test_goods_that_never_arrive_let_the_rma_lapse(
+        self, runtime: LocalRuntime, woo_paid_body: bytes, simulators: SimulatorConfig
+    ) -> None:
+        store_id = store(runtime, "returns-lapse")
+        key = completed_order(runtime, woo_paid_body, store_id)
+        simulators.return_goods = "never"
+
+        # The RMA is valid 14 days: 140 s on the test runtime's clock (a day is 10 s).
+        return_key, execution = start_return(runtime, key, "301:1", timeout=240)
+
+        assert path_of(runtime, execution)[-2:] == ["Record that the goods never arrived", "Return expired"]
+        assert the_return(return_key).status is ReturnStatus.EXPIRED
+        assert order(key).return_claims == {"301": 0} and order(key).status is OrderStatus.COMPLETED
+
+    def test_a_failed_inspection_refunds_nothing_and_sends_the_goods_back(
+        self, runtime: LocalRuntime, woo_paid_body: bytes, simulators: SimulatorConfig
+    ) -> None:
+        store_id = store(runtime, "returns-failed")
+        key = completed_order(runtime, woo_paid_body, store_id)
+        simulators.return_inspection = {"MUG-CC-BLU": "failed"}
+        before = stock("MUG-CC-BLU").available
+
+        return_key, execution = start_return(runtime, key, "301:1")
+
+        assert execution["status"] == "SUCCEEDED"
+        ret = the_return(return_key)
+        statuses = [event.status for event in container().returns.timeline(return_key)]
+        assert ReturnStatus.REFUSED in statuses and ret.status is ReturnStatus.CLOSED
+        assert ret.refund is None and ret.lines[0].disposition == "return_to_customer"
+        assert stock("MUG-CC-BLU").available == before
+        assert order(key).status is OrderStatus.COMPLETED
+
+
+class TestReplacement:
+    def test_a_replacement_runs_the_whole_fulfillment_again_and_completes(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        store_id = store(runtime, "returns-replace")
+        key = completed_order(runtime, woo_paid_body, store_id)
+
+        return_key, execution = start_return(runtime, key, "303:1", resolution="replacement")
+
+        assert execution["status"] == "SUCCEEDED"
+        ret = the_return(return_key)
+        replacement_key = ret.replacement_order_key
+        assert replacement_key == f"{key}-R1" and ret.status is ReturnStatus.CLOSED
+        replacement_run = execution_of(runtime, replacement_key)
+        assert replacement_run["status"] == "SUCCEEDED"
+        replacement = order(replacement_key)
+        assert replacement.status is OrderStatus.COMPLETED and replacement.platform_refs["replaces"] == key
+        assert [(line.sku, line.quantity) for line in replacement.lines] == [("TORCH-CB-01", 1)]
+        assert order(key).replacement_orders == [replacement_key]
+        assert ret.refund is None
+        shown = json.loads(cli(runtime, "orders", "show", key).stdout)
+        assert any(run["name"].endswith("-return1") for run in shown["executions"])

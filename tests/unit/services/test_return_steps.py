@@ -1,0 +1,318 @@
+"""The return workflow's steps over fakes: authorization by policy, the warehouse's reports, disposition,
+refund or replacement, and the counters that keep returns within what was delivered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fulfillment import return_steps as rs
+from fulfillment.errors import OrderNotFound, ReturnInvalid, ReturnNotAllowed
+from fulfillment.model import OrderStatus
+from fulfillment.model.order import REPLACES_REF
+from fulfillment.model.returns import Resolution, ReturnStatus
+from fulfillment.model.writeback import UpdateKind
+from tests.fakes import FulfillmentWorld, make_line, money
+
+R = ReturnStatus
+
+
+@pytest.fixture
+def world() -> FulfillmentWorld:
+    return FulfillmentWorld()
+
+
+def _completed(world: FulfillmentWorld, **overrides: object) -> str:
+    return world.order_at(OrderStatus.COMPLETED, **overrides)
+
+
+def _request(key: str, quantity: int = 1, **fields: object) -> rs.ReturnRequest:
+    values: dict[str, object] = {
+        "order_key": key,
+        "lines": [rs.ReturnLineRequest(line_id="301", quantity=quantity)],
+        "reason": "defective",
+        "requested_by": "cs-anna",
+    }
+    return rs.ReturnRequest.model_validate(values | fields)
+
+
+def _through_receipt(world: FulfillmentWorld, return_key: str) -> None:
+    assert rs.authorize_return(return_key, world)["authorized"]
+    rs.park_return_wait(return_key, "tok-goods", "goods", world)
+    ret = world.returns.get(return_key)
+    assert ret is not None and ret.rma
+    rs.record_return_report(rs.ReturnReport(return_key=return_key, rma=ret.rma, event="received"), world)
+
+
+def _inspect(world: FulfillmentWorld, return_key: str, result: str = "passed", resellable: bool = True) -> None:
+    ret = world.returns.get(return_key)
+    assert ret is not None and ret.rma
+    rs.park_return_wait(return_key, "tok-inspection", "inspection", world)
+    lines = [rs.ReturnLineReport(line_id=line.line_id, result=result, resellable=resellable) for line in ret.lines]  # type: ignore[arg-type]
+    rs.record_return_report(rs.ReturnReport(return_key=return_key, rma=ret.rma, event="inspected", lines=lines), world)
+
+
+def _run(world: FulfillmentWorld, return_key: str, result: str = "passed", resellable: bool = True) -> None:
+    _through_receipt(world, return_key)
+    _inspect(world, return_key, result, resellable)
+    rs.dispose_return(return_key, world)
+    rs.resolve_return(return_key, world)
+    rs.close_return(return_key, "closed", world)
+
+
+class TestRequest:
+    def test_opens_a_return_and_starts_its_execution(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+
+        ret = rs.request_return(_request(key), world)
+
+        assert (ret.key, ret.status, ret.number) == (f"{key}:R1", R.REQUESTED, 1)
+        assert world.workflow.started[-1] == ret.execution_name() == "kaffeekontor_4711-return1"
+        assert world.stored(key).returns_opened == 1
+        assert "return R1 requested" in world.last_event(key).reason
+
+    @pytest.mark.parametrize(
+        ("lines", "error"),
+        [([rs.ReturnLineRequest(line_id="999", quantity=1)], ReturnInvalid)],
+    )
+    def test_bad_lines_are_refused_and_write_nothing(self, world: FulfillmentWorld, lines: list, error: type) -> None:
+        key = _completed(world)
+        writes = world.orders.writes
+
+        with pytest.raises(error):
+            rs.request_return(_request(key, lines=lines), world)
+
+        assert (world.orders.writes, len(world.returns), world.workflow.start_calls) == (writes, 0, 0)
+
+    def test_an_unknown_order_is_refused(self, world: FulfillmentWorld) -> None:
+        with pytest.raises(OrderNotFound):
+            rs.request_return(_request("kaffeekontor:nope"), world)
+        assert len(world.returns) == 0
+
+    @pytest.mark.parametrize("status", [OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED])
+    def test_an_order_not_yet_complete_takes_no_return(self, world: FulfillmentWorld, status: OrderStatus) -> None:
+        key = world.order_at(status)
+
+        with pytest.raises(ReturnNotAllowed):
+            rs.request_return(_request(key), world)
+        assert (len(world.returns), world.workflow.start_calls) == (0, 0)
+
+    def test_a_store_return_is_opened_once_per_store_id(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        store_request = _request(key, source="store", external_id="refund-77", refunded_by_store_minor=1450)
+
+        first = rs.request_return(store_request, world)
+        again = rs.request_return(store_request, world)
+
+        assert first.key == again.key and len(world.returns) == 1
+
+
+class TestAuthorization:
+    def test_authorized_returns_claim_units_on_the_order(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key, quantity=2), world)
+
+        assert rs.authorize_return(ret.key, world)["authorized"] is True
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.status is R.AUTHORIZED and stored.rma == "RMA-kaffeekontor-4711-1"
+        assert world.stored(key).return_claims == {"301": 2}
+
+    def test_outside_the_window_is_rejected_with_the_reason(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        order = world.stored(key)
+        order.delivered_at = datetime.now(UTC) - timedelta(days=45)
+        world.orders.save(order)
+        ret = rs.request_return(_request(key), world)
+
+        assert rs.authorize_return(ret.key, world)["authorized"] is False
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.status is R.REJECTED
+        assert "outside the 30-day return window" in (stored.rejection or "")
+        assert "rejected" in world.last_event(key).reason and world.stored(key).return_claims == {}
+
+    def test_store_policy_non_returnable_skus_and_reasons(self, world: FulfillmentWorld) -> None:
+        world.store_options(non_returnable_skus="MUG-CC-BLU", return_reasons="defective,damaged")
+        key = _completed(world)
+        ret = rs.request_return(_request(key, reason="changed_mind"), world)
+
+        rs.authorize_return(ret.key, world)
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.status is R.REJECTED
+        assert "MUG-CC-BLU is not returnable" in (stored.rejection or "")
+        assert "reason 'changed_mind'" in (stored.rejection or "")
+
+    def test_two_returns_never_claim_more_than_was_delivered(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)  # line 301: 2 units delivered
+        first = rs.request_return(_request(key, quantity=2), world)
+        second = rs.request_return(_request(key, quantity=1), world)
+
+        assert rs.authorize_return(first.key, world)["authorized"] is True
+        assert rs.authorize_return(second.key, world)["authorized"] is False
+
+        refused = world.returns.get(second.key)
+        assert refused is not None and "2 delivered, 0 not yet returned" in (refused.rejection or "")
+        assert world.stored(key).return_claims == {"301": 2}
+
+    def test_units_left_out_by_a_partial_fulfillment_cannot_be_returned(self, world: FulfillmentWorld) -> None:
+        key = _completed(world, short={"MUG-CC-BLU": 1})
+        ret = rs.request_return(_request(key, quantity=2), world)
+
+        assert rs.authorize_return(ret.key, world)["authorized"] is False
+
+    def test_authorizing_twice_claims_once(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+        rs.authorize_return(ret.key, world)
+        rs.authorize_return(ret.key, world)
+
+        assert world.stored(key).return_claims == {"301": 1}
+
+
+class TestRefund:
+    def test_a_store_paid_order_is_refunded_by_the_store_once(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+
+        _run(world, ret.key)
+        rs.resolve_return(ret.key, world)  # a re-run
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.status is R.CLOSED and stored.refund == money("14.50")
+        refunds = [r for r in world.notifier.requests if r.kind is UpdateKind.REFUNDED]
+        assert [(r.amount_minor, r.reference) for r in refunds] == [(1450, ret.key)]
+        order = world.stored(key)
+        assert order.status is OrderStatus.PARTIALLY_RETURNED and order.returned == {"301": 1}
+        assert world.level().available == 10 - 2 + 1  # 2 shipped, 1 back on the shelf
+
+    def test_a_gateway_paid_order_is_refunded_through_the_gateway_once(self, world: FulfillmentWorld) -> None:
+        key = _completed(world, platform_refs={"payment_method": "authorized"})
+        order = world.stored(key)
+        world.payments.capture(order, order.totals.grand_total, "capture-for-test")
+        ret = rs.request_return(_request(key, quantity=2), world)
+
+        _run(world, ret.key)
+        rs.resolve_return(ret.key, world)
+
+        assert [c.amount for c in world.payments.charges_for(key, "refund")] == [2900]
+        assert world.stored(key).status is OrderStatus.RETURNED
+        assert UpdateKind.RETURNED in world.notifier.kinds_for(key)
+
+    def test_a_refund_the_store_already_made_moves_no_money(self, world: FulfillmentWorld) -> None:
+        key = _completed(world, platform_refs={"payment_method": "authorized"})
+        ret = rs.request_return(_request(key, source="store", external_id="r-1", refunded_by_store_minor=1450), world)
+
+        _run(world, ret.key)
+
+        assert not world.payments.charges_for(key, "refund")
+        assert UpdateKind.REFUNDED not in world.notifier.kinds_for(key)
+
+    def test_damaged_goods_are_refunded_but_written_off(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+
+        _run(world, ret.key, resellable=False)
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.lines[0].disposition == "write_off" and stored.status is R.CLOSED
+        assert world.level().available == 10 - 2  # nothing back on the shelf
+
+
+class TestInspectionFailed:
+    def test_nothing_passed_refuses_and_gives_the_units_back(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+
+        _run(world, ret.key, result="failed")
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.status is R.CLOSED
+        assert [e.status for e in world.returns.timeline(ret.key)][-2] is R.REFUSED
+        assert stored.lines[0].disposition == "return_to_customer"
+        order = world.stored(key)
+        assert order.return_claims == {"301": 0} and order.status is OrderStatus.COMPLETED
+        assert not world.notifier.kinds_for(key)
+
+    def test_refuse_refund_policy_keeps_the_units_counted(self, world: FulfillmentWorld) -> None:
+        world.store_options(failed_inspection="refuse_refund")
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+
+        _run(world, ret.key, result="failed")
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.lines[0].disposition == "write_off"
+        assert world.stored(key).return_claims == {"301": 1}
+
+
+class TestReplacement:
+    def test_a_replacement_order_is_created_linked_and_started_once(self, world: FulfillmentWorld) -> None:
+        key = _completed(world, lines=(make_line(), make_line(line_id="302", sku="MUG-CC-RED")))
+        ret = rs.request_return(_request(key, resolution=Resolution.REPLACEMENT), world)
+
+        _run(world, ret.key)
+        rs.resolve_return(ret.key, world)
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.replacement_order_key == "kaffeekontor:4711-R1"
+        replacement = world.stored("kaffeekontor:4711-R1")
+        assert replacement.platform_refs[REPLACES_REF] == key and replacement.status is OrderStatus.RECEIVED
+        assert [(line.line_id, line.quantity) for line in replacement.lines] == [("301", 1)]
+        assert replacement.totals.grand_total == money("0.00") and replacement.paid
+        assert world.stored(key).replacement_orders == ["kaffeekontor:4711-R1"]
+        assert world.workflow.started.count(replacement.execution_name()) == 1
+        assert world.stored(key).status is OrderStatus.PARTIALLY_RETURNED
+        assert not world.payments.charges_for(key, "refund")
+
+
+class TestExpiry:
+    def test_goods_that_never_arrive_release_their_units(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key, quantity=2), world)
+        rs.authorize_return(ret.key, world)
+        rs.park_return_wait(ret.key, "tok", "goods", world)
+
+        rs.close_return(ret.key, "expired", world)
+
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.status is R.EXPIRED
+        assert world.stored(key).return_claims == {"301": 0}
+        assert "expired" in world.last_event(key).reason
+
+
+class TestWarehouseReports:
+    def test_a_report_for_the_wrong_rma_is_refused(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+        rs.authorize_return(ret.key, world)
+
+        with pytest.raises(ReturnInvalid):
+            rs.record_return_report(rs.ReturnReport(return_key=ret.key, rma="RMA-forged", event="received"), world)
+
+    def test_a_duplicate_receipt_resumes_once_and_changes_nothing(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+        _through_receipt(world, ret.key)
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.rma
+        events = len(world.returns.timeline(ret.key))
+
+        rs.record_return_report(rs.ReturnReport(return_key=ret.key, rma=stored.rma, event="received"), world)
+
+        assert len(world.returns.timeline(ret.key)) == events
+        assert world.workflow.resumed_tokens == ["tok-goods"]
+
+    def test_goods_arriving_before_the_wait_is_parked_resume_at_once(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+        rs.authorize_return(ret.key, world)
+        stored = world.returns.get(ret.key)
+        assert stored is not None and stored.rma
+        rs.record_return_report(rs.ReturnReport(return_key=ret.key, rma=stored.rma, event="received"), world)
+
+        rs.park_return_wait(ret.key, "late-token", "goods", world)
+
+        assert world.workflow.resumed_tokens == ["late-token"]
