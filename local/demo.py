@@ -1,4 +1,5 @@
-"""`make demo`: one WooCommerce order from checkout to Completed on the local runtime, printed."""
+"""`make demo`: one WooCommerce order from checkout to Completed on the local runtime, then a return of one of
+its items that ends in a replacement order delivered — both orders' timelines printed, linked both ways."""
 
 from __future__ import annotations
 
@@ -43,6 +44,52 @@ def run_demo(runtime: LocalRuntime, out: Any = sys.stdout) -> str:
     status = print_timeline(order_key, say)
     executions = runtime.client("stepfunctions").list_executions(stateMachineArn=runtime.state_machine_arn)
     say(f"\nExecutions for the state machine: {len(executions['executions'])}")
+    if status != "COMPLETED":
+        return status
+    return run_return(runtime, order_key, say)
+
+
+def run_return(runtime: LocalRuntime, order_key: str, say: Any) -> str:
+    """The torch came back broken: customer service opens a return asking for a replacement."""
+    from fulfillment import return_steps
+    from fulfillment.bootstrap import container
+    from fulfillment.model.returns import Resolution
+
+    say("\n5. The customer returns the torch (defective); customer service asks for a replacement")
+    say(f"   fulfillment returns start {order_key} --line TORCH-CB-01:1 --reason defective --resolution replacement")
+    request = return_steps.ReturnRequest(
+        order_key=order_key,
+        lines=[return_steps.ReturnLineRequest(sku="TORCH-CB-01", quantity=1)],
+        reason="defective",
+        resolution=Resolution.REPLACEMENT,
+        requested_by="customer-service",
+    )
+    opened = return_steps.request_return(request, container())
+    execution = runtime.wait_for_execution(opened.execution_name(), timeout=120, state_machine="ReturnStateMachine")
+    say(f"\nReturn execution {execution['name']}: {execution['status']}")
+    print_execution_path(runtime, execution["executionArn"], say)
+    ret = container().returns.get(opened.key)
+    if ret is None or ret.replacement_order_key is None:
+        say(f"\nReturn {opened.key} ended without a replacement")
+        return "MISSING"
+    say(f"\nReturn {ret.key} (RMA {ret.rma}) timeline:")
+    for event in container().returns.timeline(ret.key):
+        say(f"  {event.seq:>2}  {event.at:%Y-%m-%d %H:%M:%S}  {event.status:<18} {event.reason}")
+    replacement_key = ret.replacement_order_key
+    store_id, external_id = replacement_key.split(":", 1)
+    from fulfillment.model import fulfillment_execution_name
+
+    replacement_run = runtime.wait_for_execution(fulfillment_execution_name(store_id, external_id), timeout=120)
+    say(f"\nReplacement execution {replacement_run['name']}: {replacement_run['status']}")
+    print_execution_path(runtime, replacement_run["executionArn"], say)
+    original = print_timeline(order_key, say, final=False)
+    linked = container().orders.get(order_key)
+    say(f"  replaced by: {', '.join(linked.replacement_orders) if linked else '?'} (return {ret.key})")
+    status = print_timeline(replacement_key, say, final=False)
+    replacement = container().orders.get(replacement_key)
+    say(f"  replaces: {replacement.platform_refs.get('replaces') if replacement else '?'} (return {ret.key})")
+    say(f"\nOriginal order {order_key}: {original}; replacement {replacement_key}: {status}")
+    say(f"Final status: {status}")
     return status
 
 
@@ -61,7 +108,7 @@ def print_execution_path(runtime: LocalRuntime, execution_arn: str, say: Any) ->
             say(f"  => {event['type']}")
 
 
-def print_timeline(order_key: str, say: Any) -> str:
+def print_timeline(order_key: str, say: Any, *, final: bool = True) -> str:
     from fulfillment.bootstrap import container
 
     orders = container().orders
@@ -69,6 +116,7 @@ def print_timeline(order_key: str, say: Any) -> str:
     say(f"\nOrder {order_key} timeline:")
     for event in orders.timeline(order_key):
         say(f"  {event.seq:>2}  {event.at:%Y-%m-%d %H:%M:%S}  {event.status:<18} {event.reason}")
-    final = str(order.status) if order else "MISSING"
-    say(f"\nFinal status: {final}")
-    return final
+    status = str(order.status) if order else "MISSING"
+    if final and status != "COMPLETED":
+        say(f"\nFinal status: {status}")
+    return status

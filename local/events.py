@@ -87,6 +87,14 @@ def generate(carrier_timestamp: int | None = None) -> dict[str, dict[str, Any]]:
         },
     }
 
+    return_step = {"return_key": f"{ORDER_KEY}:R1", "order_key": ORDER_KEY}
+    events["returns/return.json"] = return_step
+    events["returns/await_return.json"] = return_step | {
+        "task_token": "replace-with-a-real-task-token",
+        "waiting_for": "goods",
+    }
+    events["returns/close_return.json"] = return_step | {"outcome": "closed"}
+
     timestamp = str(carrier_timestamp or int(time.time()))
     tracking = json.dumps(
         {

@@ -118,6 +118,14 @@ def returns_list(args: argparse.Namespace, target: Any) -> list[dict[str, Any]]:
     return [return_view(ret) for ret in found]
 
 
+def returns_rerun(args: argparse.Namespace, target: Any) -> dict[str, Any]:
+    from fulfillment import return_steps
+
+    deps = _return_deps(target)
+    ret = return_steps.rerun_return(args.return_key, deps, by=args.by, reason=args.reason)
+    return {**return_view(ret), "execution": ret.execution_name()}
+
+
 def add_start_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("order", help="the order key, <storeId>:<orderId>")
     command.add_argument(
@@ -147,3 +155,14 @@ def add_returns(returns: Any, command: Any) -> None:
     listing.add_argument("--status", help="e.g. AUTHORIZED, REJECTED, CLOSED")
     listing.add_argument("--limit", type=int, default=50, help="at most this many returns")
     listing.set_defaults(run=returns_list)
+    rerun = command(
+        returns,
+        "rerun",
+        "re-run a FAILED return from the step that failed",
+        "The return goes back to the status it failed in and a new execution (<name>-rerun<k>) starts; every "
+        "step skips what the return already did (restock, refund and replacement carry their own keys).",
+    )
+    rerun.add_argument("return_key", help="the return id, <storeId>:<orderId>:R<n>")
+    rerun.add_argument("--reason", required=True, help="why (recorded on the return and the order)")
+    rerun.add_argument("--by", default=os.environ.get("USER", "operator"), help="who re-runs it (recorded)")
+    rerun.set_defaults(run=returns_rerun)

@@ -181,3 +181,74 @@ class TestReplacement:
         assert ret.refund is None
         shown = json.loads(cli(runtime, "orders", "show", key).stdout)
         assert any(run["name"].endswith("-return1") for run in shown["executions"])
+
+
+class TestRerunAndShow:
+    def test_a_return_whose_refund_failed_is_rerun_from_that_step_and_refunds_once(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        from local.payment_simulator import PaymentSimulator
+        from local.stub_api import Fault
+
+        store_id = store(runtime, "returns-rerun")
+        body, _ = order_body(woo_paid_body, payment_method="authorized")
+        key = send(runtime, store_id, body)
+        assert execution_of(runtime, key)["status"] == "SUCCEEDED"
+        runtime.payments.fail_next("POST", PaymentSimulator.REFUNDS, Fault(400, body={"error": "gateway says no"}))
+
+        return_key, failed = start_return(runtime, key, "301:1")
+
+        assert failed["status"] == "FAILED"
+        assert path_of(runtime, failed)[-2:] == ["Record why the return stopped", "Return failed"]
+        shown = json.loads(cli(runtime, "returns", "show", return_key).stdout)
+        assert shown["status"] == "FAILED" and shown["failure"]["resume_at"] == "INSPECTED"
+        assert [line["disposition"] for line in shown["lines"]] == ["restock"]
+
+        rerun = cli(runtime, "returns", "rerun", return_key, "--reason", "gateway fixed", "--by", "ops-lead")
+
+        assert rerun.returncode == 0, rerun.stderr
+        name = json.loads(rerun.stdout)["execution"]
+        assert name.endswith("-return1-rerun1")
+        second = runtime.wait_for_execution(name, timeout=120, state_machine=RETURN_MACHINE)
+        assert second["status"] == "SUCCEEDED"
+        assert path_of(runtime, second)[-3:] == ["Refund or replace", "Close the return", "Return closed"]
+        assert the_return(return_key).status is ReturnStatus.CLOSED
+        assert [c.amount for c in runtime.payments.charges_for(key, "refund")] == [1450]
+        assert stock_restocked_once(return_key)
+
+    def test_orders_start_return_is_the_same_command(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
+        store_id = store(runtime, "returns-alias")
+        key = completed_order(runtime, woo_paid_body, store_id)
+
+        done = cli(runtime, "orders", "start-return", key, "--line", "302:1", "--reason", "wrong_item")
+
+        assert done.returncode == 0, done.stderr
+        started = json.loads(done.stdout)
+        execution = runtime.wait_for_execution(started["execution"], timeout=120, state_machine=RETURN_MACHINE)
+        assert execution["status"] == "SUCCEEDED"
+        assert the_return(started["return_key"]).status is ReturnStatus.CLOSED
+
+    def test_bad_input_is_refused_and_writes_nothing(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
+        store_id = store(runtime, "returns-bad")
+        key = completed_order(runtime, woo_paid_body, store_id)
+        before = container().orders.get(key)
+
+        unknown_line = cli(runtime, "returns", "start", key, "--line", "999:1", "--reason", "defective")
+        unknown_order = cli(runtime, "returns", "start", f"{store_id}:nope", "--line", "301:1", "--reason", "x")
+
+        assert unknown_line.returncode == unknown_order.returncode == 1
+        assert json.loads(unknown_line.stdout)["error"] == "return_invalid"
+        assert json.loads(unknown_order.stdout)["error"] == "order_not_found"
+        after = container().orders.get(key)
+        assert before is not None and after is not None and after.version == before.version
+        assert container().returns.for_order(key) == []
+
+
+def stock_restocked_once(return_key: str) -> bool:
+    """The restock marker exists once for the returned line (a re-run put nothing back twice)."""
+    from fulfillment.adapters.dynamodb import _to_item
+
+    table = container().settings.table_name
+    client = container().client("dynamodb")
+    item = client.get_item(TableName=table, Key=_to_item({"PK": f"RESTOCK#{return_key}:301", "SK": "RESTOCK"}))
+    return "Item" in item

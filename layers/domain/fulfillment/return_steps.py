@@ -548,9 +548,27 @@ def close_return(
         else:
             cause = str((error or {}).get("Cause") or (error or {}).get("Error") or "unknown")[:500]
             ret.task_token, ret.waiting_for = None, None
-            ret.failure = {"error": str((error or {}).get("Error") or "Unknown"), "cause": cause}
+            ret.failure = {
+                "error": str((error or {}).get("Error") or "Unknown"),
+                "cause": cause,
+                "resume_at": str(ret.status),  # where a re-run picks up
+            }
             ret.transition_to(S.FAILED, f"{ret.failure['error']}: {cause}")
             order.note(f"return R{ret.number} failed: {cause}", return_key=ret.key)
 
     _change(deps, key, close)
     return load_return(deps, key)
+
+
+def rerun_return(key: str, deps: ReturnDeps, *, by: str, reason: str) -> Return:
+    """Re-run a FAILED return from the step that failed: it goes back to the status it failed in and a new
+    execution starts (``…-return<n>-rerun<k>``); every step skips what the return already did."""
+
+    def reopen(ret: Return, order: Order) -> None:
+        ret.reopen(f"re-run by {by}: {reason}")
+        order.note(f"return R{ret.number} re-run by {by}: {reason}", return_key=ret.key)
+
+    _change(deps, key, reopen)
+    ret = load_return(deps, key)
+    deps.workflow.start_return(ret)
+    return ret

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fulfillment import return_steps as rs
-from fulfillment.errors import OrderNotFound, ReturnInvalid, ReturnNotAllowed
+from fulfillment.errors import InvalidTransition, OrderNotFound, ReturnInvalid, ReturnNotAllowed
 from fulfillment.model import OrderStatus
 from fulfillment.model.order import REPLACES_REF
 from fulfillment.model.returns import Resolution, ReturnStatus
@@ -316,3 +316,36 @@ class TestWarehouseReports:
         rs.park_return_wait(ret.key, "late-token", "goods", world)
 
         assert world.workflow.resumed_tokens == ["late-token"]
+
+
+class TestRerun:
+    def test_a_failed_return_reruns_from_where_it_failed(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+        _through_receipt(world, ret.key)
+        rs.close_return(ret.key, "failed", world, {"Error": "TransientError", "Cause": "warehouse API down"})
+        failed = world.returns.get(ret.key)
+        assert failed is not None and failed.status is R.FAILED and failed.failure
+        assert failed.failure["resume_at"] == "RECEIVED"
+
+        rerun = rs.rerun_return(ret.key, world, by="ops-lead", reason="warehouse back")
+
+        assert rerun.status is R.RECEIVED and rerun.failure is None and rerun.attempt == 1
+        assert world.workflow.started[-1] == "kaffeekontor_4711-return1-rerun1"
+        _inspect(world, ret.key)
+        rs.dispose_return(ret.key, world)
+        rs.resolve_return(ret.key, world)
+        rs.close_return(ret.key, "closed", world)
+        done = world.returns.get(ret.key)
+        assert done is not None and done.status is R.CLOSED and done.refund == money("14.50")
+        assert "re-run by ops-lead" in world.last_event(key).reason or any(
+            "re-run by ops-lead" in event.reason for event in world.timeline(key)
+        )
+
+    def test_only_a_failed_return_reruns(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+
+        with pytest.raises(InvalidTransition):
+            rs.rerun_return(ret.key, world, by="ops", reason="why not")
+        assert world.workflow.started == [ret.execution_name()]

@@ -171,6 +171,7 @@ class Return(BaseModel):
     waiting_for: str | None = None
     answered_token: str | None = None
     failure: dict[str, str] | None = None
+    attempt: int = 0  # re-runs after a failure: each gets its own execution
     pending_events: list[ReturnEvent] = Field(default_factory=list, exclude=True)
 
     @property
@@ -178,7 +179,17 @@ class Return(BaseModel):
         return return_key(self.order_key, self.number)
 
     def execution_name(self) -> str:
-        return return_execution_name(self.store_id, self.external_order_id, self.number)
+        name = return_execution_name(self.store_id, self.external_order_id, self.number)
+        return name if not self.attempt else f"{name[: 80 - len(f'-rerun{self.attempt}')]}-rerun{self.attempt}"
+
+    def reopen(self, reason: str) -> ReturnEvent:
+        """A FAILED return goes back to where it failed, for a re-run (its steps skip work already done)."""
+        if self.status is not ReturnStatus.FAILED:
+            raise InvalidTransition(f"return {self.status}", "a re-run (only a FAILED return re-runs)")
+        resume_at = ReturnStatus((self.failure or {}).get("resume_at", ReturnStatus.REQUESTED))
+        self.failure = None
+        self.attempt += 1
+        return self._record(resume_at, reason, {"attempt": self.attempt})
 
     def rma_number(self) -> str:
         return f"RMA-{_RMA_UNSAFE.sub('-', self.store_id)}-{_RMA_UNSAFE.sub('-', self.external_order_id)}-{self.number}"
