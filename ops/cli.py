@@ -170,7 +170,7 @@ def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, A
             progress.advance()
 
 
-def _deps(target: Target) -> Any:
+def _deps(target: Target, **settings: str) -> Any:
     """The domain's own adapters, pointed at the target: decisions go through the same code as the workflow."""
     from fulfillment.bootstrap import Container
     from fulfillment.settings import Settings
@@ -186,7 +186,7 @@ def _deps(target: Target) -> Any:
             stage=target.stage,
             state_machine_arn=machine,
             write_back_queue_url=write_back_url,
-        )
+        ).model_copy(update=settings)
     )
 
 
@@ -271,6 +271,51 @@ def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
     deps = _deps(target)
     return _order_view(workflow_steps.request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
+
+
+def _intake_deps(target: Target) -> Any:
+    """``_deps`` with what intake also needs: the state machines (to start) and the fetch queue (thin deliveries)."""
+    from ops.returns_cli import return_state_machine_arn
+
+    return _deps(
+        target,
+        state_machine_arn=_state_machine_arn(target),
+        return_state_machine_arn=return_state_machine_arn(target),
+        fetch_queue_url=target.queue_urls("fetch")[0],
+    )
+
+
+def _delivery_view(kept: Any) -> dict[str, Any]:
+    return {
+        "delivery_id": kept.delivery_id,
+        "received_at": kept.received_at.isoformat(),
+        "platform": kept.platform,
+        "topic": kept.topic,
+        "order": kept.external_order_id,
+        "bytes": len(kept.request.body),
+    }
+
+
+def webhooks_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
+    order = args.order
+    if order and order.startswith(f"{args.store}:"):  # an order key names the store's external id after the colon
+        order = order.split(":", 1)[1]
+    return [_delivery_view(kept) for kept in _deps(target).archive.list(args.store, order, limit=args.limit)]
+
+
+def webhooks_replay(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from fulfillment import services
+
+    result = services.replay_delivery(args.store, args.delivery_id, _intake_deps(target))
+    return {
+        "delivery_id": args.delivery_id,
+        "outcome": result.outcome,
+        "order_key": result.order_key,
+        "status": str(result.status) if result.status else None,
+        "fulfillment_started": result.fulfillment_started,
+        "duplicate": result.duplicate,
+        "reason": result.reason or ("no newer than the stored order: nothing changed" if result.duplicate else None),
+    }
 
 
 class Refused(Exception):
@@ -358,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_orders(_verbs(nouns, "orders", "find orders and act on them"))
     _add_dead_letters(_verbs(nouns, "dead-letters", "messages that kept failing (fetches, write-backs)"))
     add_returns(_verbs(nouns, "returns", "returns of delivered goods: start, show, list"), _command)
+    _add_webhooks(_verbs(nouns, "webhooks", "verified store webhook deliveries, kept 30 days: list, replay"))
     return parser
 
 
@@ -453,6 +499,32 @@ def _add_dead_letters(letters: Any) -> None:
         command = _command(letters, verb, text)
         command.add_argument("--queue", choices=sorted(QUEUES), required=True, help="which dead-letter queue")
         command.set_defaults(run=run)
+
+
+def _add_webhooks(webhooks: Any) -> None:
+    listing = _command(
+        webhooks,
+        "list",
+        "a store's kept webhook deliveries, newest first",
+        "Every verified delivery is kept 30 days (forged or unreadable ones never are): its exact body and the "
+        "headers that verify it.",
+    )
+    listing.add_argument("--store", required=True, help="our store id, the one in the webhook URL")
+    listing.add_argument("--order", help="only deliveries about this order (its id in the store, or the order key)")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many deliveries")
+    listing.set_defaults(run=webhooks_list)
+    replay = _command(
+        webhooks,
+        "replay",
+        "run a kept delivery through intake again",
+        "The signature is verified again over the kept bytes with the store's current secret (only a "
+        "timestamped scheme's freshness window is skipped: the delivery was fresh when it arrived). The "
+        "duplicate-delivery log is bypassed, the newest-snapshot-wins rule is not: replaying an older "
+        "snapshot of a newer order changes nothing. Prints what intake answered; exit 1 if no such delivery.",
+    )
+    replay.add_argument("store", help="our store id, the one in the webhook URL")
+    replay.add_argument("delivery_id", help="the delivery id `webhooks list` shows")
+    replay.set_defaults(run=webhooks_replay)
 
 
 def main(argv: list[str] | None = None) -> int:

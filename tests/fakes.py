@@ -24,7 +24,7 @@ from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
-from fulfillment.ports import Execution
+from fulfillment.ports import Execution, StoredDelivery
 from fulfillment.workflow_steps import WaitKind
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
@@ -449,6 +449,32 @@ class InMemoryDeliveryLog:
 
     def forget(self, platform: str, store_id: str, event_id: str) -> None:
         self.seen.discard((platform, store_id, event_id))
+
+
+class InMemoryDeliveryArchive:
+    """Kept deliveries, newest first on reading, like ``DynamoDeliveryArchive`` (no size limit here)."""
+
+    def __init__(self) -> None:
+        self.kept: list[StoredDelivery] = []
+
+    def keep(self, delivery: StoredDelivery) -> bool:
+        self.kept.append(delivery)
+        return True
+
+    def get(self, store_id: str, delivery_id: str) -> StoredDelivery | None:
+        return next(iter(self.list(store_id, limit=len(self.kept), delivery_id=delivery_id)), None)
+
+    def list(
+        self, store_id: str, external_order_id: str | None = None, limit: int = 50, delivery_id: str | None = None
+    ) -> list[StoredDelivery]:
+        newest_first = sorted(self.kept, key=lambda kept: kept.received_at, reverse=True)
+        return [
+            kept
+            for kept in newest_first
+            if kept.store_id == store_id
+            and external_order_id in (None, kept.external_order_id)
+            and delivery_id in (None, kept.delivery_id)
+        ][:limit]
 
 
 class RecordingFetchQueue:

@@ -158,3 +158,45 @@ class TestOrdersRerun:
 def _execution_name(key: str) -> str:
     store_id, external_id = key.split(":", 1)
     return fulfillment_execution_name(store_id, external_id)
+
+
+class TestWebhooksReplay:
+    def test_a_kept_delivery_records_an_order_deleted_from_the_table_again(
+        self, runtime: LocalRuntime, woo_pending_body: bytes
+    ) -> None:
+        body, key = new_order_body(woo_pending_body)  # pending: no execution runs while the order is gone
+        assert send_woocommerce(runtime.api_url, "kaffeekontor", body, "test-secret").status == 202
+        external_id = key.split(":", 1)[1]
+
+        listed = fulfillment(runtime, "webhooks", "list", "--store", "kaffeekontor", "--order", key)
+        assert listed.returncode == 0, listed.stderr
+        (kept,) = json.loads(listed.stdout)
+        assert (kept["order"], kept["platform"], kept["bytes"]) == (external_id, "woocommerce", len(body))
+        deps = container()
+        table, dynamodb = deps.settings.table_name, deps.client("dynamodb")
+        items = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"ORDER#{key}"}},
+        )["Items"]
+        for item in items:  # the order and its timeline, gone
+            dynamodb.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
+        assert deps.orders.get(key) is None
+
+        replayed = fulfillment(runtime, "webhooks", "replay", "kaffeekontor", kept["delivery_id"])
+
+        assert replayed.returncode == 0, replayed.stderr
+        answer = json.loads(replayed.stdout)
+        assert (answer["outcome"], answer["order_key"], answer["status"], answer["duplicate"]) == (
+            "accepted",
+            key,
+            "PENDING_PAYMENT",
+            False,
+        )
+        order = deps.orders.get(key)
+        assert order is not None and order.status is OrderStatus.PENDING_PAYMENT
+        again = json.loads(fulfillment(runtime, "webhooks", "replay", "kaffeekontor", kept["delivery_id"]).stdout)
+        assert again["duplicate"]  # the order as stored is no older than the delivery: nothing changes
+
+        unknown = fulfillment(runtime, "webhooks", "replay", "kaffeekontor", "sha256-not-kept")
+        assert unknown.returncode == 1 and json.loads(unknown.stdout)["error"] == "delivery_not_found"

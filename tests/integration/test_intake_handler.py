@@ -151,7 +151,8 @@ class TestAcceptance:
         code, answer = deliver(aws, woo_pending_body, signed(woo_pending_body))
 
         assert (code, answer["status"], answer["duplicate"]) == (202, "RECEIVED", True)
-        assert aws.items() == before
+        kept = [item for item in aws.items() if item["PK"]["S"].startswith("WEBHOOK#")]  # for `webhooks replay`
+        assert [item for item in aws.items() if item not in kept] == [item for item in before if item not in kept]
 
 
 class TestSampleEvents:

@@ -150,3 +150,17 @@ class TestTrackingLookup:
 
         assert repo.find_by_tracking("simcarrier", "SIM0001") == order.key
         assert repo.find_by_tracking("simcarrier", "SIM9999") is None
+
+
+def test_a_timed_wait_round_trips(repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
+    """``waiting_since`` and ``last_wait`` (CallbackWaitSeconds) are stored as DynamoDB takes them: no floats."""
+    from datetime import UTC, datetime
+
+    order = _order(woo_paid_body)
+    order.record_receipt("placed and paid")
+    order.waiting_since = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    order.last_wait = {"kind": "approval", "seconds": "90.250"}
+    repo.create(order)
+
+    stored = repo.get(order.key)
+    assert stored is not None and (stored.waiting_since, stored.last_wait) == (order.waiting_since, order.last_wait)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from fulfillment.payment_ports import PaymentGateway
     from fulfillment.ports import (
         Carrier,
+        DeliveryArchive,
         DeliveryLog,
         FetchQueue,
         InboundPlatform,
@@ -133,6 +134,12 @@ class Container:
         from fulfillment.adapters.dynamodb import DynamoDeliveryLog
 
         return DynamoDeliveryLog(self.settings.table_name, self.client("dynamodb"))
+
+    @cached_property
+    def archive(self) -> DeliveryArchive:
+        from fulfillment.adapters.dynamodb import DynamoDeliveryArchive
+
+        return DynamoDeliveryArchive(self.settings.table_name, self.client("dynamodb"))
 
     @cached_property
     def fetches(self) -> FetchQueue:

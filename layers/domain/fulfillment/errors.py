@@ -194,3 +194,9 @@ class ReturnNotAllowed(DomainError):
     """The order cannot take a return now (not delivered and complete yet)."""
 
     code = "return_not_allowed"
+
+
+class DeliveryNotFound(DomainError):
+    """No stored webhook delivery by that id (never kept, or older than the archive's 30 days)."""
+
+    code = "delivery_not_found"

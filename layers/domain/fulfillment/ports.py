@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from fulfillment.inventory_ports import Inventory
@@ -133,6 +134,32 @@ class DeliveryLog(Protocol):
         """Undo ``first_seen`` when the delivery could not be processed, so its retry is not a duplicate."""
 
 
+@dataclass(frozen=True)
+class StoredDelivery:
+    """A verified webhook delivery as it arrived (exact body, the headers that verify it), kept for replay."""
+
+    platform: str
+    store_id: str
+    delivery_id: str  # the platform's delivery/event id, or ``sha256-<hex>`` of the body where it sends none
+    received_at: datetime
+    request: WebhookRequest
+    topic: str = ""
+    external_order_id: str | None = None  # the order it is about, where the platform's delivery names one
+
+
+class DeliveryArchive(Protocol):
+    """Verified deliveries, kept 30 days so an operator can replay one through intake."""
+
+    def keep(self, delivery: StoredDelivery) -> bool:
+        """Store it; False (nothing stored) when it is too large to keep. The delivery is processed either way."""
+
+    def get(self, store_id: str, delivery_id: str) -> StoredDelivery | None:
+        """The newest stored arrival of that delivery."""
+
+    def list(self, store_id: str, external_order_id: str | None = None, limit: int = 50) -> Sequence[StoredDelivery]:
+        """The store's stored deliveries (only those about that order, if given), newest first."""
+
+
 class FetchQueue(Protocol):
     def enqueue(self, request: FetchRequest) -> None: ...
 
@@ -185,6 +212,8 @@ class IntakeDeps(Protocol):
     def workflow(self) -> Workflow: ...
     @property
     def deliveries(self) -> DeliveryLog: ...
+    @property
+    def archive(self) -> DeliveryArchive: ...
     @property
     def fetches(self) -> FetchQueue: ...
     @property

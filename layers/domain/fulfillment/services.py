@@ -7,11 +7,13 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from fulfillment.errors import (
+    DeliveryNotFound,
     InvalidSignature,
     MalformedPayload,
     OrderNotFound,
@@ -35,6 +37,7 @@ from fulfillment.ports import (
     IntakeDeps,
     OpenReturnDeps,
     OrderRepository,
+    StoredDelivery,
     Workflow,
     WriteBackDeps,
 )
@@ -64,13 +67,21 @@ class IntakeResult:
 
 
 def receive_webhook(
-    platform_name: str, store_id: str, request: WebhookRequest, deps: IntakeDeps, now: float | None = None
+    platform_name: str,
+    store_id: str,
+    request: WebhookRequest,
+    deps: IntakeDeps,
+    now: float | None = None,
+    *,
+    replay: bool = False,
 ) -> IntakeResult:
     """Verify a store's webhook, record the order it describes and start fulfillment once it is paid.
 
     Refusals raise before anything is written. Idempotent: a delivery id seen before, or a snapshot
     no newer than the stored one, changes nothing, and the execution name is derived from the order
     so it starts at most once. Thin deliveries are queued for fetching and answered at once.
+    A delivery seen for the first time is kept in the archive (``replay_delivery``); ``replay`` is that re-run:
+    neither the delivery log nor the archive is consulted or written.
     """
     if len(request.body) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge(f"body is {len(request.body)} bytes; the limit is {MAX_WEBHOOK_BYTES}")
@@ -88,20 +99,60 @@ def receive_webhook(
     if request.media_type != "application/json":
         raise UnsupportedMediaType(f"expected application/json, got {request.media_type or 'no content type'}")
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
-    platform.verify(request, credentials, time.time() if now is None else now)
+    received = time.time() if now is None else now
+    platform.verify(request, credentials, received)
     event = platform.read(request, store)
     _ensure_same_store(store, event)
     if event.ignore_reason:
         return IntakeResult(outcome="ignored", reason=event.ignore_reason)
     key = order_key(store.store_id, event.external_order_id) if event.external_order_id else None
-    if event.event_id and not deps.deliveries.first_seen(platform.name, store.store_id, event.event_id):
+    logged = bool(event.event_id) and not replay  # a replay bypasses the delivery log: re-running is its point
+    if logged and not deps.deliveries.first_seen(platform.name, store.store_id, event.event_id or ""):
         return IntakeResult(outcome="accepted", order_key=key, duplicate=True, reason="delivery seen before")
     try:
+        if not replay:  # kept before it is acted on: a delivery that fails for good can be replayed once fixed
+            deps.archive.keep(_stored_delivery(platform.name, store.store_id, request, event, received))
         return _accept(event, store, deps)
     except Exception:
-        if event.event_id:  # let the platform's retry through again
+        if logged and event.event_id:  # let the platform's retry through again
             deps.deliveries.forget(platform.name, store.store_id, event.event_id)
         raise
+
+
+_NOT_KEPT_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _stored_delivery(
+    platform: str, store_id: str, request: WebhookRequest, event: InboundEvent, received: float
+) -> StoredDelivery:
+    """What replay needs: the exact body and the headers that verify and describe it (credentials left out)."""
+    headers = {name: value for name, value in request.headers.items() if name not in _NOT_KEPT_HEADERS}
+    return StoredDelivery(
+        platform=platform,
+        store_id=store_id,
+        delivery_id=event.event_id or f"sha256-{hashlib.sha256(request.body).hexdigest()[:32]}",
+        received_at=datetime.fromtimestamp(received, UTC),
+        request=request.model_copy(update={"headers": headers}),
+        topic=event.topic,
+        external_order_id=event.external_order_id,
+    )
+
+
+def replay_delivery(store_id: str, delivery_id: str, deps: IntakeDeps) -> IntakeResult:
+    """Run a stored delivery through intake again, as if it arrived now for the first time.
+
+    Its signature is verified again over the stored bytes, with the current secret: a body changed in storage,
+    or a rotated secret, is refused. The duplicate-delivery log is bypassed (re-running is the point); the
+    newest-snapshot-wins rule is not, so replaying an older snapshot of a newer order changes nothing.
+    """
+    stored = deps.archive.get(store_id, delivery_id)
+    if stored is None:
+        raise DeliveryNotFound(f"no stored delivery {delivery_id!r} for store {store_id!r} (kept 30 days)")
+    # Verified "as of" its arrival: a timestamped scheme's freshness window (replay protection against
+    # captured deliveries) is thereby skipped, and only that: the delivery was fresh when it arrived,
+    # and its bytes are unchanged, which the signature check still proves.
+    arrived = stored.received_at.timestamp()
+    return receive_webhook(stored.platform, stored.store_id, stored.request, deps, now=arrived, replay=True)
 
 
 def _accept(event: InboundEvent, store: Store, deps: IntakeDeps) -> IntakeResult:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from fulfillment.bootstrap import Container
+    from fulfillment.ports import OrderRepository
 
 
 class StepInput(BaseModel):
@@ -91,13 +92,38 @@ def task_handler[Input: StepInput](
     @traced
     def lambda_handler(event: dict[str, Any], context: LambdaContext, deps: Container | None = None) -> dict[str, Any]:
         step = model.model_validate(event)
-        result = run(step, deps or container())
+        deps = deps or container()
+        result = run(step, deps)
         record_outcome_metrics(step, result)
+        if isinstance(result, Order) and result.last_wait:
+            record_wait_metric(result.key, deps.orders)
         if isinstance(result, Order):
             logger.info("step done", status=str(result.status), platform=result.platform, store_id=result.store_id)
         return step_output(result, step.order_key)
 
     return lambda_handler
+
+
+def record_wait_metric(key: str, orders: OrderRepository) -> None:
+    """``CallbackWaitSeconds{wait}``: how long the wait this step resumed from took (approval, inspection, …).
+
+    Emitted by the first step after the answer (the answer may come from the CLI, whose output is no EMF), and
+    once: ``last_wait`` is cleared on the order before the metric is printed. If clearing loses to concurrent
+    saves, nothing is printed and a later step takes it; a metric never fails a step.
+    """
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    from fulfillment.errors import DomainError
+    from fulfillment.workflow_steps import take_last_wait
+
+    try:
+        wait = take_last_wait(orders, key)
+    except DomainError:
+        return
+    if wait and wait.get("kind"):
+        seconds = float(wait["seconds"])
+        with single_metric(name="CallbackWaitSeconds", unit=MetricUnit.Seconds, value=seconds) as metric:
+            metric.add_dimension(name="wait", value=wait["kind"])
 
 
 _OUTCOME_METRICS = {"COMPLETED": "OrdersCompleted", "FAILED": "OrdersFailed", "CANCELLED": "OrdersCancelled"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -226,6 +226,7 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
         if outcome != "parked":
             break
         current.task_token, current.waiting_for = token, str(kind)
+        current.waiting_since = datetime.now(UTC)
         try:
             deps.orders.save(current)
         except VersionConflict:
@@ -270,7 +271,11 @@ def answer_wait(
     if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
         order.note(note)
     order.answered_token, order.answered_wait = token, order.waiting_for
-    order.task_token, order.waiting_for = None, None
+    if order.waiting_since is not None:  # the resumed step emits it (CallbackWaitSeconds), then clears it
+        seconds = (datetime.now(UTC) - order.waiting_since).total_seconds()
+        # Seconds as a decimal string: the order is stored in DynamoDB, which takes no floats.
+        order.last_wait = {"kind": str(order.waiting_for), "seconds": f"{max(seconds, 0.0):.3f}"}
+    order.task_token, order.waiting_for, order.waiting_since = None, None, None
     # Saved before the answer is sent, so the step that resumes sees it; conditional on the version, so a
     # concurrent answer loses here.
     deps.orders.save(order)
@@ -280,6 +285,18 @@ def answer_wait(
         _retrying(deps.orders, key, lambda o: _repark(o, token, kind))
         raise
     return order
+
+
+def take_last_wait(orders: OrderRepository, key: str) -> dict[str, str] | None:
+    """The wait answered last ({"kind", "seconds"}), cleared on the order so it is taken once; None if none."""
+
+    def take(order: Order) -> dict[str, str] | None:
+        wait, order.last_wait = order.last_wait, None
+        return wait
+
+    if load(orders, key).last_wait is None:
+        return None  # nothing to take: no write
+    return _retrying(orders, key, take)
 
 
 def _send(deps: StepDeps, token: str, failure: tuple[str, str] | None, success: dict[str, Any]) -> None:

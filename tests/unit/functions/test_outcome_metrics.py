@@ -13,6 +13,7 @@ from tests.fakes import make_order
 
 def emitted(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, object]]:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [line for line in lines if "_aws" in line]  # not the steps' JSON log lines
     return {metric["Name"]: line for line in lines for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
 
 
@@ -74,3 +75,52 @@ class TestWebhooksRefused:
         record_refusal("woocommerce", TransientError("DynamoDB throttled"))
 
         assert "WebhooksRefused" not in emitted(capsys)
+
+
+class TestCallbackWaitSeconds:
+    """Parked → answered (here by an operator, in the CLI) → the step that resumes emits how long the wait took."""
+
+    def test_the_step_after_an_answered_wait_times_it_once(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from fulfillment import workflow_steps
+        from tests.fakes import FulfillmentWorld
+        from tests.unit.functions.test_step_handlers import invoke
+
+        world = FulfillmentWorld()
+        key = world.order_at(OrderStatus.VALIDATED)
+        invoke("await_callback", {"order_key": key, "task_token": "token-1", "waiting_for": "approval"}, world)
+        parked = world.stored(key)
+        assert parked.waiting_since is not None
+        parked.waiting_since = datetime.now(UTC) - timedelta(seconds=90)  # a person took a minute and a half
+        world.orders.save(parked)
+        workflow_steps.decide(key, workflow_steps.Decision.APPROVE, world, by="ops")
+        answered = world.stored(key)
+        assert answered.waiting_since is None and answered.last_wait is not None
+        assert answered.last_wait["kind"] == "approval"
+        capsys.readouterr()
+
+        invoke("reserve_inventory", {"order_key": key}, world)
+
+        metric = emitted(capsys)["CallbackWaitSeconds"]
+        assert metric["wait"] == "approval"
+        assert 90 <= metric["CallbackWaitSeconds"][0] < 100  # type: ignore[index]
+        assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CallbackWaitSeconds", "Unit": "Seconds"}]  # type: ignore[index]
+        assert world.stored(key).last_wait is None
+        from fulfillment.steps import record_wait_metric
+
+        record_wait_metric(key, world.orders)  # a retried step, or the next one: nothing more to emit
+        assert "CallbackWaitSeconds" not in emitted(capsys)
+
+    def test_a_step_not_after_a_wait_emits_no_wait(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from tests.fakes import FulfillmentWorld
+        from tests.unit.functions.test_step_handlers import invoke
+
+        world = FulfillmentWorld()
+        key = world.order_at(OrderStatus.VALIDATED)
+        version = world.stored(key).version
+
+        invoke("reserve_inventory", {"order_key": key}, world)
+
+        assert "CallbackWaitSeconds" not in emitted(capsys)
+        assert world.stored(key).version == version + 1  # the step's own save; no extra write

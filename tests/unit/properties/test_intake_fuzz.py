@@ -21,6 +21,7 @@ from fulfillment.model.store import Store, WebhookRequest
 from fulfillment.ports import InboundPlatform
 from tests.fakes import (
     FakeSecretStore,
+    InMemoryDeliveryArchive,
     InMemoryDeliveryLog,
     InMemoryOrderRepository,
     InMemoryStoreRegistry,
@@ -78,6 +79,7 @@ class World:
         self.orders = InMemoryOrderRepository()
         self.workflow = RecordingWorkflow()
         self.deliveries = InMemoryDeliveryLog()
+        self.archive = InMemoryDeliveryArchive()
         self.fetches = RecordingFetchQueue()
 
     def untouched(self) -> bool:
@@ -85,6 +87,7 @@ class World:
             not len(self.orders)
             and not self.workflow.started
             and not self.deliveries.seen
+            and not self.archive.kept
             and not self.fetches.requests
         )
 

@@ -27,6 +27,7 @@ from tests.fakes import (
     STORE_ID,
     TEST_SECRET,
     FakeSecretStore,
+    InMemoryDeliveryArchive,
     InMemoryDeliveryLog,
     InMemoryOrderRepository,
     InMemoryStoreRegistry,
@@ -57,6 +58,7 @@ class Intake:
     secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: TEST_SECRET}))
     platforms: dict[str, InboundPlatform] = field(default_factory=lambda: {"woocommerce": WooCommerceInbound()})
     deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
+    archive: InMemoryDeliveryArchive = field(default_factory=InMemoryDeliveryArchive)
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
 
     def deliver(

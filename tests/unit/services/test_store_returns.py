@@ -22,6 +22,7 @@ from tests.fakes import (
     TEST_SECRET,
     FakeSecretStore,
     FulfillmentWorld,
+    InMemoryDeliveryArchive,
     InMemoryDeliveryLog,
     RecordingFetchQueue,
     woo_sign,
@@ -49,6 +50,7 @@ class Intake:
     platforms: dict[str, InboundPlatform] = field(default_factory=lambda: {"woocommerce": WooCommerceInbound()})
     secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: TEST_SECRET}))
     deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
+    archive: InMemoryDeliveryArchive = field(default_factory=InMemoryDeliveryArchive)
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
     source: FakeSource = field(default_factory=FakeSource)
 

@@ -6,11 +6,16 @@
 | timeline event  | ``ORDER#<order key>``     | ``EVENT#<seq>`` |                  |                        |
 | shipment lookup | ``TRACKING#<carrier>#<n>``| ``TRACKING``    |                  |                        |
 | store           | ``STORE#<store id>``      | ``STORE``       |                  |                        |
+| kept delivery   | ``WEBHOOK#<store id>``    | ``<received at>#<delivery id>`` |  |                   |
 """
 
 from __future__ import annotations
 
+import base64
+import builtins
 import time
+import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +24,8 @@ from botocore.exceptions import ClientError
 
 from fulfillment.errors import TransientError, VersionConflict
 from fulfillment.model import Order, OrderStatus, TimelineEvent
-from fulfillment.model.store import Store
+from fulfillment.model.store import Store, WebhookRequest
+from fulfillment.ports import StoredDelivery
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -259,3 +265,107 @@ class DynamoDeliveryLog:
 
     def forget(self, platform: str, store_id: str, event_id: str) -> None:
         self._client.delete_item(TableName=self._table, Key=self._key(platform, store_id, event_id))
+
+
+class DynamoDeliveryArchive:
+    """Verified deliveries, ``WEBHOOK#<store>`` / ``<received at ISO>#<delivery id>``, expiring after 30 days.
+
+    A body over ``compress_over`` bytes (or not UTF-8) is kept zlib-compressed and base64-encoded; an item that
+    would still exceed ``max_item_bytes`` (DynamoDB's limit is 400 KB) is not kept at all.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient,
+        keep_seconds: int = 30 * 24 * 3600,
+        compress_over: int = 8 * 1024,
+        max_item_bytes: int = 350 * 1024,
+    ) -> None:
+        self._table = table_name
+        self._client = client
+        self._keep = keep_seconds
+        self._compress_over = compress_over
+        self._max_item = max_item_bytes
+
+    def keep(self, delivery: StoredDelivery) -> bool:
+        body: dict[str, str] = {}
+        try:
+            if len(delivery.request.body) <= self._compress_over:
+                body["body"] = delivery.request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        if not body:
+            body["body_zlib"] = base64.b64encode(zlib.compress(delivery.request.body, 6)).decode("ascii")
+        values: dict[str, Any] = {
+            "PK": f"WEBHOOK#{delivery.store_id}",
+            "SK": f"{delivery.received_at.isoformat()}#{delivery.delivery_id}",
+            "platform": delivery.platform,
+            "store_id": delivery.store_id,
+            "delivery_id": delivery.delivery_id,
+            "received_at": delivery.received_at.isoformat(),
+            "topic": delivery.topic,
+            "external_order_id": delivery.external_order_id,
+            "method": delivery.request.method,
+            "headers": dict(delivery.request.headers),
+            "query": dict(delivery.request.query) or None,
+            "body_bytes": len(delivery.request.body),
+            "expires_at": int(delivery.received_at.timestamp()) + self._keep,
+            **body,
+        }
+        size = sum(len(str(key)) + len(str(value)) for key, value in values.items())
+        if size > self._max_item:
+            return False
+        try:
+            self._client.put_item(TableName=self._table, Item=_to_item(values))
+        except ClientError as error:
+            raise _translate(error, "delivery archive") from error
+        return True
+
+    def get(self, store_id: str, delivery_id: str) -> StoredDelivery | None:
+        found = self._query(store_id, {"delivery_id": delivery_id}, limit=1)
+        return found[0] if found else None
+
+    def list(self, store_id: str, external_order_id: str | None = None, limit: int = 50) -> Sequence[StoredDelivery]:
+        return self._query(store_id, {"external_order_id": external_order_id} if external_order_id else {}, limit)
+
+    def _query(self, store_id: str, equal: dict[str, str], limit: int) -> builtins.list[StoredDelivery]:
+        """Newest first; a filter reads the store's partition until ``limit`` match (30 days of one store)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": _to_item({":pk": f"WEBHOOK#{store_id}"}),
+            "ScanIndexForward": False,
+        }
+        if equal:
+            ((name, value),) = equal.items()
+            kwargs["FilterExpression"] = f"{name} = :value"
+            kwargs["ExpressionAttributeValues"] |= _to_item({":value": value})
+        found: builtins.list[StoredDelivery] = []
+        for page in self._client.get_paginator("query").paginate(**kwargs):
+            found.extend(self._from_item(_from_item(item)) for item in page["Items"])
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    @staticmethod
+    def _from_item(values: dict[str, Any]) -> StoredDelivery:
+        if "body_zlib" in values:
+            body = zlib.decompress(base64.b64decode(values["body_zlib"]))
+        else:
+            body = str(values.get("body", "")).encode("utf-8")
+        request = WebhookRequest(
+            body=body,
+            headers={str(k): str(v) for k, v in values.get("headers", {}).items()},
+            method=str(values.get("method", "POST")),
+            query={str(k): str(v) for k, v in values.get("query", {}).items()},
+        )
+        return StoredDelivery(
+            platform=str(values["platform"]),
+            store_id=str(values["store_id"]),
+            delivery_id=str(values["delivery_id"]),
+            received_at=datetime.fromisoformat(str(values["received_at"])),
+            request=request,
+            topic=str(values.get("topic", "")),
+            external_order_id=values.get("external_order_id"),
+        )

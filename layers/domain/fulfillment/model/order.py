@@ -147,6 +147,10 @@ class Order(BaseModel):
     waiting_for: str | None = None
     answered_token: str | None = None  # the last wait answered, kept so a partner's redelivery can resend
     answered_wait: str | None = None
+    waiting_since: datetime | None = None  # when the current wait was parked
+    # The wait answered last, {"kind", "seconds"}: moved from ``waiting_since`` by the answer, cleared by the
+    # step that resumes after it once it has emitted ``CallbackWaitSeconds`` (``steps.record_wait_metric``).
+    last_wait: dict[str, str] | None = None
     cancel_requested: str | None = None  # why, when a cancellation reached an order mid-step
     inspection_attempts: int = 0
     # Fulfillment attempts after the first: a failed order an operator reopens runs again as attempt 1, 2, …
