@@ -104,14 +104,16 @@ def provision(env: dict[str, str]) -> None:
     for table in template.tables():
         props = template.resolve(table.properties)
         dynamodb.create_table(TableName=table.logical_id, **{k: props[k] for k in table_keys if k in props})
-    (machine,) = template.state_machines()
-    created = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-        name=machine.name,
-        definition=json.dumps(machine.definition),
-        type=machine.type,
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/bench",
-    )
-    assert created["stateMachineArn"] == env["STATE_MACHINE_ARN"], created["stateMachineArn"]
+    arns = {}
+    for machine in template.state_machines():  # fulfillment, and returns (store-reported returns start one)
+        created = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+            name=machine.name,
+            definition=json.dumps(machine.definition),
+            type=machine.type,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bench",
+        )
+        arns[machine.logical_id] = created["stateMachineArn"]
+    assert arns["FulfillmentStateMachine"] == env["STATE_MACHINE_ARN"], arns
     ref = f"/fulfillment/{env['STAGE']}/stores/{STORE_ID}/webhook-secret"
     boto3.client("ssm", region_name=REGION).put_parameter(Name=ref, Value=SECRET, Type="SecureString")
     store = Store(store_id=STORE_ID, platform="woocommerce", secret_ref=ref, name="Kaffeekontor")
@@ -166,11 +168,13 @@ class Handler:
 class Floor:
     """The same SDK calls, alone, on plain boto3 clients. Requests are built before timing."""
 
-    def __init__(self, env: dict[str, str], transact_items: list[dict[str, Any]]) -> None:
+    def __init__(self, env: dict[str, str], captured: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
         import boto3
 
+        transact_items, kept_delivery = captured
         self._table, self._arn = env["TABLE_NAME"], env["STATE_MACHINE_ARN"]
         self._template = json.dumps(transact_items)
+        self._kept = json.dumps(kept_delivery)
         self._dynamodb = boto3.client("dynamodb", region_name=REGION)
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
         self.calls = count_calls([self._dynamodb, self._sfn])
@@ -182,11 +186,13 @@ class Floor:
             "items": json.loads(self._template.replace(str(CAPTURE_ID), str(order_id))),
             "name": f"{STORE_ID}-{order_id}",
             "input": json.dumps({"order_key": key}),
+            "kept": json.loads(self._kept.replace(str(CAPTURE_ID), str(order_id))),
         }
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         found = self._dynamodb.get_item(TableName=self._table, Key=request["key"], ConsistentRead=True)
         assert "Item" not in found
+        self._dynamodb.put_item(TableName=self._table, Item=request["kept"])  # the verified delivery, kept
         self._dynamodb.transact_write_items(TransactItems=request["items"])
         started: dict[str, Any] = self._sfn.start_execution(
             stateMachineArn=self._arn, name=request["name"], input=request["input"]
@@ -194,21 +200,29 @@ class Floor:
         return started
 
 
-def capture_transact_items(handler: Handler, forget: Forget) -> list[dict[str, Any]]:
-    """One warm-up webhook through the handler, keeping the TransactItems it sends for the floor to replay."""
+def capture_transact_items(handler: Handler, forget: Forget) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One warm-up webhook through the handler, keeping the TransactItems and the kept-delivery item it writes
+    for the floor to replay."""
     captured: list[list[dict[str, Any]]] = []
+    kept: list[dict[str, Any]] = []
     client = handler.deps.client("dynamodb")
 
     def keep(params: dict[str, Any], **_: Any) -> None:
         captured.append(json.loads(json.dumps(params["TransactItems"])))
 
+    def keep_item(params: dict[str, Any], **_: Any) -> None:
+        kept.append(json.loads(json.dumps(params["Item"])))
+
     client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", keep)
+    client.meta.events.register("before-parameter-build.dynamodb.PutItem", keep_item)
     response = handler(handler.request(CAPTURE_ID))
     client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", keep)
+    client.meta.events.unregister("before-parameter-build.dynamodb.PutItem", keep_item)
     assert response["statusCode"] == 202, response
     forget(CAPTURE_ID)
     (items,) = captured
-    return items
+    (delivery,) = kept
+    return items, delivery
 
 
 class Forget:
@@ -226,6 +240,13 @@ class Forget:
             key = {"PK": {"S": f"ORDER#{STORE_ID}:{order_id}"}, "SK": {"S": sk}}
             deleted = self._client.delete_item(TableName=self._table, Key=key, ReturnValues="ALL_OLD")
             assert "Attributes" in deleted, f"the webhook for order {order_id} did not write {sk}"
+        kept = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"WEBHOOK#{STORE_ID}"}},
+        )["Items"]
+        for item in kept:
+            self._client.delete_item(TableName=self._table, Key={"PK": item["PK"], "SK": item["SK"]})
 
 
 class Side(Protocol):

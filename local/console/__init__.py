@@ -1,7 +1,8 @@
 """A read-only web console for the local runtime, at ``/_console`` on its HTTP API port.
 
 ``/_console`` lists orders (``?status=`` filters), ``/_console/orders/<key>`` shows one order: its
-timeline and every related execution in any state machine, drawn from the ASL with the path it took.
+timeline, its returns (each with its own timeline), every execution of the order in any state machine
+(fulfillment, re-runs, returns), drawn from the ASL with the path it took, and its replacement orders.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _order(reads: ConsoleReads, key: str) -> Response:
     order = reads.order(key)
     if order is None:
         return _html(404, pages.message_page("Order not found", f"There is no order {key}."))
-    return _html(200, pages.order_page(order, reads.timeline(key), reads.executions(order.execution_name())))
+    return _html(200, pages.order_page(reads.details(order)))
 
 
 def _html(status: int, text: str, headers: dict[str, str] | None = None) -> Response:

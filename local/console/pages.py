@@ -11,8 +11,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fulfillment.model import Order, OrderStatus, TimelineEvent
+from fulfillment.model.order import REPLACES_REF, RETURN_REF
+from fulfillment.model.returns import Return, ReturnEvent, ReturnLine
 from local.console.layout import layout
-from local.console.reads import ExecutionView, HistoryRow, OrderRow
+from local.console.reads import ExecutionView, HistoryRow, OrderDetails, OrderRow, ReplacementView, ReturnView
 from local.console.svg import Highlight, render_svg
 
 CONSOLE = "/_console"
@@ -37,9 +39,19 @@ code, td.mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size
 .filters a { margin-right: 10px; } .filters a.active { font-weight: 700; text-decoration: none; color: #1d2733; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; background: #d5dbe1; font-size: 12px;
   font-weight: 600; }
-.badge.COMPLETED, .badge.SUCCEEDED { background: #c8ecd4; color: #12632f; }
+.badge.COMPLETED, .badge.SUCCEEDED, .badge.CLOSED, .badge.REFUNDED, .badge.REPLACED { background: #c8ecd4;
+  color: #12632f; }
 .badge.FAILED, .badge.TIMED_OUT, .badge.ABORTED { background: #f8d3d0; color: #8b1a10; }
-.badge.CANCELLED { background: #fde8c4; color: #7a4b00; } .badge.RUNNING { background: #cfe3fb; color: #0b4a8b; }
+.badge.CANCELLED, .badge.REJECTED, .badge.REFUSED, .badge.EXPIRED { background: #fde8c4; color: #7a4b00; }
+.badge.RUNNING, .badge.REQUESTED, .badge.AUTHORIZED, .badge.RECEIVED { background: #cfe3fb; color: #0b4a8b; }
+.badge.PARTIALLY_RETURNED, .badge.RETURNED { background: #e6dcf7; color: #4b2a84; }
+.marker { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 4px; font-size: 11.5px;
+  background: #e6dcf7; color: #4b2a84; white-space: nowrap; }
+.marker.replacement { background: #fde8c4; color: #7a4b00; }
+p.replaces { font-size: 15px; background: #fff8e8; border: 1px solid #f0d9a8; padding: 8px 14px; }
+.return { background: #fff; border: 1px solid #d5dbe1; border-left: 4px solid #7b57c2; padding: 8px 16px 12px;
+  margin-bottom: 18px; }
+.return dl.facts { border: 0; padding: 4px 0; } .return h4 { margin: 12px 0 6px; font-size: 14px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; background: #fff;
   padding: 12px 16px; border: 1px solid #d5dbe1; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
@@ -129,24 +141,60 @@ def _order_row(row: OrderRow) -> str:
     order = row.order
     return (
         f'<tr class="order" data-key="{escape(order.key)}"><td><a href="{order_url(order.key)}">{escape(order.key)}</a>'
-        f"</td><td>{escape(order.platform)}</td><td>{escape(order.store_id)}</td><td>{_badge(order.status.value)}</td>"
+        f"{_markers(row)}</td><td>{escape(order.platform)}</td><td>{escape(order.store_id)}</td><td>{_badge(order.status.value)}</td>"
         f"<td>{escape(order.waiting_for or '')}</td><td class='mono'>{_time(row.last_update)}</td></tr>"
     )
 
 
+def _markers(row: OrderRow) -> str:
+    """Small tags on the list: returns taken against the order, its replacements, the order it replaces."""
+    order, markers = row.order, []
+    if row.returns:
+        markers.append(f'<span class="marker returns">↩ {row.returns} return{"s" if row.returns > 1 else ""}</span>')
+    if order.replacement_orders:
+        count = len(order.replacement_orders)
+        markers.append(f'<span class="marker replaced">⇄ {count} replacement{"s" if count > 1 else ""}</span>')
+    if order.platform_refs.get(REPLACES_REF):
+        markers.append(f'<span class="marker replacement">replaces {escape(order.platform_refs[REPLACES_REF])}</span>')
+    return "".join(markers)
+
+
 # ---- one order ----------------------------------------------------------------------------------
-def order_page(order: Order, timeline: list[TimelineEvent], executions: list[ExecutionView]) -> str:
+def order_page(details: OrderDetails) -> str:
+    order, executions = details.order, details.executions
+    returns_of = {view.execution.name: view.ret for view in details.returns if view.execution}
     sections = [
         f"<h1>Order {escape(order.key)} {_badge(order.status.value)}</h1>",
+        _replaces(details),
         _facts(order),
         _related(order),
         "<h2>Timeline</h2>",
-        _timeline(timeline),
+        _timeline(timeline=details.timeline),
+        _returns(details.returns),
         f"<h2>Executions ({len(executions)})</h2>",
         LEGEND if executions else '<p class="empty">No execution started for this order.</p>',
-        *(_execution(number, execution) for number, execution in enumerate(executions)),
+        *(_execution(number, execution, returns_of.get(execution.name)) for number, execution in enumerate(executions)),
+        _replacements(details.replacements),
     ]
     return page(f"Order {order.key}", "".join(sections))
+
+
+def execution_anchor(name: str) -> str:
+    """Execution names are ``[A-Za-z0-9_-]``: valid in an id as they are."""
+    return f"execution-{name}"
+
+
+def _replaces(details: OrderDetails) -> str:
+    original = details.order.platform_refs.get(REPLACES_REF)
+    if not original:
+        return ""
+    status = f" {_badge(details.replaces.status.value)}" if details.replaces else " (not found)"
+    return_key = details.order.platform_refs.get(RETURN_REF)
+    because = f" · for return <code>{escape(return_key)}</code>" if return_key else ""
+    return (
+        f'<p class="replaces">Replaces <a class="replaces-link" href="{order_url(original)}">{escape(original)}</a>'
+        f"{status}{because}</p>"
+    )
 
 
 def _facts(order: Order) -> str:
@@ -201,27 +249,116 @@ def _key_link(text: str) -> str:
     return escape(text)
 
 
-def _timeline(events: list[TimelineEvent]) -> str:
+def _timeline(timeline: list[TimelineEvent] | list[ReturnEvent], css: str = "timeline") -> str:
     rows = (
-        f'<tr class="timeline-event"><td class="num">{event.seq}</td><td class="mono">{_time(event.at)}</td>'
+        f'<tr class="{css}-event"><td class="num">{event.seq}</td><td class="mono">{_time(event.at)}</td>'
         f"<td>{escape(str(event.previous_status or ''))} → {escape(event.status.value)}</td>"
         f"<td>{escape(event.reason)}</td>"
         f'<td class="mono">{escape(json.dumps(event.detail, sort_keys=True, default=str)) if event.detail else ""}</td>'
         "</tr>"
-        for event in events
+        for event in timeline
     )
-    return _table(["#", "At (UTC)", "Status", "Reason", "Detail"], rows, "timeline")
+    return _table(["#", "At (UTC)", "Status", "Reason", "Detail"], rows, css)
 
 
-def _execution(number: int, execution: ExecutionView) -> str:
+def _returns(views: list[ReturnView]) -> str:
+    if not views:
+        return ""
+    return f"<h2>Returns ({len(views)})</h2>" + "".join(_return(view) for view in views)
+
+
+def _return(view: ReturnView) -> str:
+    ret = view.ret
+    refund = str(ret.refund) if ret.refund else "—"
+    if ret.refund_reference:
+        refund += f" (reference {ret.refund_reference})"
+    if ret.refunded_by_store:
+        refund += f"; refunded by the store: {ret.refunded_by_store}"
+    facts = {
+        "Return id": escape(ret.key),
+        "RMA": escape(ret.rma or "—"),
+        "Reason": escape(ret.reason),
+        "Resolution": escape(ret.resolution.value),
+        "Requested": escape(
+            f"{_time(ret.requested_at)} by {ret.requested_by or ret.source.value} ({ret.source.value})"
+        ),
+        "Waiting for": escape(ret.waiting_for or "—"),
+        "Refund": escape(refund),
+        "Replacement order": (
+            f'<a class="replacement-order" href="{order_url(ret.replacement_order_key)}">'
+            f"{escape(ret.replacement_order_key)}</a>"
+            if ret.replacement_order_key
+            else "—"
+        ),
+        "Execution": (
+            f'<a class="return-execution" href="#{execution_anchor(view.execution.name)}">'
+            f"{escape(view.execution.name)}</a> {_badge(view.execution.status)}"
+            if view.execution
+            else '<span class="empty">not started</span>'
+        ),
+    }
+    if ret.rejection:
+        facts["Rejection"] = f'<span class="rejection">{escape(ret.rejection)}</span>'
+    if ret.failure:
+        failure = "; ".join(f"{key}: {value}" for key, value in ret.failure.items())
+        facts["Failure"] = f'<span class="failure">{escape(failure)}</span>'
+    items = "".join(f"<dt>{escape(name)}</dt><dd>{value}</dd>" for name, value in facts.items())
+    lines = _table(
+        ["Line", "SKU", "Quantity", "Unit price", "Inspection", "Resellable", "Disposition", "Notes"],
+        (_return_line(line) for line in ret.lines),
+        "return-lines",
+    )
+    return (
+        f'<section class="return" id="return-R{ret.number}" data-return="{escape(ret.key)}">'
+        f"<h3>Return R{ret.number} {_badge(ret.status.value)}</h3>"
+        f'<dl class="facts">{items}</dl><h4>Lines</h4>{lines}'
+        f"<h4>Return timeline</h4>{_timeline(view.timeline, 'return-timeline')}</section>"
+    )
+
+
+def _return_line(line: ReturnLine) -> str:
+    return (
+        f'<tr class="return-line"><td>{escape(line.line_id)}</td><td>{escape(line.sku)}</td>'
+        f'<td class="num">{line.quantity}</td><td class="num">{escape(str(line.unit_price))}</td>'
+        f"<td>{escape(line.result or '—')}</td><td>{'yes' if line.resellable else 'no'}</td>"
+        f"<td>{escape(line.disposition or '—')}</td><td>{escape(line.notes)}</td></tr>"
+    )
+
+
+def _replacements(views: list[ReplacementView]) -> str:
+    if not views:
+        return ""
+    return f"<h2>Replacement orders ({len(views)})</h2>" + "".join(_replacement(view) for view in views)
+
+
+def _replacement(view: ReplacementView) -> str:
+    status = _badge(view.order.status.value) if view.order else '<span class="empty">not stored yet</span>'
+    rows = (
+        f'<tr class="replacement-execution"><td><a href="{order_url(view.key)}#{execution_anchor(execution.name)}">'
+        f"{escape(execution.name)}</a></td><td>{_badge(execution.status)}</td>"
+        f"<td><code>{escape(execution.state_machine)}</code></td><td class='mono'>{_time(execution.started)}</td>"
+        f"<td class='mono'>{_time(execution.stopped)}</td></tr>"
+        for execution in view.executions
+    )
+    table = _table(["Execution (on the replacement's page)", "Status", "State machine", "Started", "Stopped"], rows)
+    return (
+        f'<section class="replacement" data-order="{escape(view.key)}"><h3>Replacement order '
+        f'<a class="replacement-order" href="{order_url(view.key)}">{escape(view.key)}</a> {status}</h3>'
+        + (table if view.executions else '<p class="empty">No execution started for the replacement yet.</p>')
+        + "</section>"
+    )
+
+
+def _execution(number: int, execution: ExecutionView, ret: Return | None = None) -> str:
     highlight = Highlight.of(execution.path, execution.status)
     svg = render_svg(layout(execution.definition), highlight, svg_id=f"sm{number}")
     stopped = f" · stopped {_time(execution.stopped)}" if execution.stopped else ""
+    of_return = f' · <a href="#return-R{ret.number}">return R{ret.number}</a>' if ret else ""
     return (
-        f'<section class="execution" data-execution="{escape(execution.name)}">'
+        f'<section class="execution" id="{execution_anchor(execution.name)}" data-execution="{escape(execution.name)}">'
         f"<h3>{escape(execution.name)} {_badge(execution.status)}</h3>"
         f"<p>State machine <code>{escape(execution.state_machine)}</code> · started {_time(execution.started)}"
-        f"{stopped}</p>"
+        f"{stopped}{of_return}</p>"
         f'<div class="execution-body"><div class="graph">{svg}</div>'
         f'<div class="history-pane"><h3>Event history</h3>{_history(execution.history)}</div></div></section>'
     )
