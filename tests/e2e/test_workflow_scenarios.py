@@ -287,6 +287,25 @@ class TestDelivery:
         assert {"Alert: delivery overdue", "Wait for an operator: delivery"} <= set(path_of(runtime, execution))
         assert any("alert: delivery overdue" in event.reason for event in container().orders.timeline(key))
 
+    def test_an_operator_reports_a_silent_parcel_lost_and_the_order_fails_with_the_money_returned(
+        self, runtime: LocalRuntime, simulators: SimulatorConfig, woo_paid_body: bytes
+    ) -> None:
+        simulators.delivery = "silent"
+        body, _ = order_body(woo_paid_body, payment_method="authorized")
+        key = send(runtime, "kaffeekontor", body)
+        waiting_for(key, "delivery")
+
+        reported = cli(runtime, "orders", "report-lost", key, "--reason", "carrier lost the parcel", "--by", "ops")
+
+        assert reported.returncode == 0, reported.stderr
+        execution = execution_of(runtime, key)
+        assert execution["status"] == "FAILED"
+        assert "Handle delivery exception" in path_of(runtime, execution)
+        failed = order(key)
+        assert failed.status is OrderStatus.FAILED and failed.failure is not None
+        assert failed.failure["error"] == "DeliveryFailed"
+        assert not runtime.payments.charges_for(key)  # captured on delivery, which never came: no money moved
+
     def test_a_failed_attempt_keeps_the_wait_alive_until_delivery(
         self, runtime: LocalRuntime, simulators: SimulatorConfig, woo_paid_body: bytes
     ) -> None:
