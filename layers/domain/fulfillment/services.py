@@ -28,7 +28,7 @@ from fulfillment.errors import (
 from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
 from fulfillment.model.lifecycle import FULFILLED
-from fulfillment.model.order import StoreReturnReport, is_valid_store_id, order_key
+from fulfillment.model.order import REPLACES_REF, StoreReturnReport, is_valid_store_id, order_key
 from fulfillment.model.returns import ReturnSource, ReturnStatus, delivered_quantities, return_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackRequest, WriteBackResult
@@ -252,8 +252,34 @@ def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResul
         reason=request.reason,
         reference=request.reference,
     )
+    if order.platform_refs.get(REPLACES_REF):
+        update = _replacement_note(update, order, deps)
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     return client.apply(store, credentials, update)
+
+
+def _replacement_note(update: StoreUpdate, replacement: Order, deps: WriteBackDeps) -> StoreUpdate:
+    """A replacement order exists only here, not in the store: what happens to it is told as a note on the
+    store's original order (one per replacement and kind, found by its marker on a retry)."""
+    original = deps.orders.get(replacement.platform_refs[REPLACES_REF])
+    if original is None:
+        raise OrderNotFound(
+            f"replacement {replacement.key}: no original order {replacement.platform_refs[REPLACES_REF]}"
+        )
+    if update.kind is UpdateKind.REFUNDED:  # a return of the replacement: the money was paid on the original
+        return update.model_copy(update={"order": original, "reference": update.reference or replacement.key})
+    shipment = f" with {replacement.carrier} {replacement.tracking_number}" if replacement.tracking_number else ""
+    what = {
+        UpdateKind.SHIPPED: f"shipped{shipment}",
+        UpdateKind.COMPLETED: "delivered",
+        UpdateKind.CANCELLED: f"cancelled: {update.reason}",
+    }.get(update.kind, str(update.kind))
+    return StoreUpdate(
+        kind=UpdateKind.RETURNED,
+        order=original,
+        reason=f"Replacement order {replacement.number} {what}",
+        reference=f"{replacement.key}:{update.kind}",
+    )
 
 
 def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bool]:

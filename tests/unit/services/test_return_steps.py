@@ -4,6 +4,7 @@ refund or replacement, and the counters that keep returns within what was delive
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from fulfillment.errors import InvalidTransition, OrderNotFound, ReturnInvalid, 
 from fulfillment.model import OrderStatus
 from fulfillment.model.order import REPLACES_REF
 from fulfillment.model.returns import Resolution, ReturnStatus
-from fulfillment.model.writeback import UpdateKind
+from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from tests.fakes import FulfillmentWorld, make_line, money
 
 R = ReturnStatus
@@ -349,3 +350,59 @@ class TestRerun:
         with pytest.raises(InvalidTransition):
             rs.rerun_return(ret.key, world, by="ops", reason="why not")
         assert world.workflow.started == [ret.execution_name()]
+
+
+class _RecordingStore:
+    def __init__(self) -> None:
+        self.updates: list[Any] = []
+
+    def apply(self, store: Any, credentials: Any, update: Any) -> Any:
+        from fulfillment.model.writeback import WriteBackResult
+
+        self.updates.append(update)
+        return WriteBackResult(done=True)
+
+
+class TestReplacementWriteBacks:
+    """A replacement exists only here: the store hears about it on its original order."""
+
+    def _replacement(self, world: FulfillmentWorld) -> tuple[str, str, _RecordingStore, Any]:
+        from fulfillment import services
+        from tests.fakes import SECRET_REF, FakeSecretStore
+
+        key = _completed(world)
+        ret = rs.request_return(_request(key, resolution=Resolution.REPLACEMENT), world)
+        _run(world, ret.key)
+        replacement_key = world.stored(key).replacement_orders[0]
+        client = _RecordingStore()
+        deps = type(
+            "Deps",
+            (),
+            {
+                "orders": world.orders,
+                "stores": world.stores,
+                "secrets": FakeSecretStore({SECRET_REF: "test-secret"}),
+                "write_backs": {"woocommerce": client},
+            },
+        )()
+        return key, replacement_key, client, lambda **kw: services.write_back(WriteBackRequest(**kw), deps)
+
+    def test_its_shipment_is_a_note_on_the_original_order(self, world: FulfillmentWorld) -> None:
+        key, replacement_key, client, write_back = self._replacement(world)
+        replacement = world.stored(replacement_key)
+        replacement.carrier, replacement.tracking_number = "simcarrier", "TRK-R1"
+        world.orders.save(replacement)
+
+        write_back(order_key=replacement_key, kind=UpdateKind.SHIPPED)
+
+        (update,) = client.updates
+        assert update.kind is UpdateKind.RETURNED and update.order.key == key
+        assert "shipped with simcarrier TRK-R1" in update.reason and update.key.endswith(f"{replacement_key}:shipped")
+
+    def test_a_refund_of_the_replacement_is_refunded_on_the_original_order(self, world: FulfillmentWorld) -> None:
+        key, replacement_key, client, write_back = self._replacement(world)
+
+        write_back(order_key=replacement_key, kind=UpdateKind.REFUNDED, amount_minor=1450, reference="r")
+
+        (update,) = client.updates
+        assert (update.kind, update.order.key, update.amount) == (UpdateKind.REFUNDED, key, money("14.50"))
