@@ -14,7 +14,17 @@ from fulfillment.model import OrderStatus
 from fulfillment.model.returns import ReturnStatus
 from local.runtime import LocalRuntime
 from local.simulators import SimulatorConfig
-from tests.e2e.test_workflow_scenarios import cli, execution_of, order, order_body, path_of, send, stock, store
+from tests.e2e.test_workflow_scenarios import (
+    cli,
+    execution_of,
+    order,
+    order_body,
+    path_of,
+    send,
+    stock,
+    store,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 RETURN_MACHINE = "ReturnStateMachine"
@@ -163,8 +173,20 @@ class TestReplacement:
     def test_a_replacement_runs_the_whole_fulfillment_again_and_completes(
         self, runtime: LocalRuntime, woo_paid_body: bytes
     ) -> None:
-        store_id = store(runtime, "returns-replace")
-        key = completed_order(runtime, woo_paid_body, store_id)
+        runtime.register_store(  # with the WooCommerce stub's API credentials: write-backs reach the "store"
+            {
+                "platform": "woocommerce",
+                "store_id": "returns-replace",
+                "webhook_secret": "test-secret",
+                "site_url": "https://shop.kaffeekontor.example/",
+                "api": {
+                    "api_base_url": "{stub}",
+                    "api_key": "ck_kaffeekontor_demo",
+                    "api_secret": "cs_kaffeekontor_demo",
+                },
+            }
+        )
+        key = completed_order(runtime, woo_paid_body, "returns-replace")
 
         return_key, execution = start_return(runtime, key, "303:1", resolution="replacement")
 
@@ -179,6 +201,17 @@ class TestReplacement:
         assert [(line.sku, line.quantity) for line in replacement.lines] == [("TORCH-CB-01", 1)]
         assert order(key).replacement_orders == [replacement_key]
         assert ret.refund is None
+        # The store never saw the replacement order: its shipment is a note on the store's original order.
+        external_id = key.split(":", 1)[1]
+        notes_path = f"/wp-json/wc/v3/orders/{external_id}/notes"
+        stub = runtime.platform_apis["woocommerce"]
+        assert wait_until(
+            lambda: any(
+                r.method == "POST" and r.path.endswith(notes_path) and "Replacement order" in str(r.body)
+                for r in stub.received()
+            )
+        )
+        assert not [r for r in stub.received() if "-R1" in r.path]  # nothing addressed to an order it never had
         shown = json.loads(cli(runtime, "orders", "show", key).stdout)
         assert any(run["name"].endswith("-return1") for run in shown["executions"])
 
