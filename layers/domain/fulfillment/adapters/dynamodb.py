@@ -74,6 +74,11 @@ def _is_condition_failure(error: ClientError) -> bool:
     )
 
 
+def put_new(table: str, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+    """A transaction item that writes ``item`` only if it does not exist (a timeline event is written once)."""
+    return {"Put": {"TableName": table, "Item": _to_item(item), "ConditionExpression": "attribute_not_exists(SK)"}}
+
+
 def _translate(error: ClientError, what: str) -> Exception:
     if _is_condition_failure(error):
         return VersionConflict(f"{what} changed meanwhile")
@@ -172,15 +177,7 @@ class DynamoOrderRepository:
         writes: list[TransactWriteItemTypeDef] = [put_order]
         for event in order.pending_events:
             event_item = {**event.model_dump(mode="json"), "PK": _order_pk(order.key), "SK": f"EVENT#{event.seq:08d}"}
-            writes.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": _to_item(event_item),
-                        "ConditionExpression": "attribute_not_exists(SK)",
-                    }
-                }
-            )
+            writes.append(put_new(self._table, event_item))
         if (
             order.tracking_number
             and order.carrier

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from fulfillment.adapters.dynamodb import DynamoOrderRepository, _from_item, _order_pk, _to_item, _translate
+from fulfillment.adapters.dynamodb import (
+    DynamoOrderRepository,
+    _from_item,
+    _order_pk,
+    _to_item,
+    _translate,
+    put_new,
+)
 from fulfillment.model import Order
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus, split_return_key
 
@@ -129,15 +136,7 @@ class DynamoReturnRepository:
                 "PK": _order_pk(ret.order_key),
                 "SK": f"{_return_sk(ret.number)}#EVENT#{event.seq:06d}",
             }
-            writes.append(
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": _to_item(event_item),
-                        "ConditionExpression": "attribute_not_exists(SK)",
-                    }
-                }
-            )
+            writes.append(put_new(self._table, event_item))
         return writes
 
 

@@ -39,12 +39,12 @@ class StepFunctionsWorkflow:
         return self.start_named(order, order.execution_name())
 
     def start_named(self, order: Order, name: str) -> bool:
+        return self._start(self._arn, name, {"order_key": order.key})  # keys, not documents
+
+    def _start(self, machine_arn: str, name: str, keys: dict[str, str]) -> bool:
+        """False if an execution with this name exists: a retried start starts nothing new."""
         try:
-            self._client.start_execution(
-                stateMachineArn=self._arn,
-                name=name,
-                input=json.dumps({"order_key": order.key}),  # keys, not documents
-            )
+            self._client.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(keys))
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code == "ExecutionAlreadyExists":
@@ -79,20 +79,7 @@ class StepFunctionsWorkflow:
 
     def start_return(self, ret: Return) -> bool:
         """The return's own execution (its own state machine keeps the order's history short)."""
-        try:
-            self._client.start_execution(
-                stateMachineArn=self._return_arn,
-                name=ret.execution_name(),
-                input=json.dumps({"return_key": ret.key, "order_key": ret.order_key}),
-            )
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "ExecutionAlreadyExists":
-                return False
-            if code in _TRANSIENT_CODES:
-                raise TransientError(f"Step Functions {code}") from error
-            raise
-        return True
+        return self._start(self._return_arn, ret.execution_name(), {"return_key": ret.key, "order_key": ret.order_key})
 
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         return self._answer(lambda: self._client.send_task_success(taskToken=task_token, output=json.dumps(output)))
