@@ -25,6 +25,17 @@ def _free(port: int) -> int:
         return int(probe.getsockname()[1])
 
 
+def _verdicts(value: str) -> dict[str, str]:
+    """``MUG-CC-BLU=failed,TORCH-CB-01=damaged`` → {sku: verdict}."""
+    verdicts = {}
+    for pair in filter(None, (part.strip() for part in value.split(","))):
+        sku, _, verdict = pair.partition("=")
+        if verdict not in ("passed", "failed", "damaged"):
+            raise SystemExit(f"--return-inspection {pair!r}: expected SKU=passed|failed|damaged")
+        verdicts[sku] = verdict
+    return verdicts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--delivered-after", type=float, default=1.5, help="seconds from label to delivery")
         command.add_argument(
             "--inspection", default="passed", help="the warehouse's results in attempt order, e.g. failed,passed"
+        )
+        command.add_argument(
+            "--return-goods",
+            choices=["arrive", "never"],
+            default="arrive",
+            help="whether returned goods reach the warehouse (never: the RMA lapses after 14 days)",
+        )
+        command.add_argument(
+            "--return-inspection",
+            default="",
+            metavar="SKU=VERDICT,…",
+            help="the warehouse's verdict on returned units by SKU: passed, failed or damaged (default passed)",
         )
     send = commands.add_parser("send", help="send a platform's signed 'order paid' sample to a running `make local`")
     send.add_argument("platform", choices=sorted(DEMO_STORES))
@@ -66,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             delivery=args.delivery,
             delivered_after=args.delivered_after,
             inspections=args.inspection.split(","),
+            return_goods=args.return_goods,
+            return_inspection=_verdicts(args.return_inspection),
         ),
     )
     runtime = LocalRuntime(config).start()
