@@ -284,6 +284,10 @@ def record_return_report(report: ReturnReport, deps: ReturnDeps) -> Return:
 def _receive(ret: Return, report: ReturnReport) -> None:
     if ret.status is S.AUTHORIZED:
         ret.transition_to(S.RECEIVED, f"goods received at the warehouse ({report.inspector or 'warehouse'})")
+    elif ret.status is S.EXPIRED and not ret.late_goods:
+        # Too late for the workflow: recorded (once) where customer service looks, nothing restocked or refunded.
+        ret.late_goods = True
+        ret.note(f"goods arrived after RMA {ret.rma} lapsed: held at the warehouse for customer service")
 
 
 def _inspect(ret: Return, report: ReturnReport) -> None:

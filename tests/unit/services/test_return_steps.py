@@ -406,3 +406,23 @@ class TestReplacementWriteBacks:
 
         (update,) = client.updates
         assert (update.kind, update.order.key, update.amount) == (UpdateKind.REFUNDED, key, money("14.50"))
+
+
+class TestLateGoods:
+    def test_goods_arriving_after_the_rma_lapsed_are_noted_and_nothing_moves(self, world: FulfillmentWorld) -> None:
+        key = _completed(world)
+        ret = rs.request_return(_request(key), world)
+        rs.authorize_return(ret.key, world)
+        rs.park_return_wait(ret.key, "tok", "goods", world)
+        rs.close_return(ret.key, "expired", world)
+        lapsed = world.returns.get(ret.key)
+        assert lapsed is not None and lapsed.rma
+
+        for _ in range(2):  # the warehouse reports twice
+            rs.record_return_report(rs.ReturnReport(return_key=ret.key, rma=lapsed.rma, event="received"), world)
+
+        late = world.returns.get(ret.key)
+        assert sum("arrived after RMA" in event.reason for event in world.returns.timeline(ret.key)) == 1
+        assert late is not None and late.status is R.EXPIRED
+        assert "arrived after RMA" in world.returns.timeline(ret.key)[-1].reason
+        assert world.workflow.resumed_tokens == [] and world.inventory.restocked == {}

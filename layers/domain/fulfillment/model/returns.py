@@ -172,6 +172,7 @@ class Return(BaseModel):
     answered_token: str | None = None
     failure: dict[str, str] | None = None
     attempt: int = 0  # re-runs after a failure: each gets its own execution
+    late_goods: bool = False  # the goods reached the warehouse after the RMA lapsed
     pending_events: list[ReturnEvent] = Field(default_factory=list, exclude=True)
 
     @property
