@@ -5,7 +5,8 @@ Serves the demo store (hash ``k3h9x2ab7q``, token ``API_TOKEN``): order 1187 fro
 names it. Write-backs take effect as on BigCommerce: ``PUT`` changes the status or ``staff_notes``, a
 shipment marks its items shipped (status 2 or 3), a refund raises ``refunded_amount`` (status 14 or 4); every
 change moves ``date_modified``. Later reads see the effects, so idempotency checks can be tested;
-``writes`` records every accepted write.
+``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists every refund recorded, ours
+and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`` items by order product id).
 """
 
 from __future__ import annotations
@@ -243,7 +244,26 @@ class BigCommerceStore:
 
     def _create_refund(self, request: StubRequest, order_id: int) -> Answer:
         body = request.json() or {}
-        items, payments = body.get("items") or [], body.get("payments") or []
+        answer = self._record_refund(order_id, body.get("items") or [], body.get("payments") or [])
+        if answer[0] == 201:
+            self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/refunds", body))
+        return answer
+
+    def refund_in_control_panel(self, order_id: int, items: list[dict[str, Any]], *, offline: bool = True) -> Answer:
+        """A refund the merchant makes in the control panel (not a write): paid back in full, as quoted."""
+        with self._lock:
+            total = self._items_total(order_id, items)
+            payment = {"provider_id": "custom" if offline else "stripev3", "amount": float(total), "offline": offline}
+            return self._record_refund(order_id, items, [payment])
+
+    def _record_refund(self, order_id: int, items: list[dict[str, Any]], payments: list[dict[str, Any]]) -> Answer:
+        rows = {row["id"]: row for row in self.products[order_id]}
+        for item in items:
+            if item.get("item_type") == "PRODUCT" and (
+                item.get("item_id") not in rows
+                or not 0 < int(item.get("quantity") or 0) <= rows[item["item_id"]]["quantity"]
+            ):
+                return 422, {"status": 422, "title": f"item_id {item.get('item_id')} is not a refundable product row"}
         total = self._items_total(order_id, items)
         paid_back = sum((Decimal(str(payment.get("amount", 0))) for payment in payments), Decimal(0))
         if (
@@ -266,11 +286,10 @@ class BigCommerceStore:
                 {**payment, "id": self._next_refund_id * 10 + n, "is_declined": False, "declined_message": ""}
                 for n, payment in enumerate(payments)
             ],
-            "items": [{**item, "requested_amount": str(item.get("amount", ""))} for item in items],
+            "items": [{**item, "requested_amount": f"{self._items_total(order_id, [item]):.2f}"} for item in items],
         }
         self._next_refund_id += 1
         self.refunds[order_id].append(refund)
-        self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/refunds", body))
         order = self.orders[order_id]
         order["refunded_amount"] = f"{Decimal(order['refunded_amount']) + total:.4f}"
         self._touch(order_id, 4 if self._refundable(order_id) <= 0 else 14)

@@ -107,6 +107,72 @@ class TestFetchingAnOrder:
             assert _fetch(http, credentials).external_id == "1187"
 
 
+class TestRefundsMadeInTheStore:
+    def test_an_order_without_refunds_reads_no_refunds(
+        self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        assert _fetch(http, credentials).reported_returns == ()
+        assert api.received("GET", rf"{V3}/.*") == []
+        assert len(api.received()) == 3  # order, products, shipping addresses: the happy path is unchanged
+
+    def test_a_refund_of_products_is_a_return_of_those_lines(
+        self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.refund_in_control_panel(
+            1187, [{"item_type": "PRODUCT", "item_id": 2301, "quantity": 1, "reason": "handle broke"}]
+        )
+        order = _fetch(http, credentials)
+        (report,) = order.reported_returns
+        assert (report.external_id, report.reason) == ("refund-41", "handle broke")
+        assert [(line.line_id, line.quantity) for line in report.lines] == [("2301", 1)]
+        assert report.refunded_minor == Money.parse(shop.refunds[1187][0]["total_amount"], "USD").minor > 0
+        assert order.refunded is not None and order.refunded.minor == report.refunded_minor
+        assert [request.path for request in api.received("GET", rf"{V3}/.*")] == [f"{V3}/1187/payment_actions/refunds"]
+
+    def test_a_token_without_the_refunds_scope_still_records_the_order(
+        self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.refund_in_control_panel(1187, [{"item_type": "PRODUCT", "item_id": 2301, "quantity": 1}])
+        api.fail_next("GET", rf"{V3}/(\d+)/payment_actions/refunds", Fault(403, body={"title": "missing scope"}))
+
+        order = _fetch(http, credentials)
+
+        assert order.external_id == "1187" and order.refunded is not None and order.reported_returns == ()
+
+    def test_a_refund_without_products_is_money_only(
+        self, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.refund_in_control_panel(1187, [{"item_type": "ORDER", "item_id": 1187, "amount": 5.0, "reason": "late"}])
+        (report,) = _fetch(http, credentials).reported_returns
+        assert (report.external_id, report.lines, report.reason, report.refunded_minor) == (
+            "refund-41",
+            (),
+            "late",
+            500,
+        )
+
+    def test_our_own_refund_comes_back_with_its_marker(
+        self, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _fetch(http, credentials)
+        update = _update(order, UpdateKind.REFUNDED, amount=Money.parse("15.70", "USD"), reason="Damaged mug")
+        BigCommerceWriteBack(http).apply(STORE, credentials, update)
+        (report,) = _fetch(http, credentials).reported_returns
+        assert f"{order.key}:{UpdateKind.REFUNDED}:" in report.reason  # what services skip
+        assert report.lines == ()
+
+    def test_every_refund_is_reported_once(
+        self, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        shop.refund_in_control_panel(1187, [{"item_type": "PRODUCT", "item_id": 2302, "quantity": 1}])
+        shop.refund_in_control_panel(1187, [{"item_type": "SHIPPING", "item_id": 1455, "amount": 2.0}])
+        reports = _fetch(http, credentials).reported_returns
+        assert [(r.external_id, [line.line_id for line in r.lines]) for r in reports] == [
+            ("refund-41", ["2302"]),
+            ("refund-42", []),
+        ]
+
+
 class TestApiFailures:
     def test_an_unknown_order_is_rejected(
         self, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials

@@ -20,6 +20,7 @@ from fulfillment.adapters.platforms.bigcommerce import (
     _refund_payments,
     bigcommerce_signature,
     build,
+    refund_reports,
     to_order,
 )
 from fulfillment.errors import InvalidSignature, MalformedPayload, PlatformRejected
@@ -360,6 +361,51 @@ class TestOrderMapping:
     def test_an_unreadable_date_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="RFC 2822"):
             BcOrder.model_validate({**_rest("rest_GET_v2_orders_1187.json"), "date_modified": "yesterday"})
+
+
+def _refund(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": 41,
+        "order_id": 1187,
+        "reason": "",
+        "total_amount": 34.72,
+        "items": [{"item_type": "PRODUCT", "item_id": 2301, "quantity": 2, "requested_amount": "34.72", "reason": ""}],
+        **fields,
+    }
+
+
+class TestRefundsMadeInTheStore:
+    def test_product_items_are_lines_and_the_total_was_paid_back(self) -> None:
+        (report,) = refund_reports({"data": [_refund(reason="mugs chipped")], "meta": {}}, _order(10))
+        assert (report.external_id, report.reason, report.refunded_minor) == ("refund-41", "mugs chipped", 3472)
+        assert [(line.line_id, line.quantity) for line in report.lines] == [("2301", 2)]
+
+    def test_a_refund_of_the_order_amount_or_shipping_is_money_only(self) -> None:
+        items = [
+            {"item_type": "ORDER", "item_id": 1187, "requested_amount": "5.00", "reason": "late"},
+            {"item_type": "SHIPPING", "item_id": 1455, "requested_amount": "7.00"},
+        ]
+        (report,) = refund_reports({"data": [_refund(items=items, total_amount="12.00")]}, _order(10))
+        assert (report.lines, report.reason, report.refunded_minor) == ((), "late", 1200)
+
+    def test_a_product_row_of_another_order_names_no_line(self) -> None:
+        items = [{"item_type": "PRODUCT", "item_id": 9999, "quantity": 1}]
+        (report,) = refund_reports({"data": [_refund(items=items)]}, _order(10))
+        assert report.lines == ()
+
+    def test_the_item_reasons_carry_our_write_back_marker(self) -> None:
+        items = [{"item_type": "ORDER", "item_id": 1187, "reason": "Refund [bigshop:1187:refunded:1570]"}]
+        (report,) = refund_reports(
+            {"data": [_refund(items=items, reason="Refund [bigshop:1187:refunded:1570]")]}, _order(10)
+        )
+        assert report.reason == "Refund [bigshop:1187:refunded:1570]"  # repeated reasons kept once
+
+    def test_no_refunds_is_no_report(self) -> None:
+        assert refund_reports({"data": [], "meta": {}}, _order(10)) == ()
+
+    def test_an_answer_that_is_not_a_list_is_rejected(self) -> None:
+        with pytest.raises(PlatformRejected):
+            refund_reports({"data": {"id": 41}}, _order(10))
 
 
 class TestStatusRule:

@@ -237,6 +237,40 @@ class TestStatus:
         assert _order(_edited(PAID, order_status_id="2"), blank).paid
 
 
+class TestRefundedStatus:
+    def test_a_change_into_refunded_is_one_money_only_report(self) -> None:
+        order = OpenCartInbound().read(_recorded(REFUNDED), STORE).order
+        assert order is not None
+        (report,) = order.reported_returns
+        assert (report.external_id, report.lines, report.reason, report.refunded_minor) == (
+            "status-refunded-1166949b-2dd9-5143-9c96-57e37f401042",
+            (),
+            "Remboursement total (retour reçu).",
+            12600,
+        )
+
+    def test_a_comment_added_while_refunded_reports_nothing(self) -> None:
+        assert _order(_edited(REFUNDED, {"previous_order_status_id": 11})).reported_returns == ()
+
+    @pytest.mark.parametrize("name", [PAID, SHIPPED, CANCELED])
+    def test_other_statuses_report_nothing(self, name: str) -> None:
+        assert _order(_body(name)).reported_returns == ()
+
+    @pytest.mark.parametrize("status_id", ["12", "13"])
+    def test_reversals_and_chargebacks_are_not_store_refunds(self, status_id: str) -> None:
+        assert _order(_edited(REFUNDED, order_status_id=status_id)).reported_returns == ()
+
+    def test_without_an_event_id_the_delivery_header_names_the_change(self) -> None:
+        (report,) = _order(_edited(REFUNDED, {"event_id": None})).reported_returns
+        assert report.external_id == "status-refunded-9e0b0c1e-0000-4000-8000-000000000001"
+
+    def test_our_own_refund_status_keeps_its_marker_for_the_service(self) -> None:
+        comment = "Refunded (ref: torrefaction-lyon:1207:refunded:12600)"
+        body = _edited(REFUNDED, {"args": {"order_id": 1207, "order_status_id": 11, "comment": comment}})
+        (report,) = _order(body).reported_returns
+        assert report.reason == comment
+
+
 class TestTheOrder:
     def test_the_paid_sample_reads_exactly(self) -> None:
         order = OpenCartInbound().read(_recorded(PAID), STORE).order

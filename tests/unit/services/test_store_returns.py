@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fulfillment import services
+from fulfillment.adapters.platforms.bigcommerce import refund_reports
 from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.inbound import FetchRequest
@@ -151,6 +152,55 @@ class TestGoodsNamedOnADeliveredOrder:
         intake.fetch_reporting(ours)
         assert len(intake.returns) == 0
         assert intake.notes() == []
+
+
+def _bigcommerce_refunds(intake: Intake, *refunds: dict[str, Any]) -> tuple[StoreReturnReport, ...]:
+    """What the BigCommerce source reports for ``GET …/payment_actions/refunds`` answering ``refunds``."""
+    return refund_reports({"data": list(refunds), "meta": {}}, intake.world.stored(KEY))
+
+
+BC_REFUND: dict[str, Any] = {
+    "id": 41,
+    "order_id": 4711,
+    "reason": "Henkel abgebrochen",
+    "total_amount": 14.5,
+    "items": [{"item_type": "PRODUCT", "item_id": 301, "quantity": 1, "requested_amount": "14.50"}],
+}
+
+
+class TestBigCommerceRefunds:
+    def test_a_refund_with_items_on_a_completed_order_opens_one_return_when_delivered_twice(
+        self, intake: Intake
+    ) -> None:
+        intake.world.order_at(OrderStatus.COMPLETED)
+        for _ in range(2):  # store/order/refund/created, redelivered: each fetch reads the refunds again
+            intake.fetch_reporting(*_bigcommerce_refunds(intake, BC_REFUND))
+        (ret,) = intake.returns.for_order(KEY)
+        assert (ret.source, ret.external_id, ret.reason) == (ReturnSource.STORE, "refund-41", "Henkel abgebrochen")
+        assert [(line.line_id, line.quantity) for line in ret.lines] == [("301", 1)]
+        assert ret.refunded_by_store is not None and ret.refunded_by_store.minor == 1450
+        assert intake.workflow.started.count(ret.execution_name()) == 1
+        assert intake.world.stored(KEY).store_returns == {"refund-41": 1}
+        assert intake.notes() == []
+
+    def test_our_own_refund_is_skipped_by_its_marker(self, intake: Intake) -> None:
+        intake.world.order_at(OrderStatus.COMPLETED)
+        ours = {
+            **BC_REFUND,
+            "id": 42,
+            "items": [{"item_type": "ORDER", "item_id": 4711, "reason": f"x [{KEY}:refunded:1450]"}],
+        }
+        intake.fetch_reporting(*_bigcommerce_refunds(intake, ours))
+        assert len(intake.returns) == 0
+        assert intake.notes() == []
+
+    def test_a_refund_without_items_is_one_note(self, intake: Intake) -> None:
+        intake.world.order_at(OrderStatus.COMPLETED)
+        money_only = {**BC_REFUND, "id": 43, "items": [{"item_type": "ORDER", "item_id": 4711, "amount": 14.5}]}
+        for _ in range(2):
+            intake.fetch_reporting(*_bigcommerce_refunds(intake, money_only))
+        assert len(intake.returns) == 0
+        assert len(intake.notes()) == 1
 
 
 class TestOrdersNotYetDelivered:

@@ -14,6 +14,12 @@ Status rule (``status_id``; labels are renamable, ids are not):
   Not paid: 0 Incomplete, 1 Pending, 7 Awaiting Payment, 12 Manual Verification Required, 13 Disputed.
 - cancelled: 5 Cancelled, 6 Declined, 4 Refunded (nothing is left to fulfil).
 - refunded: ``refunded_amount`` when above zero; the grand total for 4 Refunded if it says zero.
+- reported returns, read only when the order says something was refunded (so an order without refunds
+  costs no extra call): each of ``GET /v3/orders/{id}/payment_actions/refunds`` (id ``refund-<id>``): its
+  ``PRODUCT`` items (``item_id`` = the order product id = our line id) are goods coming back (a return is
+  opened once the order is delivered), ``total_amount`` money BigCommerce already paid back; a refund
+  without product items is money only. Refunds our write-back made carry ``[<order key>:refunded:…]`` in
+  their reasons and are left out by the service.
 
 Write-back: SHIPPED → ``POST /v2/orders/{id}/shipments`` unless a shipment with the tracking number
 exists; COMPLETED/CANCELLED → ``PUT /v2/orders/{id}`` ``status_id`` 10/5 unless already there;
@@ -47,6 +53,7 @@ from fulfillment.adapters.platforms.base import (
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.order import ReportedLine, StoreReturnReport
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -284,6 +291,48 @@ def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: l
     )
 
 
+class BcRefundItem(_Lenient):
+    item_type: Text = ""
+    item_id: int | str | None = None
+    quantity: int | None = None
+    reason: Text = ""
+
+
+class BcRefund(_Lenient):
+    """One of ``GET /v3/orders/{id}/payment_actions/refunds``."""
+
+    id: int | str
+    reason: Text = ""
+    total_amount: Amount = 0
+    items: list[BcRefundItem] = Field(default_factory=list)
+
+
+def refund_reports(answer: Any, order: Order) -> tuple[StoreReturnReport, ...]:
+    """The refunds answer (``{"data": [...]}``) as reported returns of ``order``."""
+    rows = _data(answer)
+    if not isinstance(rows, list):
+        raise PlatformRejected(f"the refunds of order {order.external_id} are not a list")
+    return tuple(_reported(BcRefund.model_validate(row), order) for row in rows)
+
+
+def _reported(refund: BcRefund, order: Order) -> StoreReturnReport:
+    """PRODUCT items name order product rows (our line ids); ORDER, SHIPPING, HANDLING, … items move money only."""
+    line_ids = {line.line_id for line in order.lines}
+    quantities: dict[str, int] = {}
+    for item in refund.items:
+        line_id = str(item.item_id)
+        if item.item_type.upper() == "PRODUCT" and line_id in line_ids and (item.quantity or 0) > 0:
+            quantities[line_id] = quantities.get(line_id, 0) + (item.quantity or 0)
+    reasons = [refund.reason, *(item.reason for item in refund.items)]
+    paid_back = Money.parse(refund.total_amount, order.currency).minor
+    return StoreReturnReport(
+        external_id=f"refund-{refund.id}",
+        lines=tuple(ReportedLine(line_id=line_id, quantity=quantity) for line_id, quantity in quantities.items()),
+        reason=" ".join(dict.fromkeys(reason.strip() for reason in reasons if reason.strip())),
+        refunded_minor=max(paid_back, 0),
+    )
+
+
 # --- the API ------------------------------------------------------------------------------------
 class BigCommerceApi:
     """One store's V2/V3 API: ``{base}/stores/{hash}/…`` with ``X-Auth-Token``."""
@@ -334,12 +383,22 @@ class BigCommerceSource:
         products = api.pages(f"{path}/products")
         addresses = api.pages(f"{path}/shipping_addresses")
         try:
-            return to_order(
+            fetched = to_order(
                 store,
                 BcOrder.model_validate(order),
                 [BcProduct.model_validate(row) for row in products],
                 [BcShippingAddress.model_validate(row) for row in addresses],
             )
+            if fetched.refunded is None:
+                return fetched
+            try:
+                refunds = api.call("GET", f"/v3/orders/{external_order_id}/payment_actions/refunds")
+                reports = refund_reports(refunds, fetched)
+            except PlatformRejected:
+                # A token without the refunds scope (or an answer we cannot read) must not cost the order
+                # itself: it is recorded without the store's refund details; transient errors still retry.
+                return fetched
+            return fetched.model_copy(update={"reported_returns": reports})
         except (ValidationError, InvalidMoney, ValueError) as exc:
             raise PlatformRejected(f"BigCommerce order {external_order_id} cannot be read: {first_error(exc)}") from exc
 

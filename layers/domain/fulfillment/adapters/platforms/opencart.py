@@ -13,6 +13,11 @@ Status rule (``order_status_id``, ids from OpenCart's install data; merchants ma
   (nothing is left to fulfil, as with WooCommerce's ``refunded``).
 - refunded: 11 Refunded, 12 Reversed, 13 Chargeback → the whole total (a refund is a status in OpenCart,
   never an amount). 1 Pending and 9 Canceled Reversal are neither; 0 (never confirmed) is ignored.
+- reported returns: a change *into* 11 Refunded (``previous_order_status_id`` another status) is one
+  money-only report of the whole total, id ``status-refunded-<event_id>`` (the contract carries no history
+  id; the event id names one ``addHistory`` call), its reason the history comment, so the service notes it
+  once on a delivered order and skips the refund our write-back set (``(ref: <order key>:refunded:…)``).
+  OpenCart's returns (``oc_return``) are not sent by the extension.
 
 Mapping: products carry no SKU, so ``model`` is the SKU (the usual proxy). Amounts are strings in the
 shop's default currency (``"126.0000"``) and are multiplied by ``currency_value`` into the order's
@@ -51,6 +56,7 @@ from fulfillment.adapters.platforms.base import (
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.order import StoreReturnReport
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -140,11 +146,17 @@ class OcOrder(_Lenient):
         return grouped
 
 
+class OcArgs(_Lenient):
+    comment: str | None = None
+
+
 class OcEnvelope(_Lenient):
     event_id: str | None = None
     event: str
     occurred_at: int | None = None
     store_url: str | None = None
+    args: OcArgs | None = None
+    previous_order_status_id: int | None = None
     order: OcOrder | None = None
 
 
@@ -199,7 +211,24 @@ class OpenCartInbound:
             order = to_order(envelope.order, store, envelope.occurred_at, paid)
         except (ValidationError, InvalidMoney, ValueError) as exc:
             raise MalformedPayload(f"not an OpenCart order: {first_error(exc)}") from exc
+        report = _refund_report(envelope, event_id, order)
+        if report is not None:
+            order = order.model_copy(update={"reported_returns": (report,)})
         return event(external_order_id=order_id, order=order)
+
+
+def _refund_report(envelope: OcEnvelope, event_id: str | None, order: Order) -> StoreReturnReport | None:
+    """A change into Refunded: money only (OpenCart names no goods and moves no money; the status says all)."""
+    raw = envelope.order
+    if raw is None or raw.order_status_id != REFUNDED or envelope.previous_order_status_id == REFUNDED:
+        return None
+    if not event_id or order.refunded is None:
+        return None  # nothing to take it once by
+    return StoreReturnReport(
+        external_id=f"status-refunded-{event_id}",
+        reason=((envelope.args.comment if envelope.args else None) or "").strip(),
+        refunded_minor=order.refunded.minor,
+    )
 
 
 def _decimal(value: str, field: str) -> Decimal:
