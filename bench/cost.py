@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import re
-import socket
 import sys
 import threading
 import time
@@ -85,18 +84,6 @@ class Meter:
         size = sum(self._size(item) for item in items)
         with self.lock:
             self.read_units += max(1, math.ceil(size / 4096)) if model.name in ("GetItem", "Query", "Scan") else 0
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: every probe stays bound until all are taken."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def report(
@@ -171,11 +158,11 @@ def main() -> int:
     from fulfillment.bootstrap import container
     from fulfillment.model import OrderStatus, fulfillment_execution_name
     from local.client import send_woocommerce
-    from local.runtime import LocalRuntime, RuntimeConfig
+    from local.runtime import LocalRuntime, RuntimeConfig, free_ports
     from local.simulators import SimulatorConfig
     from local.template import LocalTemplate
 
-    http, aws, carrier, warehouse, payment = _free_ports(5)
+    http, aws, carrier, warehouse, payment = free_ports(5)
     config = RuntimeConfig(
         http_port=http,
         aws_port=aws,

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -519,6 +520,18 @@ def _make_http_handler(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             return
 
     return Handler
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: every probe stays bound until all are taken, so two can never be the same."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @contextmanager

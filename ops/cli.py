@@ -206,11 +206,13 @@ def orders_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     order = deps.orders.get(args.order)
     if order is None:
         raise ValueError(f"no order {args.order}")
-    timeline = [
-        {"seq": e.seq, "at": e.at.isoformat(), "status": str(e.status), "reason": e.reason}
-        for e in deps.orders.timeline(args.order)
-    ]
+    timeline = timeline_rows(deps.orders.timeline(args.order))
     return {**_order_view(order), "timeline": timeline, "executions": _executions(target, order.execution_name())}
+
+
+def timeline_rows(events: list[Any]) -> list[dict[str, Any]]:
+    """An order's or a return's timeline events as printable rows."""
+    return [{"seq": e.seq, "at": e.at.isoformat(), "status": str(e.status), "reason": e.reason} for e in events]
 
 
 def _state_machine_arn(target: Target) -> str:

@@ -81,16 +81,13 @@ def returns_start(args: argparse.Namespace, target: Any) -> dict[str, Any]:
 
 
 def returns_show(args: argparse.Namespace, target: Any) -> dict[str, Any]:
-    from ops.cli import _executions_of
+    from ops.cli import _executions_of, timeline_rows
 
     deps = _return_deps(target)
     ret = deps.returns.get(args.return_key)
     if ret is None:
         raise ValueError(f"no return {args.return_key}")
-    timeline = [
-        {"seq": e.seq, "at": e.at.isoformat(), "status": str(e.status), "reason": e.reason}
-        for e in deps.returns.timeline(ret.key)
-    ]
+    timeline = timeline_rows(deps.returns.timeline(ret.key))
     lines = [
         {
             "line_id": line.line_id,

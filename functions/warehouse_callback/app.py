@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from fulfillment import observability, return_steps, services, workflow_steps
 from fulfillment.bootstrap import Container, container
@@ -22,12 +23,7 @@ register_refusals(app)
 @app.post("/warehouses/<warehouse>/inspections")
 def receive_inspection(warehouse: str) -> Response[str]:
     deps: Container = app.context["deps"]
-    request = webhook_request(app.current_event.raw_event)
-    if warehouse != deps.settings.warehouse_name:
-        raise UnknownShipment(f"no warehouse {warehouse!r} is configured")
-    secret = deps.secrets.get(deps.settings.warehouse_secret_ref(warehouse))
-    report = services.verified_partner_event(workflow_steps.InspectionReport, request, secret, "warehouse")
-    order = workflow_steps.record_inspection(report, deps)
+    order = workflow_steps.record_inspection(_verified(workflow_steps.InspectionReport, warehouse, deps), deps)
     logger.append_keys(order_key=order.key)  # the correlation id across every function
     return json_response(202, {"order_key": order.key, "status": order.status})
 
@@ -35,14 +31,17 @@ def receive_inspection(warehouse: str) -> Response[str]:
 @app.post("/warehouses/<warehouse>/returns")
 def receive_return_report(warehouse: str) -> Response[str]:
     deps: Container = app.context["deps"]
-    request = webhook_request(app.current_event.raw_event)
+    ret = return_steps.record_return_report(_verified(return_steps.ReturnReport, warehouse, deps), deps)
+    logger.append_keys(order_key=ret.order_key, return_key=ret.key)
+    return json_response(202, {"return_key": ret.key, "status": ret.status})
+
+
+def _verified[Report: BaseModel](model: type[Report], warehouse: str, deps: Container) -> Report:
+    """The configured warehouse's callback, its signature checked, then read."""
     if warehouse != deps.settings.warehouse_name:
         raise UnknownShipment(f"no warehouse {warehouse!r} is configured")
     secret = deps.secrets.get(deps.settings.warehouse_secret_ref(warehouse))
-    report = services.verified_partner_event(return_steps.ReturnReport, request, secret, "warehouse")
-    ret = return_steps.record_return_report(report, deps)
-    logger.append_keys(order_key=ret.order_key, return_key=ret.key)
-    return json_response(202, {"return_key": ret.key, "status": ret.status})
+    return services.verified_partner_event(model, webhook_request(app.current_event.raw_event), secret, "warehouse")
 
 
 @logger.inject_lambda_context(clear_state=True)

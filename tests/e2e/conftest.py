@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import itertools
 import re
-import socket
 from collections.abc import Iterator
 
 import pytest
 
-from local.runtime import LocalRuntime, RuntimeConfig
+from local.runtime import LocalRuntime, RuntimeConfig, free_ports
 from local.simulators import SimulatorConfig
 
 _order_ids = itertools.count(90001)
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: every probe stays bound until all are taken, so two can never be the same."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
 @pytest.fixture(scope="package")
 def runtime() -> Iterator[LocalRuntime]:
-    http, aws, carrier, warehouse, payment = _free_ports(5)
+    http, aws, carrier, warehouse, payment = free_ports(5)
     config = RuntimeConfig(
         http_port=http,
         aws_port=aws,

@@ -227,6 +227,7 @@ class TestRerunAndShow:
         body, _ = order_body(woo_paid_body, payment_method="authorized")
         key = send(runtime, store_id, body)
         assert execution_of(runtime, key)["status"] == "SUCCEEDED"
+        before = stock("MUG-CC-BLU").available
         runtime.payments.fail_next("POST", PaymentSimulator.REFUNDS, Fault(400, body={"error": "gateway says no"}))
 
         return_key, failed = start_return(runtime, key, "301:1")
@@ -247,7 +248,8 @@ class TestRerunAndShow:
         assert path_of(runtime, second)[-3:] == ["Refund or replace", "Close the return", "Return closed"]
         assert the_return(return_key).status is ReturnStatus.CLOSED
         assert [c.amount for c in runtime.payments.charges_for(key, "refund")] == [1450]
-        assert stock_restocked_once(return_key)
+        assert restock_marker_exists(return_key)
+        assert stock("MUG-CC-BLU").available == before + 1  # restocked once across both executions
 
     def test_orders_start_return_is_the_same_command(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
         store_id = store(runtime, "returns-alias")
@@ -275,10 +277,13 @@ class TestRerunAndShow:
         after = container().orders.get(key)
         assert before is not None and after is not None and after.version == before.version
         assert container().returns.for_order(key) == []
+        machine = runtime.state_machine_arns[RETURN_MACHINE]
+        runs = runtime.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+        assert not [run for run in runs if run["name"].startswith(before.execution_name())]  # nothing started
 
 
-def stock_restocked_once(return_key: str) -> bool:
-    """The restock marker exists once for the returned line (a re-run put nothing back twice)."""
+def restock_marker_exists(return_key: str) -> bool:
+    """The returned line's restock marker: what makes a re-run put nothing back twice."""
     from fulfillment.adapters.dynamodb import _to_item
 
     table = container().settings.table_name

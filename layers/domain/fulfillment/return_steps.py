@@ -171,6 +171,7 @@ def _add(counts: dict[str, int], more: dict[str, int], sign: int = 1) -> None:
 
 # --- authorize ----------------------------------------------------------------------------------
 def policy_problems(ret: Return, order: Order, policy: ReturnPolicy) -> list[str]:
+    # Reasons and the window are for returns asked of us; a return the store reports, it already accepted.
     problems = []
     if ret.source is ReturnSource.OPERATOR and ret.reason not in policy.reasons:
         problems.append(f"reason {ret.reason!r} is not one the store accepts ({', '.join(sorted(policy.reasons))})")
@@ -219,7 +220,6 @@ def authorize_return(key: str, deps: ReturnDeps) -> dict[str, Any]:
 
 # --- waits --------------------------------------------------------------------------------------
 ReturnWait = Literal["goods", "inspection"]
-_DONE_WHEN: dict[str, ReturnStatus] = {"goods": S.RECEIVED, "inspection": S.RECEIVED}
 
 
 def park_return_wait(key: str, token: str, kind: ReturnWait, deps: ReturnDeps) -> None:
@@ -463,24 +463,22 @@ def _create_replacement(ret: Return, order: Order, deps: ReturnDeps) -> Order:
     items = sum((line.subtotal for line in lines), zero)
     now = datetime.now(UTC)
     refs = {k: v for k, v in order.platform_refs.items() if k != PAYMENT_METHOD_REF}
-    replacement = order.model_copy(
-        deep=True,
-        update={
-            "external_id": external_id,
-            "number": f"{order.number}-R{ret.number}",
-            "lines": lines,
-            "totals": Totals(items=items, shipping=zero, tax=zero, discount=items, grand_total=zero),
-            "placed_at": now,
-            "source_modified_at": now,
-            "paid": True,
-            "cancelled": False,
-            "refunded": None,
-            "platform_refs": refs | {REPLACES_REF: order.key, RETURN_REF: ret.key},
-            "status": OrderStatus.PENDING_PAYMENT,
-            "version": 0,
-            "events_recorded": 0,
-            **_fresh_fulfillment_fields(),
-        },
+    # A new order carrying over only who and where: fulfillment state, payment and returns start afresh.
+    replacement = Order(
+        store_id=order.store_id,
+        platform=order.platform,
+        external_id=external_id,
+        number=f"{order.number}-R{ret.number}",
+        currency=order.currency,
+        customer=order.customer,
+        billing_address=order.billing_address,
+        shipping_address=order.shipping_address,
+        lines=lines,
+        totals=Totals(items=items, shipping=zero, tax=zero, discount=items, grand_total=zero),
+        placed_at=now,
+        source_modified_at=now,
+        paid=True,
+        platform_refs=refs | {REPLACES_REF: order.key, RETURN_REF: ret.key},
     )
     replacement.record_receipt(f"replacement for return R{ret.number} of order {order.key}")
     try:
@@ -488,32 +486,6 @@ def _create_replacement(ret: Return, order: Order, deps: ReturnDeps) -> Order:
     except VersionConflict:
         return _load_order(deps, replacement.key)
     return replacement
-
-
-def _fresh_fulfillment_fields() -> dict[str, Any]:
-    return {
-        "tracking_number": None,
-        "carrier": None,
-        "task_token": None,
-        "waiting_for": None,
-        "answered_token": None,
-        "answered_wait": None,
-        "cancel_requested": None,
-        "inspection_attempts": 0,
-        "packages": [],
-        "short": {},
-        "payment": {},
-        "failure": None,
-        "delivered_at": None,
-        "returns_opened": 0,
-        "return_claims": {},
-        "returned": {},
-        "replacement_orders": [],
-        "store_returns": {},
-        "store_refunds_noted": [],
-        "attempt": 0,
-        "pending_events": [],
-    }
 
 
 def _record_replacement(ret: Return, order: Order, replacement: Order) -> None:

@@ -41,7 +41,6 @@ from fulfillment.ports import (
     Workflow,
     WriteBackDeps,
 )
-from fulfillment.return_steps import ReturnLineRequest, ReturnRequest, request_return
 
 MAX_WEBHOOK_BYTES = 1024 * 1024  # far above any order webhook, far below API Gateway's 10 MB
 _CONFLICT_ATTEMPTS = 8
@@ -358,6 +357,9 @@ def _return_still_to_open(report: StoreReturnReport, order: Order, deps: OpenRet
 
 
 def _open_store_return(report: StoreReturnReport, order: Order, deps: OpenReturnDeps) -> None:
+    # Imported here: only a delivered order's refund needs the return workflow, so intake's cold start does not.
+    from fulfillment.return_steps import ReturnLineRequest, ReturnRequest, request_return
+
     delivered = delivered_quantities(order)
     # A store reports what it refunded; what a partial fulfillment never sent cannot come back.
     lines = [
