@@ -51,20 +51,20 @@ def run_demo(runtime: LocalRuntime, out: Any = sys.stdout) -> str:
 
 def run_return(runtime: LocalRuntime, order_key: str, say: Any) -> str:
     """The torch came back broken: customer service opens a return asking for a replacement."""
-    from fulfillment import return_steps
     from fulfillment.bootstrap import container
     from fulfillment.model.returns import Resolution
+    from fulfillment.returns.request import ReturnLineRequest, ReturnRequest, request_return
 
     say("\n5. The customer returns the torch (defective); customer service asks for a replacement")
     say(f"   fulfillment returns start {order_key} --line TORCH-CB-01:1 --reason defective --resolution replacement")
-    request = return_steps.ReturnRequest(
+    request = ReturnRequest(
         order_key=order_key,
-        lines=[return_steps.ReturnLineRequest(sku="TORCH-CB-01", quantity=1)],
+        lines=[ReturnLineRequest(sku="TORCH-CB-01", quantity=1)],
         reason="defective",
         resolution=Resolution.REPLACEMENT,
         requested_by="customer-service",
     )
-    opened = return_steps.request_return(request, container())
+    opened = request_return(request, container())
     execution = runtime.wait_for_execution(opened.execution_name(), timeout=120, state_machine="ReturnStateMachine")
     say(f"\nReturn execution {execution['name']}: {execution['status']}")
     print_execution_path(runtime, execution["executionArn"], say)

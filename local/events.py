@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fulfillment.services import partner_signature
+from fulfillment.intake.partners import partner_signature
 from local.client import EVENTS, WOO_SAMPLES, woocommerce_headers
 from local.demo import DEMO_SECRET, DEMO_STORE
 from local.runtime import CARRIER_SECRET, ROOT, http_api_event

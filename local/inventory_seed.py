@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from fulfillment.inventory_ports import Inventory
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE, StockLevel, WarehouseId
 from fulfillment.model.order import Sku
+from fulfillment.ports import Inventory
 
 SEED_FILE = Path(__file__).resolve().parent / "inventory.json"
 

@@ -260,19 +260,19 @@ def orders_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]
 
 
 def orders_decide(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    from fulfillment import workflow_steps
+    from fulfillment.steps.decisions import Decision, decide
 
     deps = _deps(target)
-    decision = workflow_steps.Decision(args.decision)
-    order = workflow_steps.decide(args.order, decision, deps, by=args.by, reason=args.reason or "")
+    decision = Decision(args.decision)
+    order = decide(args.order, decision, deps, by=args.by, reason=args.reason or "")
     return _order_view(order)
 
 
 def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    from fulfillment import workflow_steps
+    from fulfillment.steps.cancellation import request_cancellation
 
     deps = _deps(target)
-    return _order_view(workflow_steps.request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
+    return _order_view(request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
 
 
 def _intake_deps(target: Target) -> Any:
@@ -306,9 +306,9 @@ def webhooks_list(args: argparse.Namespace, target: Target) -> list[dict[str, An
 
 
 def webhooks_replay(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    from fulfillment import services
+    from fulfillment.intake.replay import replay_delivery
 
-    result = services.replay_delivery(args.store, args.delivery_id, _intake_deps(target))
+    result = replay_delivery(args.store, args.delivery_id, _intake_deps(target))
     return {
         "delivery_id": args.delivery_id,
         "outcome": result.outcome,
@@ -338,9 +338,9 @@ def _executions_port(target: Target) -> Any:
 def _rerun_one(key: str, args: argparse.Namespace, deps: Any, executions: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from fulfillment import reruns
+    from fulfillment.steps.rerun import rerun
 
-    return asdict(reruns.rerun(key, deps.orders, executions, by=args.by, reason=args.reason or ""))
+    return asdict(rerun(key, deps.orders, executions, by=args.by, reason=args.reason or ""))
 
 
 def orders_rerun(args: argparse.Namespace, target: Target) -> Any:

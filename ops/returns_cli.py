@@ -57,15 +57,15 @@ def return_view(ret: Any) -> dict[str, Any]:
 
 
 def returns_start(args: argparse.Namespace, target: Any) -> dict[str, Any]:
-    from fulfillment import return_steps
+    from fulfillment.returns.request import ReturnLineRequest, ReturnRequest, request_return
 
     deps = _return_deps(target)
     order = deps.orders.get(args.order)
     line_ids = {line.line_id for line in order.lines} if order else set()
-    request = return_steps.ReturnRequest(
+    request = ReturnRequest(
         order_key=args.order,
         lines=[
-            return_steps.ReturnLineRequest(
+            ReturnLineRequest(
                 line_id=line["ident"] if line["ident"] in line_ids else None,
                 sku=None if line["ident"] in line_ids else line["ident"],
                 quantity=line["quantity"],
@@ -76,7 +76,7 @@ def returns_start(args: argparse.Namespace, target: Any) -> dict[str, Any]:
         resolution=args.resolution,
         requested_by=args.by,
     )
-    ret = return_steps.request_return(request, deps)
+    ret = request_return(request, deps)
     return {**return_view(ret), "execution": ret.execution_name()}
 
 
@@ -116,10 +116,10 @@ def returns_list(args: argparse.Namespace, target: Any) -> list[dict[str, Any]]:
 
 
 def returns_rerun(args: argparse.Namespace, target: Any) -> dict[str, Any]:
-    from fulfillment import return_steps
+    from fulfillment.returns.rerun import rerun_return
 
     deps = _return_deps(target)
-    ret = return_steps.rerun_return(args.return_key, deps, by=args.by, reason=args.reason)
+    ret = rerun_return(args.return_key, deps, by=args.by, reason=args.reason)
     return {**return_view(ret), "execution": ret.execution_name()}
 
 

@@ -25,7 +25,7 @@ from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import Execution, StoredDelivery
-from fulfillment.workflow_steps import WaitKind
+from fulfillment.steps.waits import WaitKind
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
 

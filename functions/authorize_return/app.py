@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import return_steps
-from fulfillment.steps import ReturnStepInput, task_handler
+from fulfillment.edge.task import ReturnStepInput, task_handler
+from fulfillment.returns.authorize import authorize_return
 
 lambda_handler = task_handler(
     ReturnStepInput,
-    lambda step, deps: return_steps.authorize_return(step.return_key, deps),
+    lambda step, deps: authorize_return(step.return_key, deps),
 )

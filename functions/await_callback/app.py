@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import workflow_steps
-from fulfillment.steps import CallbackStepInput, task_handler
+from fulfillment.edge.task import CallbackStepInput, task_handler
+from fulfillment.steps.waits import park_task_token
 
 lambda_handler = task_handler(
     CallbackStepInput,
-    lambda step, deps: workflow_steps.park_task_token(step.order_key, step.task_token, step.waiting_for, deps),
+    lambda step, deps: park_task_token(step.order_key, step.task_token, step.waiting_for, deps),
 )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import return_steps
-from fulfillment.steps import ReturnWaitInput, task_handler
+from fulfillment.edge.task import ReturnWaitInput, task_handler
+from fulfillment.returns.waits import park_return_wait
 
 lambda_handler = task_handler(
     ReturnWaitInput,
-    lambda step, deps: return_steps.park_return_wait(step.return_key, step.task_token, step.waiting_for, deps),
+    lambda step, deps: park_return_wait(step.return_key, step.task_token, step.waiting_for, deps),
 )

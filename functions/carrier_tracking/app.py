@@ -7,11 +7,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fulfillment import observability, services, workflow_steps
 from fulfillment.bootstrap import Container, container
+from fulfillment.edge import observability
+from fulfillment.edge.http import json_response, register_refusals, webhook_request
+from fulfillment.edge.observability import traced
 from fulfillment.errors import UnknownShipment
-from fulfillment.http import json_response, register_refusals, webhook_request
-from fulfillment.observability import traced
+from fulfillment.intake.partners import verified_partner_event
+from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
 
 logger = observability.logger()
 app = APIGatewayHttpResolver()
@@ -25,8 +27,8 @@ def receive_tracking_event(carrier: str) -> Response[str]:
     if carrier != deps.settings.carrier_name:
         raise UnknownShipment(f"no carrier {carrier!r} is configured")
     secret = deps.secrets.get(deps.settings.carrier_secret_ref(carrier))
-    event = services.verified_partner_event(workflow_steps.TrackingEvent, request, secret, "carrier")
-    order_key = workflow_steps.record_tracking_event(carrier, event, deps)
+    event = verified_partner_event(TrackingEvent, request, secret, "carrier")
+    order_key = record_tracking_event(carrier, event, deps)
     logger.append_keys(order_key=order_key)  # the correlation id across every function
     return json_response(202, {"order_key": order_key, "event_id": event.event_id})
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import return_steps
-from fulfillment.steps import ReturnCloseInput, return_output, task_handler
+from fulfillment.edge.task import ReturnCloseInput, return_output, task_handler
+from fulfillment.returns.close import close_return
 
 lambda_handler = task_handler(
     ReturnCloseInput,
-    lambda step, deps: return_output(
-        return_steps.close_return(step.return_key, step.outcome, deps, step.error.model_dump())
-    ),
+    lambda step, deps: return_output(close_return(step.return_key, step.outcome, deps, step.error.model_dump())),
 )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import workflow_steps
-from fulfillment.steps import CompensationInput, task_handler
+from fulfillment.edge.task import CompensationInput, task_handler
+from fulfillment.steps.compensation import compensate
 
 lambda_handler = task_handler(
     CompensationInput,
-    lambda step, deps: workflow_steps.compensate(step.order_key, step.outcome, step.error.model_dump(), deps),
+    lambda step, deps: compensate(step.order_key, step.outcome, step.error.model_dump(), deps),
 )

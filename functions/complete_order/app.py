@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import workflow_steps
-from fulfillment.steps import StepInput, task_handler
+from fulfillment.edge.task import StepInput, task_handler
+from fulfillment.steps.complete import complete_order
 
 lambda_handler = task_handler(
     StepInput,
-    lambda step, deps: workflow_steps.complete_order(step.order_key, deps),
+    lambda step, deps: complete_order(step.order_key, deps),
 )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import return_steps
-from fulfillment.steps import ReturnStepInput, return_output, task_handler
+from fulfillment.edge.task import ReturnStepInput, return_output, task_handler
+from fulfillment.returns.dispose import dispose_return
 
 lambda_handler = task_handler(
     ReturnStepInput,
-    lambda step, deps: return_output(return_steps.dispose_return(step.return_key, deps)),
+    lambda step, deps: return_output(dispose_return(step.return_key, deps)),
 )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fulfillment import services
+from fulfillment.edge.queue import queue_handler
+from fulfillment.intake.fetch import fetch_and_record
 from fulfillment.model.inbound import FetchRequest
-from fulfillment.queue_worker import queue_handler
 
-lambda_handler = queue_handler(FetchRequest, services.fetch_and_record)
+lambda_handler = queue_handler(FetchRequest, fetch_and_record)

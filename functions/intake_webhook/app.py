@@ -12,11 +12,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fulfillment import observability, services
 from fulfillment.bootstrap import Container, container
+from fulfillment.edge import observability
+from fulfillment.edge.http import intake_response, register_refusals, webhook_request
+from fulfillment.edge.observability import traced
 from fulfillment.errors import DomainError, TransientError, VersionConflict
-from fulfillment.http import intake_response, register_refusals, webhook_request
-from fulfillment.observability import traced
+from fulfillment.intake import receive as intake
 
 logger = observability.logger()
 metrics = Metrics()
@@ -29,7 +30,7 @@ register_refusals(app)
 def receive_webhook(platform: str, store_id: str) -> Response[str]:
     deps: Container = app.context["deps"]
     try:
-        result = services.receive_webhook(platform, store_id, webhook_request(app.current_event.raw_event), deps)
+        result = intake.receive_webhook(platform, store_id, webhook_request(app.current_event.raw_event), deps)
     except DomainError as error:
         # The URL's platform is whatever a caller typed: only known ones become a dimension (each is a metric).
         record_refusal(platform if deps.platforms.get(platform) is not None else "unknown", error)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment import workflow_steps
-from fulfillment.steps import AlertInput, task_handler
+from fulfillment.edge.task import AlertInput, task_handler
+from fulfillment.steps.alerts import raise_alert
 
 lambda_handler = task_handler(
     AlertInput,
-    lambda step, deps: workflow_steps.raise_alert(step.order_key, step.alert, deps),
+    lambda step, deps: raise_alert(step.order_key, step.alert, deps),
 )

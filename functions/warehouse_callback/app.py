@@ -9,11 +9,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from fulfillment import observability, return_steps, services, workflow_steps
 from fulfillment.bootstrap import Container, container
+from fulfillment.edge import observability
+from fulfillment.edge.http import json_response, register_refusals, webhook_request
+from fulfillment.edge.observability import traced
 from fulfillment.errors import UnknownShipment
-from fulfillment.http import json_response, register_refusals, webhook_request
-from fulfillment.observability import traced
+from fulfillment.intake.partners import verified_partner_event
+from fulfillment.returns.waits import ReturnReport, record_return_report
+from fulfillment.steps.inspection import InspectionReport, record_inspection
 
 logger = observability.logger()
 app = APIGatewayHttpResolver()
@@ -23,7 +26,7 @@ register_refusals(app)
 @app.post("/warehouses/<warehouse>/inspections")
 def receive_inspection(warehouse: str) -> Response[str]:
     deps: Container = app.context["deps"]
-    order = workflow_steps.record_inspection(_verified(workflow_steps.InspectionReport, warehouse, deps), deps)
+    order = record_inspection(_verified(InspectionReport, warehouse, deps), deps)
     logger.append_keys(order_key=order.key)  # the correlation id across every function
     return json_response(202, {"order_key": order.key, "status": order.status})
 
@@ -31,7 +34,7 @@ def receive_inspection(warehouse: str) -> Response[str]:
 @app.post("/warehouses/<warehouse>/returns")
 def receive_return_report(warehouse: str) -> Response[str]:
     deps: Container = app.context["deps"]
-    ret = return_steps.record_return_report(_verified(return_steps.ReturnReport, warehouse, deps), deps)
+    ret = record_return_report(_verified(ReturnReport, warehouse, deps), deps)
     logger.append_keys(order_key=ret.order_key, return_key=ret.key)
     return json_response(202, {"return_key": ret.key, "status": ret.status})
 
@@ -41,7 +44,7 @@ def _verified[Report: BaseModel](model: type[Report], warehouse: str, deps: Cont
     if warehouse != deps.settings.warehouse_name:
         raise UnknownShipment(f"no warehouse {warehouse!r} is configured")
     secret = deps.secrets.get(deps.settings.warehouse_secret_ref(warehouse))
-    return services.verified_partner_event(model, webhook_request(app.current_event.raw_event), secret, "warehouse")
+    return verified_partner_event(model, webhook_request(app.current_event.raw_event), secret, "warehouse")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fulfillment import services
+from fulfillment.edge.queue import queue_handler
 from fulfillment.model.writeback import WriteBackRequest
-from fulfillment.queue_worker import queue_handler
+from fulfillment.write_back import write_back
 
-lambda_handler = queue_handler(WriteBackRequest, services.write_back)
+lambda_handler = queue_handler(WriteBackRequest, write_back)

@@ -24,9 +24,9 @@ from botocore.exceptions import ClientError
 
 from fulfillment.adapters.inventory_dynamodb import DynamoInventory
 from fulfillment.errors import OrderInvalid, OutOfStock, ReservationNotFound, TransientError
-from fulfillment.inventory_ports import Inventory
 from fulfillment.model import Order
 from fulfillment.model.inventory import OutOfStockPolicy, ReservationOutcome, ReservedLine, StockLevel
+from fulfillment.ports import Inventory
 from local.inventory_seed import SEED_FILE, load_seed, seed_inventory
 from tests.conftest import ROOT
 from tests.fakes import make_line, make_order

@@ -20,7 +20,7 @@ from fulfillment.adapters.payment_gateway import HttpPaymentGateway
 from fulfillment.errors import PaymentDeclined, PlatformRejected, TransientError
 from fulfillment.model import Order
 from fulfillment.model.payment import capture_key, cash_key, refund_key, void_key
-from fulfillment.payment_ports import PaymentGateway
+from fulfillment.ports import PaymentGateway
 from local.payment_simulator import PaymentSimulator
 from local.stub_api import Fault
 from tests.fakes import make_order, money

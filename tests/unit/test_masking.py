@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fulfillment.observability import MASK, logger, mask_personal_data
+from fulfillment.edge.observability import MASK, logger, mask_personal_data
 
 
 def test_masks_personal_keys_at_any_depth() -> None:

@@ -16,17 +16,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from fulfillment.adapters.platforms.base import PlatformAdapters
-    from fulfillment.inventory_ports import Inventory
     from fulfillment.model import Order
-    from fulfillment.payment_ports import PaymentGateway
     from fulfillment.ports import (
         Carrier,
         DeliveryArchive,
         DeliveryLog,
         FetchQueue,
         InboundPlatform,
+        Inventory,
         OrderRepository,
         OrderSource,
+        PaymentGateway,
         ReturnRepository,
         SecretStore,
         StoreNotifier,

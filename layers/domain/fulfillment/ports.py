@@ -1,4 +1,5 @@
-"""Ports: what the services need from the outside world. Adapters and test fakes implement them."""
+"""Ports: what the use cases need from the outside world, and the dependency sets each use case takes.
+Adapters (``adapters/``) and the test fakes implement them; ``bootstrap.Container`` provides them all."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from fulfillment.inventory_ports import Inventory
-from fulfillment.model import Order, OrderStatus, TimelineEvent
+from fulfillment.model import Money, Order, OrderStatus, TimelineEvent
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
+from fulfillment.model.inventory import OutOfStockPolicy, Reservation, ReservationOutcome, StockLevel
+from fulfillment.model.payment import PaymentResult
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
-from fulfillment.payment_ports import PaymentGateway
 
 
 class OrderRepository(Protocol):
@@ -186,8 +187,79 @@ class Warehouse(Protocol):
         """Announce an RMA: the warehouse reports the goods' arrival and their inspection on its callback route."""
 
 
+# --- stock -------------------------------------------------------------------------------------
+# Every method is safe under Step Functions retries and re-runs: reserving twice for the same order takes stock
+# once, releasing or consuming twice changes stock once. A reservation is keyed on ``Order.attempt_ref()`` (the
+# order key, or ``<key>:a<n>`` for a reopened order's later attempt): the ``order_key`` the methods take.
+
+
+class Inventory(Protocol):
+    def reserve(self, order: Order, policy: OutOfStockPolicy) -> ReservationOutcome:
+        """Hold the order's units in one atomic step: all lines or none (under ``PARTIAL``, all that is available).
+
+        Idempotent per order: if the order has a reservation, it is returned unchanged and nothing
+        is taken, whatever the policy or the stock now (a released or consumed one too, with its
+        status; the caller decides what a closed reservation means). An unknown SKU counts as none
+        available. Raises ``OutOfStock`` (with ``short``) and reserves nothing under ``WAIT`` and
+        ``CANCEL`` when any SKU is short, and under ``PARTIAL`` when nothing at all is available;
+        ``OrderInvalid`` for an order with no lines or more SKUs than one transaction can hold;
+        ``TransientError`` when the store is throttled or contended (retry).
+        """
+
+    def release(self, order_key: str) -> bool:
+        """Compensation: give a held reservation's units back (``held`` → ``released``).
+
+        True if this call released it; False if nothing was held (no reservation, or one already
+        released or consumed), in which case no stock changes.
+        """
+
+    def consume(self, order_key: str) -> None:
+        """The order shipped: its held units leave the warehouse (``held`` → ``consumed``).
+
+        ``on_hand`` and ``reserved`` drop by the reserved units; ``available`` does not change.
+        Consuming a consumed reservation does nothing. Raises ``ReservationNotFound`` if the order
+        has no reservation or it was released (its units may already be someone else's).
+        """
+
+    def restock(self, warehouse: str, sku: str, quantity: int) -> StockLevel:
+        """Add ``quantity`` (> 0) units to ``on_hand`` and ``available``; creates the SKU. Not idempotent."""
+
+    def restock_once(self, reference: str, sku: str, quantity: int) -> bool:
+        """Put returned units back into the warehouse this inventory reserves from, once per ``reference`` (a
+        returned line): False, and nothing added, if that was done before."""
+
+    def level(self, warehouse: str, sku: str) -> StockLevel | None: ...
+
+    def reservation(self, order_key: str) -> Reservation | None: ...
+
+
+# --- money we collect ourselves ---------------------------------------------------------------------
+# Only ``AUTHORIZED`` and ``CASH_ON_DELIVERY`` orders go through the gateway (``model/payment.py``); the store
+# holds a ``PREPAID`` order's money and refunds it itself.
+
+
+class PaymentGateway(Protocol):
+    """Every call carries an idempotency key: the same key always gets the first answer (a decline
+    included) and never moves money twice. Declines raise ``PaymentDeclined``; a temporary failure
+    raises ``TransientError`` and is safe to retry with the same key."""
+
+    def capture(self, order: Order, amount: Money, idempotency_key: str) -> PaymentResult:
+        """Capture up to the authorized amount, once: ``captured``, or ``already`` if it was captured before."""
+
+    def void(self, order: Order, idempotency_key: str) -> PaymentResult:
+        """Release the payment whatever its state (Adyen's "cancel or refund"): an uncaptured authorization
+        is ``voided``; money already captured or collected is refunded in full (``refunded``, the amount
+        given back); nothing left to release is ``already``."""
+
+    def refund(self, order: Order, amount: Money, idempotency_key: str) -> PaymentResult:
+        """Give back part of what was captured or collected; never more than is left (``PlatformRejected``)."""
+
+    def collect_cash(self, order: Order, amount: Money, idempotency_key: str) -> PaymentResult:
+        """Record the carrier's cash collection on delivery: ``collected``, or ``already``."""
+
+
 class OpenReturnDeps(Protocol):
-    """What opening a return needs (``return_steps.request_return``): intake opens the ones stores report."""
+    """What opening a return needs (``returns.request.request_return``): intake opens the ones stores report."""
 
     @property
     def orders(self) -> OrderRepository: ...

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from fulfillment.edge.task import AlertInput, StepInput, record_outcome_metrics
 from fulfillment.model import OrderStatus
-from fulfillment.steps import AlertInput, StepInput, record_outcome_metrics
 from tests.fakes import make_order
 
 
@@ -83,7 +83,7 @@ class TestCallbackWaitSeconds:
     def test_the_step_after_an_answered_wait_times_it_once(self, capsys: pytest.CaptureFixture[str]) -> None:
         from datetime import UTC, datetime, timedelta
 
-        from fulfillment import workflow_steps
+        from fulfillment.steps.decisions import Decision, decide
         from tests.fakes import FulfillmentWorld
         from tests.unit.functions.test_step_handlers import invoke
 
@@ -94,7 +94,7 @@ class TestCallbackWaitSeconds:
         assert parked.waiting_since is not None
         parked.waiting_since = datetime.now(UTC) - timedelta(seconds=90)  # a person took a minute and a half
         world.orders.save(parked)
-        workflow_steps.decide(key, workflow_steps.Decision.APPROVE, world, by="ops")
+        decide(key, Decision.APPROVE, world, by="ops")
         answered = world.stored(key)
         assert answered.waiting_since is None and answered.last_wait is not None
         assert answered.last_wait["kind"] == "approval"
@@ -107,7 +107,7 @@ class TestCallbackWaitSeconds:
         assert 90 <= metric["CallbackWaitSeconds"][0] < 100  # type: ignore[index]
         assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CallbackWaitSeconds", "Unit": "Seconds"}]  # type: ignore[index]
         assert world.stored(key).last_wait is None
-        from fulfillment.steps import record_wait_metric
+        from fulfillment.edge.task import record_wait_metric
 
         record_wait_metric(key, world.orders)  # a retried step, or the next one: nothing more to emit
         assert "CallbackWaitSeconds" not in emitted(capsys)

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fulfillment import services
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.registry import build_platforms
+from fulfillment.edge.http import STATUS_BY_ERROR, refusal
 from fulfillment.errors import DomainError
-from fulfillment.http import STATUS_BY_ERROR, refusal
+from fulfillment.intake.receive import receive_webhook
 from fulfillment.model.store import Store, WebhookRequest
 from fulfillment.ports import InboundPlatform
 from tests.fakes import (
@@ -102,7 +102,7 @@ def test_unverified_requests_are_refused_with_a_4xx_and_change_nothing(
     request = WebhookRequest(body=body, headers=request_headers, method=method)
 
     try:
-        result = services.receive_webhook(name, "shop", request, world, now=1_750_000_000.0)
+        result = receive_webhook(name, "shop", request, world, now=1_750_000_000.0)
     except DomainError as error:
         assert 400 <= refusal(error).status_code < 500, f"{type(error).__name__} would answer 5xx"
         assert world.untouched()

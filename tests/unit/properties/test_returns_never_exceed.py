@@ -8,10 +8,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fulfillment import return_steps as rs
 from fulfillment.errors import ReturnNotAllowed
 from fulfillment.model import OrderStatus
 from fulfillment.model.returns import ReturnStatus
+from fulfillment.returns.authorize import authorize_return
+from fulfillment.returns.close import close_return
+from fulfillment.returns.dispose import dispose_return
+from fulfillment.returns.request import ReturnLineRequest, ReturnRequest, request_return
+from fulfillment.returns.resolve import resolve_return
+from fulfillment.returns.waits import ReturnLineReport, ReturnReport, park_return_wait, record_return_report
 from tests.fakes import FulfillmentWorld, make_line, money
 
 LINES = {"301": ("MUG-CC-BLU", 2, "14.50"), "302": ("TEE-ORG-M-GRN", 1, "29.00")}
@@ -45,25 +50,23 @@ def _advance(world: FulfillmentWorld, return_key: str, step: str, spec: dict[str
     if ret.status in (ReturnStatus.REJECTED, ReturnStatus.EXPIRED, ReturnStatus.CLOSED):
         return
     if step == "authorize":
-        rs.authorize_return(return_key, world)
+        authorize_return(return_key, world)
     elif step == "receive" and ret.rma:
-        rs.park_return_wait(return_key, f"goods-{return_key}", "goods", world)
-        rs.record_return_report(rs.ReturnReport(return_key=return_key, rma=ret.rma, event="received"), world)
+        park_return_wait(return_key, f"goods-{return_key}", "goods", world)
+        record_return_report(ReturnReport(return_key=return_key, rma=ret.rma, event="received"), world)
     elif step == "inspect" and ret.status is ReturnStatus.RECEIVED and ret.rma:
         report = [
-            rs.ReturnLineReport(line_id=line.line_id, result=spec["result"], resellable=spec["resellable"])
+            ReturnLineReport(line_id=line.line_id, result=spec["result"], resellable=spec["resellable"])
             for line in ret.lines
         ]
-        rs.park_return_wait(return_key, f"inspection-{return_key}", "inspection", world)
-        rs.record_return_report(
-            rs.ReturnReport(return_key=return_key, rma=ret.rma, event="inspected", lines=report), world
-        )
+        park_return_wait(return_key, f"inspection-{return_key}", "inspection", world)
+        record_return_report(ReturnReport(return_key=return_key, rma=ret.rma, event="inspected", lines=report), world)
     elif step == "dispose":
-        rs.dispose_return(return_key, world)
+        dispose_return(return_key, world)
     elif step == "resolve":
-        rs.resolve_return(return_key, world)
+        resolve_return(return_key, world)
     elif step == "close" and ret.status in (ReturnStatus.REFUNDED, ReturnStatus.REPLACED, ReturnStatus.REFUSED):
-        rs.close_return(return_key, "closed", world)
+        close_return(return_key, "closed", world)
 
 
 @settings(max_examples=150, deadline=None)
@@ -74,14 +77,14 @@ def test_returns_in_any_interleaving_stay_within_what_was_delivered(
     world, key = _world()
     opened: list[tuple[str, dict[str, Any]]] = []
     for spec in returns:
-        request = rs.ReturnRequest(
+        request = ReturnRequest(
             order_key=key,
-            lines=[rs.ReturnLineRequest(line_id=line_id, quantity=qty) for line_id, qty in spec["lines"]],
+            lines=[ReturnLineRequest(line_id=line_id, quantity=qty) for line_id, qty in spec["lines"]],
             reason="defective",
             resolution=spec["resolution"],
         )
         try:
-            opened.append((rs.request_return(request, world).key, spec))
+            opened.append((request_return(request, world).key, spec))
         except ReturnNotAllowed:
             break  # every delivered unit is back: the order is RETURNED… and still takes none
     # Any interleaving that keeps each return's own steps in order.

@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import pytest
 
-from fulfillment import workflow_steps as steps
+from fulfillment.edge.task import CallbackStepInput, CompensationInput, StepInput, step_output
 from fulfillment.errors import (
     AwaitingStock,
     DomainError,
@@ -55,8 +55,19 @@ from fulfillment.model import OrderStatus
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.writeback import UpdateKind
-from fulfillment.steps import CallbackStepInput, CompensationInput, StepInput, step_output
-from fulfillment.workflow_steps import Decision, InspectionReport, TrackingEvent
+from fulfillment.steps.alerts import raise_alert
+from fulfillment.steps.cancellation import request_cancellation
+from fulfillment.steps.compensation import compensate
+from fulfillment.steps.complete import complete_order
+from fulfillment.steps.decisions import Decision, decide
+from fulfillment.steps.inspection import InspectionReport, record_inspection
+from fulfillment.steps.package import package_order
+from fulfillment.steps.payment import complete_payment
+from fulfillment.steps.reserve import reserve_inventory
+from fulfillment.steps.ship import ship_order
+from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
+from fulfillment.steps.validate import validate_order
+from fulfillment.steps.waits import park_task_token
 from tests.fakes import FulfillmentWorld, make_line
 
 S = OrderStatus
@@ -182,24 +193,24 @@ class _Port:
 
 # --- the driver ---------------------------------------------------------------------------------------
 LAMBDAS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
-    "${ValidateOrderFunctionArn}": lambda event, deps: steps.validate_order(StepInput(**event).order_key, deps),
-    "${ReserveInventoryFunctionArn}": lambda event, deps: steps.reserve_inventory(StepInput(**event).order_key, deps),
-    "${PackageOrderFunctionArn}": lambda event, deps: steps.package_order(StepInput(**event).order_key, deps),
-    "${ShipOrderFunctionArn}": lambda event, deps: steps.ship_order(StepInput(**event).order_key, deps),
-    "${CompletePaymentFunctionArn}": lambda event, deps: steps.complete_payment(StepInput(**event).order_key, deps),
-    "${CompleteOrderFunctionArn}": lambda event, deps: steps.complete_order(StepInput(**event).order_key, deps),
-    "${RaiseAlertFunctionArn}": lambda event, deps: steps.raise_alert(event["order_key"], event["alert"], deps),
+    "${ValidateOrderFunctionArn}": lambda event, deps: validate_order(StepInput(**event).order_key, deps),
+    "${ReserveInventoryFunctionArn}": lambda event, deps: reserve_inventory(StepInput(**event).order_key, deps),
+    "${PackageOrderFunctionArn}": lambda event, deps: package_order(StepInput(**event).order_key, deps),
+    "${ShipOrderFunctionArn}": lambda event, deps: ship_order(StepInput(**event).order_key, deps),
+    "${CompletePaymentFunctionArn}": lambda event, deps: complete_payment(StepInput(**event).order_key, deps),
+    "${CompleteOrderFunctionArn}": lambda event, deps: complete_order(StepInput(**event).order_key, deps),
+    "${RaiseAlertFunctionArn}": lambda event, deps: raise_alert(event["order_key"], event["alert"], deps),
     "${AwaitCallbackFunctionArn}": lambda event, deps: _park(CallbackStepInput.model_validate(event), deps),
     "${CompensateFunctionArn}": lambda event, deps: _compensate(CompensationInput.model_validate(event), deps),
 }
 
 
 def _park(step: CallbackStepInput, deps: Any) -> None:
-    steps.park_task_token(step.order_key, step.task_token, step.waiting_for, deps)
+    park_task_token(step.order_key, step.task_token, step.waiting_for, deps)
 
 
 def _compensate(step: CompensationInput, deps: Any) -> Any:
-    return steps.compensate(step.order_key, step.outcome, step.error.model_dump(), deps)
+    return compensate(step.order_key, step.outcome, step.error.model_dump(), deps)
 
 
 Answer = Callable[[Any, FulfillmentWorld, str], object]
@@ -210,7 +221,7 @@ def _warehouse_passes(deps: Any, world: FulfillmentWorld, key: str) -> object:
     if not asked:
         return None  # nobody asked the warehouse: it has nothing to report
     report = InspectionReport(order_key=key, attempt=asked[-1], result="passed", inspector="inspector-7")
-    return steps.record_inspection(report, deps)
+    return record_inspection(report, deps)
 
 
 def _carrier_delivers(deps: Any, world: FulfillmentWorld, key: str) -> object:
@@ -223,11 +234,11 @@ def _carrier_delivers(deps: Any, world: FulfillmentWorld, key: str) -> object:
         status="delivered",
         occurred_at=DELIVERED_AT,
     )
-    return steps.record_tracking_event(label.carrier, event, deps)
+    return record_tracking_event(label.carrier, event, deps)
 
 
 def _operator(decision: Decision) -> Answer:
-    return lambda deps, world, key: steps.decide(key, decision, deps, by="ops")
+    return lambda deps, world, key: decide(key, decision, deps, by="ops")
 
 
 ANSWERS: dict[str, Answer] = {
@@ -557,7 +568,7 @@ def packaged_order(payment: str) -> tuple[FulfillmentWorld, str]:
 
 
 def cancel(deps: Any, key: str) -> None:
-    steps.request_cancellation(key, REASON, deps)
+    request_cancellation(key, REASON, deps)
 
 
 def cancel_before_shipping(world: FulfillmentWorld, key: str) -> Run:
@@ -572,7 +583,7 @@ def cancel_while_shipping(world: FulfillmentWorld, key: str) -> Run:
 
 def ship_while_cancelling(world: FulfillmentWorld, key: str) -> Run:
     def ship(_: object) -> None:
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
     world.orders.before_next_save(ship)  # at the cancellation's save
     cancel(world, key)
@@ -868,7 +879,7 @@ def race_to_reserve(world: FulfillmentWorld, keys: list[str]) -> dict[str, Excep
     def reserve(key: str) -> None:
         barrier.wait()
         try:
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
         except DomainError as error:
             outcomes[key] = error
         else:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from fulfillment import services
 from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import (
     DomainError,
@@ -19,6 +18,8 @@ from fulfillment.errors import (
     UnsupportedPlatform,
     VersionConflict,
 )
+from fulfillment.intake.receive import receive_webhook
+from fulfillment.intake.result import IntakeResult
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.store import WebhookRequest
 from fulfillment.ports import InboundPlatform
@@ -63,8 +64,8 @@ class Intake:
 
     def deliver(
         self, request: WebhookRequest, *, platform: str = "woocommerce", store_id: str = STORE_ID
-    ) -> services.IntakeResult:
-        return services.receive_webhook(platform, store_id, request, self)
+    ) -> IntakeResult:
+        return receive_webhook(platform, store_id, request, self)
 
     def stored(self, key: str = KEY) -> Order:
         order = self.orders.get(key)
@@ -186,7 +187,7 @@ class TestRecordingOrders:
     ) -> None:
         result = intake.deliver(signed(woo_pending_body, PENDING_SIGNATURE))
 
-        assert result == services.IntakeResult(
+        assert result == IntakeResult(
             outcome="accepted", order_key=KEY, status=OrderStatus.PENDING_PAYMENT, execution_name=None
         )
         order = intake.stored()

@@ -1,4 +1,4 @@
-"""An operator's re-run of a failed order (``fulfillment.reruns``), over the fakes and the ASL-walking driver.
+"""An operator's re-run of a failed order (``fulfillment.steps.rerun``), over the fakes and the ASL-walking driver.
 
 Each test fails an order the way the state machine would (``run_happy_path`` with a fault), ends its
 execution, re-runs it, runs the new (or redriven) execution, and checks every side effect happened once
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from fulfillment import reruns
 from fulfillment.errors import RerunRefused
 from fulfillment.model import OrderStatus
 from fulfillment.model.payment import capture_key, void_key
-from fulfillment.reruns import rerun, rerun_execution_name
+from fulfillment.steps.rerun import order_executions, rerun, rerun_execution_name
 from tests.fakes import FulfillmentWorld, make_order
 from tests.unit.services.test_fault_injection import HAPPY_PATH, Fault, broken, run_happy_path
 
@@ -226,12 +225,11 @@ class TestExecutionNames:
         order = world.stored(key)
         world.workflow.start_named(order, f"{BASE}-rerun1")
 
-        assert [e.name for e in reruns.order_executions(order, world.workflow)] == [BASE, f"{BASE}-rerun1"]
+        assert [e.name for e in order_executions(order, world.workflow)] == [BASE, f"{BASE}-rerun1"]
 
 
 def _carrier_loses_it(deps: object, world: FulfillmentWorld, key: str) -> object:
-    from fulfillment import workflow_steps as steps
-    from fulfillment.workflow_steps import TrackingEvent
+    from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
     from tests.unit.services.test_fault_injection import DELIVERED_AT
 
     label = world.carrier.bought(key)
@@ -243,4 +241,4 @@ def _carrier_loses_it(deps: object, world: FulfillmentWorld, key: str) -> object
         exception="lost",
         occurred_at=DELIVERED_AT,
     )
-    return steps.record_tracking_event(label.carrier, event, deps)  # type: ignore[arg-type]
+    return record_tracking_event(label.carrier, event, deps)  # type: ignore[arg-type]

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from fulfillment import services
 from fulfillment.adapters.platforms.bigcommerce import refund_reports
 from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
+from fulfillment.intake.fetch import fetch_and_record
+from fulfillment.intake.receive import receive_webhook
+from fulfillment.intake.result import IntakeResult
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.order import ReportedLine, StoreReturnReport
@@ -75,10 +77,10 @@ class Intake:
     def order_sources(self) -> dict[str, FakeSource]:
         return {"woocommerce": self.source}
 
-    def fetch_reporting(self, *reports: StoreReturnReport) -> services.IntakeResult:
+    def fetch_reporting(self, *reports: StoreReturnReport) -> IntakeResult:
         self.source.order = self.world.stored(KEY).model_copy(update={"reported_returns": reports})
         request = FetchRequest(platform="woocommerce", store_id=STORE_ID, external_order_id="4711", topic="refund")
-        return services.fetch_and_record(request, self)
+        return fetch_and_record(request, self)
 
     def notes(self) -> list[str]:
         return [event.reason for event in self.world.timeline(KEY) if "no goods expected back" in event.reason]
@@ -233,7 +235,7 @@ class TestMoneyOnlyRefunds:
         intake.world.order_at(OrderStatus.COMPLETED)
         refund = {"id": 4725, "reason": "Henkel abgebrochen", "total": "-17.26"}
         for _ in range(2):
-            services.receive_webhook("woocommerce", STORE_ID, _woo_refunded(woo_paid_body, refund), intake)
+            receive_webhook("woocommerce", STORE_ID, _woo_refunded(woo_paid_body, refund), intake)
         assert intake.notes() == ["refunded 17.26 EUR on woocommerce; no goods expected back"]
         assert len(intake.returns) == 0
         assert intake.world.stored(KEY).status is OrderStatus.COMPLETED
@@ -242,8 +244,8 @@ class TestMoneyOnlyRefunds:
         intake.world.order_at(OrderStatus.COMPLETED)
         first = {"id": 4725, "reason": "", "total": "-17.26"}
         second = {"id": 4726, "reason": "", "total": "-5.00"}
-        services.receive_webhook("woocommerce", STORE_ID, _woo_refunded(woo_paid_body, first), intake)
-        services.receive_webhook("woocommerce", STORE_ID, _woo_refunded(woo_paid_body, first, second), intake)
+        receive_webhook("woocommerce", STORE_ID, _woo_refunded(woo_paid_body, first), intake)
+        receive_webhook("woocommerce", STORE_ID, _woo_refunded(woo_paid_body, first, second), intake)
         assert len(intake.notes()) == 2
 
     def test_a_refund_on_an_order_in_fulfillment_adds_no_note(self, intake: Intake) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fulfillment import services
 from fulfillment.adapters.platforms.opencart import OpenCartInbound
 from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import DeliveryNotFound, InvalidSignature, MalformedPayload
+from fulfillment.intake.receive import receive_webhook
+from fulfillment.intake.replay import replay_delivery
+from fulfillment.intake.result import IntakeResult
 from fulfillment.model import OrderStatus
 from fulfillment.model.store import Store, WebhookRequest
 from fulfillment.ports import InboundPlatform
@@ -84,11 +86,11 @@ class Intake:
         platform: str = "woocommerce",
         store_id: str = STORE_ID,
         now: float | None = None,
-    ) -> services.IntakeResult:
-        return services.receive_webhook(platform, store_id, request, self, now=now)
+    ) -> IntakeResult:
+        return receive_webhook(platform, store_id, request, self, now=now)
 
-    def replay(self, delivery_id: str, store_id: str = STORE_ID) -> services.IntakeResult:
-        return services.replay_delivery(store_id, delivery_id, self)
+    def replay(self, delivery_id: str, store_id: str = STORE_ID) -> IntakeResult:
+        return replay_delivery(store_id, delivery_id, self)
 
     def delete(self, key: str) -> None:
         """An order lost from the table (deleted by hand, restored from an older backup)."""

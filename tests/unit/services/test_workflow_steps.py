@@ -15,8 +15,6 @@ from typing import Any, Literal
 
 import pytest
 
-from fulfillment import services
-from fulfillment import workflow_steps as steps
 from fulfillment.errors import (
     AwaitingStock,
     CancellationRefused,
@@ -33,11 +31,24 @@ from fulfillment.errors import (
     UnpackableItem,
     VersionConflict,
 )
+from fulfillment.intake.partners import parse_partner_event, partner_signature, verify_partner_signature
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.writeback import UpdateKind
 from fulfillment.ports import StepDeps
-from fulfillment.workflow_steps import Decision, InspectionReport, TrackingEvent, WaitKind
+from fulfillment.steps.alerts import raise_alert
+from fulfillment.steps.cancellation import request_cancellation
+from fulfillment.steps.compensation import compensate
+from fulfillment.steps.complete import complete_order
+from fulfillment.steps.decisions import Decision, decide
+from fulfillment.steps.inspection import InspectionReport, record_inspection
+from fulfillment.steps.package import package_order
+from fulfillment.steps.payment import complete_payment
+from fulfillment.steps.reserve import reserve_inventory
+from fulfillment.steps.ship import ship_order
+from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
+from fulfillment.steps.validate import validate_order
+from fulfillment.steps.waits import WaitKind, park_task_token
 from tests.fakes import FulfillmentWorld, make_address, make_line, money
 
 S = OrderStatus
@@ -79,14 +90,14 @@ def tracking(
         description="parcel news",
         exception=exception,
     )
-    return steps.record_tracking_event(carrier, event, world)
+    return record_tracking_event(carrier, event, world)
 
 
 def inspected(
     world: FulfillmentWorld, key: str, attempt: int, result: Literal["passed", "failed"], notes: str = "chipped"
 ) -> Order:
     report = InspectionReport(order_key=key, attempt=attempt, result=result, inspector="inspector-7", notes=notes)
-    return steps.record_inspection(report, world)
+    return record_inspection(report, world)
 
 
 def lambda_error(message: str, error_type: str = "OrderInvalid") -> str:
@@ -149,12 +160,12 @@ class TestTheWorld:
 # --- what every step has in common ------------------------------------------------------------------
 Step = Callable[[FulfillmentWorld, str], object]
 STEPS: list[tuple[str, Step, OrderStatus, OrderStatus]] = [
-    ("validate", lambda w, key: steps.validate_order(key, w), S.RECEIVED, S.VALIDATED),
-    ("reserve", lambda w, key: steps.reserve_inventory(key, w), S.VALIDATED, S.RESERVED),
-    ("package", lambda w, key: steps.package_order(key, w), S.INSPECTED, S.PACKAGED),
-    ("ship", lambda w, key: steps.ship_order(key, w), S.PACKAGED, S.SHIPPED),
-    ("pay", lambda w, key: steps.complete_payment(key, w), S.DELIVERED, S.PAYMENT_COMPLETED),
-    ("complete", lambda w, key: steps.complete_order(key, w), S.PAYMENT_COMPLETED, S.COMPLETED),
+    ("validate", lambda w, key: validate_order(key, w), S.RECEIVED, S.VALIDATED),
+    ("reserve", lambda w, key: reserve_inventory(key, w), S.VALIDATED, S.RESERVED),
+    ("package", lambda w, key: package_order(key, w), S.INSPECTED, S.PACKAGED),
+    ("ship", lambda w, key: ship_order(key, w), S.PACKAGED, S.SHIPPED),
+    ("pay", lambda w, key: complete_payment(key, w), S.DELIVERED, S.PAYMENT_COMPLETED),
+    ("complete", lambda w, key: complete_order(key, w), S.PAYMENT_COMPLETED, S.COMPLETED),
 ]
 STEP_IDS = [name for name, *_ in STEPS]
 
@@ -254,7 +265,7 @@ class TestEveryStep:
         writes = world.orders.writes
 
         with pytest.raises(InvalidTransition):
-            steps.package_order(key, world)
+            package_order(key, world)
 
         assert world.orders.writes == writes
         assert world.stored(key).status is S.RECEIVED
@@ -263,16 +274,16 @@ class TestEveryStep:
     def test_the_whole_path_records_a_gapless_timeline(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RECEIVED)
 
-        assert steps.validate_order(key, world)["needs_review"] is False
-        steps.reserve_inventory(key, world)
-        steps.park_task_token(key, "inspection-token", WaitKind.INSPECTION, world)
+        assert validate_order(key, world)["needs_review"] is False
+        reserve_inventory(key, world)
+        park_task_token(key, "inspection-token", WaitKind.INSPECTION, world)
         inspected(world, key, 1, "passed")
-        steps.package_order(key, world)
-        steps.ship_order(key, world)
-        steps.park_task_token(key, "delivery-token", WaitKind.DELIVERY, world)
+        package_order(key, world)
+        ship_order(key, world)
+        park_task_token(key, "delivery-token", WaitKind.DELIVERY, world)
         tracking(world, key, "delivered")
-        steps.complete_payment(key, world)
-        steps.complete_order(key, world)
+        complete_payment(key, world)
+        complete_order(key, world)
 
         timeline = world.timeline(key)
         assert [event.status for event in timeline] == list(FULFILLMENT_PATH)
@@ -287,7 +298,7 @@ class TestValidateOrder:
     def test_an_ordinary_order_needs_no_review(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RECEIVED)
 
-        answer = steps.validate_order(key, world)
+        answer = validate_order(key, world)
 
         assert answer == {"order_key": key, "needs_review": False, "review_reasons": []}
         assert world.stored(key).status is S.VALIDATED
@@ -300,7 +311,7 @@ class TestValidateOrder:
         totals = world.stored(world.order_at(S.RECEIVED, external_id="template")).totals
         key = world.order_at(S.RECEIVED, totals=totals.model_copy(update={"grand_total": money(grand_total)}))
 
-        answer = steps.validate_order(key, world)
+        answer = validate_order(key, world)
 
         assert answer["needs_review"] is needs_review
         assert answer["review_reasons"] == ([f"high value: {money(grand_total)}"] if needs_review else [])
@@ -312,12 +323,12 @@ class TestValidateOrder:
         world.store_options(review_above_minor=threshold)
         key = world.order_at(S.RECEIVED)  # 34.90 EUR
 
-        assert steps.validate_order(key, world)["needs_review"] is needs_review
+        assert validate_order(key, world)["needs_review"] is needs_review
 
     def test_billing_and_shipping_in_different_countries_wait_for_a_person(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RECEIVED, billing_address=make_address(country="AT"))
 
-        answer = steps.validate_order(key, world)
+        answer = validate_order(key, world)
 
         assert answer["needs_review"] is True
         assert answer["review_reasons"] == ["billing country AT differs from shipping country DE"]
@@ -325,7 +336,7 @@ class TestValidateOrder:
     def test_an_order_flagged_by_the_store_waits_for_a_person(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RECEIVED, platform_refs={"flagged": "fraud score 87"})
 
-        answer = steps.validate_order(key, world)
+        answer = validate_order(key, world)
 
         assert answer["needs_review"] is True
         assert answer["review_reasons"] == ["flagged by the store: fraud score 87"]
@@ -334,7 +345,7 @@ class TestValidateOrder:
         world.store_options(review_above_minor="100")
         key = world.order_at(S.RECEIVED, billing_address=make_address(country="AT"), platform_refs={"flagged": "yes"})
 
-        reasons = steps.validate_order(key, world)["review_reasons"]
+        reasons = validate_order(key, world)["review_reasons"]
 
         assert len(reasons) == 3
         assert world.last_event(key).detail["review"] == reasons
@@ -353,7 +364,7 @@ class TestValidateOrder:
         writes = world.orders.writes
 
         with pytest.raises(OrderInvalid, match=problem):
-            steps.validate_order(key, world)
+            validate_order(key, world)
 
         assert world.stored(key).status is S.RECEIVED
         assert world.orders.writes == writes
@@ -363,7 +374,7 @@ class TestValidateOrder:
         key = world.order_at(S.RECEIVED, lines=())
 
         with pytest.raises(OrderInvalid, match="order has no lines"):
-            steps.validate_order(key, world)
+            validate_order(key, world)
 
         assert world.stored(key).status is S.RECEIVED
 
@@ -372,18 +383,18 @@ class TestValidateOrder:
         writes = world.orders.writes
 
         with pytest.raises(InvalidTransition):
-            steps.validate_order(key, world)
+            validate_order(key, world)
 
         assert world.stored(key).status is S.PENDING_PAYMENT
         assert world.orders.writes == writes
 
     def test_a_re_run_gives_the_first_answer_and_records_nothing(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RECEIVED, platform_refs={"flagged": "fraud score 87"})
-        first = steps.validate_order(key, world)
+        first = validate_order(key, world)
         writes = world.orders.writes
         world.store_options(review_above_minor="1")  # would add a reason if the verdict were made again
 
-        again = steps.validate_order(key, world)
+        again = validate_order(key, world)
 
         assert again == first
         assert world.orders.writes == writes
@@ -391,17 +402,17 @@ class TestValidateOrder:
 
     def test_a_re_run_after_the_order_moved_on_still_gives_the_first_answer(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RECEIVED, billing_address=make_address(country="AT"))
-        first = steps.validate_order(key, world)
-        steps.reserve_inventory(key, world)
+        first = validate_order(key, world)
+        reserve_inventory(key, world)
 
-        assert steps.validate_order(key, world) == first
+        assert validate_order(key, world) == first
 
 
 class TestReserveInventory:
     def test_reserves_every_line_under_the_default_policy(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
 
-        steps.reserve_inventory(key, world)
+        reserve_inventory(key, world)
 
         assert world.stored(key).status is S.RESERVED
         assert (world.level().on_hand, world.level().reserved) == (10, 2)
@@ -411,10 +422,10 @@ class TestReserveInventory:
         key = world.order_at(S.VALIDATED)
         world.orders.fail_next_save()
         with pytest.raises(VersionConflict):
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
         assert world.stored(key).status is S.VALIDATED
 
-        steps.reserve_inventory(key, world)
+        reserve_inventory(key, world)
 
         assert world.stored(key).status is S.RESERVED
         assert (world.level().on_hand, world.level().reserved) == (10, 2)
@@ -422,9 +433,9 @@ class TestReserveInventory:
 
     def test_a_re_run_after_it_reserved_asks_the_inventory_nothing(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
-        steps.reserve_inventory(key, world)
+        reserve_inventory(key, world)
 
-        steps.reserve_inventory(key, world)
+        reserve_inventory(key, world)
 
         assert world.inventory.reserve_calls == 1
         assert world.level().reserved == 2
@@ -437,7 +448,7 @@ class TestReserveInventory:
         key = world.order_at(S.VALIDATED, stock=1)  # two wanted
 
         with pytest.raises(AwaitingStock):
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
 
         assert world.stored(key).status is S.VALIDATED
         assert world.inventory.reservation(key) is None
@@ -446,10 +457,10 @@ class TestReserveInventory:
     def test_under_wait_a_retry_after_the_restock_reserves(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, stock=1)
         with pytest.raises(AwaitingStock):
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
 
         world.inventory.restock("main", SKU, 1)
-        steps.reserve_inventory(key, world)
+        reserve_inventory(key, world)
 
         assert world.stored(key).status is S.RESERVED
         assert world.level().reserved == 2
@@ -459,7 +470,7 @@ class TestReserveInventory:
         key = world.order_at(S.VALIDATED, stock=1)
 
         with pytest.raises(OutOfStock) as raised:
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
 
         assert raised.type is OutOfStock  # not AwaitingStock: the state machine cancels instead of retrying
         assert raised.value.short == {SKU: 1}
@@ -474,7 +485,7 @@ class TestReserveInventory:
             lines=(make_line(), make_line(line_id="302", sku="SAUCER-CC", name="Saucer", quantity=1)),
         )
 
-        steps.reserve_inventory(key, world)
+        reserve_inventory(key, world)
 
         order = world.stored(key)
         assert (order.status, order.short) == (S.RESERVED, {SKU: 1})
@@ -487,7 +498,7 @@ class TestReserveInventory:
         key = world.order_at(S.VALIDATED, stock=0)
 
         with pytest.raises(OutOfStock) as raised:
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
 
         assert raised.type is OutOfStock
         assert world.stored(key).status is S.VALIDATED
@@ -497,7 +508,7 @@ class TestReserveInventory:
         cancel_requested(world, key)
 
         with pytest.raises(OrderCancelled):
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
 
         assert world.inventory.reserve_calls == 0
         assert world.inventory.reservation(key) is None
@@ -520,7 +531,7 @@ class TestParkTaskToken:
         key = world.order_at(status)
         timeline = world.timeline(key)
 
-        steps.park_task_token(key, TOKEN, kind, world)
+        park_task_token(key, TOKEN, kind, world)
 
         order = world.stored(key)
         assert (order.status, order.task_token, order.waiting_for) == (status, TOKEN, str(kind))
@@ -534,7 +545,7 @@ class TestParkTaskToken:
     ) -> None:
         key = world.order_at(S.RESERVED, inspection_attempts=attempts)
 
-        steps.park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
+        park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
 
         assert world.warehouse.requests == [(key, attempts + 1)]
         order = world.stored(key)
@@ -547,7 +558,7 @@ class TestParkTaskToken:
         key = world.order_at(status)
         writes = world.orders.writes
 
-        steps.park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
+        park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
 
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert world.stored(key).task_token is None
@@ -556,7 +567,7 @@ class TestParkTaskToken:
     def test_an_inspection_wait_resumes_at_once_after_the_inspection_passed(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.INSPECTED)
 
-        steps.park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
+        park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
 
         assert world.workflow.resumed_tokens == [TOKEN]
         assert world.warehouse.requests == []
@@ -569,7 +580,7 @@ class TestParkTaskToken:
         key = world.order_at(S.RESERVED)
         cancel_requested(world, key, "customer changed their mind")
 
-        steps.park_task_token(key, TOKEN, kind, world)
+        park_task_token(key, TOKEN, kind, world)
 
         assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
         assert world.stored(key).task_token is None
@@ -577,13 +588,13 @@ class TestParkTaskToken:
 
     def test_refuses_an_unknown_order(self, world: FulfillmentWorld) -> None:
         with pytest.raises(OrderNotFound):
-            steps.park_task_token("kaffeekontor:404", TOKEN, WaitKind.DELIVERY, world)
+            park_task_token("kaffeekontor:404", TOKEN, WaitKind.DELIVERY, world)
 
     def test_a_cancellation_saved_while_the_token_is_parked_still_fails_the_wait(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
-        world.orders.before_next_save(lambda _: steps.request_cancellation(key, "customer", world))
+        world.orders.before_next_save(lambda _: request_cancellation(key, "customer", world))
 
-        steps.park_task_token(key, TOKEN, WaitKind.APPROVAL, world)
+        park_task_token(key, TOKEN, WaitKind.APPROVAL, world)
 
         assert world.workflow.failed_tokens == [TOKEN]
 
@@ -635,7 +646,7 @@ class TestRecordInspection:
 
     def test_three_failures_in_a_row_end_in_inspection_failed(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
-        steps.park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
+        park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
 
         for attempt in (1, 2, 3):
             inspected(world, key, attempt, "failed")
@@ -693,7 +704,7 @@ class TestDecide:
     def test_approving_resumes_the_wait(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
 
-        steps.decide(key, Decision.APPROVE, world, by="ops@example.com")
+        decide(key, Decision.APPROVE, world, by="ops@example.com")
 
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         order = world.stored(key)
@@ -706,7 +717,7 @@ class TestDecide:
     ) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
 
-        steps.decide(key, Decision.REJECT, world, by="ops", reason=reason)
+        decide(key, Decision.REJECT, world, by="ops", reason=reason)
 
         assert world.workflow.failed == [(TOKEN, "ApprovalRejected", cause)]
         assert world.stored(key).task_token is None
@@ -714,18 +725,18 @@ class TestDecide:
     def test_the_timeline_says_who_rejected(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
 
-        steps.decide(key, Decision.REJECT, world, by="ops")
+        decide(key, Decision.REJECT, world, by="ops")
 
         assert world.last_event(key).reason.startswith("rejected by ops")
 
     @pytest.mark.parametrize("second", [Decision.APPROVE, Decision.REJECT])
     def test_a_second_answer_is_nothing_to_decide(self, world: FulfillmentWorld, second: Decision) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
-        steps.decide(key, Decision.APPROVE, world, by="ops")
+        decide(key, Decision.APPROVE, world, by="ops")
         writes = world.orders.writes
 
         with pytest.raises(NothingToDecide):
-            steps.decide(key, second, world, by="other-ops")
+            decide(key, second, world, by="other-ops")
 
         assert world.orders.writes == writes
         assert (world.workflow.resumed_tokens, world.workflow.failed) == ([TOKEN], [])
@@ -748,7 +759,7 @@ class TestDecide:
         writes = world.orders.writes
 
         with pytest.raises(NothingToDecide):
-            steps.decide(key, decision, world, by="ops")
+            decide(key, decision, world, by="ops")
 
         assert world.orders.writes == writes
         assert (world.workflow.resumed, world.workflow.failed) == ([], [])
@@ -758,7 +769,7 @@ class TestDecide:
     ) -> None:
         key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.OPERATOR, inspection_attempts=3)
 
-        steps.decide(key, Decision.PASS, world, by="ops", reason="scratch is cosmetic")
+        decide(key, Decision.PASS, world, by="ops", reason="scratch is cosmetic")
 
         order = world.stored(key)
         assert (order.status, order.task_token) == (S.INSPECTED, None)
@@ -768,7 +779,7 @@ class TestDecide:
     def test_an_operator_fail_after_failed_inspections_is_inspection_rejected(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.OPERATOR, inspection_attempts=3)
 
-        steps.decide(key, Decision.FAIL, world, by="ops", reason="cracked")
+        decide(key, Decision.FAIL, world, by="ops", reason="cracked")
 
         assert world.workflow.failed == [(TOKEN, "InspectionRejected", "cracked")]
         assert world.stored(key).status is S.RESERVED
@@ -779,7 +790,7 @@ class TestDecide:
     ) -> None:
         key = world.order_at(S.INSPECTED, token=TOKEN, waiting_for=WaitKind.OPERATOR)
 
-        steps.decide(key, decision, world, by="ops")
+        decide(key, decision, world, by="ops")
 
         assert world.workflow.answered_tokens == [TOKEN]
 
@@ -790,7 +801,7 @@ class TestDecide:
         key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.OPERATOR, inspection_attempts=3)
 
         with pytest.raises(NothingToDecide):
-            steps.decide(key, decision, world, by="ops")
+            decide(key, decision, world, by="ops")
 
         assert world.workflow.failed == []
 
@@ -800,7 +811,7 @@ class TestDecide:
     ) -> None:
         key = world.order_at(S.SHIPPED, token=TOKEN, waiting_for=waiting_for)
 
-        steps.decide(key, Decision.DELIVERED, world, by="ops", reason="customer confirmed")
+        decide(key, Decision.DELIVERED, world, by="ops", reason="customer confirmed")
 
         order = world.stored(key)
         assert (order.status, order.task_token) == (S.DELIVERED, None)
@@ -813,7 +824,7 @@ class TestDecide:
     ) -> None:
         key = world.order_at(S.SHIPPED, token=TOKEN, waiting_for=waiting_for)
 
-        steps.decide(key, Decision.LOST, world, by="ops", reason="carrier gave up")
+        decide(key, Decision.LOST, world, by="ops", reason="carrier gave up")
 
         assert world.workflow.failed == [(TOKEN, "DeliveryFailed", "lost (carrier gave up)")]
         order = world.stored(key)
@@ -827,7 +838,7 @@ class TestPackageOrder:
             S.INSPECTED, lines=(make_line(), make_line(line_id="302", sku="SAUCER-CC", name="Saucer", quantity=1))
         )
 
-        steps.package_order(key, world)
+        package_order(key, world)
 
         order = world.stored(key)
         assert order.packages == world.packer(order)
@@ -840,7 +851,7 @@ class TestPackageOrder:
         writes = world.orders.writes
 
         with pytest.raises(UnpackableItem) as raised:
-            steps.package_order(key, world)
+            package_order(key, world)
 
         assert raised.value.sku == SKU
         order = world.stored(key)
@@ -852,7 +863,7 @@ class TestShipOrder:
     def test_records_the_label_and_makes_the_shipment_trackable(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         order = world.stored(key)
         assert (order.carrier, order.tracking_number) == (CARRIER, "TRK00000001")
@@ -862,7 +873,7 @@ class TestShipOrder:
     def test_takes_the_reserved_stock_off_the_shelf(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         assert (world.level().on_hand, world.level().reserved) == (8, 0)
         reservation = world.inventory.reservation(key)
@@ -872,9 +883,9 @@ class TestShipOrder:
         key = world.order_at(S.PACKAGED)
         world.orders.fail_next_save()
         with pytest.raises(VersionConflict):
-            steps.ship_order(key, world)
+            ship_order(key, world)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         assert world.stored(key).tracking_number == "TRK00000001"
         assert world.carrier.calls == [key, key]  # asked twice, keyed on the order: one label
@@ -883,18 +894,18 @@ class TestShipOrder:
 
     def test_a_re_run_after_it_shipped_buys_nothing(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         assert world.carrier.calls == [key]
 
     def test_queues_the_shipped_write_back_also_on_a_re_run(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
         assert world.notifier.kinds_for(key) == [UpdateKind.SHIPPED]
-        steps.ship_order(key, world)  # the first run may have died before its message left
+        ship_order(key, world)  # the first run may have died before its message left
 
         assert world.notifier.kinds_for(key) == [UpdateKind.SHIPPED, UpdateKind.SHIPPED]
 
@@ -902,7 +913,7 @@ class TestShipOrder:
         world.store_options(capture_on="shipment")
         key = world.order_at(S.PACKAGED, platform_refs=AUTHORIZED)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         [charge] = world.payments.charges_for(key)
         assert (charge.kind, charge.amount, charge.idempotency_key) == ("capture", 3490, f"capture:{key}")
@@ -916,9 +927,9 @@ class TestShipOrder:
         key = world.order_at(S.PACKAGED, platform_refs=AUTHORIZED)
         world.orders.fail_next_save()
         with pytest.raises(VersionConflict):
-            steps.ship_order(key, world)
+            ship_order(key, world)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         assert len(world.payments.charges_for(key, "capture")) == 1
         assert world.stored(key).payment["captured_minor"] == "3490"
@@ -938,7 +949,7 @@ class TestShipOrder:
         world.store_options(**options)
         key = world.order_at(S.PACKAGED, platform_refs=refs)
 
-        steps.ship_order(key, world)
+        ship_order(key, world)
 
         assert world.payments.calls == []
         assert "captured_minor" not in world.stored(key).payment
@@ -951,7 +962,7 @@ class TestShipOrder:
         writes = world.orders.writes
 
         with pytest.raises(PaymentDeclined) as raised:
-            steps.ship_order(key, world)
+            ship_order(key, world)
 
         assert raised.value.decline_code == "insufficient_funds"
         order = world.stored(key)
@@ -965,9 +976,9 @@ class TestShipOrder:
         key = world.order_at(S.PACKAGED, platform_refs=AUTHORIZED)
         world.payments.decline_next(key)
         with pytest.raises(PaymentDeclined):
-            steps.ship_order(key, world)
+            ship_order(key, world)
 
-        steps.compensate(key, "cancelled", {"Error": "PaymentDeclined", "Cause": "card_declined"}, world)
+        compensate(key, "cancelled", {"Error": "PaymentDeclined", "Cause": "card_declined"}, world)
 
         assert world.stored(key).status is S.CANCELLED
         assert (world.level().on_hand, world.level().reserved) == (10, 0)
@@ -1048,7 +1059,7 @@ class TestRecordTrackingEvent:
         assert world.stored(key).status is S.DELIVERED
         assert world.workflow.resumed == []
 
-        steps.park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
+        park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
 
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert world.stored(key).task_token is None
@@ -1088,7 +1099,7 @@ class TestRecordTrackingEvent:
 
     def test_a_token_parked_while_delivered_is_saved_is_still_resumed(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.SHIPPED)
-        world.orders.before_next_save(lambda _: steps.park_task_token(key, TOKEN, WaitKind.DELIVERY, world))
+        world.orders.before_next_save(lambda _: park_task_token(key, TOKEN, WaitKind.DELIVERY, world))
 
         tracking(world, key, "delivered")
 
@@ -1101,9 +1112,9 @@ class TestCompletePayment:
         key = world.order_at(S.DELIVERED, platform_refs=AUTHORIZED)
         world.orders.fail_next_save(ConnectionError("the Lambda died before its save"))
         with pytest.raises(ConnectionError):
-            steps.complete_payment(key, world)
+            complete_payment(key, world)
 
-        steps.complete_payment(key, world)
+        complete_payment(key, world)
 
         [charge] = world.payments.charges_for(key)
         assert (charge.kind, charge.amount, charge.idempotency_key) == ("capture", 3490, f"capture:{key}")
@@ -1115,19 +1126,19 @@ class TestCompletePayment:
     def test_captures_what_the_store_has_not_refunded(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.DELIVERED, platform_refs=AUTHORIZED, refunded=money("4.90"))
 
-        steps.complete_payment(key, world)
+        complete_payment(key, world)
 
         assert [charge.amount for charge in world.payments.charges_for(key, "capture")] == [3000]
 
     def test_an_order_captured_at_shipment_is_not_captured_again(self, world: FulfillmentWorld) -> None:
         world.store_options(capture_on="shipment")
         key = world.order_at(S.PACKAGED, platform_refs=AUTHORIZED)
-        steps.ship_order(key, world)
+        ship_order(key, world)
         order = world.stored(key)
         order.transition_to(S.DELIVERED, "given")
         world.orders.save(order)
 
-        steps.complete_payment(key, world)
+        complete_payment(key, world)
 
         assert len(world.payments.calls) == 1
         assert world.stored(key).status is S.PAYMENT_COMPLETED
@@ -1135,7 +1146,7 @@ class TestCompletePayment:
     def test_collects_cash_on_delivery(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.DELIVERED, platform_refs=CASH_ON_DELIVERY)
 
-        steps.complete_payment(key, world)
+        complete_payment(key, world)
 
         [charge] = world.payments.charges_for(key)
         assert (charge.kind, charge.amount, charge.idempotency_key) == ("cash", 3490, f"cash:{key}")
@@ -1145,7 +1156,7 @@ class TestCompletePayment:
     def test_charges_nothing_for_a_prepaid_order(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.DELIVERED)
 
-        steps.complete_payment(key, world)
+        complete_payment(key, world)
 
         assert world.payments.calls == []
         order = world.stored(key)
@@ -1161,7 +1172,7 @@ class TestCompletePayment:
         writes = world.orders.writes
 
         with pytest.raises(PaymentDeclined) as raised:
-            steps.complete_payment(key, world)
+            complete_payment(key, world)
 
         assert raised.value.decline_code == code
         assert world.stored(key).status is S.DELIVERED
@@ -1172,7 +1183,7 @@ class TestCompleteOrder:
     def test_completes_the_order_and_queues_the_completed_write_back(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PAYMENT_COMPLETED)
 
-        steps.complete_order(key, world)
+        complete_order(key, world)
 
         assert world.stored(key).status is S.COMPLETED
         assert world.notifier.kinds_for(key) == [UpdateKind.COMPLETED]
@@ -1192,7 +1203,7 @@ class TestRequestCancellation:
     ) -> None:
         key = world.order_at(status, token=TOKEN, waiting_for=waiting_for)
 
-        steps.request_cancellation(key, "customer changed their mind", world)
+        request_cancellation(key, "customer changed their mind", world)
 
         assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
         order = world.stored(key)
@@ -1203,20 +1214,20 @@ class TestRequestCancellation:
     def test_while_a_step_runs_the_next_step_refuses(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
 
-        steps.request_cancellation(key, "customer changed their mind", world)
+        request_cancellation(key, "customer changed their mind", world)
 
         order = world.stored(key)
         assert (order.status, order.cancel_requested) == (S.VALIDATED, "customer changed their mind")
         assert (world.workflow.resumed, world.workflow.failed) == ([], [])
         with pytest.raises(OrderCancelled, match="customer changed their mind"):
-            steps.reserve_inventory(key, world)
+            reserve_inventory(key, world)
         assert world.level().reserved == 0
 
     def test_while_a_step_runs_the_next_wait_fails_at_once(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
-        steps.request_cancellation(key, "customer changed their mind", world)
+        request_cancellation(key, "customer changed their mind", world)
 
-        steps.park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
+        park_task_token(key, TOKEN, WaitKind.INSPECTION, world)
 
         assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
         assert world.warehouse.requests == []
@@ -1227,7 +1238,7 @@ class TestRequestCancellation:
         writes = world.orders.writes
 
         with pytest.raises(CancellationRefused):
-            steps.request_cancellation(key, "too late", world)
+            request_cancellation(key, "too late", world)
 
         assert world.orders.writes == writes
         assert world.stored(key).cancel_requested is None
@@ -1235,14 +1246,14 @@ class TestRequestCancellation:
     def test_a_shipped_order_in_transit_can_still_be_cancelled(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.SHIPPED, token=TOKEN)
 
-        steps.request_cancellation(key, "customer changed their mind", world)
+        request_cancellation(key, "customer changed their mind", world)
 
         assert [failure[:2] for failure in world.workflow.failed] == [(TOKEN, "OrderCancelled")]
 
     def test_a_pending_payment_order_is_cancelled_at_once(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PENDING_PAYMENT)
 
-        steps.request_cancellation(key, "never paid", world)
+        request_cancellation(key, "never paid", world)
 
         order = world.stored(key)
         assert order.status is S.CANCELLED
@@ -1256,7 +1267,7 @@ class TestRequestCancellation:
         key = world.order_at(status)
         writes = world.orders.writes
 
-        assert steps.request_cancellation(key, "late", world).status is status
+        assert request_cancellation(key, "late", world).status is status
 
         assert world.orders.writes == writes
         assert world.notifier.requests == []
@@ -1266,7 +1277,7 @@ class TestCompensate:
     def test_after_reservation_only_it_releases_the_stock_and_cancels(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
 
-        steps.compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer changed their mind"}, world)
+        compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer changed their mind"}, world)
 
         order = world.stored(key)
         assert order.status is S.CANCELLED
@@ -1283,10 +1294,10 @@ class TestCompensate:
         key = world.order_at(S.PACKAGED)
         world.orders.fail_next_save(ConnectionError("the Lambda died before its save"))
         with pytest.raises(ConnectionError):
-            steps.ship_order(key, world)
+            ship_order(key, world)
         assert world.stored(key).tracking_number is None
 
-        steps.compensate(key, "failed", {"Error": "States.Timeout", "Cause": ""}, world)
+        compensate(key, "failed", {"Error": "States.Timeout", "Cause": ""}, world)
 
         assert world.carrier.cancelled == [key]
         assert "label cancelled" in world.last_event(key).detail["undone"]
@@ -1294,14 +1305,14 @@ class TestCompensate:
     def test_refunds_a_captured_payment_exactly_once(self, world: FulfillmentWorld) -> None:
         world.store_options(capture_on="shipment")
         key = world.order_at(S.PACKAGED, platform_refs=AUTHORIZED)
-        steps.ship_order(key, world)
+        ship_order(key, world)
         lost = {"Error": "DeliveryFailed", "Cause": "lost: parcel news"}
         world.orders.fail_next_save(ConnectionError("the Lambda died before its save"))
         with pytest.raises(ConnectionError):
-            steps.compensate(key, "failed", lost, world)
+            compensate(key, "failed", lost, world)
 
-        steps.compensate(key, "failed", lost, world)  # the state machine's retry
-        steps.compensate(key, "failed", lost, world)  # and a re-run of the execution
+        compensate(key, "failed", lost, world)  # the state machine's retry
+        compensate(key, "failed", lost, world)  # and a re-run of the execution
 
         returned = [c for c in world.payments.charges_for(key) if c.kind in ("refund", "void")]
         assert [(c.amount, c.idempotency_key) for c in returned] == [(3490, f"void:{key}")]  # cancel-or-refund, once
@@ -1313,7 +1324,7 @@ class TestCompensate:
     def test_voids_an_authorization_not_yet_captured(self, world: FulfillmentWorld, status: OrderStatus) -> None:
         key = world.order_at(status, platform_refs=AUTHORIZED)
 
-        steps.compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer"}, world)
+        compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer"}, world)
 
         [void] = world.payments.charges_for(key)
         assert (void.kind, void.idempotency_key) == ("void", f"void:{key}")
@@ -1322,7 +1333,7 @@ class TestCompensate:
     def test_cash_on_delivery_before_delivery_has_nothing_to_give_back(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED, platform_refs=CASH_ON_DELIVERY)
 
-        steps.compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer"}, world)
+        compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer"}, world)
 
         # One cancel-or-refund call, keyed on the order: nothing was collected, so nothing moves.
         assert [c.kind for c in world.payments.charges_for(key) if c.kind in ("refund", "capture", "cash")] == []
@@ -1331,7 +1342,7 @@ class TestCompensate:
     def test_a_failure_records_the_error_and_the_lambdas_message(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
 
-        steps.compensate(
+        compensate(
             key, "failed", {"Error": "OrderInvalid", "Cause": lambda_error("shipping address has no city")}, world
         )
 
@@ -1354,22 +1365,22 @@ class TestCompensate:
     def test_keeps_other_causes_as_they_are(self, world: FulfillmentWorld, cause: str, readable: str) -> None:
         key = world.order_at(S.RESERVED)
 
-        steps.compensate(key, "failed", {"Error": "States.Timeout", "Cause": cause}, world)
+        compensate(key, "failed", {"Error": "States.Timeout", "Cause": cause}, world)
 
         assert world.stored(key).failure == {"error": "States.Timeout", "cause": readable}
 
     def test_an_empty_cause_falls_back_to_the_error_name(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
 
-        steps.compensate(key, "failed", {"Error": "States.HeartbeatTimeout", "Cause": ""}, world)
+        compensate(key, "failed", {"Error": "States.HeartbeatTimeout", "Cause": ""}, world)
 
         assert world.stored(key).failure == {"error": "States.HeartbeatTimeout", "cause": "States.HeartbeatTimeout"}
 
     def test_without_a_cause_it_keeps_the_one_the_failed_wait_left(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
-        steps.decide(key, Decision.REJECT, world, by="ops", reason="address looks fake")
+        decide(key, Decision.REJECT, world, by="ops", reason="address looks fake")
 
-        steps.compensate(key, "failed", {"Error": "ApprovalRejected", "Cause": None}, world)  # the local engine
+        compensate(key, "failed", {"Error": "ApprovalRejected", "Cause": None}, world)  # the local engine
 
         assert world.stored(key).failure == {"error": "ApprovalRejected", "cause": "address looks fake"}
         assert world.last_event(key).reason == "ApprovalRejected: address looks fake"
@@ -1377,7 +1388,7 @@ class TestCompensate:
     def test_bounds_long_causes(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
 
-        steps.compensate(key, "failed", {"Error": "Boom", "Cause": lambda_error("x" * 5000)}, world)
+        compensate(key, "failed", {"Error": "Boom", "Cause": lambda_error("x" * 5000)}, world)
 
         failure = world.stored(key).failure
         assert failure is not None and len(failure["cause"]) == 1000
@@ -1386,7 +1397,7 @@ class TestCompensate:
     def test_forgets_a_parked_task_token(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
 
-        steps.compensate(key, "cancelled", {"Error": "States.Timeout", "Cause": "nobody approved"}, world)
+        compensate(key, "cancelled", {"Error": "States.Timeout", "Cause": "nobody approved"}, world)
 
         order = world.stored(key)
         assert (order.status, order.task_token, order.waiting_for) == (S.CANCELLED, None, None)
@@ -1399,7 +1410,7 @@ class TestCompensate:
         key = world.order_at(status, platform_refs=AUTHORIZED)
         before, writes, effects = world.stored(key), world.orders.writes, side_effects(world)
 
-        returned = steps.compensate(key, outcome, {"Error": "Boom", "Cause": "late"}, world)
+        returned = compensate(key, outcome, {"Error": "Boom", "Cause": "late"}, world)
 
         assert returned == before
         assert world.stored(key) == before
@@ -1413,7 +1424,7 @@ class TestCompensate:
 
     def test_refuses_an_unknown_order(self, world: FulfillmentWorld) -> None:
         with pytest.raises(OrderNotFound):
-            steps.compensate("kaffeekontor:404", "failed", {"Error": "Boom", "Cause": ""}, world)
+            compensate("kaffeekontor:404", "failed", {"Error": "Boom", "Cause": ""}, world)
         assert world.notifier.requests == []
 
 
@@ -1422,7 +1433,7 @@ class TestRaiseAlert:
         key = world.order_at(S.SHIPPED, token=TOKEN, waiting_for=WaitKind.DELIVERY)
         events = len(world.timeline(key))
 
-        steps.raise_alert(key, "delivery_overdue", world)
+        raise_alert(key, "delivery_overdue", world)
 
         order = world.stored(key)
         assert (order.status, order.task_token) == (S.SHIPPED, TOKEN)
@@ -1434,7 +1445,7 @@ class TestRaiseAlert:
 
     def test_refuses_an_unknown_order(self, world: FulfillmentWorld) -> None:
         with pytest.raises(OrderNotFound):
-            steps.raise_alert("kaffeekontor:404", "approval_overdue", world)
+            raise_alert("kaffeekontor:404", "approval_overdue", world)
 
 
 # --- partner callbacks (carrier tracking, warehouse inspections) ------------------------------------------
@@ -1447,7 +1458,7 @@ class TestPartnerSignature:
     BODY = b'{"event_id":"evt-1","tracking_number":"TRK00000042","status":"delivered"}'
 
     def verify(self, secret: str, timestamp: str | None, signature: str | None, body: bytes = BODY) -> None:
-        services.verify_partner_signature(secret, body, timestamp, signature, now=self.NOW)
+        verify_partner_signature(secret, body, timestamp, signature, now=self.NOW)
 
     @pytest.mark.parametrize("prefix", ["", "sha256="])
     def test_accepts_a_fresh_valid_signature(self, prefix: str) -> None:
@@ -1455,7 +1466,7 @@ class TestPartnerSignature:
         self.verify("carrier-secret", timestamp, prefix + _sign("carrier-secret", timestamp, self.BODY))
 
     def test_matches_the_documented_scheme(self) -> None:
-        assert services.partner_signature("s", b"{}", "1") == _sign("s", "1", b"{}")
+        assert partner_signature("s", b"{}", "1") == _sign("s", "1", b"{}")
 
     def test_refuses_a_signature_made_with_another_secret(self) -> None:
         timestamp = str(self.NOW)
@@ -1498,7 +1509,7 @@ class TestPartnerEvents:
             b'{"event_id":"e","tracking_number":"T","status":"exception","exception":"lost",'
             b'"occurred_at":"2025-06-06T10:30:00Z"}'
         )
-        event = services.parse_partner_event(TrackingEvent, body)
+        event = parse_partner_event(TrackingEvent, body)
         assert (event.status, event.exception, event.occurred_at) == ("exception", "lost", DELIVERED_AT)
 
     @pytest.mark.parametrize(
@@ -1512,11 +1523,11 @@ class TestPartnerEvents:
     )
     def test_refuses_what_is_not_a_tracking_event(self, body: bytes) -> None:
         with pytest.raises(MalformedPayload):
-            services.parse_partner_event(TrackingEvent, body)
+            parse_partner_event(TrackingEvent, body)
 
     def test_reads_an_inspection_report(self) -> None:
         body = b'{"order_key":"kaffeekontor:4711","attempt":2,"result":"failed","notes":"chipped"}'
-        report = services.parse_partner_event(InspectionReport, body)
+        report = parse_partner_event(InspectionReport, body)
         assert (report.order_key, report.attempt, report.result, report.notes) == (
             "kaffeekontor:4711",
             2,
@@ -1529,4 +1540,4 @@ class TestPartnerEvents:
     )
     def test_refuses_what_is_not_an_inspection_report(self, body: bytes) -> None:
         with pytest.raises(MalformedPayload):
-            services.parse_partner_event(InspectionReport, body)
+            parse_partner_event(InspectionReport, body)

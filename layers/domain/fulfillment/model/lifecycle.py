@@ -54,7 +54,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.COMPLETED: frozenset({S.PARTIALLY_RETURNED, S.RETURNED}),
     S.PARTIALLY_RETURNED: frozenset({S.RETURNED}),
     S.RETURNED: frozenset(),
-    # Only ``reruns.reopen`` takes this exit: an operator re-runs a compensated order as a new attempt.
+    # Only ``steps.rerun`` takes this exit: an operator re-runs a compensated order as a new attempt.
     S.FAILED: frozenset({S.RECEIVED}),
     S.CANCELLED: frozenset(),
 }
@@ -79,3 +79,10 @@ def has_reached(current: OrderStatus, milestone: OrderStatus) -> bool:
     if current not in path or milestone not in path:
         return current == milestone
     return path.index(current) >= path.index(milestone)
+
+
+# In fulfillment and not yet shipped: a store's cancellation still stops the workflow (which compensates).
+# Derived from the table, so a new step before shipping is cancellable without another list to edit.
+CANCELLABLE: frozenset[OrderStatus] = frozenset(
+    status for status in FULFILLMENT_PATH if can_transition(status, S.CANCELLED) and not has_reached(status, S.SHIPPED)
+)

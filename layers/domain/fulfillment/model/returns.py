@@ -274,3 +274,9 @@ def returnable_quantities(order: Order) -> dict[str, int]:
 
 def replacement_external_id(order: Order, number: int) -> str:
     return f"{order.external_id}-R{number}"
+
+
+def add_units(counts: dict[str, int], more: dict[str, int], sign: int = 1) -> None:
+    """Add (or with ``sign=-1`` take away) units per line id, never below zero: the order's claim counters."""
+    for line_id, units in more.items():
+        counts[line_id] = max(0, counts.get(line_id, 0) + sign * units)

@@ -34,11 +34,11 @@ def _queue_url(record: SQSRecord) -> str:
 def queue_handler[Message: BaseModel](model: type[Message], run: Callable[[Message, Container], Any]) -> QueueHandler:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    from fulfillment import observability
     from fulfillment.bootstrap import container
-    from fulfillment.observability import traced
+    from fulfillment.edge.observability import logger as make_logger
+    from fulfillment.edge.observability import traced
 
-    logger = observability.logger()
+    logger = make_logger()
     processor = BatchProcessor(event_type=EventType.SQS)
 
     @logger.inject_lambda_context(clear_state=True)

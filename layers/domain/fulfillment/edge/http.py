@@ -25,8 +25,8 @@ from fulfillment.errors import (
     UnsupportedPlatform,
     VersionConflict,
 )
+from fulfillment.intake.result import IntakeResult
 from fulfillment.model.store import WebhookRequest
-from fulfillment.services import IntakeResult
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver

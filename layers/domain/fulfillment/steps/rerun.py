@@ -12,29 +12,36 @@ What a re-run does depends on what compensation did:
   reopened as a new attempt — back to RECEIVED, ``attempt`` counted up so every side effect gets a
   new idempotency key (``Order.attempt_ref``) — and a new execution starts. Refused for payments we
   collect ourselves (an authorization, cash on delivery): compensation voided them at the gateway, which
-  then takes nothing more, so the customer must pay again, which is a new order.
-"""
+  then takes nothing more, so the customer must pay again, which is a new order."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from fulfillment.errors import OrderInvalid, RerunRefused, VersionConflict
+from fulfillment.aggregates import (
+    load_order,
+    update_order,
+)
+from fulfillment.errors import OrderInvalid, RerunRefused
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.lifecycle import TERMINAL
 from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.ports import Execution, Executions, OrderRepository
-from fulfillment.workflow_steps import CONFLICT_ATTEMPTS, load
 
 RERUNNABLE = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-# The error of the state machine's Fail state. Redrive continues from the state that failed, so an execution
-# that ended there (compensation broke, the order is not FAILED) would only fail again: it gets a new one.
+
+
 FAIL_STATE_ERROR = "FulfillmentFailed"
+
+
 _STILL_RUNNING = frozenset({"RUNNING", "PENDING_REDRIVE"})
+
+
 _MAX_EXECUTION_NAME = 80
+
+
 _PAYMENT_GIVEN_BACK = ("payment voided", "payment refunded")  # what ``compensate`` lists in ``undone``
 
 
@@ -48,7 +55,7 @@ class RerunResult:
 
 def rerun(key: str, orders: OrderRepository, executions: Executions, *, by: str, reason: str = "") -> RerunResult:
     """Re-run a failed order from where it stopped; raises ``RerunRefused`` with the reason when it must not."""
-    order = load(orders, key)
+    order = load_order(orders, key)
     history = order_executions(order, executions)
     latest = history[-1] if history else None
     if latest is not None and latest.status in _STILL_RUNNING:
@@ -61,7 +68,7 @@ def rerun(key: str, orders: OrderRepository, executions: Executions, *, by: str,
         raise RerunRefused(f"order {key} is not paid: fulfillment starts when the store reports the payment")
     if latest is not None and latest.status not in RERUNNABLE:
         raise RerunRefused(f"order {key}'s execution {latest.name} is {latest.status}, not failed")
-    _change(orders, key, lambda current: current.note(f"re-run requested by {by}{_why(reason)}"))
+    update_order(orders, key, lambda current: current.note(f"re-run requested by {by}{_why(reason)}"))
     # A reopened order whose new execution never started still has only the old attempt's execution, which
     # ended in "Fulfillment failed": redriving it would fail again at once, so it gets a new execution instead.
     reopened_without_execution = order.attempt > 0 and order.status is OrderStatus.RECEIVED
@@ -101,7 +108,7 @@ def _reopen(
             f"order {order.key} cannot be reopened: when it failed, its {closed}; "
             "the customer must pay again (a new order in the store)"
         )
-    reopened = _change(orders, order.key, lambda current: _start_new_attempt(current, by, reason))
+    reopened = update_order(orders, order.key, lambda current: _start_new_attempt(current, by, reason))
     name = rerun_execution_name(order.execution_name(), executions_so_far)
     _start(executions, reopened, name)
     return RerunResult(order.key, "reopened", name, reopened.attempt)
@@ -122,7 +129,7 @@ def payment_closed(order: Order, timeline: list[TimelineEvent]) -> str | None:
     return next((step for step in undone if step.startswith(_PAYMENT_GIVEN_BACK)), f"{method} payment was voided")
 
 
-def _start_new_attempt(order: Order, by: str, reason: str) -> None:
+def _start_new_attempt(order: Order, by: str, reason: str) -> Order:
     """FAILED → RECEIVED, the one use of that transition: a fresh attempt with nothing of the compensated one."""
     if order.status is not OrderStatus.FAILED:
         raise RerunRefused(f"order {order.key} changed meanwhile (now {order.status}); look again")
@@ -139,18 +146,7 @@ def _start_new_attempt(order: Order, by: str, reason: str) -> None:
         attempt=order.attempt,
         previous_failure=previous_failure,
     )
-
-
-def _change(orders: OrderRepository, key: str, change: Callable[[Order], object]) -> Order:
-    for _ in range(CONFLICT_ATTEMPTS):
-        order = load(orders, key)
-        change(order)
-        try:
-            orders.save(order)
-        except VersionConflict:
-            continue
-        return order
-    raise VersionConflict(f"order {key} kept changing")
+    return order
 
 
 def _start(executions: Executions, order: Order, name: str) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.model import Order
 from fulfillment.model.returns import Return
-from fulfillment.workflow_steps import WaitKind
+from fulfillment.steps.waits import WaitKind
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -82,11 +82,11 @@ def task_handler[Input: StepInput](
 ) -> TaskHandler:
     """Build a step's ``lambda_handler(event, context, deps=None)`` around one service call."""
 
-    from fulfillment import observability
     from fulfillment.bootstrap import container
-    from fulfillment.observability import traced
+    from fulfillment.edge.observability import logger as make_logger
+    from fulfillment.edge.observability import traced
 
-    logger = observability.logger()
+    logger = make_logger()
 
     @logger.inject_lambda_context(correlation_id_path="order_key", clear_state=True)
     @traced
@@ -114,7 +114,7 @@ def record_wait_metric(key: str, orders: OrderRepository) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     from fulfillment.errors import DomainError
-    from fulfillment.workflow_steps import take_last_wait
+    from fulfillment.steps.waits import take_last_wait
 
     try:
         wait = take_last_wait(orders, key)

@@ -1,0 +1,105 @@
+"""Recording a platform's snapshot of an order: the newest snapshot wins, and a paid order starts once."""
+
+from __future__ import annotations
+
+from fulfillment.aggregates import (
+    retry_on_conflict,
+)
+from fulfillment.errors import (
+    VersionConflict,
+)
+from fulfillment.intake.result import IntakeResult
+from fulfillment.intake.store_returns import take_store_returns
+from fulfillment.model import Order, OrderStatus
+from fulfillment.model.lifecycle import CANCELLABLE, FULFILLED
+from fulfillment.ports import (
+    OpenReturnDeps,
+    OrderRepository,
+    Workflow,
+)
+
+# Platform-owned content a newer snapshot may refresh until the order is validated.
+_SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address", "lines", "totals", "placed_at")
+
+
+def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
+    orders, workflow = deps.orders, deps.workflow
+    order, duplicate = record_snapshot(incoming, orders)
+    if order.cancel_requested and order.task_token and not duplicate:
+        _fail_waiting_execution(order, orders, workflow)
+    if incoming.reported_returns and order.status in FULFILLED:
+        # Regardless of snapshot order: a refund delivery is about goods, not the order's fulfillment fields.
+        order = take_store_returns(incoming.reported_returns, order, deps)
+    started = workflow.start(order) if order.status is OrderStatus.RECEIVED and not order.cancel_requested else False
+    return IntakeResult(
+        outcome="accepted",
+        order_key=order.key,
+        status=order.status,
+        execution_name=order.execution_name() if order.status is not OrderStatus.PENDING_PAYMENT else None,
+        fulfillment_started=started and not duplicate,
+        duplicate=duplicate,
+    )
+
+
+def _fail_waiting_execution(order: Order, orders: OrderRepository, workflow: Workflow) -> None:
+    """The store cancelled while the execution waits (approval, inspection): fail the wait, so it compensates."""
+    token = order.task_token
+    order.task_token, order.waiting_for = None, None
+    try:
+        orders.save(order)
+    except VersionConflict:
+        return  # someone answered the wait meanwhile; the next step sees cancel_requested
+    if token:
+        workflow.fail(token, "OrderCancelled", order.cancel_requested or "cancelled in the store")
+
+
+def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bool]:
+    """Store a platform's view of an order; the newest snapshot wins. Returns (order, was_duplicate)."""
+
+    def attempt() -> tuple[Order, bool]:
+        current = orders.get(incoming.key)
+        if current is None:
+            return _create(incoming, orders), False  # a concurrent delivery creating it first: VersionConflict
+        if not _merge(current, incoming):
+            return current, True
+        orders.save(current)
+        return current, False
+
+    return retry_on_conflict(attempt, f"order {incoming.key}")
+
+
+def _create(incoming: Order, orders: OrderRepository) -> Order:
+    new = incoming.model_copy(deep=True)
+    new.record_receipt(
+        f"placed on {incoming.platform}" + (" and paid" if incoming.paid else ", awaiting payment"),
+        at=incoming.placed_at,
+    )
+    if new.cancelled:
+        new.transition_to(OrderStatus.CANCELLED, f"cancelled on {incoming.platform}")
+    orders.create(new)
+    return new
+
+
+def _merge(current: Order, incoming: Order) -> bool:
+    """Apply a newer snapshot (or the payment an older one reports) to the stored order; False if it adds nothing."""
+    newly_paid = incoming.paid and current.status is OrderStatus.PENDING_PAYMENT
+    is_newer = incoming.source_modified_at > current.source_modified_at
+    # An unpaid order the store cancels is simply cancelled; a paid one in fulfillment is compensated below.
+    newly_cancelled = is_newer and incoming.cancelled and current.status is OrderStatus.PENDING_PAYMENT
+    if not is_newer and not newly_paid:
+        return False
+    if is_newer and current.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.RECEIVED):
+        for field in _SNAPSHOT_FIELDS:
+            setattr(current, field, getattr(incoming, field))
+    current.source_modified_at = max(current.source_modified_at, incoming.source_modified_at)
+    current.paid = current.paid or incoming.paid
+    current.cancelled = current.cancelled or newly_cancelled
+    if newly_cancelled:
+        current.transition_to(OrderStatus.CANCELLED, f"cancelled on {incoming.platform}")
+    elif is_newer and incoming.cancelled and not current.cancel_requested and current.status in CANCELLABLE:
+        # Paid and in fulfillment: the workflow compensates (a running step sees this at its next save).
+        current.cancel_requested = f"cancelled on {incoming.platform}"
+        current.note(f"cancellation requested by {incoming.platform}")
+    elif newly_paid:
+        current.transition_to(OrderStatus.RECEIVED, f"payment confirmed by {incoming.platform}")
+    return True

@@ -1,0 +1,57 @@
+"""Close return: closed, lapsed (the goods never came), or failed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fulfillment.aggregates import (
+    load_return,
+    update_return,
+)
+from fulfillment.errors import NothingToDecide
+from fulfillment.model import Order
+from fulfillment.model.returns import (
+    RETURN_TERMINAL,
+    Return,
+    ReturnStatus,
+    add_units,
+)
+from fulfillment.ports import ReturnDeps
+
+S = ReturnStatus
+
+
+ReturnOutcome = Literal["closed", "expired", "failed"]
+
+
+def close_return(
+    key: str, outcome: ReturnOutcome, deps: ReturnDeps, error: dict[str, str | None] | None = None
+) -> Return:
+    """Close a resolved return; or record that the goods never came (the RMA lapses and the units are
+    released), or why the return stopped (ops look at it)."""
+
+    def close(ret: Return, order: Order) -> None:
+        if ret.status in RETURN_TERMINAL:
+            return
+        if outcome == "closed":
+            ret.transition_to(S.CLOSED, "closed")
+        elif outcome == "expired":
+            if ret.status is not S.AUTHORIZED:
+                raise NothingToDecide(f"return {key} is {ret.status}: only an authorized return can lapse")
+            ret.task_token, ret.waiting_for = None, None
+            ret.transition_to(S.EXPIRED, f"the goods never arrived: RMA {ret.rma} lapsed")
+            add_units(order.return_claims, ret.claimed(), sign=-1)
+            order.note(f"return R{ret.number} expired: the goods never arrived", return_key=ret.key)
+        else:
+            cause = str((error or {}).get("Cause") or (error or {}).get("Error") or "unknown")[:500]
+            ret.task_token, ret.waiting_for = None, None
+            ret.failure = {
+                "error": str((error or {}).get("Error") or "Unknown"),
+                "cause": cause,
+                "resume_at": str(ret.status),  # where a re-run picks up
+            }
+            ret.transition_to(S.FAILED, f"{ret.failure['error']}: {cause}")
+            order.note(f"return R{ret.number} failed: {cause}", return_key=ret.key)
+
+    update_return(deps, key, close)
+    return load_return(deps.returns, key)

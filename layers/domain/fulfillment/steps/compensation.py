@@ -1,0 +1,87 @@
+"""Compensation: undo what the order's stage did, and nothing more, then record the outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from fulfillment.aggregates import (
+    load_order,
+    update_order,
+)
+from fulfillment.model import Order, OrderStatus, has_reached
+from fulfillment.model.lifecycle import FULFILLED, TERMINAL
+from fulfillment.model.payment import (
+    PaymentMethod,
+    payment_method,
+    void_key,
+)
+from fulfillment.model.writeback import UpdateKind, WriteBackRequest
+from fulfillment.ports import StepDeps
+
+
+def compensate(
+    key: str, outcome: Literal["cancelled", "failed"], error: dict[str, str | None], deps: StepDeps
+) -> Order:
+    """Undo what the order's stage did, and nothing more, then record the outcome. Safe to run again."""
+    order = load_order(deps.orders, key)
+    if order.status in TERMINAL:
+        if order.status not in FULFILLED:
+            _tell_store(key, error, deps)  # a re-run after the store could not be told: the outbox dedupes
+        return order
+    undone: list[str] = []
+    started = order.status is not OrderStatus.PENDING_PAYMENT  # an unpaid order has nothing to undo but itself
+    # By the order's reference, not its tracking number: a ship step that crashed after buying the label
+    # never saved the number, and its label must not leak.
+    may_have_label = has_reached(order.status, OrderStatus.PACKAGED) and not has_reached(
+        order.status, OrderStatus.DELIVERED
+    )
+    if may_have_label and deps.carrier.cancel_label(order):
+        undone.append("label cancelled")
+    method = payment_method(order) if started else None
+    if method in (PaymentMethod.AUTHORIZED, PaymentMethod.CASH_ON_DELIVERY):
+        # Cancel-or-refund, keyed on the order: voids an authorization, refunds what was captured or collected,
+        # including a capture whose answer was lost and never recorded on the order.
+        result = deps.payments.void(order, void_key(order))
+        if result.status != "already":
+            undone.append(f"payment {result.status} ({result.amount})")
+    # Stock last: if the inventory itself is down, the label and the money are already given back.
+    if has_reached(order.status, OrderStatus.SHIPPED):
+        deps.inventory.consume(
+            order.attempt_ref()
+        )  # the units left with the carrier (an intercepted parcel comes back as a return)
+    elif started and deps.inventory.release(order.attempt_ref()):
+        undone.append("reservation released")
+    undone.append("store told")
+
+    def record(current: Order) -> None:
+        if current.status in TERMINAL:
+            return
+        known = current.failure or {}
+        cause = _cause(error) if error.get("Cause") else known.get("cause") or _cause(error)
+        current.task_token, current.waiting_for = None, None
+        if outcome == "failed":
+            current.failure = {"error": str(error.get("Error") or known.get("error") or "Unknown"), "cause": cause}
+            current.transition_to(OrderStatus.FAILED, f"{current.failure['error']}: {cause}"[:500], undone=undone)
+        else:
+            current.transition_to(OrderStatus.CANCELLED, f"cancelled: {cause}"[:500], undone=undone)
+
+    update_order(deps.orders, key, record)  # recorded before the store is told: an outbox outage hides nothing
+    _tell_store(key, error, deps)
+    return load_order(deps.orders, key)
+
+
+def _tell_store(key: str, error: dict[str, str | None], deps: StepDeps) -> None:
+    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.CANCELLED, reason=_cause(error)))
+
+
+def _cause(error: dict[str, str | None]) -> str:
+    """Lambda failures arrive as a JSON document; keep just its message."""
+    cause = error.get("Cause") or error.get("Error") or ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:1000]
+    if isinstance(parsed, dict):
+        return str(parsed.get("errorMessage") or parsed)[:1000]
+    return str(parsed)[:1000]

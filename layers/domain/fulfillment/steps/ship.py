@@ -1,0 +1,36 @@
+"""Ship order: capture first where the store captures at shipment, buy the label, take the stock, tell the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fulfillment.model import Order, OrderStatus
+from fulfillment.model.payment import (
+    CapturePoint,
+    PaymentMethod,
+    capture_point,
+    payment_method,
+)
+from fulfillment.model.writeback import UpdateKind, WriteBackRequest
+from fulfillment.ports import StepDeps
+from fulfillment.steps.advance import advance
+from fulfillment.steps.payment import capture
+
+
+def ship_order(key: str, deps: StepDeps) -> Order:
+    def ship(order: Order) -> dict[str, Any]:
+        detail: dict[str, Any] = {}
+        store = deps.stores.get(order.store_id)
+        capture_now = store is not None and capture_point(store) is CapturePoint.SHIPMENT
+        if capture_now and payment_method(order) is PaymentMethod.AUTHORIZED:
+            detail["captured"] = capture(order, deps)  # first: a declined card ships nothing and takes no stock
+        label = deps.carrier.create_label(order)  # keyed on the order: a retry gets the same label
+        order.carrier, order.tracking_number = label.carrier, label.tracking_number
+        return detail | {"carrier": label.carrier, "tracking_number": label.tracking_number}
+
+    order = advance(deps, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
+    # After the save, on every run: units leave the shelf only once the order has shipped (a ship step that
+    # fails before its save leaves the reservation for compensation to release), and consuming is idempotent.
+    deps.inventory.consume(order.attempt_ref())
+    deps.notifier.notify(WriteBackRequest(order_key=key, kind=UpdateKind.SHIPPED))  # also on a re-run: deduped
+    return order

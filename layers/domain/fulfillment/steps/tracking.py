@@ -1,0 +1,92 @@
+"""Carrier tracking: a delivery resumes the wait; a loss or a return to sender fails it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from fulfillment.aggregates import (
+    load_order,
+    retry_on_conflict,
+)
+from fulfillment.errors import (
+    NothingToDecide,
+    UnknownShipment,
+    VersionConflict,
+)
+from fulfillment.model import Order, OrderStatus
+from fulfillment.ports import StepDeps
+from fulfillment.steps.waits import WaitKind, answer_wait
+
+
+def mark_delivered(order: Order, reason: str, at: datetime | None = None, **detail: Any) -> None:
+    if order.status is OrderStatus.SHIPPED:
+        order.transition_to(OrderStatus.DELIVERED, reason, at=at, **detail)
+
+
+class TrackingEvent(BaseModel):
+    event_id: str
+    tracking_number: str
+    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
+    occurred_at: datetime
+    description: str = ""
+    exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None
+
+
+def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> None:
+    """Record the delivery and resume the wait, whichever of the two lands first (a park may race us)."""
+
+    def attempt() -> None:
+        order = load_order(deps.orders, key)
+        if order.task_token and order.waiting_for in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
+            try:
+                answer_wait(
+                    key,
+                    WaitKind(order.waiting_for),
+                    deps,
+                    note=None if order.status is not OrderStatus.SHIPPED else f"{carrier} tracking: delivered",
+                    change=lambda o: mark_delivered(
+                        o,
+                        f"{carrier} confirmed delivery",
+                        at=event.occurred_at,
+                        tracking_number=event.tracking_number,
+                        carrier_event=event.event_id,
+                    ),
+                )
+            except NothingToDecide as error:  # answered meanwhile: look again
+                raise VersionConflict(str(error)) from error
+            return
+        if order.status is not OrderStatus.SHIPPED:
+            if order.answered_wait == str(WaitKind.DELIVERY) and order.waiting_for is None:
+                answer_wait(key, WaitKind.DELIVERY, deps, note=None, resend=True)  # a spent token does nothing
+            return  # already delivered (a duplicate event), or not ours to move
+        mark_delivered(order, f"{carrier} confirmed delivery", at=event.occurred_at)
+        deps.orders.save(order)  # no wait parked yet: parking will see DELIVERED and resume at once
+
+    retry_on_conflict(attempt, f"order {key}")
+
+
+def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) -> str:
+    """Apply a carrier tracking event. A duplicate or late event changes nothing. Returns the order key."""
+    key = deps.orders.find_by_tracking(carrier, event.tracking_number)
+    if key is None:
+        raise UnknownShipment(f"no shipment {event.tracking_number} with {carrier}")
+    order = load_order(deps.orders, key)
+    waiting = order.waiting_for == str(WaitKind.DELIVERY) and order.task_token is not None
+    if event.status == "delivered":
+        _deliver(key, carrier, event, deps)
+        return key
+    if event.status == "exception" and event.exception in ("returned_to_sender", "lost") and waiting:
+        answer_wait(
+            key,
+            WaitKind.DELIVERY,
+            deps,
+            failure=("DeliveryFailed", f"{event.exception}: {event.description}"),
+            note=f"{carrier} tracking: {event.exception}",
+        )
+        return key
+    if waiting and order.task_token:
+        deps.workflow.heartbeat(order.task_token)  # in transit, out for delivery, a failed attempt: still moving
+    return key

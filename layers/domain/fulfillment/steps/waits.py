@@ -1,0 +1,127 @@
+"""Waits: the execution's task token parked on the order, and the one way to answer it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from fulfillment.aggregates import (
+    load_order,
+    update_order,
+)
+from fulfillment.errors import (
+    NothingToDecide,
+)
+from fulfillment.model import Order, OrderStatus, has_reached
+from fulfillment.ports import OrderRepository, StepDeps
+
+
+class WaitKind(StrEnum):
+    APPROVAL = "approval"
+    INSPECTION = "inspection"
+    DELIVERY = "delivery"
+    OPERATOR = "operator"
+
+
+def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> None:
+    """Keep the execution's task token on the order until someone answers (a callback step)."""
+
+    def decide_wait(current: Order) -> str:
+        # Decided on every attempt: a cancellation or a delivery may land while we park.
+        if current.cancel_requested:
+            return "cancelled"
+        if kind in (WaitKind.DELIVERY, WaitKind.OPERATOR) and has_reached(current.status, OrderStatus.DELIVERED):
+            # The carrier was faster than us; or, for the overdue-delivery operator wait, the delivery was
+            # recorded but its resume never arrived: the alert path heals itself instead of paging a person.
+            return "answered"
+        if kind is WaitKind.INSPECTION and has_reached(current.status, OrderStatus.INSPECTED):
+            return "answered"  # a re-run after the inspection passed
+        if kind is WaitKind.APPROVAL and has_reached(current.status, OrderStatus.RESERVED):
+            return "answered"  # a re-run after the approval was given and acted on
+        return "parked"
+
+    def park(current: Order) -> str:
+        outcome = decide_wait(current)
+        if outcome == "parked":
+            current.task_token, current.waiting_for = token, str(kind)
+            current.waiting_since = datetime.now(UTC)
+        return outcome
+
+    outcome = update_order(deps.orders, key, park)
+    order = load_order(deps.orders, key)
+    if outcome == "cancelled":
+        deps.workflow.fail(token, "OrderCancelled", order.cancel_requested or "cancelled")
+    elif outcome == "answered":
+        deps.workflow.resume(token, {"order_key": key})
+    elif kind is WaitKind.INSPECTION:
+        deps.warehouse.request_inspection(order, attempt=order.inspection_attempts + 1)
+
+
+def answer_wait(
+    key: str,
+    kind: WaitKind,
+    deps: StepDeps,
+    *,
+    success: dict[str, Any] | None = None,
+    failure: tuple[str, str] | None = None,
+    note: str | None,
+    change: Callable[[Order], None] | None = None,
+    resend: bool = False,
+) -> Order:
+    """Answer what the execution waits for, once: resume (or fail) its token, then clear it with the save."""
+    order = load_order(deps.orders, key)
+    token = order.task_token
+    if token is None or order.waiting_for != str(kind):
+        if resend and order.answered_token and order.answered_wait == str(kind):
+            # A partner redelivering after our save's answer was lost: send again (a spent token does nothing).
+            _send(deps, order.answered_token, failure, success or {"order_key": key})
+            return order
+        raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {order.waiting_for or 'nothing'})")
+    recorded = len(order.pending_events)
+    if change:
+        change(order)
+    if failure:  # kept on the order too: Step Functions carries the cause, the local engine drops it
+        order.failure = {"error": failure[0], "cause": failure[1]}
+    if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
+        order.note(note)
+    order.answered_token, order.answered_wait = token, order.waiting_for
+    if order.waiting_since is not None:  # the resumed step emits it (CallbackWaitSeconds), then clears it
+        seconds = (datetime.now(UTC) - order.waiting_since).total_seconds()
+        # Seconds as a decimal string: the order is stored in DynamoDB, which takes no floats.
+        order.last_wait = {"kind": str(order.waiting_for), "seconds": f"{max(seconds, 0.0):.3f}"}
+    order.task_token, order.waiting_for, order.waiting_since = None, None, None
+    # Saved before the answer is sent, so the step that resumes sees it; conditional on the version, so a
+    # concurrent answer loses here.
+    deps.orders.save(order)
+    try:
+        _send(deps, token, failure, success or {"order_key": key})
+    except Exception:  # not sent: give the token back, so the caller's retry answers again
+        update_order(deps.orders, key, lambda o: _repark(o, token, kind))
+        raise
+    return order
+
+
+def take_last_wait(orders: OrderRepository, key: str) -> dict[str, str] | None:
+    """The wait answered last ({"kind", "seconds"}), cleared on the order so it is taken once; None if none."""
+
+    def take(order: Order) -> dict[str, str] | None:
+        wait, order.last_wait = order.last_wait, None
+        return wait
+
+    if load_order(orders, key).last_wait is None:
+        return None  # nothing to take: no write
+    return update_order(orders, key, take)
+
+
+def _send(deps: StepDeps, token: str, failure: tuple[str, str] | None, success: dict[str, Any]) -> None:
+    if failure:
+        deps.workflow.fail(token, *failure)
+    else:
+        deps.workflow.resume(token, success)
+
+
+def _repark(order: Order, token: str, kind: WaitKind) -> None:
+    if order.task_token is None:
+        order.task_token, order.waiting_for = token, str(kind)
