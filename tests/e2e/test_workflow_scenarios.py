@@ -24,21 +24,12 @@ from fulfillment.model import OrderStatus, fulfillment_execution_name
 from local.client import send_woocommerce
 from local.runtime import LocalRuntime
 from local.simulators import SimulatorConfig
+from tests.asl import happy_path
 from tests.e2e.conftest import new_order_body
 
 pytestmark = pytest.mark.e2e
 SECRET = "test-secret"
-HAPPY_PATH = [
-    "Validate order",
-    "Needs a person?",
-    "Reserve inventory",
-    "Inspect quality",
-    "Package order",
-    "Ship order",
-    "Wait for delivery confirmation",
-    "Complete payment",
-    "Complete order",
-]
+HAPPY_PATH = happy_path()  # walked from the ASL's StartAt
 
 
 @pytest.fixture

@@ -99,7 +99,21 @@ class UnknownShipment(DomainError):
 
 
 class InspectionFailed(DomainError):
+    """Units failed inspection as often as a swap is tried; the order stops."""
+
     code = "inspection_failed"
+
+
+class InspectionRejected(DomainError):
+    """An operator failed an inspection the warehouse could not settle."""
+
+    code = "inspection_rejected"
+
+
+class ApprovalRejected(DomainError):
+    """An operator rejected an order held for review; the order is cancelled."""
+
+    code = "approval_rejected"
 
 
 class PaymentDeclined(DomainError):

@@ -17,19 +17,10 @@ from local.console.pages import _related, _related_values, order_url
 from local.console.reads import _belongs_to, _history_rows
 from local.console.svg import Highlight, render_svg
 from local.diagram import ASL
+from tests.asl import happy_path
 from tests.fakes import make_order
 
-HAPPY_PATH = [
-    "Validate order",
-    "Needs a person?",
-    "Reserve inventory",
-    "Inspect quality",
-    "Package order",
-    "Ship order",
-    "Wait for delivery confirmation",
-    "Complete payment",
-    "Complete order",
-]
+HAPPY_PATH = happy_path()  # walked from the ASL's StartAt
 
 
 @pytest.fixture(scope="module")

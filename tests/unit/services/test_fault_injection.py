@@ -68,6 +68,7 @@ from fulfillment.steps.ship import ship_order
 from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
 from fulfillment.steps.validate import validate_order
 from fulfillment.steps.waits import park_task_token
+from tests.asl import happy_path
 from tests.fakes import FulfillmentWorld, make_line
 
 S = OrderStatus
@@ -82,17 +83,7 @@ ASL: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[3] / "statemachine" / "fulfillment.asl.json").read_text(encoding="utf-8")
 )
 STATES: dict[str, dict[str, Any]] = ASL["States"]
-HAPPY_PATH = [
-    "Validate order",
-    "Needs a person?",
-    "Reserve inventory",
-    "Inspect quality",
-    "Package order",
-    "Ship order",
-    "Wait for delivery confirmation",
-    "Complete payment",
-    "Complete order",
-]
+HAPPY_PATH = happy_path()  # walked from the ASL's StartAt
 
 FAULTABLE = frozenset(
     {

@@ -6,6 +6,7 @@ from fulfillment.aggregates import (
     retry_on_conflict,
 )
 from fulfillment.errors import (
+    OrderCancelled,
     VersionConflict,
 )
 from fulfillment.intake.result import IntakeResult
@@ -50,7 +51,7 @@ def _fail_waiting_execution(order: Order, orders: OrderRepository, workflow: Wor
     except VersionConflict:
         return  # someone answered the wait meanwhile; the next step sees cancel_requested
     if token:
-        workflow.fail(token, "OrderCancelled", order.cancel_requested or "cancelled in the store")
+        workflow.fail(token, OrderCancelled.__name__, order.cancel_requested or "cancelled in the store")
 
 
 def record_snapshot(incoming: Order, orders: OrderRepository) -> tuple[Order, bool]:

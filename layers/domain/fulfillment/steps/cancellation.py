@@ -8,6 +8,7 @@ from fulfillment.aggregates import (
 )
 from fulfillment.errors import (
     CancellationRefused,
+    OrderCancelled,
 )
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import TERMINAL
@@ -29,12 +30,12 @@ def request_cancellation(key: str, reason: str, deps: StepDeps) -> Order:
             key,
             WaitKind(order.waiting_for or "operator"),
             deps,
-            failure=("OrderCancelled", reason),
+            failure=(OrderCancelled.__name__, reason),
             note=f"cancellation requested: {reason}",
             change=lambda o: setattr(o, "cancel_requested", reason),
         )
     if order.status is OrderStatus.PENDING_PAYMENT:
-        return compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": reason}, deps)
+        return compensate(key, "cancelled", {"Error": OrderCancelled.__name__, "Cause": reason}, deps)
 
     def mark(current: Order) -> None:
         current.cancel_requested = reason

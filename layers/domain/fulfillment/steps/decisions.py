@@ -8,6 +8,9 @@ from fulfillment.aggregates import (
     load_order,
 )
 from fulfillment.errors import (
+    ApprovalRejected,
+    DeliveryFailed,
+    InspectionRejected,
     NothingToDecide,
 )
 from fulfillment.model import Order, OrderStatus
@@ -31,7 +34,7 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
     order = load_order(deps.orders, key)
     why = f" ({reason})" if reason else ""
     if decision in (Decision.APPROVE, Decision.REJECT):
-        failure = ("ApprovalRejected", reason or "rejected") if decision is Decision.REJECT else None
+        failure = (ApprovalRejected.__name__, reason or "rejected") if decision is Decision.REJECT else None
         verb = "approved" if decision is Decision.APPROVE else "rejected"
         return answer_wait(key, WaitKind.APPROVAL, deps, failure=failure, note=f"{verb} by {by}{why}")
     inspection_stuck = order.waiting_for == str(WaitKind.OPERATOR) and order.status in (
@@ -53,7 +56,7 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
             key,
             WaitKind.OPERATOR,
             deps,
-            failure=("InspectionRejected", reason or "rejected"),
+            failure=(InspectionRejected.__name__, reason or "rejected"),
             note=f"inspection failed by {by}{why}",
         )
     if decision is Decision.DELIVERED:
@@ -67,5 +70,7 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
         )
     if decision is Decision.LOST:
         kind = WaitKind(order.waiting_for) if order.waiting_for in ("delivery", "operator") else WaitKind.DELIVERY
-        return answer_wait(key, kind, deps, failure=("DeliveryFailed", f"lost{why}"), note=f"reported lost by {by}")
+        return answer_wait(
+            key, kind, deps, failure=(DeliveryFailed.__name__, f"lost{why}"), note=f"reported lost by {by}"
+        )
     raise NothingToDecide(f"{decision} does not answer what order {key} waits for ({order.waiting_for})")

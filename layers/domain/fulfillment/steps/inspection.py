@@ -10,6 +10,7 @@ from fulfillment.aggregates import (
     load_order,
     update_order,
 )
+from fulfillment.errors import InspectionFailed
 from fulfillment.model import Order, OrderStatus
 from fulfillment.ports import StepDeps
 from fulfillment.steps.waits import WaitKind, answer_wait
@@ -51,7 +52,7 @@ def record_inspection(report: InspectionReport, deps: StepDeps) -> Order:
             report.order_key,
             WaitKind.INSPECTION,
             deps,
-            failure=("InspectionFailed", f"failed {report.attempt} inspections: {report.notes}"),
+            failure=(InspectionFailed.__name__, f"failed {report.attempt} inspections: {report.notes}"),
             note=f"inspection failed {report.attempt} times: {report.notes}",
             change=lambda o: setattr(o, "inspection_attempts", report.attempt),
         )

@@ -12,6 +12,7 @@ from fulfillment.aggregates import (
     retry_on_conflict,
 )
 from fulfillment.errors import (
+    DeliveryFailed,
     NothingToDecide,
     UnknownShipment,
     VersionConflict,
@@ -83,7 +84,7 @@ def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) ->
             key,
             WaitKind.DELIVERY,
             deps,
-            failure=("DeliveryFailed", f"{event.exception}: {event.description}"),
+            failure=(DeliveryFailed.__name__, f"{event.exception}: {event.description}"),
             note=f"{carrier} tracking: {event.exception}",
         )
         return key

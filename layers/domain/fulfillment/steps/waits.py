@@ -13,6 +13,7 @@ from fulfillment.aggregates import (
 )
 from fulfillment.errors import (
     NothingToDecide,
+    OrderCancelled,
 )
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.ports import OrderRepository, StepDeps
@@ -52,7 +53,7 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
     outcome = update_order(deps.orders, key, park)
     order = load_order(deps.orders, key)
     if outcome == "cancelled":
-        deps.workflow.fail(token, "OrderCancelled", order.cancel_requested or "cancelled")
+        deps.workflow.fail(token, OrderCancelled.__name__, order.cancel_requested or "cancelled")
     elif outcome == "answered":
         deps.workflow.resume(token, {"order_key": key})
     elif kind is WaitKind.INSPECTION:
