@@ -66,6 +66,9 @@ class LocalFunction:
         self._slots = threading.Semaphore(pool_size)
         self._lock = threading.Lock()
         self.invocations = 0
+        # Durations this function returns for the state machine to wait on, and the factor the runtime
+        # scales them by (``template.duration_outputs``): days become seconds locally, as in the definition.
+        self.scaled_outputs: dict[str, float] = {}
 
     def _import_handler(self) -> Callable[..., Any]:
         module_file, attribute = self.spec.handler.rsplit(".", 1)
@@ -93,6 +96,14 @@ class LocalFunction:
             self._free.append(handler)
         self._slots.release()
 
+    def _scaled(self, payload: Any) -> Any:
+        if not self.scaled_outputs or not isinstance(payload, dict):
+            return payload
+        return {
+            key: _scale(value, self.scaled_outputs.get(key, 1.0)) if key in self.scaled_outputs else value
+            for key, value in payload.items()
+        }
+
     def invoke(self, event: Any) -> InvocationResult:
         import time
 
@@ -106,7 +117,7 @@ class LocalFunction:
             deadline=time.monotonic() + self.spec.timeout,
         )
         try:
-            return InvocationResult(payload=handler(event, context))
+            return InvocationResult(payload=self._scaled(handler(event, context)))
         except Exception as error:  # a handler failure becomes a Lambda function error, as on AWS
             return InvocationResult(
                 payload=None,
@@ -116,6 +127,10 @@ class LocalFunction:
             )
         finally:
             self._release(handler)
+
+
+def _scale(value: Any, factor: float) -> Any:
+    return max(1, round(value * factor)) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 def merged_environment(functions: dict[str, FunctionSpec]) -> dict[str, str]:

@@ -36,7 +36,7 @@ from local.payment_simulator import PaymentSimulator
 from local.queues import QueuePoller, local_queue_attributes
 from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
 from local.stub_api import StubApi
-from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, scale_durations
+from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, duration_outputs, scale_durations
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES_FILE = ROOT / "local" / "stores.json"
@@ -268,6 +268,9 @@ class LocalRuntime:
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-state-machine",
             )
             self.state_machine_arns[machine.logical_id] = created["stateMachineArn"]
+            factors = {"timeout": self.config.timeout_scale, "wait": self.config.wait_scale}
+            for function, fields in duration_outputs(machine.definition).items():
+                self.functions[function].scaled_outputs |= {field: factors[kind] for field, kind in fields.items()}
         self.state_machine_arn = self.state_machine_arns["FulfillmentStateMachine"]
         ssm, stage, sims = self.client("ssm"), self.config.stage, self.config.simulators
         for name, value in (

@@ -333,3 +333,39 @@ def scale_durations(definition: dict[str, Any], *, wait_scale: float, timeout_sc
 
     visit(scaled["States"])
     return scaled
+
+
+def duration_outputs(definition: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Durations a Lambda task returns for a later state to read, by function name and payload field, each with
+    the kind of duration it is: ``{"AuthorizeReturnFunction": {"receipt_timeout_seconds": "timeout"}}``.
+
+    A ``TimeoutSecondsPath``/``HeartbeatSecondsPath`` (a timeout) or a Wait's ``SecondsPath`` (a wait) reads a
+    value that only exists at run time, so ``scale_durations`` cannot shrink it; the local runtime scales these
+    fields of the task's answer instead, with the same factors. Only paths ``$.<result>.<field>`` written by a
+    ``lambda:invoke`` task's ``ResultPath``/``ResultSelector`` are followed: that is how our definitions pass them.
+    """
+    states: dict[str, dict[str, Any]] = definition["States"]
+    wanted: dict[str, str] = {}  # path → kind
+    for state in states.values():
+        for key, kind in (
+            ("TimeoutSecondsPath", "timeout"),
+            ("HeartbeatSecondsPath", "timeout"),
+            ("SecondsPath", "wait"),
+        ):
+            if isinstance(state.get(key), str):
+                wanted[state[key]] = kind
+    found: dict[str, dict[str, str]] = {}
+    for state in states.values():
+        result_path = state.get("ResultPath")
+        if state.get("Type") != "Task" or not isinstance(result_path, str):
+            continue
+        function = str(state.get("Parameters", {}).get("FunctionName", "")).rsplit(":", 1)[-1]
+        for path, kind in wanted.items():
+            prefix = result_path + "."
+            if not path.startswith(prefix) or "." in path[len(prefix) :]:
+                continue
+            field = path[len(prefix) :]
+            selected = state.get("ResultSelector", {}).get(f"{field}.$", f"$.Payload.{field}")
+            if isinstance(selected, str) and selected.startswith("$.Payload."):
+                found.setdefault(function, {})[selected.removeprefix("$.Payload.")] = kind
+    return found

@@ -107,7 +107,7 @@ class ReturnPolicy(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     window_days: int = 30
-    receipt_days: int = 14  # how long the RMA waits for the goods
+    receipt_days: int = Field(default=14, ge=1, le=365)  # how long the RMA waits for the goods
     non_returnable_skus: frozenset[str] = frozenset()
     reasons: frozenset[str] = frozenset(
         {"defective", "damaged", "wrong_item", "not_as_described", "no_longer_needed", "other"}
@@ -129,6 +129,11 @@ class ReturnPolicy(BaseModel):
         if "failed_inspection" in options:
             values["failed_inspection"] = FailedInspectionPolicy(options["failed_inspection"].strip().lower())
         return cls(**values)
+
+    @property
+    def receipt_seconds(self) -> int:
+        """How long the return's execution waits for the goods before the RMA lapses (its ``TimeoutSecondsPath``)."""
+        return self.receipt_days * 86_400
 
     def window_ends(self, delivered_at: datetime) -> datetime:
         return delivered_at + timedelta(days=self.window_days)

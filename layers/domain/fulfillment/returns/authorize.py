@@ -68,4 +68,10 @@ def authorize_return(key: str, deps: ReturnDeps) -> dict[str, Any]:
 
     update_return(deps, key, decide)
     ret = load_return(deps.returns, key)
-    return {"return_key": key, "order_key": ret.order_key, "authorized": ret.status is not S.REJECTED}
+    return {
+        "return_key": key,
+        "order_key": ret.order_key,
+        "authorized": ret.status is not S.REJECTED,
+        # The state machine's goods wait lapses after this (``TimeoutSecondsPath``): the store's own setting.
+        "receipt_timeout_seconds": ReturnPolicy.for_store(deps.stores.get(ret.store_id)).receipt_seconds,
+    }
