@@ -84,7 +84,7 @@ def run_return(runtime: LocalRuntime, order_key: str, say: Any) -> str:
     print_execution_path(runtime, replacement_run["executionArn"], say)
     original = print_timeline(order_key, say, final=False)
     linked = container().orders.get(order_key)
-    say(f"  replaced by: {', '.join(linked.replacement_orders) if linked else '?'} (return {ret.key})")
+    say(f"  replaced by: {', '.join(linked.returns.replacements) if linked else '?'} (return {ret.key})")
     status = print_timeline(replacement_key, say, final=False)
     replacement = container().orders.get(replacement_key)
     say(f"  replaces: {replacement.platform_refs.get('replaces') if replacement else '?'} (return {ret.key})")

@@ -194,7 +194,7 @@ def _order_view(order: Any) -> dict[str, Any]:
     return {
         "order_key": order.key,
         "status": str(order.status),
-        "waiting_for": order.waiting_for,
+        "waiting_for": order.wait.kind,
         "cancel_requested": order.cancel_requested,
         "tracking_number": order.tracking_number,
         "failure": order.failure,

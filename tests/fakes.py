@@ -20,6 +20,7 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderSt
 from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE, OutOfStockPolicy, StockLevel
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
+from fulfillment.model.packaging import Package
 from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
@@ -353,14 +354,13 @@ class RecordingPacker:
         self.unpackable: set[str] = set()
         self.calls: list[str] = []
 
-    def __call__(self, order: Order) -> list[dict[str, Any]]:
+    def __call__(self, order: Order) -> list[Package]:
         self.calls.append(order.key)
         for line in order.lines:
             if line.sku in self.unpackable:
                 raise UnpackableItem(f"{line.sku} fits no box", sku=line.sku)
         return [
-            {"box": "S", "lines": [{"sku": line.sku, "quantity": line.quantity}], "weight_g": self.weight_g}
-            for line in order.lines
+            Package(box_code="S", items=((line.sku, line.quantity),), weight_g=self.weight_g) for line in order.lines
         ]
 
 
@@ -566,8 +566,7 @@ class FulfillmentWorld:
         if terminal:
             order.transition_to(status, f"given {status}")
         if token is not None:
-            order.task_token = token
-            order.waiting_for = str(waiting_for or _WAIT_AT.get(status, WaitKind.OPERATOR))
+            order.wait.park(token, str(waiting_for or _WAIT_AT.get(status, WaitKind.OPERATOR)))
         self.orders.save(order)
         return order.key
 

@@ -142,7 +142,7 @@ def _order_row(row: OrderRow) -> str:
     return (
         f'<tr class="order" data-key="{escape(order.key)}"><td><a href="{order_url(order.key)}">{escape(order.key)}</a>'
         f"{_markers(row)}</td><td>{escape(order.platform)}</td><td>{escape(order.store_id)}</td><td>{_badge(order.status.value)}</td>"
-        f"<td>{escape(order.waiting_for or '')}</td><td class='mono'>{_time(row.last_update)}</td></tr>"
+        f"<td>{escape(order.wait.kind or '')}</td><td class='mono'>{_time(row.last_update)}</td></tr>"
     )
 
 
@@ -151,8 +151,8 @@ def _markers(row: OrderRow) -> str:
     order, markers = row.order, []
     if row.returns:
         markers.append(f'<span class="marker returns">↩ {row.returns} return{"s" if row.returns > 1 else ""}</span>')
-    if order.replacement_orders:
-        count = len(order.replacement_orders)
+    if order.returns.replacements:
+        count = len(order.returns.replacements)
         markers.append(f'<span class="marker replaced">⇄ {count} replacement{"s" if count > 1 else ""}</span>')
     if order.platform_refs.get(REPLACES_REF):
         markers.append(f'<span class="marker replacement">replaces {escape(order.platform_refs[REPLACES_REF])}</span>')
@@ -202,7 +202,7 @@ def _facts(order: Order) -> str:
         "Platform / store": f"{order.platform} / {order.store_id}",
         "Number": order.number,
         "Status": order.status.value,
-        "Waiting for": order.waiting_for or "—",
+        "Waiting for": order.wait.kind or "—",
         "Execution name": order.execution_name(),
         "Placed at": _time(order.placed_at),
         "Paid / cancelled": f"{order.paid} / {order.cancelled}",
@@ -212,7 +212,7 @@ def _facts(order: Order) -> str:
     }
     items = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in facts.items())
     if order.failure:
-        failure = "; ".join(f"{key}: {value}" for key, value in order.failure.items())
+        failure = "; ".join(f"{key}: {value}" for key, value in order.failure.model_dump(mode="json").items())
         items += f'<dt>Failure</dt><dd class="failure">{escape(failure)}</dd>'
     return f'<dl class="facts">{items}</dl>'
 
@@ -223,7 +223,14 @@ def _related(order: Order) -> str:
     found = [
         (f"platform_refs.{name}", value) for name, value in order.platform_refs.items() if _RELATED_FIELD.search(name)
     ]
-    found += [(name, value) for name, value in document.items() if _RELATED_FIELD.search(name) and value]
+    fields = [(name, value) for name, value in document.items() if name != "platform_refs"]
+    # One level into the aggregate's parts (the returns ledger, …), by each leaf's own name.
+    leaves = [
+        (f"{name}.{part}", inner) if isinstance(value, dict) else (name, value)
+        for name, value in fields
+        for part, inner in (value.items() if isinstance(value, dict) else [(name, value)])
+    ]
+    found += [(name, value) for name, value in leaves if _RELATED_FIELD.search(name.rsplit(".", 1)[-1]) and value]
     if not found:
         return ""
     items = "".join(f"<dt>{escape(name)}</dt><dd>{_related_values(value)}</dd>" for name, value in found)
@@ -282,7 +289,7 @@ def _return(view: ReturnView) -> str:
         "Requested": escape(
             f"{_time(ret.requested_at)} by {ret.requested_by or ret.source.value} ({ret.source.value})"
         ),
-        "Waiting for": escape(ret.waiting_for or "—"),
+        "Waiting for": escape(ret.wait.kind or "—"),
         "Refund": escape(refund),
         "Replacement order": (
             f'<a class="replacement-order" href="{order_url(ret.replacement_order_key)}">'
@@ -300,7 +307,7 @@ def _return(view: ReturnView) -> str:
     if ret.rejection:
         facts["Rejection"] = f'<span class="rejection">{escape(ret.rejection)}</span>'
     if ret.failure:
-        failure = "; ".join(f"{key}: {value}" for key, value in ret.failure.items())
+        failure = "; ".join(f"{key}: {value}" for key, value in ret.failure.model_dump(mode="json").items())
         facts["Failure"] = f'<span class="failure">{escape(failure)}</span>'
     items = "".join(f"<dt>{escape(name)}</dt><dd>{value}</dd>" for name, value in facts.items())
     lines = _table(

@@ -116,7 +116,7 @@ class ConsoleReads:
             for key, candidate in candidates.items()
             if candidate is None
             or candidate.platform_refs.get(REPLACES_REF) == order.key
-            or key in order.replacement_orders
+            or key in order.returns.replacements
         }
         # An order merely named like a replacement (a store's own ``<id>-R1``) owns its executions too: not shown here.
         owners = {_execution_name_of(key): key for key in candidates}
@@ -191,7 +191,7 @@ def split_executions(
 
 def _replacement_keys(order: Order, returns: list[Return], execution_names: list[str]) -> list[str]:
     """Replacement orders recorded on the order or its returns, and any named ``<id>-R<n>`` by an execution."""
-    keys = list(order.replacement_orders)
+    keys = list(order.returns.replacements)
     keys += [ret.replacement_order_key for ret in returns if ret.replacement_order_key]
     suffix = re.compile(rf"^{re.escape(order.execution_name())}-R(\d+)(?:-|$)")
     keys += [f"{order.key}-R{match[1]}" for name in execution_names if (match := suffix.match(name))]

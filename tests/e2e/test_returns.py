@@ -100,7 +100,7 @@ class TestRefunds:
         ret = the_return(return_key)
         assert str(ret.refund) == "14.50 EUR"
         current = order(key)
-        assert current.status is OrderStatus.PARTIALLY_RETURNED and current.returned == {"301": 1}
+        assert current.status is OrderStatus.PARTIALLY_RETURNED and current.returns.returned == {"301": 1}
         reasons = [event.reason for event in container().orders.timeline(key)]
         assert any("return R1 authorized" in reason for reason in reasons)
 
@@ -119,7 +119,7 @@ class TestRefunds:
         assert refused.status is ReturnStatus.REJECTED
         assert "2 delivered, 0 not yet returned" in refused.rejection
         assert path_of(runtime, second)[-1] == "Return rejected"
-        assert order(key).returned == {"301": 2}
+        assert order(key).returns.returned == {"301": 2}
 
 
 class TestRejectionsAndExceptions:
@@ -152,7 +152,7 @@ class TestRejectionsAndExceptions:
 
         assert path_of(runtime, execution)[-2:] == ["Record that the goods never arrived", "Return expired"]
         assert the_return(return_key).status is ReturnStatus.EXPIRED
-        assert order(key).return_claims == {"301": 0} and order(key).status is OrderStatus.COMPLETED
+        assert order(key).returns.claims == {"301": 0} and order(key).status is OrderStatus.COMPLETED
 
     def test_a_failed_inspection_refunds_nothing_and_sends_the_goods_back(
         self, runtime: LocalRuntime, woo_paid_body: bytes, simulators: SimulatorConfig
@@ -203,7 +203,7 @@ class TestReplacement:
         replacement = order(replacement_key)
         assert replacement.status is OrderStatus.COMPLETED and replacement.platform_refs["replaces"] == key
         assert [(line.sku, line.quantity) for line in replacement.lines] == [("TORCH-CB-01", 1)]
-        assert order(key).replacement_orders == [replacement_key]
+        assert order(key).returns.replacements == [replacement_key]
         assert ret.refund is None
         # The store never saw the replacement order: its shipment is a note on the store's original order.
         external_id = key.split(":", 1)[1]

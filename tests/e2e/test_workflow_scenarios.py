@@ -89,7 +89,7 @@ def wait_until(check: Any, timeout: float = 60) -> Any:
 
 
 def waiting_for(key: str, kind: str) -> None:
-    wait_until(lambda: (order := container().orders.get(key)) is not None and order.waiting_for == kind)
+    wait_until(lambda: (order := container().orders.get(key)) is not None and order.wait.kind == kind)
 
 
 def cli(runtime: LocalRuntime, *args: str) -> subprocess.CompletedProcess[str]:
@@ -261,7 +261,7 @@ class TestDelivery:
         assert "Handle delivery exception" in path_of(runtime, execution)
         failed = order(key)
         assert failed.status is OrderStatus.FAILED and failed.failure is not None
-        assert failed.failure["error"] == "DeliveryFailed" and "lost" in failed.failure["cause"]
+        assert failed.failure.error == "DeliveryFailed" and "lost" in failed.failure.cause
 
     def test_silence_from_the_carrier_raises_an_alert_and_an_operator_confirms_delivery(
         self, runtime: LocalRuntime, simulators: SimulatorConfig, woo_paid_body: bytes
@@ -294,7 +294,7 @@ class TestDelivery:
         assert "Handle delivery exception" in path_of(runtime, execution)
         failed = order(key)
         assert failed.status is OrderStatus.FAILED and failed.failure is not None
-        assert failed.failure["error"] == "DeliveryFailed"
+        assert failed.failure.error == "DeliveryFailed"
         assert not runtime.payments.charges_for(key)  # captured on delivery, which never came: no money moved
 
     def test_a_failed_attempt_keeps_the_wait_alive_until_delivery(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from fulfillment.adapters.dynamodb import DynamoOrderRepository
 from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import VersionConflict
 from fulfillment.model import OrderStatus
+from fulfillment.model.order import WaitTime
 from fulfillment.model.store import Store, WebhookRequest
 from tests.integration.conftest import AwsStack
 
@@ -153,14 +156,14 @@ class TestTrackingLookup:
 
 
 def test_a_timed_wait_round_trips(repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
-    """``waiting_since`` and ``last_wait`` (CallbackWaitSeconds) are stored as DynamoDB takes them: no floats."""
+    """``wait.since`` and ``wait.last`` (CallbackWaitSeconds) are stored as DynamoDB takes them: no floats."""
     from datetime import UTC, datetime
 
     order = _order(woo_paid_body)
     order.record_receipt("placed and paid")
-    order.waiting_since = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-    order.last_wait = {"kind": "approval", "seconds": "90.250"}
+    order.wait.since = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    order.wait.last = WaitTime(kind="approval", seconds=Decimal("90.250"))
     repo.create(order)
 
     stored = repo.get(order.key)
-    assert stored is not None and (stored.waiting_since, stored.last_wait) == (order.waiting_since, order.last_wait)
+    assert stored is not None and (stored.wait.since, stored.wait.last) == (order.wait.since, order.wait.last)

@@ -166,7 +166,7 @@ class TestVoid:
     def test_a_captured_payment_is_refunded_in_full_by_a_void(self, harness: Harness) -> None:
         order = authorized_order(harness.controls)
         harness.gateway.capture(order, money("34.90"), capture_key(order))
-        harness.gateway.refund(order, money("4.90"), refund_key(order, money("4.90")))
+        harness.gateway.refund(order, money("4.90"), refund_key(f"{order.key}:R1"))
 
         released = harness.gateway.void(order, void_key(order))
 
@@ -183,12 +183,12 @@ class TestRefunds:
         order = authorized_order(harness.controls)
         harness.gateway.capture(order, money("34.90"), capture_key(order))
 
-        assert harness.gateway.refund(order, money("10.00"), refund_key(order, money("10.00"))).status == "refunded"
-        assert harness.gateway.refund(order, money("20.00"), refund_key(order, money("30.00"))).status == "refunded"
+        assert harness.gateway.refund(order, money("10.00"), refund_key(f"{order.key}:R1")).status == "refunded"
+        assert harness.gateway.refund(order, money("20.00"), refund_key(f"{order.key}:R2")).status == "refunded"
         with pytest.raises(PlatformRejected):
-            harness.gateway.refund(order, money("5.00"), refund_key(order, money("35.00")))
-        harness.gateway.refund(order, money("4.90"), refund_key(order, money("34.90")))
-        harness.gateway.refund(order, money("4.90"), refund_key(order, money("34.90")))  # a retry: no new refund
+            harness.gateway.refund(order, money("5.00"), refund_key(f"{order.key}:R3"))
+        harness.gateway.refund(order, money("4.90"), refund_key(f"{order.key}:R4"))
+        harness.gateway.refund(order, money("4.90"), refund_key(f"{order.key}:R4"))  # a retry: no new refund
 
         refunds = harness.controls.charges_for(order.key, "refund")
         assert [c.amount for c in refunds] == [1000, 2000, 490]
@@ -196,7 +196,7 @@ class TestRefunds:
     def test_nothing_captured_nothing_to_refund(self, harness: Harness) -> None:
         order = authorized_order(harness.controls)
         with pytest.raises(PlatformRejected):
-            harness.gateway.refund(order, money("1.00"), refund_key(order, money("1.00")))
+            harness.gateway.refund(order, money("1.00"), refund_key(f"{order.key}:R1"))
         assert harness.controls.charges_for(order.key) == []
 
 
@@ -232,9 +232,9 @@ class TestCashOnDelivery:
     def test_collected_cash_can_be_refunded_and_no_more(self, harness: Harness) -> None:
         order = cod_order()
         harness.gateway.collect_cash(order, money("34.90"), cash_key(order))
-        assert harness.gateway.refund(order, money("34.90"), refund_key(order, money("34.90"))).status == "refunded"
+        assert harness.gateway.refund(order, money("34.90"), refund_key(f"{order.key}:R4")).status == "refunded"
         with pytest.raises(PlatformRejected):
-            harness.gateway.refund(order, money("0.01"), refund_key(order, money("34.91")))
+            harness.gateway.refund(order, money("0.01"), refund_key(f"{order.key}:R2"))
 
 
 # --- over HTTP only: transport faults and the wire format ------------------------------------------------

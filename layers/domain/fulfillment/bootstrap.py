@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from fulfillment.adapters.platforms.base import PlatformAdapters
     from fulfillment.model import Order
+    from fulfillment.model.packaging import Package
     from fulfillment.ports import (
         Carrier,
         DeliveryArchive,
@@ -180,16 +181,12 @@ class Container:
         return HttpPaymentGateway(self.settings.payment_api_url, HttpClient(timeout=4.0, attempts=3), api_key)
 
     @cached_property
-    def packer(self) -> Callable[[Order], list[dict[str, Any]]]:
+    def packer(self) -> Callable[[Order], list[Package]]:
         from fulfillment.adapters.catalog import default_catalog
         from fulfillment.model.packaging import lines_for, pack
 
         catalog, boxes = default_catalog()
-
-        def packages(order: Order) -> list[dict[str, Any]]:
-            return [package.model_dump(mode="json") for package in pack(lines_for(order, catalog), boxes)]
-
-        return packages
+        return lambda order: pack(lines_for(order, catalog), boxes)
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from fulfillment.model import Money, Order, OrderStatus, TimelineEvent
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
 from fulfillment.model.inventory import OutOfStockPolicy, Reservation, ReservationOutcome, StockLevel
+from fulfillment.model.packaging import Package
 from fulfillment.model.payment import PaymentResult
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store, StoreCredentials, WebhookRequest
@@ -327,7 +328,7 @@ class StepDeps(Protocol):
     @property
     def payments(self) -> PaymentGateway: ...
     @property
-    def packer(self) -> Callable[[Order], list[dict[str, Any]]]: ...
+    def packer(self) -> Callable[[Order], list[Package]]: ...
 
 
 class ReturnDeps(StepDeps, Protocol):

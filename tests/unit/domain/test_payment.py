@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from fulfillment.errors import DomainError, OrderInvalid, PaymentDeclined
-from fulfillment.model import Money, OrderStatus
+from fulfillment.model import OrderStatus
 from fulfillment.model.payment import (
     CapturePoint,
     PaymentMethod,
@@ -89,17 +89,17 @@ class TestAmounts:
 class TestIdempotencyKeys:
     def test_one_key_per_effect_and_order_stable_across_reloads(self) -> None:
         order, same, other = make_order(), make_order(), make_order(external_id="4712")
-        keys = [capture_key(order), cash_key(order), void_key(order), refund_key(order, money("5.00"))]
+        keys = [capture_key(order), cash_key(order), void_key(order), refund_key(f"{order.key}:R1")]
         assert len(set(keys)) == 4
-        assert keys == [capture_key(same), cash_key(same), void_key(same), refund_key(same, money("5.00"))]
+        assert keys == [capture_key(same), cash_key(same), void_key(same), refund_key(f"{same.key}:R1")]
         assert capture_key(other) != capture_key(order)
 
     def test_two_equal_partial_refunds_are_two_refunds(self) -> None:
         order = make_order()
-        first = refund_key(order, money("5.00"))  # the refunded total after the first 5.00
-        second = refund_key(order, money("10.00"))  # … and after the second
+        first = refund_key(f"{order.key}:R1")  # keyed on the return, not the amount: two returns of 5.00 each
+        second = refund_key(f"{order.key}:R2")
         assert first != second
-        assert first == refund_key(order, Money(minor=500, currency="EUR"))  # a retry of the first
+        assert first == refund_key(make_order().key + ":R1")  # a retry of the first
 
 
 class TestResultAndErrors:

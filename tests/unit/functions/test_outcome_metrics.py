@@ -91,13 +91,13 @@ class TestCallbackWaitSeconds:
         key = world.order_at(OrderStatus.VALIDATED)
         invoke("await_callback", {"order_key": key, "task_token": "token-1", "waiting_for": "approval"}, world)
         parked = world.stored(key)
-        assert parked.waiting_since is not None
-        parked.waiting_since = datetime.now(UTC) - timedelta(seconds=90)  # a person took a minute and a half
+        assert parked.wait.since is not None
+        parked.wait.since = datetime.now(UTC) - timedelta(seconds=90)  # a person took a minute and a half
         world.orders.save(parked)
         decide(key, Decision.APPROVE, world, by="ops")
         answered = world.stored(key)
-        assert answered.waiting_since is None and answered.last_wait is not None
-        assert answered.last_wait["kind"] == "approval"
+        assert answered.wait.since is None and answered.wait.last is not None
+        assert answered.wait.last.kind == "approval"
         capsys.readouterr()
 
         invoke("reserve_inventory", {"order_key": key}, world)
@@ -106,7 +106,7 @@ class TestCallbackWaitSeconds:
         assert metric["wait"] == "approval"
         assert 90 <= metric["CallbackWaitSeconds"][0] < 100  # type: ignore[index]
         assert metric["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "CallbackWaitSeconds", "Unit": "Seconds"}]  # type: ignore[index]
-        assert world.stored(key).last_wait is None
+        assert world.stored(key).wait.last is None
         from fulfillment.edge.task import record_wait_metric
 
         record_wait_metric(key, world.orders)  # a retried step, or the next one: nothing more to emit

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from fulfillment.errors import DomainError, OrderNotFound, OutOfStock, PaymentDeclined, UnpackableItem
 from fulfillment.model import OrderStatus
+from fulfillment.model.order import Failure
 from local.lambdas import LambdaContext
 from tests.fakes import FulfillmentWorld
 
@@ -130,7 +131,7 @@ class TestAwaitCallback:
 
         assert output == {"order_key": key}
         order = world.stored(key)
-        assert (order.task_token, order.waiting_for) == (TOKEN, waiting_for)
+        assert (order.wait.token, order.wait.kind) == (TOKEN, waiting_for)
 
     def test_an_inspection_wait_asks_the_warehouse(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
@@ -146,7 +147,7 @@ class TestAwaitCallback:
         with pytest.raises(ValidationError):
             invoke("await_callback", {"order_key": key, **event}, world)
 
-        assert world.stored(key).task_token is None
+        assert world.stored(key).wait.token is None
 
 
 class TestRaiseAlert:
@@ -175,7 +176,7 @@ class TestCompensate:
 
         assert output == {"order_key": key, "status": "FAILED"}
         order = world.stored(key)
-        assert order.failure == {"error": "InspectionFailed", "cause": "scratched"}
+        assert order.failure == Failure(error="InspectionFailed", cause="scratched")
         assert world.level().reserved == 0
 
     def test_cancels_when_asked_to(self, world: FulfillmentWorld) -> None:
@@ -193,7 +194,7 @@ class TestCompensate:
 
         invoke("compensate", event, world)
 
-        assert world.stored(key).failure == {"error": "ApprovalRejected", "cause": "ApprovalRejected"}
+        assert world.stored(key).failure == Failure(error="ApprovalRejected", cause="ApprovalRejected")
 
     def test_an_event_without_an_error_is_an_unknown_failure(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
@@ -201,7 +202,7 @@ class TestCompensate:
         invoke("compensate", {"order_key": key, "outcome": "failed"}, world)
 
         failure = world.stored(key).failure
-        assert failure is not None and failure["error"] == "Unknown"
+        assert failure is not None and failure.error == "Unknown"
 
     def test_refuses_an_outcome_it_does_not_know(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)

@@ -13,6 +13,7 @@ import pytest
 
 from fulfillment.model import OrderStatus
 from fulfillment.model.money import Money
+from fulfillment.model.order import ReturnLedger
 from fulfillment.model.returns import (
     Resolution,
     Return,
@@ -129,7 +130,7 @@ class TestWhichOrderAnExecutionBelongsTo:
         }
 
     def test_replacements_come_from_the_order_its_returns_and_executions_named_like_one(self) -> None:
-        order = make_order(replacement_orders=["kaffeekontor:4711-R1"])
+        order = make_order(returns=ReturnLedger(replacements=["kaffeekontor:4711-R1"]))
         returns = [a_return(), a_return(number=2, replacement_order_key="kaffeekontor:4711-R2")]
         names = ["kaffeekontor_4711", "kaffeekontor_4711-R3", "kaffeekontor_4711-R3-return1", "kaffeekontor_4711-Rx"]
         assert _replacement_keys(order, returns, names) == [
@@ -160,9 +161,7 @@ class TestTheOrderPage:
     def original(self, return_definition: dict[str, Any]) -> str:
         order = make_order(
             status=OrderStatus.PARTIALLY_RETURNED,
-            replacement_orders=["kaffeekontor:4711-R1"],
-            return_claims={"303": 1},
-            returned={"303": 1},
+            returns=ReturnLedger(replacements=["kaffeekontor:4711-R1"], claims={"303": 1}, returned={"303": 1}),
         )
         ret = a_return()
         run = execution(ret.execution_name(), "ReturnStateMachine", definition=return_definition, path=RETURN_PATH)
@@ -225,7 +224,7 @@ class TestTheOrderPage:
 
 class TestTheOrderList:
     def test_every_status_is_a_filter_and_returns_and_replacements_are_marked(self) -> None:
-        original = make_order(replacement_orders=["kaffeekontor:4711-R1"], status=OrderStatus.RETURNED)
+        original = make_order(returns=ReturnLedger(replacements=["kaffeekontor:4711-R1"]), status=OrderStatus.RETURNED)
         replacement = make_order(external_id="4711-R1", platform_refs={"replaces": original.key})
         plain = make_order(external_id="4712")
         html = orders_page([OrderRow(original, START, 2), OrderRow(replacement, START), OrderRow(plain, START)], None)

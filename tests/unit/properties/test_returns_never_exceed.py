@@ -100,8 +100,8 @@ def test_returns_in_any_interleaving_stay_within_what_was_delivered(
     order = world.stored(key)
     delivered = {line_id: qty for line_id, (_, qty, _) in LINES.items()}
     for line_id, units in delivered.items():
-        assert order.returned.get(line_id, 0) <= units
-        assert order.return_claims.get(line_id, 0) <= units
+        assert order.returns.returned.get(line_id, 0) <= units
+        assert order.returns.claims.get(line_id, 0) <= units
     restocked_by_sku: dict[str, int] = {}
     for reference, units in world.inventory.restocked.items():
         line_id = reference.rsplit(":", 1)[1]
@@ -112,8 +112,8 @@ def test_returns_in_any_interleaving_stay_within_what_was_delivered(
     refunded = sum(r.amount_minor or 0 for r in world.notifier.requests if r.kind.value == "refunded")
     assert refunded <= 2 * 1450 + 2900
     replaced = dict.fromkeys(delivered, 0)
-    for replacement in order.replacement_orders:
+    for replacement in order.returns.replacements:
         for line in world.stored(replacement).lines:
             replaced[line.line_id] += line.quantity
     for line_id, units in delivered.items():  # refunded and replaced units together: never more than delivered
-        assert replaced[line_id] <= order.returned.get(line_id, 0) <= units
+        assert replaced[line_id] <= order.returns.returned.get(line_id, 0) <= units

@@ -750,7 +750,7 @@ class TestPortsBrokenForGood:
         order = world.stored(key)
         assert order.status is outcome, run.errors
         if outcome is S.FAILED:
-            assert order.failure is not None and order.failure["error"] and order.failure["cause"], order.failure
+            assert order.failure is not None and order.failure.error and order.failure.cause, order.failure
         if (fault.call, fault.mode) in RECORDED_BUT_STORE_NOT_TOLD:
             # Compensation records the outcome first, then tells the store through the broken port: the order is
             # right, the execution ends in FulfillmentFailed and the write-back is what ops must replay.

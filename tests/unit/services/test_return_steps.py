@@ -76,7 +76,7 @@ class TestRequest:
 
         assert (ret.key, ret.status, ret.number) == (f"{key}:R1", R.REQUESTED, 1)
         assert world.workflow.started[-1] == ret.execution_name() == "kaffeekontor_4711-return1"
-        assert world.stored(key).returns_opened == 1
+        assert world.stored(key).returns.opened == 1
         assert "return R1 requested" in world.last_event(key).reason
 
     @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ class TestAuthorization:
 
         stored = world.returns.get(ret.key)
         assert stored is not None and stored.status is R.AUTHORIZED and stored.rma == "RMA-kaffeekontor-4711-1"
-        assert world.stored(key).return_claims == {"301": 2}
+        assert world.stored(key).returns.claims == {"301": 2}
 
     def test_outside_the_window_is_rejected_with_the_reason(self, world: FulfillmentWorld) -> None:
         key = _completed(world)
@@ -138,7 +138,7 @@ class TestAuthorization:
         stored = world.returns.get(ret.key)
         assert stored is not None and stored.status is R.REJECTED
         assert "outside the 30-day return window" in (stored.rejection or "")
-        assert "rejected" in world.last_event(key).reason and world.stored(key).return_claims == {}
+        assert "rejected" in world.last_event(key).reason and world.stored(key).returns.claims == {}
 
     def test_store_policy_non_returnable_skus_and_reasons(self, world: FulfillmentWorld) -> None:
         world.store_options(non_returnable_skus="MUG-CC-BLU", return_reasons="defective,damaged")
@@ -162,7 +162,7 @@ class TestAuthorization:
 
         refused = world.returns.get(second.key)
         assert refused is not None and "2 delivered, 0 not yet returned" in (refused.rejection or "")
-        assert world.stored(key).return_claims == {"301": 2}
+        assert world.stored(key).returns.claims == {"301": 2}
 
     def test_units_left_out_by_a_partial_fulfillment_cannot_be_returned(self, world: FulfillmentWorld) -> None:
         key = _completed(world, short={"MUG-CC-BLU": 1})
@@ -176,7 +176,7 @@ class TestAuthorization:
         authorize_return(ret.key, world)
         authorize_return(ret.key, world)
 
-        assert world.stored(key).return_claims == {"301": 1}
+        assert world.stored(key).returns.claims == {"301": 1}
 
 
 class TestRefund:
@@ -192,7 +192,7 @@ class TestRefund:
         refunds = [r for r in world.notifier.requests if r.kind is UpdateKind.REFUNDED]
         assert [(r.amount_minor, r.reference) for r in refunds] == [(1450, ret.key)]
         order = world.stored(key)
-        assert order.status is OrderStatus.PARTIALLY_RETURNED and order.returned == {"301": 1}
+        assert order.status is OrderStatus.PARTIALLY_RETURNED and order.returns.returned == {"301": 1}
         assert world.level().available == 10 - 2 + 1  # 2 shipped, 1 back on the shelf
 
     def test_a_gateway_paid_order_is_refunded_through_the_gateway_once(self, world: FulfillmentWorld) -> None:
@@ -240,7 +240,7 @@ class TestInspectionFailed:
         assert [e.status for e in world.returns.timeline(ret.key)][-2] is R.REFUSED
         assert stored.lines[0].disposition == "return_to_customer"
         order = world.stored(key)
-        assert order.return_claims == {"301": 0} and order.status is OrderStatus.COMPLETED
+        assert order.returns.claims == {"301": 0} and order.status is OrderStatus.COMPLETED
         assert not world.notifier.kinds_for(key)
 
     def test_refuse_refund_policy_keeps_the_units_counted(self, world: FulfillmentWorld) -> None:
@@ -252,7 +252,7 @@ class TestInspectionFailed:
 
         stored = world.returns.get(ret.key)
         assert stored is not None and stored.lines[0].disposition == "write_off"
-        assert world.stored(key).return_claims == {"301": 1}
+        assert world.stored(key).returns.claims == {"301": 1}
 
 
 class TestReplacement:
@@ -269,7 +269,7 @@ class TestReplacement:
         assert replacement.platform_refs[REPLACES_REF] == key and replacement.status is OrderStatus.RECEIVED
         assert [(line.line_id, line.quantity) for line in replacement.lines] == [("301", 1)]
         assert replacement.totals.grand_total == money("0.00") and replacement.paid
-        assert world.stored(key).replacement_orders == ["kaffeekontor:4711-R1"]
+        assert world.stored(key).returns.replacements == ["kaffeekontor:4711-R1"]
         assert world.workflow.started.count(replacement.execution_name()) == 1
         assert world.stored(key).status is OrderStatus.PARTIALLY_RETURNED
         assert not world.payments.charges_for(key, "refund")
@@ -286,7 +286,7 @@ class TestExpiry:
 
         stored = world.returns.get(ret.key)
         assert stored is not None and stored.status is R.EXPIRED
-        assert world.stored(key).return_claims == {"301": 0}
+        assert world.stored(key).returns.claims == {"301": 0}
         assert "expired" in world.last_event(key).reason
 
 
@@ -333,7 +333,7 @@ class TestRerun:
         close_return(ret.key, "failed", world, {"Error": "TransientError", "Cause": "warehouse API down"})
         failed = world.returns.get(ret.key)
         assert failed is not None and failed.status is R.FAILED and failed.failure
-        assert failed.failure["resume_at"] == "RECEIVED"
+        assert failed.failure.resume_at == "RECEIVED"
 
         rerun = rerun_return(ret.key, world, by="ops-lead", reason="warehouse back")
 
@@ -377,7 +377,7 @@ class TestReplacementWriteBacks:
         key = _completed(world)
         ret = request_return(_request(key, resolution=Resolution.REPLACEMENT), world)
         _run(world, ret.key)
-        replacement_key = world.stored(key).replacement_orders[0]
+        replacement_key = world.stored(key).returns.replacements[0]
         client = _RecordingStore()
         deps = type(
             "Deps",

@@ -113,7 +113,7 @@ class TestGoodsNamedOnADeliveredOrder:
         assert [(line.line_id, line.quantity) for line in ret.lines] == [("301", 1)]
         assert ret.refunded_by_store is not None and ret.refunded_by_store.minor == 1450
         assert intake.workflow.started.count(ret.execution_name()) == 1
-        assert intake.world.stored(KEY).store_returns == {"refund-1029384756123": 1}
+        assert intake.world.stored(KEY).returns.store_returns == {"refund-1029384756123": 1}
 
     def test_two_store_refunds_are_two_returns(self, intake: Intake) -> None:
         intake.world.order_at(OrderStatus.COMPLETED)
@@ -138,7 +138,7 @@ class TestGoodsNamedOnADeliveredOrder:
         intake.fetch_reporting(unknown)
         intake.fetch_reporting(unknown)
         assert len(intake.returns) == 0
-        assert intake.world.stored(KEY).store_refunds_noted == ["refund-1029384756123"]
+        assert intake.world.stored(KEY).returns.store_refunds_noted == ["refund-1029384756123"]
 
     def test_a_return_whose_execution_never_started_is_started_by_the_redelivery(self, intake: Intake) -> None:
         intake.world.order_at(OrderStatus.COMPLETED)
@@ -182,7 +182,7 @@ class TestBigCommerceRefunds:
         assert [(line.line_id, line.quantity) for line in ret.lines] == [("301", 1)]
         assert ret.refunded_by_store is not None and ret.refunded_by_store.minor == 1450
         assert intake.workflow.started.count(ret.execution_name()) == 1
-        assert intake.world.stored(KEY).store_returns == {"refund-41": 1}
+        assert intake.world.stored(KEY).returns.store_returns == {"refund-41": 1}
         assert intake.notes() == []
 
     def test_our_own_refund_is_skipped_by_its_marker(self, intake: Intake) -> None:
@@ -211,7 +211,7 @@ class TestOrdersNotYetDelivered:
         intake.world.order_at(status)
         intake.fetch_reporting(ONE_MUG_BACK)
         assert len(intake.returns) == 0
-        assert intake.world.stored(KEY).store_returns == {}
+        assert intake.world.stored(KEY).returns.store_returns == {}
         assert intake.notes() == []
 
 

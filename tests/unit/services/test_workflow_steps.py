@@ -32,8 +32,9 @@ from fulfillment.errors import (
     VersionConflict,
 )
 from fulfillment.intake.partners import parse_partner_event, partner_signature, verify_partner_signature
-from fulfillment.model import Order, OrderStatus
+from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
+from fulfillment.model.order import Failure, PaymentRecord
 from fulfillment.model.writeback import UpdateKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.alerts import raise_alert
@@ -534,7 +535,7 @@ class TestParkTaskToken:
         park_task_token(key, TOKEN, kind, world)
 
         order = world.stored(key)
-        assert (order.status, order.task_token, order.waiting_for) == (status, TOKEN, str(kind))
+        assert (order.status, order.wait.token, order.wait.kind) == (status, TOKEN, str(kind))
         assert world.timeline(key) == timeline
         assert (world.workflow.resumed, world.workflow.failed) == ([], [])
         assert world.warehouse.requests == []
@@ -549,7 +550,7 @@ class TestParkTaskToken:
 
         assert world.warehouse.requests == [(key, attempts + 1)]
         order = world.stored(key)
-        assert (order.task_token, order.waiting_for) == (TOKEN, "inspection")
+        assert (order.wait.token, order.wait.kind) == (TOKEN, "inspection")
 
     @pytest.mark.parametrize("status", [S.DELIVERED, S.PAYMENT_COMPLETED])
     def test_a_delivery_wait_resumes_at_once_when_the_carrier_was_faster(
@@ -561,7 +562,7 @@ class TestParkTaskToken:
         park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
 
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
-        assert world.stored(key).task_token is None
+        assert world.stored(key).wait.token is None
         assert world.orders.writes == writes
 
     def test_an_inspection_wait_resumes_at_once_after_the_inspection_passed(self, world: FulfillmentWorld) -> None:
@@ -571,7 +572,7 @@ class TestParkTaskToken:
 
         assert world.workflow.resumed_tokens == [TOKEN]
         assert world.warehouse.requests == []
-        assert world.stored(key).task_token is None
+        assert world.stored(key).wait.token is None
 
     @pytest.mark.parametrize("kind", list(WaitKind))
     def test_a_cancelled_order_fails_the_token_with_order_cancelled(
@@ -583,7 +584,7 @@ class TestParkTaskToken:
         park_task_token(key, TOKEN, kind, world)
 
         assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
-        assert world.stored(key).task_token is None
+        assert world.stored(key).wait.token is None
         assert world.warehouse.requests == []
 
     def test_refuses_an_unknown_order(self, world: FulfillmentWorld) -> None:
@@ -610,7 +611,7 @@ class TestRecordInspection:
         inspected(world, key, 1, "passed")  # the warehouse's retry
 
         order = world.stored(key)
-        assert (order.status, order.task_token, order.waiting_for) == (S.INSPECTED, None, None)
+        assert (order.status, order.wait.token, order.wait.kind) == (S.INSPECTED, None, None)
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert statuses(world, key).count(S.INSPECTED) == 1
         assert "inspector-7" in world.last_event(key).reason
@@ -624,7 +625,7 @@ class TestRecordInspection:
 
         order = world.stored(key)
         assert (order.status, order.inspection_attempts) == (S.RESERVED, attempt)
-        assert (order.task_token, order.waiting_for) == (TOKEN, "inspection")  # the wait goes on
+        assert (order.wait.token, order.wait.kind) == (TOKEN, "inspection")  # the wait goes on
         note = world.last_event(key)
         assert len(world.timeline(key)) == events + 1
         assert (note.status, note.previous_status) == (S.RESERVED, S.RESERVED)
@@ -641,7 +642,7 @@ class TestRecordInspection:
         assert world.workflow.failed == [(TOKEN, "InspectionFailed", "failed 3 inspections: handle chipped")]
         order = world.stored(key)
         assert (order.status, order.inspection_attempts) == (S.RESERVED, 3)
-        assert (order.task_token, order.waiting_for) == (None, None)
+        assert (order.wait.token, order.wait.kind) == (None, None)
         assert world.warehouse.requests == []
 
     def test_three_failures_in_a_row_end_in_inspection_failed(self, world: FulfillmentWorld) -> None:
@@ -708,7 +709,7 @@ class TestDecide:
 
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         order = world.stored(key)
-        assert (order.status, order.task_token, order.waiting_for) == (S.VALIDATED, None, None)
+        assert (order.status, order.wait.token, order.wait.kind) == (S.VALIDATED, None, None)
         assert world.last_event(key).reason == "approved by ops@example.com"
 
     @pytest.mark.parametrize(("reason", "cause"), [("address looks fake", "address looks fake"), ("", "rejected")])
@@ -720,7 +721,7 @@ class TestDecide:
         decide(key, Decision.REJECT, world, by="ops", reason=reason)
 
         assert world.workflow.failed == [(TOKEN, "ApprovalRejected", cause)]
-        assert world.stored(key).task_token is None
+        assert world.stored(key).wait.token is None
 
     def test_the_timeline_says_who_rejected(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
@@ -772,7 +773,7 @@ class TestDecide:
         decide(key, Decision.PASS, world, by="ops", reason="scratch is cosmetic")
 
         order = world.stored(key)
-        assert (order.status, order.task_token) == (S.INSPECTED, None)
+        assert (order.status, order.wait.token) == (S.INSPECTED, None)
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert "ops" in world.last_event(key).reason
 
@@ -814,7 +815,7 @@ class TestDecide:
         decide(key, Decision.DELIVERED, world, by="ops", reason="customer confirmed")
 
         order = world.stored(key)
-        assert (order.status, order.task_token) == (S.DELIVERED, None)
+        assert (order.status, order.wait.token) == (S.DELIVERED, None)
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert statuses(world, key).count(S.DELIVERED) == 1
 
@@ -828,7 +829,7 @@ class TestDecide:
 
         assert world.workflow.failed == [(TOKEN, "DeliveryFailed", "lost (carrier gave up)")]
         order = world.stored(key)
-        assert (order.status, order.task_token) == (S.SHIPPED, None)
+        assert (order.status, order.wait.token) == (S.SHIPPED, None)
         assert "reported lost by ops" in world.last_event(key).reason
 
 
@@ -842,7 +843,7 @@ class TestPackageOrder:
 
         order = world.stored(key)
         assert order.packages == world.packer(order)
-        assert [package["lines"][0]["sku"] for package in order.packages] == [SKU, "SAUCER-CC"]
+        assert [package.items[0][0] for package in order.packages] == [SKU, "SAUCER-CC"]
         assert world.last_event(key).detail == {"packages": 2, "weight_g": 800}
 
     def test_an_unpackable_item_stops_it_and_saves_nothing(self, world: FulfillmentWorld) -> None:
@@ -918,8 +919,8 @@ class TestShipOrder:
         [charge] = world.payments.charges_for(key)
         assert (charge.kind, charge.amount, charge.idempotency_key) == ("capture", 3490, f"capture:{key}")
         order = world.stored(key)
-        assert order.payment["captured_minor"] == "3490"
-        assert order.payment["reference"] == charge.reference
+        assert order.payment.captured == Money(minor=3490, currency="EUR")
+        assert order.payment.reference == charge.reference
         assert world.last_event(key).detail["captured"] == "34.90 EUR"
 
     def test_a_retry_after_a_lost_save_captures_once(self, world: FulfillmentWorld) -> None:
@@ -932,7 +933,7 @@ class TestShipOrder:
         ship_order(key, world)
 
         assert len(world.payments.charges_for(key, "capture")) == 1
-        assert world.stored(key).payment["captured_minor"] == "3490"
+        assert world.stored(key).payment.captured == Money(minor=3490, currency="EUR")
 
     @pytest.mark.parametrize(
         ("refs", "options"),
@@ -952,7 +953,7 @@ class TestShipOrder:
         ship_order(key, world)
 
         assert world.payments.calls == []
-        assert "captured_minor" not in world.stored(key).payment
+        assert world.stored(key).payment.captured is None
         assert "captured" not in world.last_event(key).detail
 
     def test_a_declined_capture_propagates_and_nothing_is_saved_as_shipped(self, world: FulfillmentWorld) -> None:
@@ -966,7 +967,7 @@ class TestShipOrder:
 
         assert raised.value.decline_code == "insufficient_funds"
         order = world.stored(key)
-        assert (order.status, order.tracking_number, order.payment) == (S.PACKAGED, None, {})
+        assert (order.status, order.tracking_number, order.payment) == (S.PACKAGED, None, PaymentRecord())
         assert world.orders.writes == writes
         assert world.orders.find_by_tracking(CARRIER, "TRK00000001") is None
         assert world.notifier.kinds_for(key) == []
@@ -991,7 +992,7 @@ class TestRecordTrackingEvent:
         assert tracking(world, key, "delivered", event_id="evt-9") == key
 
         order = world.stored(key)
-        assert (order.status, order.task_token, order.waiting_for) == (S.DELIVERED, None, None)
+        assert (order.status, order.wait.token, order.wait.kind) == (S.DELIVERED, None, None)
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         event = world.last_event(key)
         assert (event.status, event.previous_status, event.at) == (S.DELIVERED, S.SHIPPED, DELIVERED_AT)
@@ -1027,7 +1028,7 @@ class TestRecordTrackingEvent:
 
         assert world.workflow.heartbeats == [TOKEN]
         assert (world.workflow.resumed, world.workflow.failed) == ([], [])
-        assert world.stored(key).task_token == TOKEN
+        assert world.stored(key).wait.token == TOKEN
         assert world.orders.writes == writes
 
     def test_news_with_nobody_waiting_is_no_heartbeat(self, world: FulfillmentWorld) -> None:
@@ -1047,7 +1048,7 @@ class TestRecordTrackingEvent:
 
         assert world.workflow.failed == [(TOKEN, "DeliveryFailed", f"{exception}: parcel news")]
         order = world.stored(key)
-        assert (order.status, order.task_token) == (S.SHIPPED, None)
+        assert (order.status, order.wait.token) == (S.SHIPPED, None)
         assert exception in world.last_event(key).reason
 
     def test_delivered_before_the_wait_parks_is_saved_and_the_wait_resumes_at_once(
@@ -1062,7 +1063,7 @@ class TestRecordTrackingEvent:
         park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
 
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
-        assert world.stored(key).task_token is None
+        assert world.stored(key).wait.token is None
 
     @pytest.mark.parametrize(("carrier", "tracking_number"), [(CARRIER, "TRK-UNKNOWN"), ("othercarrier", None)])
     def test_refuses_an_unknown_shipment(
@@ -1120,7 +1121,7 @@ class TestCompletePayment:
         assert (charge.kind, charge.amount, charge.idempotency_key) == ("capture", 3490, f"capture:{key}")
         assert [call[2] for call in world.payments.calls] == [f"capture:{key}", f"capture:{key}"]
         order = world.stored(key)
-        assert (order.status, order.payment["captured_minor"]) == (S.PAYMENT_COMPLETED, "3490")
+        assert (order.status, order.payment.captured) == (S.PAYMENT_COMPLETED, Money(minor=3490, currency="EUR"))
         assert world.last_event(key).detail == {"method": "authorized", "amount": "34.90 EUR"}
 
     def test_captures_what_the_store_has_not_refunded(self, world: FulfillmentWorld) -> None:
@@ -1151,7 +1152,10 @@ class TestCompletePayment:
         [charge] = world.payments.charges_for(key)
         assert (charge.kind, charge.amount, charge.idempotency_key) == ("cash", 3490, f"cash:{key}")
         order = world.stored(key)
-        assert (order.payment["method"], order.payment["collected_minor"]) == ("cash_on_delivery", "3490")
+        assert (order.payment.method, order.payment.collected) == (
+            "cash_on_delivery",
+            Money(minor=3490, currency="EUR"),
+        )
 
     def test_charges_nothing_for_a_prepaid_order(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.DELIVERED)
@@ -1160,7 +1164,7 @@ class TestCompletePayment:
 
         assert world.payments.calls == []
         order = world.stored(key)
-        assert (order.status, order.payment) == (S.PAYMENT_COMPLETED, {"method": "prepaid"})
+        assert (order.status, order.payment) == (S.PAYMENT_COMPLETED, PaymentRecord(method="prepaid"))
         assert world.last_event(key).detail == {"method": "prepaid", "amount": "34.90 EUR"}
 
     @pytest.mark.parametrize(("refs", "code"), [(AUTHORIZED, "card_declined"), (CASH_ON_DELIVERY, "cash_refused")])
@@ -1208,7 +1212,7 @@ class TestRequestCancellation:
         assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
         order = world.stored(key)
         assert (order.status, order.cancel_requested) == (status, "customer changed their mind")
-        assert (order.task_token, order.waiting_for) == (None, None)
+        assert (order.wait.token, order.wait.kind) == (None, None)
         assert "customer changed their mind" in world.last_event(key).reason
 
     def test_while_a_step_runs_the_next_step_refuses(self, world: FulfillmentWorld) -> None:
@@ -1348,7 +1352,7 @@ class TestCompensate:
 
         order = world.stored(key)
         assert order.status is S.FAILED
-        assert order.failure == {"error": "OrderInvalid", "cause": "shipping address has no city"}
+        assert order.failure == Failure(error="OrderInvalid", cause="shipping address has no city")
         event = world.last_event(key)
         assert (event.status, event.previous_status) == (S.FAILED, S.VALIDATED)
         assert event.reason == "OrderInvalid: shipping address has no city"
@@ -1367,14 +1371,14 @@ class TestCompensate:
 
         compensate(key, "failed", {"Error": "States.Timeout", "Cause": cause}, world)
 
-        assert world.stored(key).failure == {"error": "States.Timeout", "cause": readable}
+        assert world.stored(key).failure == Failure(error="States.Timeout", cause=readable)
 
     def test_an_empty_cause_falls_back_to_the_error_name(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.RESERVED)
 
         compensate(key, "failed", {"Error": "States.HeartbeatTimeout", "Cause": ""}, world)
 
-        assert world.stored(key).failure == {"error": "States.HeartbeatTimeout", "cause": "States.HeartbeatTimeout"}
+        assert world.stored(key).failure == Failure(error="States.HeartbeatTimeout", cause="States.HeartbeatTimeout")
 
     def test_without_a_cause_it_keeps_the_one_the_failed_wait_left(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED, token=TOKEN)
@@ -1382,7 +1386,7 @@ class TestCompensate:
 
         compensate(key, "failed", {"Error": "ApprovalRejected", "Cause": None}, world)  # the local engine
 
-        assert world.stored(key).failure == {"error": "ApprovalRejected", "cause": "address looks fake"}
+        assert world.stored(key).failure == Failure(error="ApprovalRejected", cause="address looks fake")
         assert world.last_event(key).reason == "ApprovalRejected: address looks fake"
 
     def test_bounds_long_causes(self, world: FulfillmentWorld) -> None:
@@ -1391,7 +1395,7 @@ class TestCompensate:
         compensate(key, "failed", {"Error": "Boom", "Cause": lambda_error("x" * 5000)}, world)
 
         failure = world.stored(key).failure
-        assert failure is not None and len(failure["cause"]) == 1000
+        assert failure is not None and len(failure.cause) == 1000
         assert len(world.last_event(key).reason) == 500
 
     def test_forgets_a_parked_task_token(self, world: FulfillmentWorld) -> None:
@@ -1400,7 +1404,7 @@ class TestCompensate:
         compensate(key, "cancelled", {"Error": "States.Timeout", "Cause": "nobody approved"}, world)
 
         order = world.stored(key)
-        assert (order.status, order.task_token, order.waiting_for) == (S.CANCELLED, None, None)
+        assert (order.status, order.wait.token, order.wait.kind) == (S.CANCELLED, None, None)
 
     @pytest.mark.parametrize("status", [S.COMPLETED, S.FAILED, S.CANCELLED])
     @pytest.mark.parametrize("outcome", ["cancelled", "failed"])
@@ -1436,7 +1440,7 @@ class TestRaiseAlert:
         raise_alert(key, "delivery_overdue", world)
 
         order = world.stored(key)
-        assert (order.status, order.task_token) == (S.SHIPPED, TOKEN)
+        assert (order.status, order.wait.token) == (S.SHIPPED, TOKEN)
         assert len(world.timeline(key)) == events + 1
         note = world.last_event(key)
         assert (note.status, note.previous_status) == (S.SHIPPED, S.SHIPPED)

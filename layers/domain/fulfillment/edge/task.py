@@ -95,7 +95,7 @@ def task_handler[Input: StepInput](
         deps = deps or container()
         result = run(step, deps)
         record_outcome_metrics(step, result)
-        if isinstance(result, Order) and result.last_wait:
+        if isinstance(result, Order) and result.wait.last:
             record_wait_metric(result.key, deps.orders)
         if isinstance(result, Order):
             logger.info("step done", status=str(result.status), platform=result.platform, store_id=result.store_id)
@@ -108,7 +108,7 @@ def record_wait_metric(key: str, orders: OrderRepository) -> None:
     """``CallbackWaitSeconds{wait}``: how long the wait this step resumed from took (approval, inspection, …).
 
     Emitted by the first step after the answer (the answer may come from the CLI, whose output is no EMF), and
-    once: ``last_wait`` is cleared on the order before the metric is printed. If clearing loses to concurrent
+    once: ``Order.wait.last`` is cleared on the order before the metric is printed. If clearing loses to concurrent
     saves, nothing is printed and a later step takes it; a metric never fails a step.
     """
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -120,10 +120,9 @@ def record_wait_metric(key: str, orders: OrderRepository) -> None:
         wait = take_last_wait(orders, key)
     except DomainError:
         return
-    if wait and wait.get("kind"):
-        seconds = float(wait["seconds"])
-        with single_metric(name="CallbackWaitSeconds", unit=MetricUnit.Seconds, value=seconds) as metric:
-            metric.add_dimension(name="wait", value=wait["kind"])
+    if wait and wait.kind:
+        with single_metric(name="CallbackWaitSeconds", unit=MetricUnit.Seconds, value=float(wait.seconds)) as metric:
+            metric.add_dimension(name="wait", value=wait.kind)
 
 
 _OUTCOME_METRICS = {"COMPLETED": "OrdersCompleted", "FAILED": "OrdersFailed", "CANCELLED": "OrdersCancelled"}

@@ -26,7 +26,7 @@ _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address",
 def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
     orders, workflow = deps.orders, deps.workflow
     order, duplicate = record_snapshot(incoming, orders)
-    if order.cancel_requested and order.task_token and not duplicate:
+    if order.cancel_requested and order.wait.token and not duplicate:
         _fail_waiting_execution(order, orders, workflow)
     if incoming.reported_returns and order.status in FULFILLED:
         # Regardless of snapshot order: a refund delivery is about goods, not the order's fulfillment fields.
@@ -44,8 +44,8 @@ def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
 
 def _fail_waiting_execution(order: Order, orders: OrderRepository, workflow: Workflow) -> None:
     """The store cancelled while the execution waits (approval, inspection): fail the wait, so it compensates."""
-    token = order.task_token
-    order.task_token, order.waiting_for = None, None
+    token = order.wait.token
+    order.wait.clear()
     try:
         orders.save(order)
     except VersionConflict:

@@ -28,7 +28,7 @@ def take_store_returns(reports: tuple[StoreReturnReport, ...], order: Order, dep
             continue
         if report.lines and _return_still_to_open(report, order, deps):
             _open_store_return(report, order, deps)
-        elif not report.lines and report.external_id not in order.store_refunds_noted:
+        elif not report.lines and report.external_id not in order.returns.store_refunds_noted:
             _note_store_refund(report, order, deps.orders)
         order = deps.orders.get(order.key) or order
     return order
@@ -40,7 +40,7 @@ def _is_our_own_refund(report: StoreReturnReport, order: Order) -> bool:
 
 
 def _return_still_to_open(report: StoreReturnReport, order: Order, deps: OpenReturnDeps) -> bool:
-    number = order.store_returns.get(report.external_id)
+    number = order.returns.store_returns.get(report.external_id)
     if number is None:
         return True
     opened = deps.returns.get(return_key(order.key, number))
@@ -82,8 +82,8 @@ def _note_store_refund(report: StoreReturnReport, order: Order, orders: OrderRep
 
 def _note_once(orders: OrderRepository, key: str, external_id: str, text: str) -> None:
     def note(order: Order) -> None:
-        if external_id not in order.store_refunds_noted:
-            order.store_refunds_noted.append(external_id)
+        if external_id not in order.returns.store_refunds_noted:
+            order.returns.store_refunds_noted.append(external_id)
             order.note(text, store_refund=external_id)
 
     update_order(orders, key, note)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from fulfillment.errors import OrderInvalid
 from fulfillment.model.lifecycle import OrderStatus, ensure_transition
 from fulfillment.model.money import CurrencyCode, Money
+from fulfillment.model.packaging import Package
 
 _STORE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 StoreId = Annotated[str, StringConstraints(pattern=_STORE_ID_PATTERN)]
@@ -114,6 +116,73 @@ class TimelineEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class WaitTime(BaseModel):
+    """How long an answered wait took, kept until the step that resumes after it emits ``CallbackWaitSeconds``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    seconds: Decimal  # DynamoDB takes no floats
+
+
+class Wait(BaseModel):
+    """The execution waiting on an order (or a return): its task token and what it waits for, and the last answer
+    given. Answers are conditional saves, so a duplicate answer finds no token and does nothing."""
+
+    token: str | None = None  # the waiting execution's task token; None when nothing waits
+    kind: str | None = None  # approval, inspection, delivery, operator (``steps.waits.WaitKind``); goods, inspection
+    since: datetime | None = None  # when the current wait was parked
+    answered_token: str | None = None  # the last wait answered, kept so a partner's redelivery can resend the answer
+    answered_kind: str | None = None
+    last: WaitTime | None = None  # moved from ``since`` by the answer, cleared once its metric is emitted
+
+    def park(self, token: str, kind: str, at: datetime | None = None) -> None:
+        self.token, self.kind, self.since = token, kind, at
+
+    def answer(self, at: datetime) -> str:
+        """Clear the wait, keeping its token (returned) as the one answered and how long it took."""
+        token = self.token or ""
+        if self.since is not None:
+            seconds = max((at - self.since).total_seconds(), 0.0)
+            self.last = WaitTime(kind=str(self.kind), seconds=Decimal(f"{seconds:.3f}"))
+        self.answered_token, self.answered_kind = self.token, self.kind
+        self.token, self.kind, self.since = None, None, None
+        return token
+
+    def clear(self) -> None:
+        self.token, self.kind, self.since = None, None, None
+
+
+class Failure(BaseModel):
+    """Why fulfillment (or a return) stopped: the error's name, as the state machine caught it, and its cause."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: str
+    cause: str
+
+
+class PaymentRecord(BaseModel):
+    """What we did with the order's money: how it is paid and what we captured or collected, with the reference."""
+
+    method: str | None = None  # ``model.payment.PaymentMethod``
+    captured: Money | None = None  # captured through our payment gateway
+    collected: Money | None = None  # cash the carrier collected on delivery
+    reference: str | None = None  # the gateway's reference for it
+
+
+class ReturnLedger(BaseModel):
+    """An order's returns, counted per line id. Claims and returned units change in the same transaction as the
+    return that moves them (``model/returns.py``), so no interleaving of returns gives back more than was delivered."""
+
+    opened: int = 0  # returns opened so far: the next one is number ``opened + 1``
+    claims: dict[str, int] = Field(default_factory=dict)  # units claimed by authorized returns
+    returned: dict[str, int] = Field(default_factory=dict)  # units taken back for good
+    replacements: list[str] = Field(default_factory=list)  # replacement orders' keys
+    store_returns: dict[str, int] = Field(default_factory=dict)  # the store's return/refund id → our return number
+    store_refunds_noted: list[str] = Field(default_factory=list)  # store refund ids recorded as a note only
+
+
 class Order(BaseModel):
     """An order aggregate. ``version`` is the optimistic-locking counter of its stored item."""
 
@@ -141,33 +210,17 @@ class Order(BaseModel):
     events_recorded: int = 0  # timeline length; seq numbers stay gapless while version counts saves
     tracking_number: str | None = None
     carrier: str | None = None
-    # The execution waiting on this order, if any: its task token and what it waits for (approval,
-    # inspection, delivery, operator). Answered with a conditional save, so a duplicate answer does nothing.
-    task_token: str | None = None
-    waiting_for: str | None = None
-    answered_token: str | None = None  # the last wait answered, kept so a partner's redelivery can resend
-    answered_wait: str | None = None
-    waiting_since: datetime | None = None  # when the current wait was parked
-    # The wait answered last, {"kind", "seconds"}: moved from ``waiting_since`` by the answer, cleared by the
-    # step that resumes after it once it has emitted ``CallbackWaitSeconds`` (``steps.record_wait_metric``).
-    last_wait: dict[str, str] | None = None
+    wait: Wait = Field(default_factory=Wait)
     cancel_requested: str | None = None  # why, when a cancellation reached an order mid-step
     inspection_attempts: int = 0
     # Fulfillment attempts after the first: a failed order an operator reopens runs again as attempt 1, 2, …
     attempt: int = 0
-    packages: list[dict[str, Any]] = Field(default_factory=list)
+    packages: list[Package] = Field(default_factory=list)
     short: dict[str, int] = Field(default_factory=dict)  # units a partial fulfillment leaves out, by SKU
-    payment: dict[str, str] = Field(default_factory=dict)  # method, captured/collected amount, references
-    failure: dict[str, str] | None = None
+    payment: PaymentRecord = Field(default_factory=PaymentRecord)
+    failure: Failure | None = None
     delivered_at: datetime | None = None
-    # Returns (``model/returns.py``): units claimed by authorized returns and units taken back, by line id;
-    # both change in the same transaction as the return that moves them, so no interleaving over-returns.
-    returns_opened: int = 0
-    return_claims: dict[str, int] = Field(default_factory=dict)
-    returned: dict[str, int] = Field(default_factory=dict)
-    replacement_orders: list[str] = Field(default_factory=list)
-    store_returns: dict[str, int] = Field(default_factory=dict)  # the store's return/refund id → our return number
-    store_refunds_noted: list[str] = Field(default_factory=list)  # store refund ids recorded as a note only
+    returns: ReturnLedger = Field(default_factory=ReturnLedger)
     # What the delivery reported (refunds, returns, credit memos): read by intake, never stored.
     reported_returns: tuple[StoreReturnReport, ...] = Field(default=(), exclude=True)
     pending_events: list[TimelineEvent] = Field(default_factory=list, exclude=True)

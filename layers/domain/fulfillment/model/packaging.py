@@ -30,12 +30,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import permutations
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fulfillment.errors import UnpackableItem
-from fulfillment.model.order import Order
+
+if TYPE_CHECKING:
+    from fulfillment.model.order import Order
 
 Millimetres = Annotated[int, Field(gt=0)]
 Dimensions = tuple[Millimetres, Millimetres, Millimetres]  # length, width, height

@@ -135,7 +135,7 @@ def void_key(order: Order) -> str:
     return f"void:{order.attempt_ref()}"
 
 
-def refund_key(order: Order, refunded_total: Money) -> str:
-    """Keyed on the refunded total this refund brings the order to, not on its own amount: two equal
-    partial refunds are two refunds (totals 5.00 then 10.00), a retry of either is the same one."""
-    return f"refund:{order.key}:{refunded_total.minor}"
+def refund_key(return_key: str) -> str:
+    """One refund per return: two returns of equal value are two refunds, a retry or re-run of either is the
+    same one (the gateway answers a repeated key with its first answer)."""
+    return f"refund:{return_key}"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.errors import InvalidTransition
 from fulfillment.model.money import Money
-from fulfillment.model.order import Order, fulfillment_execution_name
+from fulfillment.model.order import Failure, Order, Wait, fulfillment_execution_name
 from fulfillment.model.store import Store
 
 
@@ -52,7 +52,6 @@ RETURN_TRANSITIONS: dict[ReturnStatus, frozenset[ReturnStatus]] = {
     R.FAILED: frozenset(),
 }
 RETURN_TERMINAL = frozenset(s for s, targets in RETURN_TRANSITIONS.items() if not targets)
-RESOLVED = frozenset({R.REFUNDED, R.REPLACED, R.REFUSED})
 
 
 class Resolution(StrEnum):
@@ -146,6 +145,10 @@ def _csv(value: str) -> list[str]:
 _RMA_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
 
+class ReturnFailure(Failure):
+    resume_at: ReturnStatus  # the status the return failed in: where a re-run picks up
+
+
 class Return(BaseModel):
     """One return authorization against one order. ``version`` is its optimistic-locking counter."""
 
@@ -172,10 +175,8 @@ class Return(BaseModel):
     refund: Money | None = None
     refund_reference: str | None = None
     replacement_order_key: str | None = None
-    task_token: str | None = None
-    waiting_for: str | None = None
-    answered_token: str | None = None
-    failure: dict[str, str] | None = None
+    wait: Wait = Field(default_factory=Wait)
+    failure: ReturnFailure | None = None
     attempt: int = 0  # re-runs after a failure: each gets its own execution
     late_goods: bool = False  # the goods reached the warehouse after the RMA lapsed
     pending_events: list[ReturnEvent] = Field(default_factory=list, exclude=True)
@@ -192,7 +193,7 @@ class Return(BaseModel):
         """A FAILED return goes back to where it failed, for a re-run (its steps skip work already done)."""
         if self.status is not ReturnStatus.FAILED:
             raise InvalidTransition(f"return {self.status}", "a re-run (only a FAILED return re-runs)")
-        resume_at = ReturnStatus((self.failure or {}).get("resume_at", ReturnStatus.REQUESTED))
+        resume_at = self.failure.resume_at if self.failure else ReturnStatus.REQUESTED
         self.failure = None
         self.attempt += 1
         return self._record(resume_at, reason, {"attempt": self.attempt})
@@ -272,7 +273,7 @@ def delivered_quantities(order: Order) -> dict[str, int]:
 def returnable_quantities(order: Order) -> dict[str, int]:
     """Delivered units not yet claimed by an authorized (or finished) return."""
     return {
-        line_id: max(0, units - order.return_claims.get(line_id, 0))
+        line_id: max(0, units - order.returns.claims.get(line_id, 0))
         for line_id, units in delivered_quantities(order).items()
     }
 

@@ -63,7 +63,7 @@ def authorize_return(key: str, deps: ReturnDeps) -> dict[str, Any]:
             return
         ret.rma = ret.rma_number()
         ret.transition_to(S.AUTHORIZED, f"authorized: RMA {ret.rma} issued", rma=ret.rma)
-        add_units(order.return_claims, ret.claimed())
+        add_units(order.returns.claims, ret.claimed())
         order.note(f"return R{ret.number} authorized: RMA {ret.rma}", return_key=ret.key, rma=ret.rma)
 
     update_return(deps, key, decide)

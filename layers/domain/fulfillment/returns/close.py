@@ -13,6 +13,7 @@ from fulfillment.model import Order
 from fulfillment.model.returns import (
     RETURN_TERMINAL,
     Return,
+    ReturnFailure,
     ReturnStatus,
     add_units,
 )
@@ -38,19 +39,16 @@ def close_return(
         elif outcome == "expired":
             if ret.status is not S.AUTHORIZED:
                 raise NothingToDecide(f"return {key} is {ret.status}: only an authorized return can lapse")
-            ret.task_token, ret.waiting_for = None, None
+            ret.wait.clear()
             ret.transition_to(S.EXPIRED, f"the goods never arrived: RMA {ret.rma} lapsed")
-            add_units(order.return_claims, ret.claimed(), sign=-1)
+            add_units(order.returns.claims, ret.claimed(), sign=-1)
             order.note(f"return R{ret.number} expired: the goods never arrived", return_key=ret.key)
         else:
             cause = str((error or {}).get("Cause") or (error or {}).get("Error") or "unknown")[:500]
-            ret.task_token, ret.waiting_for = None, None
-            ret.failure = {
-                "error": str((error or {}).get("Error") or "Unknown"),
-                "cause": cause,
-                "resume_at": str(ret.status),  # where a re-run picks up
-            }
-            ret.transition_to(S.FAILED, f"{ret.failure['error']}: {cause}")
+            ret.wait.clear()
+            name = str((error or {}).get("Error") or "Unknown")
+            ret.failure = ReturnFailure(error=name, cause=cause, resume_at=ret.status)  # a re-run picks up there
+            ret.transition_to(S.FAILED, f"{name}: {cause}")
             order.note(f"return R{ret.number} failed: {cause}", return_key=ret.key)
 
     update_return(deps, key, close)

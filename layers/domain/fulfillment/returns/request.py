@@ -49,14 +49,14 @@ def request_return(request: ReturnRequest, deps: OpenReturnDeps) -> Return:
 
     def attempt() -> Return:
         order = load_order(deps.orders, request.order_key)
-        if request.external_id and request.external_id in order.store_returns:
-            existing = deps.returns.get(f"{order.key}:R{order.store_returns[request.external_id]}")
+        if request.external_id and request.external_id in order.returns.store_returns:
+            existing = deps.returns.get(f"{order.key}:R{order.returns.store_returns[request.external_id]}")
             if existing is not None:
                 return existing
         ret = _new_return(order, request)
-        order.returns_opened = ret.number
+        order.returns.opened = ret.number
         if request.external_id:
-            order.store_returns[request.external_id] = ret.number
+            order.returns.store_returns[request.external_id] = ret.number
         order.note(f"return R{ret.number} requested ({request.source}): {request.reason}", return_key=ret.key)
         deps.returns.create(ret, order)
         return ret
@@ -79,7 +79,7 @@ def _new_return(order: Order, request: ReturnRequest) -> Return:
     )
     ret = Return(
         order_key=order.key,
-        number=order.returns_opened + 1,
+        number=order.returns.opened + 1,
         store_id=order.store_id,
         platform=order.platform,
         external_order_id=order.external_id,

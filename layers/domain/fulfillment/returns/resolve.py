@@ -12,7 +12,7 @@ from fulfillment.aggregates import (
 from fulfillment.errors import VersionConflict
 from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.order import REPLACES_REF, RETURN_REF, Totals
-from fulfillment.model.payment import PAYMENT_METHOD_REF, PaymentMethod, payment_method
+from fulfillment.model.payment import PAYMENT_METHOD_REF, PaymentMethod, payment_method, refund_key
 from fulfillment.model.returns import (
     Resolution,
     Return,
@@ -57,15 +57,15 @@ def _settle_failed_lines(ret: Return, order: Order) -> None:
     """Units sent back to the customer are theirs again (and may be returned again); written-off ones stay counted."""
     back = {line.line_id: line.quantity for line in ret.lines if line.disposition == "return_to_customer"}
     if back:
-        add_units(order.return_claims, back, sign=-1)
+        add_units(order.returns.claims, back, sign=-1)
 
 
 def _take_back(ret: Return, order: Order) -> None:
     """The passed units are returned for good: the order's status says how much of it came back."""
-    add_units(order.returned, {line.line_id: line.quantity for line in ret.passed_lines()})
+    add_units(order.returns.returned, {line.line_id: line.quantity for line in ret.passed_lines()})
     _settle_failed_lines(ret, order)
     delivered = delivered_quantities(order)
-    everything = all(order.returned.get(line_id, 0) >= units for line_id, units in delivered.items())
+    everything = all(order.returns.returned.get(line_id, 0) >= units for line_id, units in delivered.items())
     target = OrderStatus.RETURNED if everything else OrderStatus.PARTIALLY_RETURNED
     if order.status is not target:
         order.transition_to(target, f"return R{ret.number}: {_units(ret)} unit(s) taken back", return_key=ret.key)
@@ -95,7 +95,7 @@ def _refund(ret: Return, order: Order, deps: ReturnDeps) -> None:
             reference=ret.key,
         )
     else:
-        result = deps.payments.refund(order, amount, f"refund:{ret.key}")  # one refund per return, however retried
+        result = deps.payments.refund(order, amount, refund_key(ret.key))  # one refund per return, however retried
         reference, how = result.reference, f"refunded {result.amount} through the payment gateway"
         notice = WriteBackRequest(order_key=order.key, kind=UpdateKind.RETURNED, reason=how, reference=ret.key)
 
@@ -156,7 +156,7 @@ def _record_replacement(ret: Return, order: Order, replacement: Order) -> None:
         return
     ret.replacement_order_key = replacement.key
     ret.transition_to(S.REPLACED, f"replacement order {replacement.key} started", replacement=replacement.key)
-    if replacement.key not in order.replacement_orders:
-        order.replacement_orders.append(replacement.key)
+    if replacement.key not in order.returns.replacements:
+        order.returns.replacements.append(replacement.key)
     _take_back(ret, order)
     order.note(f"replacement order {replacement.key} for return R{ret.number}", replacement=replacement.key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -32,7 +33,7 @@ def park_return_wait(key: str, token: str, kind: ReturnWait, deps: ReturnDeps) -
         ret = load_return(deps.returns, key)
         if _wait_answered(ret, kind):
             return None
-        ret.task_token, ret.waiting_for = token, kind
+        ret.wait.park(token, kind)
         deps.returns.save(ret)
         return ret
 
@@ -115,16 +116,18 @@ def _inspect(ret: Return, report: ReturnReport) -> None:
 def _answer(deps: ReturnDeps, key: str, kind: ReturnWait, change: Callable[[Return], None]) -> Return:
     def attempt() -> tuple[Return, str | None]:
         ret = load_return(deps.returns, key)
-        token = ret.task_token if ret.waiting_for == kind else None
+        token = ret.wait.token if ret.wait.kind == kind else None
         change(ret)
         if token:
-            ret.answered_token, ret.task_token, ret.waiting_for = token, None, None
+            ret.wait.answer(datetime.now(UTC))
         deps.returns.save(ret)
         return ret, token
 
     ret, token = retry_on_conflict(attempt, f"return {key}")
     if token:
         deps.workflow.resume(token, {"return_key": key})
-    elif ret.answered_token and ret.waiting_for is None and _wait_answered(ret, kind):
-        deps.workflow.resume(ret.answered_token, {"return_key": key})  # a redelivery: resend (a spent token: no-op)
+    elif ret.wait.answered_token and ret.wait.kind is None and _wait_answered(ret, kind):
+        deps.workflow.resume(
+            ret.wait.answered_token, {"return_key": key}
+        )  # a redelivery: resend (a spent token: no-op)
     return ret

@@ -25,10 +25,10 @@ def request_cancellation(key: str, reason: str, deps: StepDeps) -> Order:
         raise CancellationRefused(f"order {key} was delivered; start a return instead (fulfillment returns start)")
     if order.status in TERMINAL:
         return order
-    if order.task_token:
+    if order.wait.token:
         return answer_wait(
             key,
-            WaitKind(order.waiting_for or "operator"),
+            WaitKind(order.wait.kind or "operator"),
             deps,
             failure=(OrderCancelled.__name__, reason),
             note=f"cancellation requested: {reason}",

@@ -11,6 +11,7 @@ from fulfillment.aggregates import (
 )
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import FULFILLED, TERMINAL
+from fulfillment.model.order import Failure
 from fulfillment.model.payment import (
     PaymentMethod,
     payment_method,
@@ -57,12 +58,13 @@ def compensate(
     def record(current: Order) -> None:
         if current.status in TERMINAL:
             return
-        known = current.failure or {}
-        cause = _cause(error) if error.get("Cause") else known.get("cause") or _cause(error)
-        current.task_token, current.waiting_for = None, None
+        known = current.failure
+        cause = _cause(error) if error.get("Cause") or known is None else known.cause or _cause(error)
+        current.wait.clear()
         if outcome == "failed":
-            current.failure = {"error": str(error.get("Error") or known.get("error") or "Unknown"), "cause": cause}
-            current.transition_to(OrderStatus.FAILED, f"{current.failure['error']}: {cause}"[:500], undone=undone)
+            name = str(error.get("Error") or (known.error if known else "") or "Unknown")
+            current.failure = Failure(error=name, cause=cause)
+            current.transition_to(OrderStatus.FAILED, f"{name}: {cause}"[:500], undone=undone)
         else:
             current.transition_to(OrderStatus.CANCELLED, f"cancelled: {cause}"[:500], undone=undone)
 

@@ -37,7 +37,7 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
         failure = (ApprovalRejected.__name__, reason or "rejected") if decision is Decision.REJECT else None
         verb = "approved" if decision is Decision.APPROVE else "rejected"
         return answer_wait(key, WaitKind.APPROVAL, deps, failure=failure, note=f"{verb} by {by}{why}")
-    inspection_stuck = order.waiting_for == str(WaitKind.OPERATOR) and order.status in (
+    inspection_stuck = order.wait.kind == str(WaitKind.OPERATOR) and order.status in (
         OrderStatus.RESERVED,
         OrderStatus.INSPECTED,  # packing found an item it cannot pack
     )
@@ -60,7 +60,7 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
             note=f"inspection failed by {by}{why}",
         )
     if decision is Decision.DELIVERED:
-        kind = WaitKind(order.waiting_for) if order.waiting_for in ("delivery", "operator") else WaitKind.DELIVERY
+        kind = WaitKind(order.wait.kind) if order.wait.kind in ("delivery", "operator") else WaitKind.DELIVERY
         return answer_wait(
             key,
             kind,
@@ -69,8 +69,8 @@ def decide(key: str, decision: Decision, deps: StepDeps, *, by: str, reason: str
             change=lambda o: mark_delivered(o, f"delivery confirmed by {by}"),
         )
     if decision is Decision.LOST:
-        kind = WaitKind(order.waiting_for) if order.waiting_for in ("delivery", "operator") else WaitKind.DELIVERY
+        kind = WaitKind(order.wait.kind) if order.wait.kind in ("delivery", "operator") else WaitKind.DELIVERY
         return answer_wait(
             key, kind, deps, failure=(DeliveryFailed.__name__, f"lost{why}"), note=f"reported lost by {by}"
         )
-    raise NothingToDecide(f"{decision} does not answer what order {key} waits for ({order.waiting_for})")
+    raise NothingToDecide(f"{decision} does not answer what order {key} waits for ({order.wait.kind})")

@@ -34,10 +34,10 @@ class InspectionReport(BaseModel):
 def record_inspection(report: InspectionReport, deps: StepDeps) -> Order:
     """The warehouse's callback: passed resumes; failed swaps the unit and re-inspects, up to a limit."""
     order = load_order(deps.orders, report.order_key)
-    if report.result == "passed" and order.answered_wait == str(WaitKind.INSPECTION) and order.waiting_for is None:
+    if report.result == "passed" and order.wait.answered_kind == str(WaitKind.INSPECTION) and order.wait.kind is None:
         # Redelivered after our save's answer was lost: resend (a spent token does nothing).
         return answer_wait(report.order_key, WaitKind.INSPECTION, deps, note=None, resend=True)
-    if order.waiting_for != str(WaitKind.INSPECTION) or report.attempt != order.inspection_attempts + 1:
+    if order.wait.kind != str(WaitKind.INSPECTION) or report.attempt != order.inspection_attempts + 1:
         return order  # a duplicate or late report: the wait it answers is over
     if report.result == "passed":
         return answer_wait(
@@ -62,7 +62,7 @@ def record_inspection(report: InspectionReport, deps: StepDeps) -> Order:
         current.note(f"inspection {report.attempt} failed ({report.notes}); unit swapped, re-inspecting")
 
     update_order(deps.orders, report.order_key, swap)
-    token = order.task_token
+    token = order.wait.token
     if token:
         deps.workflow.heartbeat(token)
     deps.warehouse.request_inspection(load_order(deps.orders, report.order_key), attempt=report.attempt + 1)

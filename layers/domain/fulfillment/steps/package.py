@@ -13,6 +13,6 @@ def package_order(key: str, deps: StepDeps) -> Order:
     def pack(order: Order) -> dict[str, Any]:
         packages = deps.packer(order)
         order.packages = packages
-        return {"packages": len(packages), "weight_g": sum(int(p.get("weight_g", 0)) for p in packages)}
+        return {"packages": len(packages), "weight_g": sum(package.weight_g for package in packages)}
 
     return advance(deps, key, OrderStatus.PACKAGED, "goods packed", pack)

@@ -27,6 +27,7 @@ from fulfillment.aggregates import (
 from fulfillment.errors import OrderInvalid, RerunRefused
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.lifecycle import TERMINAL
+from fulfillment.model.order import PaymentRecord, Wait
 from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.ports import Execution, Executions, OrderRepository
 
@@ -133,13 +134,13 @@ def _start_new_attempt(order: Order, by: str, reason: str) -> Order:
     """FAILED → RECEIVED, the one use of that transition: a fresh attempt with nothing of the compensated one."""
     if order.status is not OrderStatus.FAILED:
         raise RerunRefused(f"order {order.key} changed meanwhile (now {order.status}); look again")
-    previous_failure = dict(order.failure or {})
+    previous_failure = order.failure.model_dump() if order.failure else {}
     order.attempt += 1
     order.failure = None
     order.inspection_attempts = 0
-    order.task_token = order.waiting_for = order.answered_token = order.answered_wait = None
+    order.wait = Wait()
     order.carrier = order.tracking_number = None
-    order.packages, order.short, order.payment = [], {}, {}
+    order.packages, order.short, order.payment = [], {}, PaymentRecord()
     order.transition_to(
         OrderStatus.RECEIVED,
         f"reopened by {by}{_why(reason)}: fulfillment attempt {order.attempt + 1}",

@@ -5,24 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fulfillment.model import Order, OrderStatus
-from fulfillment.model.payment import (
-    CapturePoint,
-    PaymentMethod,
-    capture_point,
-    payment_method,
-)
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import StepDeps
 from fulfillment.steps.advance import advance
-from fulfillment.steps.payment import capture
+from fulfillment.steps.payment import capture, due_at
 
 
 def ship_order(key: str, deps: StepDeps) -> Order:
     def ship(order: Order) -> dict[str, Any]:
         detail: dict[str, Any] = {}
-        store = deps.stores.get(order.store_id)
-        capture_now = store is not None and capture_point(store) is CapturePoint.SHIPMENT
-        if capture_now and payment_method(order) is PaymentMethod.AUTHORIZED:
+        if due_at(order, deps) is OrderStatus.SHIPPED:
             detail["captured"] = capture(order, deps)  # first: a declined card ships nothing and takes no stock
         label = deps.carrier.create_label(order)  # keyed on the order: a retry gets the same label
         order.carrier, order.tracking_number = label.carrier, label.tracking_number

@@ -41,11 +41,11 @@ def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> No
 
     def attempt() -> None:
         order = load_order(deps.orders, key)
-        if order.task_token and order.waiting_for in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
+        if order.wait.token and order.wait.kind in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
             try:
                 answer_wait(
                     key,
-                    WaitKind(order.waiting_for),
+                    WaitKind(order.wait.kind),
                     deps,
                     note=None if order.status is not OrderStatus.SHIPPED else f"{carrier} tracking: delivered",
                     change=lambda o: mark_delivered(
@@ -60,7 +60,7 @@ def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> No
                 raise VersionConflict(str(error)) from error
             return
         if order.status is not OrderStatus.SHIPPED:
-            if order.answered_wait == str(WaitKind.DELIVERY) and order.waiting_for is None:
+            if order.wait.answered_kind == str(WaitKind.DELIVERY) and order.wait.kind is None:
                 answer_wait(key, WaitKind.DELIVERY, deps, note=None, resend=True)  # a spent token does nothing
             return  # already delivered (a duplicate event), or not ours to move
         mark_delivered(order, f"{carrier} confirmed delivery", at=event.occurred_at)
@@ -75,7 +75,7 @@ def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) ->
     if key is None:
         raise UnknownShipment(f"no shipment {event.tracking_number} with {carrier}")
     order = load_order(deps.orders, key)
-    waiting = order.waiting_for == str(WaitKind.DELIVERY) and order.task_token is not None
+    waiting = order.wait.kind == str(WaitKind.DELIVERY) and order.wait.token is not None
     if event.status == "delivered":
         _deliver(key, carrier, event, deps)
         return key
@@ -88,6 +88,6 @@ def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) ->
             note=f"{carrier} tracking: {event.exception}",
         )
         return key
-    if waiting and order.task_token:
-        deps.workflow.heartbeat(order.task_token)  # in transit, out for delivery, a failed attempt: still moving
+    if waiting and order.wait.token:
+        deps.workflow.heartbeat(order.wait.token)  # in transit, out for delivery, a failed attempt: still moving
     return key

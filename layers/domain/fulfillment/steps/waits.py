@@ -16,6 +16,7 @@ from fulfillment.errors import (
     OrderCancelled,
 )
 from fulfillment.model import Order, OrderStatus, has_reached
+from fulfillment.model.order import Failure, WaitTime
 from fulfillment.ports import OrderRepository, StepDeps
 
 
@@ -46,8 +47,7 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
     def park(current: Order) -> str:
         outcome = decide_wait(current)
         if outcome == "parked":
-            current.task_token, current.waiting_for = token, str(kind)
-            current.waiting_since = datetime.now(UTC)
+            current.wait.park(token, str(kind), at=datetime.now(UTC))
         return outcome
 
     outcome = update_order(deps.orders, key, park)
@@ -73,26 +73,21 @@ def answer_wait(
 ) -> Order:
     """Answer what the execution waits for, once: resume (or fail) its token, then clear it with the save."""
     order = load_order(deps.orders, key)
-    token = order.task_token
-    if token is None or order.waiting_for != str(kind):
-        if resend and order.answered_token and order.answered_wait == str(kind):
+    token = order.wait.token
+    if token is None or order.wait.kind != str(kind):
+        if resend and order.wait.answered_token and order.wait.answered_kind == str(kind):
             # A partner redelivering after our save's answer was lost: send again (a spent token does nothing).
-            _send(deps, order.answered_token, failure, success or {"order_key": key})
+            _send(deps, order.wait.answered_token, failure, success or {"order_key": key})
             return order
-        raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {order.waiting_for or 'nothing'})")
+        raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {order.wait.kind or 'nothing'})")
     recorded = len(order.pending_events)
     if change:
         change(order)
     if failure:  # kept on the order too: Step Functions carries the cause, the local engine drops it
-        order.failure = {"error": failure[0], "cause": failure[1]}
+        order.failure = Failure(error=failure[0], cause=failure[1])
     if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
         order.note(note)
-    order.answered_token, order.answered_wait = token, order.waiting_for
-    if order.waiting_since is not None:  # the resumed step emits it (CallbackWaitSeconds), then clears it
-        seconds = (datetime.now(UTC) - order.waiting_since).total_seconds()
-        # Seconds as a decimal string: the order is stored in DynamoDB, which takes no floats.
-        order.last_wait = {"kind": str(order.waiting_for), "seconds": f"{max(seconds, 0.0):.3f}"}
-    order.task_token, order.waiting_for, order.waiting_since = None, None, None
+    order.wait.answer(datetime.now(UTC))  # how long it took stays for the resumed step's CallbackWaitSeconds
     # Saved before the answer is sent, so the step that resumes sees it; conditional on the version, so a
     # concurrent answer loses here.
     deps.orders.save(order)
@@ -104,14 +99,14 @@ def answer_wait(
     return order
 
 
-def take_last_wait(orders: OrderRepository, key: str) -> dict[str, str] | None:
-    """The wait answered last ({"kind", "seconds"}), cleared on the order so it is taken once; None if none."""
+def take_last_wait(orders: OrderRepository, key: str) -> WaitTime | None:
+    """The wait answered last and how long it took, cleared on the order so it is taken once; None if none."""
 
-    def take(order: Order) -> dict[str, str] | None:
-        wait, order.last_wait = order.last_wait, None
+    def take(order: Order) -> WaitTime | None:
+        wait, order.wait.last = order.wait.last, None
         return wait
 
-    if load_order(orders, key).last_wait is None:
+    if load_order(orders, key).wait.last is None:
         return None  # nothing to take: no write
     return update_order(orders, key, take)
 
@@ -124,5 +119,5 @@ def _send(deps: StepDeps, token: str, failure: tuple[str, str] | None, success: 
 
 
 def _repark(order: Order, token: str, kind: WaitKind) -> None:
-    if order.task_token is None:
-        order.task_token, order.waiting_for = token, str(kind)
+    if order.wait.token is None:
+        order.wait.park(token, str(kind))
