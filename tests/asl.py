@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-STATEMACHINE = Path(__file__).resolve().parent.parent / "statemachine"
+ROOT = Path(__file__).resolve().parent.parent
+STATEMACHINE = ROOT / "statemachine"
 
 
 @cache
@@ -27,3 +30,23 @@ def happy_path(name: str = "fulfillment") -> list[str]:
         state = states[current]
         current = state.get("Default") if state["Type"] == "Choice" else state.get("Next")
     return path
+
+
+@cache
+def task_handlers(machine: str = "FulfillmentStateMachine") -> dict[str, Callable[..., Any]]:
+    """Each ``${…FunctionArn}`` placeholder of a state machine's definition → the handler the template deploys
+    for it (``functions/<name>/app.py``'s ``lambda_handler``), imported as the local runtime imports it: a step
+    added to the template and the ASL is driven with no list here to edit."""
+    from local.template import LocalTemplate
+
+    template = LocalTemplate(ROOT)
+    specs = template.functions()
+    substitutions = template.resolve(template.resources[machine]["Properties"]["DefinitionSubstitutions"])
+    handlers: dict[str, Callable[..., Any]] = {}
+    for placeholder, arn in substitutions.items():
+        spec = specs.get(str(arn).rsplit(":", 1)[-1])
+        if spec is not None:
+            module, attribute = spec.handler.rsplit(".", 1)
+            package = spec.code_uri.strip("/").replace("/", ".")
+            handlers["${" + placeholder + "}"] = getattr(importlib.import_module(f"{package}.{module}"), attribute)
+    return handlers

@@ -43,7 +43,6 @@ from typing import Any, Literal
 
 import pytest
 
-from fulfillment.edge.task import CallbackStepInput, CompensationInput, StepInput, step_output
 from fulfillment.errors import (
     AwaitingStock,
     DomainError,
@@ -55,20 +54,14 @@ from fulfillment.model import OrderStatus
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.writeback import UpdateKind
-from fulfillment.steps.alerts import raise_alert
 from fulfillment.steps.cancellation import request_cancellation
-from fulfillment.steps.compensation import compensate
-from fulfillment.steps.complete import complete_order
 from fulfillment.steps.decisions import Decision, decide
 from fulfillment.steps.inspection import InspectionReport, record_inspection
-from fulfillment.steps.package import package_order
-from fulfillment.steps.payment import complete_payment
 from fulfillment.steps.reserve import reserve_inventory
 from fulfillment.steps.ship import ship_order
 from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
-from fulfillment.steps.validate import validate_order
-from fulfillment.steps.waits import park_task_token
-from tests.asl import happy_path
+from local.lambdas import LambdaContext
+from tests.asl import happy_path, task_handlers
 from tests.fakes import FulfillmentWorld, make_line
 
 S = OrderStatus
@@ -183,25 +176,9 @@ class _Port:
 
 
 # --- the driver ---------------------------------------------------------------------------------------
-LAMBDAS: dict[str, Callable[[dict[str, Any], Any], Any]] = {
-    "${ValidateOrderFunctionArn}": lambda event, deps: validate_order(StepInput(**event).order_key, deps),
-    "${ReserveInventoryFunctionArn}": lambda event, deps: reserve_inventory(StepInput(**event).order_key, deps),
-    "${PackageOrderFunctionArn}": lambda event, deps: package_order(StepInput(**event).order_key, deps),
-    "${ShipOrderFunctionArn}": lambda event, deps: ship_order(StepInput(**event).order_key, deps),
-    "${CompletePaymentFunctionArn}": lambda event, deps: complete_payment(StepInput(**event).order_key, deps),
-    "${CompleteOrderFunctionArn}": lambda event, deps: complete_order(StepInput(**event).order_key, deps),
-    "${RaiseAlertFunctionArn}": lambda event, deps: raise_alert(event["order_key"], event["alert"], deps),
-    "${AwaitCallbackFunctionArn}": lambda event, deps: _park(CallbackStepInput.model_validate(event), deps),
-    "${CompensateFunctionArn}": lambda event, deps: _compensate(CompensationInput.model_validate(event), deps),
-}
-
-
-def _park(step: CallbackStepInput, deps: Any) -> None:
-    park_task_token(step.order_key, step.task_token, step.waiting_for, deps)
-
-
-def _compensate(step: CompensationInput, deps: Any) -> Any:
-    return compensate(step.order_key, step.outcome, step.error.model_dump(), deps)
+# The handlers the template deploys for the ASL's ``${…FunctionArn}`` placeholders: what runs on AWS runs here.
+LAMBDAS = task_handlers()
+LAMBDA_CONTEXT = LambdaContext("FaultInjection", 256, "arn:aws:lambda:us-east-1:123456789012:function:F", "r", 1e12)
 
 
 Answer = Callable[[Any, FulfillmentWorld, str], object]
@@ -333,14 +310,14 @@ def _attempt(
     event = _resolve(parameters["Payload"], data, token)
     ports.stage = name
     try:
-        result = LAMBDAS[parameters["FunctionName"]](event, ports)
+        result = LAMBDAS[parameters["FunctionName"]](event, LAMBDA_CONTEXT, deps=ports)
     except Exception as error:  # a Lambda error: its type is the name Retry and Catch match
         return {"Error": type(error).__name__, "Cause": json.dumps({"errorMessage": str(error)})}
     if state["Resource"].endswith(".waitForTaskToken"):
         if token not in world.workflow.answered_tokens:  # the Lambda did not answer at once: someone else must
             _deliver_answer(answers[name], ports, world, data["order_key"], f"answering {name}")
         return _token_outcome(world, token)
-    payload = {"Payload": step_output(result, data["order_key"])}
+    payload = {"Payload": result}
     selected = {k.removesuffix(".$"): _get(payload, v) for k, v in state.get("ResultSelector", {}).items()}
     _put(data, state.get("ResultPath", "$"), selected or payload["Payload"])
     return None
