@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from fulfillment.errors import (
-    OrderNotFound,
-    UnknownStore,
-)
+from fulfillment.errors import OrderNotFound, UnknownStore
 from fulfillment.model import Money, Order
 from fulfillment.model.order import REPLACES_REF
 from fulfillment.model.store import StoreCredentials
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackRequest, WriteBackResult
-from fulfillment.ports import (
-    WriteBackDeps,
-)
+from fulfillment.ports import WriteBackDeps
 
 
 def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResult:

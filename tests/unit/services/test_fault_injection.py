@@ -43,13 +43,7 @@ from typing import Any, Literal
 
 import pytest
 
-from fulfillment.errors import (
-    AwaitingStock,
-    DomainError,
-    OutOfStock,
-    TransientError,
-    VersionConflict,
-)
+from fulfillment.errors import AwaitingStock, DomainError, OutOfStock, TransientError, VersionConflict
 from fulfillment.model import OrderStatus
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE
 from fulfillment.model.lifecycle import FULFILLMENT_PATH

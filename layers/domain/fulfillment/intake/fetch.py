@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from fulfillment.errors import (
-    UnknownStore,
-    UnsupportedPlatform,
-)
+from fulfillment.errors import UnknownStore, UnsupportedPlatform
 from fulfillment.intake.result import IntakeResult
 from fulfillment.intake.snapshots import record_and_start
 from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.store import StoreCredentials
-from fulfillment.ports import (
-    FetchDeps,
-)
+from fulfillment.ports import FetchDeps
 
 
 def fetch_and_record(request: FetchRequest, deps: FetchDeps) -> IntakeResult:

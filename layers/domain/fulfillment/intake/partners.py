@@ -9,10 +9,7 @@ import time
 
 from pydantic import BaseModel, ValidationError
 
-from fulfillment.errors import (
-    InvalidSignature,
-    MalformedPayload,
-)
+from fulfillment.errors import InvalidSignature, MalformedPayload
 from fulfillment.model.store import WebhookRequest
 
 

@@ -19,10 +19,7 @@ from fulfillment.intake.snapshots import record_and_start
 from fulfillment.model.inbound import FetchRequest, InboundEvent
 from fulfillment.model.order import is_valid_store_id, order_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.ports import (
-    IntakeDeps,
-    StoredDelivery,
-)
+from fulfillment.ports import IntakeDeps, StoredDelivery
 
 MAX_WEBHOOK_BYTES = 1024 * 1024  # far above any order webhook, far below API Gateway's 10 MB
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from fulfillment.errors import (
-    DeliveryNotFound,
-)
+from fulfillment.errors import DeliveryNotFound
 from fulfillment.intake.receive import receive_webhook
 from fulfillment.intake.result import IntakeResult
-from fulfillment.ports import (
-    IntakeDeps,
-)
+from fulfillment.ports import IntakeDeps
 
 
 def replay_delivery(store_id: str, delivery_id: str, deps: IntakeDeps) -> IntakeResult:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from fulfillment.aggregates import (
-    retry_on_conflict,
-)
-from fulfillment.errors import (
-    OrderCancelled,
-    VersionConflict,
-)
+from fulfillment.aggregates import retry_on_conflict
+from fulfillment.errors import OrderCancelled, VersionConflict
 from fulfillment.intake.result import IntakeResult
 from fulfillment.intake.store_returns import take_store_returns
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.lifecycle import CANCELLABLE, FULFILLED
-from fulfillment.ports import (
-    OpenReturnDeps,
-    OrderRepository,
-    Workflow,
-)
+from fulfillment.ports import OpenReturnDeps, OrderRepository, Workflow
 
 # Platform-owned content a newer snapshot may refresh until the order is validated.
 _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address", "lines", "totals", "placed_at")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from fulfillment.aggregates import (
-    update_order,
-)
-from fulfillment.errors import (
-    ReturnInvalid,
-)
+from fulfillment.aggregates import update_order
+from fulfillment.errors import ReturnInvalid
 from fulfillment.model import Money, Order
 from fulfillment.model.order import StoreReturnReport
 from fulfillment.model.returns import ReturnSource, ReturnStatus, delivered_quantities, return_key
 from fulfillment.model.writeback import UpdateKind
-from fulfillment.ports import (
-    OpenReturnDeps,
-    OrderRepository,
-)
+from fulfillment.ports import OpenReturnDeps, OrderRepository
 from fulfillment.returns.request import ReturnLineRequest, ReturnRequest, request_return
 
 

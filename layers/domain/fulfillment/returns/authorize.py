@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fulfillment.aggregates import (
-    load_return,
-    update_return,
-)
+from fulfillment.aggregates import load_return, update_return
 from fulfillment.model import Order
 from fulfillment.model.returns import (
     Return,

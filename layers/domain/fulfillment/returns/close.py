@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fulfillment.aggregates import (
-    load_return,
-    update_return,
-)
+from fulfillment.aggregates import load_return, update_return
 from fulfillment.errors import NothingToDecide
 from fulfillment.model import Order
-from fulfillment.model.returns import (
-    RETURN_TERMINAL,
-    Return,
-    ReturnFailure,
-    ReturnStatus,
-    add_units,
-)
+from fulfillment.model.returns import RETURN_TERMINAL, Return, ReturnFailure, ReturnStatus, add_units
 from fulfillment.ports import ReturnDeps
 
 S = ReturnStatus

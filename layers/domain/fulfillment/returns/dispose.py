@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from fulfillment.aggregates import (
-    load_return,
-    update_return,
-)
+from fulfillment.aggregates import load_return, update_return
 from fulfillment.model import Order
-from fulfillment.model.returns import (
-    FailedInspectionPolicy,
-    Return,
-    ReturnLine,
-    ReturnPolicy,
-    ReturnStatus,
-)
+from fulfillment.model.returns import FailedInspectionPolicy, Return, ReturnLine, ReturnPolicy, ReturnStatus
 from fulfillment.ports import ReturnDeps
 
 S = ReturnStatus

@@ -6,19 +6,11 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fulfillment.aggregates import (
-    load_order,
-    retry_on_conflict,
-)
+from fulfillment.aggregates import load_order, retry_on_conflict
 from fulfillment.errors import ReturnInvalid, ReturnNotAllowed
 from fulfillment.model import Money, Order
 from fulfillment.model.lifecycle import FULFILLED
-from fulfillment.model.returns import (
-    Resolution,
-    Return,
-    ReturnLine,
-    ReturnSource,
-)
+from fulfillment.model.returns import Resolution, Return, ReturnLine, ReturnSource
 from fulfillment.ports import OpenReturnDeps
 
 

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from fulfillment.aggregates import (
-    load_return,
-    update_return,
-)
+from fulfillment.aggregates import load_return, update_return
 from fulfillment.model import Order
-from fulfillment.model.returns import (
-    Return,
-)
+from fulfillment.model.returns import Return
 from fulfillment.ports import ReturnDeps
 
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fulfillment.aggregates import (
-    load_order,
-    load_return,
-    update_return,
-)
+from fulfillment.aggregates import load_order, load_return, update_return
 from fulfillment.errors import VersionConflict
 from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.order import REPLACES_REF, RETURN_REF, Totals

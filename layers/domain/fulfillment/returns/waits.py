@@ -8,16 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fulfillment.aggregates import (
-    load_return,
-    retry_on_conflict,
-)
+from fulfillment.aggregates import load_return, retry_on_conflict
 from fulfillment.errors import ReturnInvalid
-from fulfillment.model.returns import (
-    Return,
-    ReturnStatus,
-    split_return_key,
-)
+from fulfillment.model.returns import Return, ReturnStatus, split_return_key
 from fulfillment.ports import ReturnDeps
 
 S = ReturnStatus

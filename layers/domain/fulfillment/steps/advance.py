@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fulfillment.aggregates import (
-    load_order,
-)
-from fulfillment.errors import (
-    OrderCancelled,
-)
+from fulfillment.aggregates import load_order
+from fulfillment.errors import OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import ensure_transition
 from fulfillment.ports import StepDeps

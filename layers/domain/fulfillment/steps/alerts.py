@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from fulfillment.aggregates import (
-    update_order,
-)
+from fulfillment.aggregates import update_order
 from fulfillment.model import Order
 from fulfillment.ports import StepDeps
 

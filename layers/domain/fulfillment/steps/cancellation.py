@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from fulfillment.aggregates import (
-    load_order,
-    update_order,
-)
-from fulfillment.errors import (
-    CancellationRefused,
-    OrderCancelled,
-)
+from fulfillment.aggregates import load_order, update_order
+from fulfillment.errors import CancellationRefused, OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import TERMINAL
 from fulfillment.ports import StepDeps

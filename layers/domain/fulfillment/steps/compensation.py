@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from fulfillment.aggregates import (
-    load_order,
-    update_order,
-)
+from fulfillment.aggregates import load_order, update_order
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import FULFILLED, TERMINAL
 from fulfillment.model.order import Failure
-from fulfillment.model.payment import (
-    PaymentMethod,
-    payment_method,
-    void_key,
-)
+from fulfillment.model.payment import PaymentMethod, payment_method, void_key
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import StepDeps
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from fulfillment.aggregates import (
-    load_order,
-)
-from fulfillment.errors import (
-    ApprovalRejected,
-    DeliveryFailed,
-    InspectionRejected,
-    NothingToDecide,
-)
+from fulfillment.aggregates import load_order
+from fulfillment.errors import ApprovalRejected, DeliveryFailed, InspectionRejected, NothingToDecide
 from fulfillment.model import Order, OrderStatus
 from fulfillment.ports import StepDeps
 from fulfillment.steps.inspection import mark_inspected

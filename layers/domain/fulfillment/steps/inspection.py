@@ -6,10 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from fulfillment.aggregates import (
-    load_order,
-    update_order,
-)
+from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import InspectionFailed
 from fulfillment.model import Order, OrderStatus
 from fulfillment.ports import StepDeps

@@ -20,10 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from fulfillment.aggregates import (
-    load_order,
-    update_order,
-)
+from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import OrderInvalid, RerunRefused
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.lifecycle import TERMINAL

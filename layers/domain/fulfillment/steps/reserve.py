@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fulfillment.errors import (
-    AwaitingStock,
-    OutOfStock,
-)
+from fulfillment.errors import AwaitingStock, OutOfStock
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.inventory import OutOfStockPolicy, out_of_stock_policy
 from fulfillment.ports import StepDeps

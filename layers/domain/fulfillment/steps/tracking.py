@@ -7,16 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from fulfillment.aggregates import (
-    load_order,
-    retry_on_conflict,
-)
-from fulfillment.errors import (
-    DeliveryFailed,
-    NothingToDecide,
-    UnknownShipment,
-    VersionConflict,
-)
+from fulfillment.aggregates import load_order, retry_on_conflict
+from fulfillment.errors import DeliveryFailed, NothingToDecide, UnknownShipment, VersionConflict
 from fulfillment.model import Order, OrderStatus
 from fulfillment.ports import StepDeps
 from fulfillment.steps.waits import WaitKind, answer_wait

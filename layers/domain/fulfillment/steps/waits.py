@@ -7,14 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from fulfillment.aggregates import (
-    load_order,
-    update_order,
-)
-from fulfillment.errors import (
-    NothingToDecide,
-    OrderCancelled,
-)
+from fulfillment.aggregates import load_order, update_order
+from fulfillment.errors import NothingToDecide, OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.order import Failure, WaitTime
 from fulfillment.ports import OrderRepository, StepDeps
