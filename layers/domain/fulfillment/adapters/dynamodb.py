@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import builtins
 import time
+import uuid
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -245,18 +246,29 @@ class DynamoDeliveryLog:
         return _to_item({"PK": f"DELIVERY#{platform}#{store_id}#{event_id}", "SK": "DELIVERY"})
 
     def first_seen(self, platform: str, store_id: str, event_id: str) -> bool:
-        now = int(time.time())
-        item = {**self._key(platform, store_id, event_id), **_to_item({"expires_at": now + self._keep})}
+        """Record the delivery id; False if it was recorded before (a redelivery).
+
+        The item carries a token of this call. When the first write succeeds but its answer is lost, the SDK
+        retries the same request, which fails its own condition: the stored item then shows our token, so the
+        retry knows it wrote the marker itself and the delivery is still new — not a duplicate to drop.
+        """
+        now, attempt = int(time.time()), uuid.uuid4().hex
+        item = {
+            **self._key(platform, store_id, event_id),
+            **_to_item({"expires_at": now + self._keep, "attempt": attempt}),
+        }
         try:
             self._client.put_item(  # TTL deletes late: an expired marker counts as unseen
                 TableName=self._table,
                 Item=item,
                 ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
                 ExpressionAttributeValues=_to_item({":now": now}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                stored = _from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
+                return stored.get("attempt") == attempt
             raise _translate(error, "delivery log") from error
         return True
 
