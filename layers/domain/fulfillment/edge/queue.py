@@ -1,4 +1,4 @@
-"""SQS consumers: Powertools BatchProcessor with partial batch responses, one service call per message.
+"""SQS consumers: Powertools SqsFifoPartialProcessor with partial batch responses, one use case per message.
 
 A message that fails stays in the queue and comes back after its visibility timeout; when the
 platform said how long to wait (``Retry-After``), the message is made invisible for exactly that
@@ -32,14 +32,17 @@ def _queue_url(record: SQSRecord) -> str:
 
 
 def queue_handler[Message: BaseModel](model: type[Message], run: Callable[[Message, Container], Any]) -> QueueHandler:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
     from fulfillment.bootstrap import container
     from fulfillment.edge.observability import logger as make_logger
     from fulfillment.edge.observability import traced
 
     logger = make_logger()
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # Both queues are FIFO, one message group per order: after a failure, the rest of that order's messages in
+    # the batch are not processed but returned (a "completed" must never reach a store before a failed "shipped"
+    # is retried); other orders' messages go on.
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
     @logger.inject_lambda_context(clear_state=True)
     @traced
