@@ -10,8 +10,9 @@ import pytest
 from fulfillment import errors
 from tests.asl import definition
 
-# Names Step Functions and Lambda raise themselves (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
-ENGINE_PREFIXES = ("States.", "Lambda.")
+# Names Step Functions and Lambda raise themselves (Step Functions developer guide, "Error handling";
+# Sandbox.Timedout is a Lambda function that ran out of its Timeout).
+ENGINE_PREFIXES = ("States.", "Lambda.", "Sandbox.")
 
 
 def matched_names(states: dict[str, Any]) -> set[str]:
