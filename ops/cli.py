@@ -22,6 +22,7 @@ from ops.target import (
     command,
     domain_deps,
     executions_of,
+    positive_int,
     resolve_target,
     return_state_machine_arn,
     state_machine_arn,
@@ -153,9 +154,9 @@ def _executions(target: Target, name: str) -> list[dict[str, Any]]:
 def orders_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from fulfillment.model import OrderStatus
 
-    deps = domain_deps(target)
-    orders = deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)
-    return [_order_view(order) for order in orders if args.store is None or order.store_id == args.store]
+    status = OrderStatus(args.status.upper()) if args.status else None
+    orders = domain_deps(target).orders.list_by_status(status, limit=args.limit, store_id=args.store)
+    return [_order_view(order) for order in orders]
 
 
 def orders_decide(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -248,8 +249,8 @@ def orders_rerun(args: argparse.Namespace, target: Target) -> Any:
     deps, executions = domain_deps(target), _executions_port(target)
     if args.order:
         return _rerun_one(args.order, args, deps, executions)
-    found = deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)
-    keys = [order.key for order in found if args.store is None or order.store_id == args.store]
+    found = deps.orders.list_by_status(OrderStatus(args.status.upper()), limit=args.limit, store_id=args.store)
+    keys = [order.key for order in found]
     progress, results = ProgressBar(len(keys)), []
     for key in keys:
         try:
@@ -333,9 +334,16 @@ def _add_orders(orders: Any) -> None:
     show = command(orders, "show", "one order: status, what it waits for, its timeline and its executions")
     show.add_argument("order", help="the order key, <storeId>:<orderId>")
     show.set_defaults(run=orders_show)
-    listing = command(orders, "list", "orders in a status, newest first")
-    listing.add_argument("--status", required=True, help="e.g. FAILED, SHIPPED")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many orders")
+    listing = command(
+        orders,
+        "list",
+        "the newest orders, in one status or in any",
+        "The newest orders first (by their last change), in the status --status names or, without it, in any "
+        "status. --store keeps one store's orders: the filter runs in the query, so a quiet store's orders are "
+        "found however many newer ones other stores have.",
+    )
+    listing.add_argument("--status", help="only orders in this status, e.g. FAILED, SHIPPED (default: any)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many orders")
     listing.add_argument("--store", help="only this store's orders")
     listing.set_defaults(run=orders_list)
     by = os.environ.get("USER", "operator")
@@ -376,7 +384,7 @@ def _add_rerun(orders: Any, by: str) -> None:
     which.add_argument("order", nargs="?", help="the order key, <storeId>:<orderId>")
     which.add_argument("--status", help="re-run every order in this status, e.g. FAILED")
     rerun.add_argument("--store", help="with --status: only this store's orders")
-    rerun.add_argument("--limit", type=int, default=50, help="with --status: at most this many orders")
+    rerun.add_argument("--limit", type=positive_int, default=50, help="with --status: at most this many orders")
     rerun.add_argument("--reason", help="why (recorded on the timeline)")
     rerun.add_argument("--by", default=by, help="who re-runs it (recorded on the timeline)")
     rerun.set_defaults(run=orders_rerun)
@@ -402,7 +410,7 @@ def _add_webhooks(webhooks: Any) -> None:
     )
     listing.add_argument("--store", required=True, help="our store id, the one in the webhook URL")
     listing.add_argument("--order", help="only deliveries about this order (its id in the store, or the order key)")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many deliveries")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many deliveries")
     listing.set_defaults(run=webhooks_list)
     replay = command(
         webhooks,

@@ -16,6 +16,7 @@ from ops.target import (
     command,
     domain_deps,
     executions_of,
+    positive_int,
     return_state_machine_arn,
     state_machine_arn,
     timeline_rows,
@@ -147,7 +148,7 @@ def add_returns(returns: Any) -> None:
     listing = command(returns, "list", "an order's returns, or returns in a status")
     listing.add_argument("--order", help="the order key")
     listing.add_argument("--status", help="e.g. AUTHORIZED, REJECTED, CLOSED")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many returns")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many returns")
     listing.set_defaults(run=returns_list)
     rerun = command(
         returns,

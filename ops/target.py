@@ -140,3 +140,10 @@ def command(verbs: Any, name: str, text: str, description: str | None = None) ->
         name, help=text, description=description or text[:1].upper() + text[1:] + "."
     )
     return parser
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a count of at least 1 (``--limit``)."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a whole number of at least 1")
+    return int(value)
