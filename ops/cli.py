@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_stores(stores: Any) -> None:
+    from fulfillment.adapters.platforms.registry import platform_names  # names only: no platform is imported
+
     register = command(
         stores,
         "register",
@@ -308,16 +310,15 @@ def _add_stores(stores: Any) -> None:
         "webhook signing secret or a JSON object {webhook_secret, api_base_url, api_token, api_key, api_secret, "
         "extra}.",
     )
-    register.add_argument(
-        "--platform", required=True, choices=["woocommerce", "bigcommerce", "ecwid", "magento", "opencart", "shopify"]
-    )
+    register.add_argument("--platform", required=True, choices=platform_names())
     register.add_argument("--store-id", required=True, help="our id, the one in the webhook URL (a-z, 0-9, -)")
     register.add_argument("--secret-file", required=True, help="path to the secret, or - for stdin")
     register.add_argument("--name", help="a display name")
-    register.add_argument("--site-url", help="WooCommerce / OpenCart / Magento shop URL")
+    register.add_argument("--site-url", help="the shop's URL (the store's identity where the platform has no store id)")
     register.add_argument(
         "--platform-store-id",
-        help="BigCommerce store hash, Ecwid store id or Shopify shop domain (deliveries must match)",
+        help="the store's id on its platform, e.g. a BigCommerce store hash or a Shopify shop domain (deliveries "
+        "must name it)",
     )
     register.add_argument(
         "--option",
