@@ -11,6 +11,7 @@ import sys
 import threading
 from dataclasses import replace
 
+from local.platforms import demo_store, platform_names
 from local.runtime import LocalRuntime, RuntimeConfig
 from local.simulators import SimulatorConfig
 
@@ -68,14 +69,24 @@ def main(argv: list[str] | None = None) -> int:
             metavar="SKU=VERDICT,…",
             help="the warehouse's verdict on returned units by SKU: passed, failed or damaged (default passed)",
         )
-    send = commands.add_parser("send", help="send a platform's signed 'order paid' sample to a running `make local`")
-    send.add_argument("platform", choices=sorted(DEMO_STORES))
+    send = commands.add_parser(
+        "send", help="send a platform's signed 'order paid' sample (every platform's, without one) to `make local`"
+    )
+    send.add_argument("platform", nargs="?", choices=platform_names(), help="default: every platform, in turn")
     send.add_argument("--api-url", default="http://127.0.0.1:3000")
     send.add_argument("--store-id", help="defaults to the platform's demo store in local/stores.json")
     send.add_argument("--secret", default="test-secret", help="the store's webhook secret (demo stores: test-secret)")
     args = parser.parse_args(argv)
     if args.command == "send":
-        return send_sample(args.platform, args.api_url, args.store_id or DEMO_STORES[args.platform], args.secret)
+        if args.store_id and not args.platform:
+            parser.error("--store-id names one store: give its platform too")
+        platforms = [args.platform] if args.platform else platform_names()
+        failed = [
+            platform
+            for platform in platforms
+            if send_sample(platform, args.api_url, args.store_id or demo_store(platform), args.secret)
+        ]
+        return 1 if failed else 0
     exact = args.command == "serve"  # serve promises its ports; the demo takes free ones
     pick = (lambda port: port) if exact else _free
     config = RuntimeConfig(
@@ -114,28 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         runtime.stop()
 
 
-DEMO_STORES = {
-    "woocommerce": "kaffeekontor",
-    "bigcommerce": "kaffee-bc",
-    "ecwid": "kaffee-ecwid",
-    "magento": "kaffee-magento",
-    "opencart": "torrefaction-lyon",
-    "shopify": "kaffee-shopify",
-}
-
-
 def send_sample(platform: str, api_url: str, store_id: str, secret: str) -> int:
     from local.client import post
     from local.deliveries import paid_delivery
 
     delivery = paid_delivery(platform, secret)
     answer = post(f"{api_url}/webhooks/{platform}/{store_id}", delivery.body, delivery.headers)
-    print(answer.status, json.dumps(answer.body))
+    print(platform, answer.status, json.dumps(answer.body))
     return 0 if answer.status < 300 else 1
 
 
 def _store_ids() -> list[str]:
-    from local.runtime import STORES_FILE
+    from local.platforms import STORES_FILE
 
     return [f"{entry['platform']}/{entry['store_id']}" for entry in json.loads(STORES_FILE.read_text())]
 

@@ -33,13 +33,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambdas import LocalFunction, merged_environment
 from local.payment_simulator import PaymentSimulator
+from local.platforms import STORES_FILE
 from local.queues import QueuePoller, local_queue_attributes
 from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
 from local.stub_api import StubApi
 from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, duration_outputs, scale_durations
 
 ROOT = Path(__file__).resolve().parent.parent
-STORES_FILE = ROOT / "local" / "stores.json"
 CARRIER_SECRET = "local-only-carrier-secret"  # noqa: S105 - signs simulator callbacks, never deployed
 WAREHOUSE_SECRET = "local-only-warehouse-secret"  # noqa: S105 - signs simulator callbacks, never deployed
 PAYMENT_API_KEY = "local-only-payment-key"
@@ -302,6 +302,7 @@ class LocalRuntime:
         ``api`` credentials may name ``{stub}``: the URL of that platform's local API stub.
         """
         from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+        from fulfillment.adapters.platforms.registry import platform_spec
         from fulfillment.model.store import Store
 
         ref = f"/fulfillment/{self.config.stage}/stores/{entry['store_id']}/webhook-secret"
@@ -311,15 +312,14 @@ class LocalRuntime:
             api = json.loads(json.dumps(entry["api"]).replace("{stub}", stub.url if stub else ""))
             secret = json.dumps({"webhook_secret": entry["webhook_secret"], **api})
         self.client("ssm").put_parameter(Name=ref, Value=secret, Type="SecureString", Overwrite=True)
-        identity_keys = ("store_hash", "ecwid_store_id", "shop_domain", "platform_store_id")
-        platform_id = next((entry[key] for key in identity_keys if key in entry), None)
+        identity_key = platform_spec(entry["platform"]).identity_key  # site_url, or the platform's store id
         store = Store(
             store_id=entry["store_id"],
             platform=entry["platform"],
             secret_ref=ref,
             name=entry.get("name", ""),
             site_url=entry.get("site_url"),
-            platform_store_id=platform_id,
+            platform_store_id=None if identity_key == "site_url" else entry.get(identity_key),
             options=entry.get("options", {}),
         )
         DynamoStoreRegistry(os.environ["TABLE_NAME"], self.client("dynamodb")).put(store)
@@ -420,17 +420,13 @@ def _serialise_moto_dynamodb() -> None:
 
 def start_platform_stubs() -> dict[str, StubApi]:
     """A stub API per store platform that has one in local/stubs/ (REST fetches, write-backs)."""
-    import importlib
-    import pkgutil
-
-    import local.stubs
+    from local.stubs import platform_stub, stub_names
 
     apis = {}
-    for module_info in pkgutil.iter_modules(local.stubs.__path__):
-        module = importlib.import_module(f"local.stubs.{module_info.name}")
-        api = StubApi(name=f"{module_info.name}-api-stub")
-        module.install(api)
-        apis[module_info.name] = api.start()
+    for name in stub_names():
+        api = StubApi(name=f"{name}-api-stub")
+        platform_stub(name).install(api)
+        apis[name] = api.start()
     return apis
 
 

@@ -12,68 +12,22 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ops.returns_cli import add_returns, add_start_arguments
-
-LOCAL_TABLE = "FulfillmentTable"
-
-
-# Queue pairs ops can inspect and replay: (queue output, dead-letter queue output, local queue name).
-QUEUES = {
-    "fetch": ("FetchQueueUrl", "FetchDeadLetterQueueUrl", "FetchQueue.fifo", "FetchDeadLetterQueue.fifo"),
-    "write-back": (
-        "WriteBackQueueUrl",
-        "WriteBackDeadLetterQueueUrl",
-        "WriteBackQueue.fifo",
-        "WriteBackDeadLetterQueue.fifo",
-    ),
-}
-
-
-@dataclass
-class Target:
-    """The resources one invocation works on."""
-
-    table_name: str
-    stage: str
-    session_kwargs: dict[str, Any]
-    outputs: dict[str, str] = field(default_factory=dict)
-
-    def queue_urls(self, queue: str) -> tuple[str, str]:
-        """(the queue, its dead-letter queue)."""
-        source_output, dead_output, source_name, dead_name = QUEUES[queue]
-        if self.outputs:
-            return self.outputs[source_output], self.outputs[dead_output]
-        sqs = self.client("sqs")
-        return (
-            sqs.get_queue_url(QueueName=source_name)["QueueUrl"],
-            sqs.get_queue_url(QueueName=dead_name)["QueueUrl"],
-        )
-
-    def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.session.Session().client(service, **self.session_kwargs)  # type: ignore[call-overload]
-
-
-def resolve_target(args: argparse.Namespace) -> Target:
-    region = args.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    if args.endpoint_url:
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            os.environ.setdefault(key, "local")  # moto accepts anything; real AWS never sees these
-        return Target(LOCAL_TABLE, args.stage, {"region_name": region, "endpoint_url": args.endpoint_url})
-    if not args.stack_name:
-        raise SystemExit("fulfillment: give --endpoint-url for the local runtime or --stack-name for a deployed stack")
-    target = Target("", args.stage, {"region_name": region})
-    stack = target.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    target.table_name = outputs["FulfillmentTableName"]
-    target.outputs = outputs
-    target.stage = outputs.get("Stage", args.stage)
-    return target
+from ops.target import (
+    QUEUES,
+    Target,
+    command,
+    domain_deps,
+    executions_of,
+    positive_int,
+    resolve_target,
+    return_state_machine_arn,
+    state_machine_arn,
+    timeline_rows,
+)
 
 
 def secret_ref(stage: str, store_id: str) -> str:
@@ -170,26 +124,6 @@ def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, A
             progress.advance()
 
 
-def _deps(target: Target, **settings: str) -> Any:
-    """The domain's own adapters, pointed at the target: decisions go through the same code as the workflow."""
-    from fulfillment.bootstrap import Container
-    from fulfillment.settings import Settings
-
-    if "endpoint_url" in target.session_kwargs:
-        os.environ["AWS_ENDPOINT_URL"] = target.session_kwargs["endpoint_url"]
-    os.environ.setdefault("AWS_DEFAULT_REGION", target.session_kwargs["region_name"])
-    write_back_url = target.queue_urls("write-back")[0]
-    machine = target.outputs.get("FulfillmentStateMachineArn", "")
-    return Container(
-        Settings(
-            table_name=target.table_name,
-            stage=target.stage,
-            state_machine_arn=machine,
-            write_back_queue_url=write_back_url,
-        ).model_copy(update=settings)
-    )
-
-
 def _order_view(order: Any) -> dict[str, Any]:
     return {
         "order_key": order.key,
@@ -197,12 +131,12 @@ def _order_view(order: Any) -> dict[str, Any]:
         "waiting_for": order.wait.kind,
         "cancel_requested": order.cancel_requested,
         "tracking_number": order.tracking_number,
-        "failure": order.failure,
+        "failure": order.failure.model_dump(mode="json") if order.failure else None,
     }
 
 
 def orders_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
-    deps = _deps(target)
+    deps = domain_deps(target)
     order = deps.orders.get(args.order)
     if order is None:
         raise ValueError(f"no order {args.order}")
@@ -210,59 +144,25 @@ def orders_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     return {**_order_view(order), "timeline": timeline, "executions": _executions(target, order.execution_name())}
 
 
-def timeline_rows(events: list[Any]) -> list[dict[str, Any]]:
-    """An order's or a return's timeline events as printable rows."""
-    return [{"seq": e.seq, "at": e.at.isoformat(), "status": str(e.status), "reason": e.reason} for e in events]
-
-
-def _state_machine_arn(target: Target) -> str:
-    if target.outputs.get("FulfillmentStateMachineArn"):
-        return target.outputs["FulfillmentStateMachineArn"]
-    machines = target.client("stepfunctions").list_state_machines()["stateMachines"]
-    return str(next(m["stateMachineArn"] for m in machines if m["name"].endswith("fulfillment")))
-
-
 def _executions(target: Target, name: str) -> list[dict[str, Any]]:
     """The order's executions (its name, and re-runs named after it) with the path each took, then its returns'."""
-    from ops.returns_cli import return_state_machine_arn
-
-    return _executions_of(target, _state_machine_arn(target), name) + _executions_of(
+    return executions_of(target, state_machine_arn(target), name) + executions_of(
         target, return_state_machine_arn(target), name
     )
-
-
-def _executions_of(target: Target, machine_arn: str, name: str) -> list[dict[str, Any]]:
-    sfn = target.client("stepfunctions")
-    found = []
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
-        for execution in page["executions"]:
-            if execution["name"] != name and not execution["name"].startswith(f"{name}-"):
-                continue
-            events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
-            path = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-            found.append(
-                {
-                    "name": execution["name"],
-                    "status": execution["status"],
-                    "started": execution["startDate"].isoformat(),
-                    "path": path,
-                }
-            )
-    return found
 
 
 def orders_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from fulfillment.model import OrderStatus
 
-    deps = _deps(target)
-    orders = deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)
-    return [_order_view(order) for order in orders if args.store is None or order.store_id == args.store]
+    status = OrderStatus(args.status.upper()) if args.status else None
+    orders = domain_deps(target).orders.list_by_status(status, limit=args.limit, store_id=args.store)
+    return [_order_view(order) for order in orders]
 
 
 def orders_decide(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from fulfillment.steps.decisions import Decision, decide
 
-    deps = _deps(target)
+    deps = domain_deps(target)
     decision = Decision(args.decision)
     order = decide(args.order, decision, deps, by=args.by, reason=args.reason or "")
     return _order_view(order)
@@ -271,17 +171,15 @@ def orders_decide(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from fulfillment.steps.cancellation import request_cancellation
 
-    deps = _deps(target)
+    deps = domain_deps(target)
     return _order_view(request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
 
 
 def _intake_deps(target: Target) -> Any:
-    """``_deps`` with what intake also needs: the state machines (to start) and the fetch queue (thin deliveries)."""
-    from ops.returns_cli import return_state_machine_arn
-
-    return _deps(
+    """``domain_deps`` and what intake also needs: the state machines (to start), the fetch queue (thin deliveries)."""
+    return domain_deps(
         target,
-        state_machine_arn=_state_machine_arn(target),
+        state_machine_arn=state_machine_arn(target),
         return_state_machine_arn=return_state_machine_arn(target),
         fetch_queue_url=target.queue_urls("fetch")[0],
     )
@@ -302,7 +200,7 @@ def webhooks_list(args: argparse.Namespace, target: Target) -> list[dict[str, An
     order = args.order
     if order and order.startswith(f"{args.store}:"):  # an order key names the store's external id after the colon
         order = order.split(":", 1)[1]
-    return [_delivery_view(kept) for kept in _deps(target).archive.list(args.store, order, limit=args.limit)]
+    return [_delivery_view(kept) for kept in domain_deps(target).archive.list(args.store, order, limit=args.limit)]
 
 
 def webhooks_replay(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -332,7 +230,7 @@ def _executions_port(target: Target) -> Any:
     from fulfillment.adapters.stepfunctions import StepFunctionsWorkflow
 
     local = "endpoint_url" in target.session_kwargs  # the local engine has no RedriveExecution
-    return StepFunctionsWorkflow(_state_machine_arn(target), target.client("stepfunctions"), can_redrive=not local)
+    return StepFunctionsWorkflow(state_machine_arn(target), target.client("stepfunctions"), can_redrive=not local)
 
 
 def _rerun_one(key: str, args: argparse.Namespace, deps: Any, executions: Any) -> dict[str, Any]:
@@ -348,11 +246,11 @@ def orders_rerun(args: argparse.Namespace, target: Target) -> Any:
     from fulfillment.model import OrderStatus
     from ops.progress import ProgressBar
 
-    deps, executions = _deps(target), _executions_port(target)
+    deps, executions = domain_deps(target), _executions_port(target)
     if args.order:
         return _rerun_one(args.order, args, deps, executions)
-    found = deps.orders.list_by_status(OrderStatus(args.status), limit=args.limit)
-    keys = [order.key for order in found if args.store is None or order.store_id == args.store]
+    found = deps.orders.list_by_status(OrderStatus(args.status.upper()), limit=args.limit, store_id=args.store)
+    keys = [order.key for order in found]
     progress, results = ProgressBar(len(keys)), []
     for key in keys:
         try:
@@ -375,16 +273,8 @@ def _print(result: Any, output: str) -> None:
         print("  ".join(f"{key}={value}" for key, value in row.items() if value not in (None, "")))
 
 
-def _command(verbs: Any, name: str, text: str, description: str | None = None) -> argparse.ArgumentParser:
-    """A sub-command whose ``--help`` says what it does (the listing shows ``text``, its own help more)."""
-    command: argparse.ArgumentParser = verbs.add_parser(
-        name, help=text, description=description or text[:1].upper() + text[1:] + "."
-    )
-    return command
-
-
 def _verbs(nouns: Any, noun: str, text: str) -> Any:
-    return _command(nouns, noun, text).add_subparsers(dest="verb", required=True, metavar="VERB")
+    return command(nouns, noun, text).add_subparsers(dest="verb", required=True, metavar="VERB")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -404,13 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stores(_verbs(nouns, "stores", "the store registry"))
     _add_orders(_verbs(nouns, "orders", "find orders and act on them"))
     _add_dead_letters(_verbs(nouns, "dead-letters", "messages that kept failing (fetches, write-backs)"))
-    add_returns(_verbs(nouns, "returns", "returns of delivered goods: start, show, list"), _command)
+    add_returns(_verbs(nouns, "returns", "returns of delivered goods: start, show, list"))
     _add_webhooks(_verbs(nouns, "webhooks", "verified store webhook deliveries, kept 30 days: list, replay"))
     return parser
 
 
 def _add_stores(stores: Any) -> None:
-    register = _command(
+    from fulfillment.adapters.platforms.registry import platform_names  # names only: no platform is imported
+
+    register = command(
         stores,
         "register",
         "register a store and its secret (idempotent: re-registering replaces both)",
@@ -418,16 +310,15 @@ def _add_stores(stores: Any) -> None:
         "webhook signing secret or a JSON object {webhook_secret, api_base_url, api_token, api_key, api_secret, "
         "extra}.",
     )
-    register.add_argument(
-        "--platform", required=True, choices=["woocommerce", "bigcommerce", "ecwid", "magento", "opencart", "shopify"]
-    )
+    register.add_argument("--platform", required=True, choices=platform_names())
     register.add_argument("--store-id", required=True, help="our id, the one in the webhook URL (a-z, 0-9, -)")
     register.add_argument("--secret-file", required=True, help="path to the secret, or - for stdin")
     register.add_argument("--name", help="a display name")
-    register.add_argument("--site-url", help="WooCommerce / OpenCart / Magento shop URL")
+    register.add_argument("--site-url", help="the shop's URL (the store's identity where the platform has no store id)")
     register.add_argument(
         "--platform-store-id",
-        help="BigCommerce store hash, Ecwid store id or Shopify shop domain (deliveries must match)",
+        help="the store's id on its platform, e.g. a BigCommerce store hash or a Shopify shop domain (deliveries "
+        "must name it)",
     )
     register.add_argument(
         "--option",
@@ -437,16 +328,23 @@ def _add_stores(stores: Any) -> None:
         help="a non-secret store setting, e.g. paid_status_ids=2,3,5,15 (OpenCart); repeatable",
     )
     register.set_defaults(run=stores_register)
-    _command(stores, "list", "list registered stores (secrets are never shown)").set_defaults(run=stores_list)
+    command(stores, "list", "list registered stores (secrets are never shown)").set_defaults(run=stores_list)
 
 
 def _add_orders(orders: Any) -> None:
-    show = _command(orders, "show", "one order: status, what it waits for, its timeline and its executions")
+    show = command(orders, "show", "one order: status, what it waits for, its timeline and its executions")
     show.add_argument("order", help="the order key, <storeId>:<orderId>")
     show.set_defaults(run=orders_show)
-    listing = _command(orders, "list", "orders in a status, newest first")
-    listing.add_argument("--status", required=True, help="e.g. FAILED, SHIPPED")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many orders")
+    listing = command(
+        orders,
+        "list",
+        "the newest orders, in one status or in any",
+        "The newest orders first (by their last change), in the status --status names or, without it, in any "
+        "status. --store keeps one store's orders: the filter runs in the query, so a quiet store's orders are "
+        "found however many newer ones other stores have.",
+    )
+    listing.add_argument("--status", help="only orders in this status, e.g. FAILED, SHIPPED (default: any)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many orders")
     listing.add_argument("--store", help="only this store's orders")
     listing.set_defaults(run=orders_list)
     by = os.environ.get("USER", "operator")
@@ -458,22 +356,22 @@ def _add_orders(orders: Any) -> None:
         ("confirm-delivery", "delivered", "confirm an overdue delivery by hand"),
         ("report-lost", "lost", "report an overdue parcel lost (refund/void, tell the store)"),
     ):
-        command = _command(orders, verb, text)
-        command.add_argument("order", help="the order key, <storeId>:<orderId>")
-        command.add_argument("--reason", help="why (recorded on the timeline)")
-        command.add_argument("--by", default=by, help="who decides (recorded on the timeline)")
-        command.set_defaults(run=orders_decide, decision=decision)
-    cancel = _command(orders, "cancel", "cancel before delivery: the workflow compensates what was done")
+        verb_command = command(orders, verb, text)
+        verb_command.add_argument("order", help="the order key, <storeId>:<orderId>")
+        verb_command.add_argument("--reason", help="why (recorded on the timeline)")
+        verb_command.add_argument("--by", default=by, help="who decides (recorded on the timeline)")
+        verb_command.set_defaults(run=orders_decide, decision=decision)
+    cancel = command(orders, "cancel", "cancel before delivery: the workflow compensates what was done")
     cancel.add_argument("order", help="the order key, <storeId>:<orderId>")
     cancel.add_argument("--reason", required=True, help="why (recorded on the timeline, told to the store)")
     cancel.add_argument("--by", default=by, help="who cancels (recorded on the timeline)")
     cancel.set_defaults(run=orders_cancel)
     _add_rerun(orders, by)
-    add_start_arguments(_command(orders, "start-return", "open a return for delivered goods (as returns start)"))
+    add_start_arguments(command(orders, "start-return", "open a return for delivered goods (as returns start)"))
 
 
 def _add_rerun(orders: Any, by: str) -> None:
-    rerun = _command(
+    rerun = command(
         orders,
         "rerun",
         "re-run a failed order from the step that failed",
@@ -487,7 +385,7 @@ def _add_rerun(orders: Any, by: str) -> None:
     which.add_argument("order", nargs="?", help="the order key, <storeId>:<orderId>")
     which.add_argument("--status", help="re-run every order in this status, e.g. FAILED")
     rerun.add_argument("--store", help="with --status: only this store's orders")
-    rerun.add_argument("--limit", type=int, default=50, help="with --status: at most this many orders")
+    rerun.add_argument("--limit", type=positive_int, default=50, help="with --status: at most this many orders")
     rerun.add_argument("--reason", help="why (recorded on the timeline)")
     rerun.add_argument("--by", default=by, help="who re-runs it (recorded on the timeline)")
     rerun.set_defaults(run=orders_rerun)
@@ -498,13 +396,13 @@ def _add_dead_letters(letters: Any) -> None:
         ("list", dead_letters_list, "show what is in a dead-letter queue (up to 10 messages, left in place)"),
         ("replay", dead_letters_replay, "move dead letters back to be processed again (a progress bar on a terminal)"),
     ):
-        command = _command(letters, verb, text)
-        command.add_argument("--queue", choices=sorted(QUEUES), required=True, help="which dead-letter queue")
-        command.set_defaults(run=run)
+        verb_command = command(letters, verb, text)
+        verb_command.add_argument("--queue", choices=sorted(QUEUES), required=True, help="which dead-letter queue")
+        verb_command.set_defaults(run=run)
 
 
 def _add_webhooks(webhooks: Any) -> None:
-    listing = _command(
+    listing = command(
         webhooks,
         "list",
         "a store's kept webhook deliveries, newest first",
@@ -513,9 +411,9 @@ def _add_webhooks(webhooks: Any) -> None:
     )
     listing.add_argument("--store", required=True, help="our store id, the one in the webhook URL")
     listing.add_argument("--order", help="only deliveries about this order (its id in the store, or the order key)")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many deliveries")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many deliveries")
     listing.set_defaults(run=webhooks_list)
-    replay = _command(
+    replay = command(
         webhooks,
         "replay",
         "run a kept delivery through intake again",

@@ -11,26 +11,26 @@ import argparse
 import os
 from typing import Any
 
+from ops.target import (
+    Target,
+    command,
+    domain_deps,
+    executions_of,
+    positive_int,
+    return_state_machine_arn,
+    state_machine_arn,
+    timeline_rows,
+)
+
 RESOLUTIONS = ("refund", "replacement")
 
 
-def _return_deps(target: Any) -> Any:
-    from ops.cli import _deps
-
-    deps = _deps(target)
+def _return_deps(target: Target) -> Any:
+    deps = domain_deps(target)
     deps.settings.return_state_machine_arn = return_state_machine_arn(target)
     if not deps.settings.state_machine_arn:
-        from ops.cli import _state_machine_arn
-
-        deps.settings.state_machine_arn = _state_machine_arn(target)
+        deps.settings.state_machine_arn = state_machine_arn(target)
     return deps
-
-
-def return_state_machine_arn(target: Any) -> str:
-    if target.outputs.get("ReturnStateMachineArn"):
-        return str(target.outputs["ReturnStateMachineArn"])
-    machines = target.client("stepfunctions").list_state_machines()["stateMachines"]
-    return str(next(m["stateMachineArn"] for m in machines if m["name"].endswith("returns")))
 
 
 def _parse_line(value: str) -> dict[str, Any]:
@@ -52,11 +52,11 @@ def return_view(ret: Any) -> dict[str, Any]:
         "rejection": ret.rejection,
         "refund": str(ret.refund) if ret.refund else None,
         "replacement_order": ret.replacement_order_key,
-        "failure": ret.failure,
+        "failure": ret.failure.model_dump(mode="json") if ret.failure else None,
     }
 
 
-def returns_start(args: argparse.Namespace, target: Any) -> dict[str, Any]:
+def returns_start(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from fulfillment.returns.request import ReturnLineRequest, ReturnRequest, request_return
 
     deps = _return_deps(target)
@@ -80,9 +80,7 @@ def returns_start(args: argparse.Namespace, target: Any) -> dict[str, Any]:
     return {**return_view(ret), "execution": ret.execution_name()}
 
 
-def returns_show(args: argparse.Namespace, target: Any) -> dict[str, Any]:
-    from ops.cli import _executions_of, timeline_rows
-
+def returns_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     deps = _return_deps(target)
     ret = deps.returns.get(args.return_key)
     if ret is None:
@@ -98,11 +96,11 @@ def returns_show(args: argparse.Namespace, target: Any) -> dict[str, Any]:
         }
         for line in ret.lines
     ]
-    executions = _executions_of(target, return_state_machine_arn(target), ret.execution_name())
+    executions = executions_of(target, return_state_machine_arn(target), ret.execution_name())
     return {**return_view(ret), "lines": lines, "timeline": timeline, "executions": executions}
 
 
-def returns_list(args: argparse.Namespace, target: Any) -> list[dict[str, Any]]:
+def returns_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from fulfillment.model.returns import ReturnStatus
 
     deps = _return_deps(target)
@@ -115,7 +113,7 @@ def returns_list(args: argparse.Namespace, target: Any) -> list[dict[str, Any]]:
     return [return_view(ret) for ret in found]
 
 
-def returns_rerun(args: argparse.Namespace, target: Any) -> dict[str, Any]:
+def returns_rerun(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from fulfillment.returns.rerun import rerun_return
 
     deps = _return_deps(target)
@@ -139,8 +137,8 @@ def add_start_arguments(command: argparse.ArgumentParser) -> None:
     command.set_defaults(run=returns_start)
 
 
-def add_returns(returns: Any, command: Any) -> None:
-    """``returns start|show|list``; ``command`` is ops.cli's sub-command builder (gives every verb ``--help``)."""
+def add_returns(returns: Any) -> None:
+    """``returns start|show|list|rerun``."""
     add_start_arguments(
         command(returns, "start", "open a return for delivered goods (refund or replacement); starts its workflow")
     )
@@ -150,7 +148,7 @@ def add_returns(returns: Any, command: Any) -> None:
     listing = command(returns, "list", "an order's returns, or returns in a status")
     listing.add_argument("--order", help="the order key")
     listing.add_argument("--status", help="e.g. AUTHORIZED, REJECTED, CLOSED")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many returns")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most this many returns")
     listing.set_defaults(run=returns_list)
     rerun = command(
         returns,

@@ -60,8 +60,14 @@ class InMemoryOrderRepository:
         events = self._events.get(key, {})
         return [TimelineEvent.model_validate(events[seq]) for seq in sorted(events)]
 
-    def list_by_status(self, status: OrderStatus, limit: int = 50) -> list[Order]:
-        keys = [key for key, document in self._orders.items() if document["status"] == status]
+    def list_by_status(
+        self, status: OrderStatus | None = None, limit: int = 50, *, store_id: str | None = None
+    ) -> list[Order]:
+        keys = [
+            key
+            for key, document in self._orders.items()
+            if status in (None, document["status"]) and store_id in (None, document["store_id"])
+        ]
         keys.sort(key=lambda key: self._saved_at[key], reverse=True)  # most recently saved first
         return [Order.model_validate(self._orders[key]) for key in keys[:limit]]
 

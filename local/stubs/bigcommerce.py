@@ -298,3 +298,16 @@ class BigCommerceStore:
 
 def install(api: StubApi, *, store_hash: str = STORE_HASH, token: str = API_TOKEN) -> None:
     BigCommerceStore(store_hash, token).install(api)
+
+
+# What the end-to-end tests look for after the demo order 1187 is fulfilled (see local/stubs/__init__.py).
+def wrote_shipment(request: StubRequest, tracking_number: str) -> bool:
+    return (
+        request.method == "POST"
+        and request.path.endswith("/v2/orders/1187/shipments")
+        and tracking_number in request.body.decode()
+    )
+
+
+def wrote_completion(request: StubRequest) -> bool:
+    return request.method == "PUT" and request.path.endswith("/v2/orders/1187") and b"10" in request.body

@@ -142,3 +142,12 @@ class EcwidStore:
 
 def install(api: StubApi, *, store_id: str = STORE_ID, token: str = API_TOKEN, currency: str = CURRENCY) -> None:
     EcwidStore(store_id, token, currency).install(api)
+
+
+# What the end-to-end tests look for after the demo order is fulfilled (see local/stubs/__init__.py).
+def wrote_shipment(request: StubRequest, tracking_number: str) -> bool:
+    return request.method == "PUT" and b"SHIPPED" in request.body and tracking_number in request.body.decode()
+
+
+def wrote_completion(request: StubRequest) -> bool:
+    return request.method == "PUT" and b"DELIVERED" in request.body

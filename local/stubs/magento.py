@@ -237,3 +237,16 @@ class MagentoShop:
 
 def install(api: StubApi) -> None:
     MagentoShop().install(api)
+
+
+# What the end-to-end tests look for after the demo order 318 is fulfilled (see local/stubs/__init__.py).
+def wrote_shipment(request: StubRequest, tracking_number: str) -> bool:
+    return (
+        request.method == "POST"
+        and request.path == "/rest/V1/order/318/ship"
+        and tracking_number in request.body.decode()
+    )
+
+
+def wrote_completion(request: StubRequest) -> bool:
+    return request.method == "POST" and request.path == "/rest/V1/orders/318/comments" and b"completed" in request.body

@@ -123,3 +123,18 @@ class OpenCartShop:
 
 def install(api: StubApi, *, username: str = API_USERNAME, key: str = API_KEY) -> None:
     OpenCartShop(username, key).install(api)
+
+
+# What the end-to-end tests look for after the demo order is fulfilled (see local/stubs/__init__.py): an order
+# history entry in status 3 (shipped) and one in 5 (complete), added through the API.
+def _added_history(request: StubRequest, status: str) -> bool:
+    form = dict(parse_qsl(request.body.decode(errors="replace")))
+    return request.query.get("route") == "api/sale/order.addHistory" and form.get("order_status_id") == status
+
+
+def wrote_shipment(request: StubRequest, tracking_number: str) -> bool:
+    return _added_history(request, "3")
+
+
+def wrote_completion(request: StubRequest) -> bool:
+    return _added_history(request, "5")

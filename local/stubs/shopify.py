@@ -317,3 +317,12 @@ class ShopifyShop:
 
 def install(api: StubApi, *, snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS, token: str = ACCESS_TOKEN) -> None:
     ShopifyShop(snapshots, token).install(api)
+
+
+# What the end-to-end tests look for after the demo order is fulfilled (see local/stubs/__init__.py).
+def wrote_shipment(request: StubRequest, tracking_number: str) -> bool:
+    return b"fulfillmentCreate" in request.body and tracking_number in request.body.decode()
+
+
+def wrote_completion(request: StubRequest) -> bool:
+    return b"tagsAdd" in request.body

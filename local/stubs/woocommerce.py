@@ -192,3 +192,16 @@ class WooCommerceShop:
 def install(api: StubApi, *, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, any_order: bool = True) -> None:
     """The local runtime's shop: any order id is known (demo and test orders get fresh ids)."""
     WooCommerceShop(key, secret, any_order=any_order).install(api)
+
+
+# What the end-to-end tests look for after the demo order 4711 is fulfilled (see local/stubs/__init__.py).
+def wrote_shipment(request: StubRequest, tracking_number: str) -> bool:
+    return (
+        request.method == "POST"
+        and request.path.endswith("/shipment-trackings")
+        and tracking_number in request.body.decode()
+    )
+
+
+def wrote_completion(request: StubRequest) -> bool:
+    return request.method == "PUT" and request.path == "/wp-json/wc/v3/orders/4711" and b'"completed"' in request.body

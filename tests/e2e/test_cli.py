@@ -13,7 +13,7 @@ from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus, fulfillment_execution_name
 from fulfillment.model.store import StoreCredentials
 from local.client import send_woocommerce
-from local.runtime import LocalRuntime
+from local.runtime import STORES_FILE, LocalRuntime
 from local.simulators import SimulatorConfig
 from tests.e2e.conftest import new_order_body
 
@@ -153,6 +153,72 @@ class TestOrdersRerun:
         assert reason["error"] == "rerun_refused" and "pay again" in reason["message"]
         order = container().orders.get(key)
         assert order is not None and order.status is OrderStatus.FAILED
+
+
+class TestOrdersList:
+    """A quiet store's orders are found however many newer orders other stores have (the filter is in the query)."""
+
+    @pytest.fixture
+    def quiet_shop(self, runtime: LocalRuntime) -> str:
+        demo = next(entry for entry in json.loads(STORES_FILE.read_text()) if entry["store_id"] == "kaffeekontor")
+        runtime.register_store({**demo, "store_id": "quiet-shop", "webhook_secret": "quiet-secret"})
+        return "quiet-shop"
+
+    def send(self, runtime: LocalRuntime, template: bytes, store_id: str) -> str:
+        body, key = new_order_body(template)
+        secret = "quiet-secret" if store_id == "quiet-shop" else "test-secret"
+        assert send_woocommerce(runtime.api_url, store_id, body, secret).status == 202
+        return key.replace("kaffeekontor:", f"{store_id}:")
+
+    def test_a_store_is_listed_under_newer_orders_of_others_and_without_a_status_in_any(
+        self, runtime: LocalRuntime, quiet_shop: str, woo_pending_body: bytes, woo_paid_body: bytes
+    ) -> None:
+        pending = self.send(runtime, woo_pending_body, quiet_shop)
+        for _ in range(3):
+            self.send(runtime, woo_pending_body, "kaffeekontor")
+
+        in_status = fulfillment(
+            runtime, "orders", "list", "--status", "PENDING_PAYMENT", "--store", quiet_shop, "--limit", "2"
+        )
+        paid = self.send(runtime, woo_paid_body, quiet_shop)
+        assert runtime.wait_for_execution(_execution_name(paid), timeout=120)["status"] == "SUCCEEDED"
+        any_status = fulfillment(runtime, "orders", "list", "--store", quiet_shop)
+        newest = fulfillment(runtime, "orders", "list", "--limit", "2")
+
+        assert in_status.returncode == 0, in_status.stderr
+        assert [row["order_key"] for row in json.loads(in_status.stdout)] == [pending]
+        assert any_status.returncode == 0, any_status.stderr
+        assert [(row["order_key"], row["status"]) for row in json.loads(any_status.stdout)] == [
+            (paid, "COMPLETED"),  # changed last
+            (pending, "PENDING_PAYMENT"),
+        ]
+        assert newest.returncode == 0 and len(json.loads(newest.stdout)) == 2
+
+    def test_a_limit_below_one_is_bad_usage(self, runtime: LocalRuntime) -> None:
+        done = fulfillment(runtime, "orders", "list", "--limit", "0")
+
+        assert done.returncode == 2 and "at least 1" in done.stderr
+
+    def test_rerun_by_status_takes_the_named_stores_failed_orders_under_newer_ones(
+        self, runtime: LocalRuntime, simulators: SimulatorConfig, quiet_shop: str, woo_paid_body: bytes
+    ) -> None:
+        simulators.delivery = "lost"
+        quiet = self.send(runtime, woo_paid_body, quiet_shop)
+        assert runtime.wait_for_execution(_execution_name(quiet), timeout=120)["status"] == "FAILED"
+        newer = self.send(runtime, woo_paid_body, "kaffeekontor")
+        assert runtime.wait_for_execution(_execution_name(newer), timeout=120)["status"] == "FAILED"
+        simulators.delivery = "delivered"  # the cause, fixed
+
+        done = fulfillment(
+            runtime, "orders", "rerun", "--status", "FAILED", "--store", quiet_shop, "--limit", "1", "--by", "ops"
+        )
+
+        assert done.returncode == 0, done.stderr
+        (result,) = json.loads(done.stdout)
+        assert (result["order_key"], result["action"]) == (quiet, "reopened")
+        assert runtime.wait_for_execution(result["execution_name"], timeout=120)["status"] == "SUCCEEDED"
+        other = container().orders.get(newer)
+        assert other is not None and other.status is OrderStatus.FAILED
 
 
 def _execution_name(key: str) -> str:

@@ -9,68 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qs
 
 import pytest
 
 from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus, fulfillment_execution_name
 from local.client import post
-from local.deliveries import PAID_SAMPLES, paid_delivery
+from local.deliveries import paid_delivery
+from local.platforms import demo_store, platform_names, platform_spec
 from local.runtime import LocalRuntime
-from local.stub_api import StubRequest
+from local.stubs import platform_stub
 
 pytestmark = pytest.mark.e2e
-
-STORES = {
-    "woocommerce": "kaffeekontor",
-    "bigcommerce": "kaffee-bc",
-    "ecwid": "kaffee-ecwid",
-    "magento": "kaffee-magento",
-    "opencart": "torrefaction-lyon",
-    "shopify": "kaffee-shopify",
-}
-Check = Callable[[StubRequest, str], bool]
-
-
-def _form(request: StubRequest) -> dict[str, list[str]]:
-    return parse_qs(request.body.decode(errors="replace"))
-
-
-def _opencart_history(status: str) -> Check:
-    return lambda request, _: (
-        request.query.get("route") == "api/sale/order.addHistory" and _form(request).get("order_status_id") == [status]
-    )
-
-
-# What each store's API must have received: (the shipment, with the tracking number; the completion).
-WRITE_BACKS: dict[str, tuple[Check, Check]] = {
-    "woocommerce": (
-        lambda r, tracking: (
-            r.method == "POST" and r.path.endswith("/shipment-trackings") and tracking in r.body.decode()
-        ),
-        lambda r, _: r.method == "PUT" and r.path == "/wp-json/wc/v3/orders/4711" and b'"completed"' in r.body,
-    ),
-    "bigcommerce": (
-        lambda r, tracking: (
-            r.method == "POST" and r.path.endswith("/v2/orders/1187/shipments") and tracking in r.body.decode()
-        ),
-        lambda r, _: r.method == "PUT" and r.path.endswith("/v2/orders/1187") and b"10" in r.body,
-    ),
-    "ecwid": (
-        lambda r, tracking: r.method == "PUT" and b"SHIPPED" in r.body and tracking in r.body.decode(),
-        lambda r, _: r.method == "PUT" and b"DELIVERED" in r.body,
-    ),
-    "magento": (
-        lambda r, tracking: r.method == "POST" and r.path == "/rest/V1/order/318/ship" and tracking in r.body.decode(),
-        lambda r, _: r.method == "POST" and r.path == "/rest/V1/orders/318/comments" and b"completed" in r.body,
-    ),
-    "opencart": (_opencart_history("3"), _opencart_history("5")),
-    "shopify": (
-        lambda r, tracking: b"fulfillmentCreate" in r.body and tracking in r.body.decode(),
-        lambda r, _: b"tagsAdd" in r.body,
-    ),
-}
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
@@ -82,11 +32,11 @@ def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     return check()
 
 
-@pytest.mark.parametrize("platform", sorted(PAID_SAMPLES))
+@pytest.mark.parametrize("platform", platform_names())
 def test_a_paid_order_from_every_platform_completes_and_the_store_is_told(runtime: LocalRuntime, platform: str) -> None:
     delivery = paid_delivery(platform)
 
-    answer = post(f"{runtime.api_url}/webhooks/{platform}/{STORES[platform]}", delivery.body, delivery.headers)
+    answer = post(f"{runtime.api_url}/webhooks/{platform}/{demo_store(platform)}", delivery.body, delivery.headers)
 
     assert answer.status == 202, answer.body
     key = str(answer.body["order_key"])
@@ -96,26 +46,26 @@ def test_a_paid_order_from_every_platform_completes_and_the_store_is_told(runtim
     order = container().orders.get(key)
     assert order is not None and order.status is OrderStatus.COMPLETED
     assert order.tracking_number
-    shipped, completed = WRITE_BACKS[platform]
+    checks = platform_stub(platform)
     stub = runtime.platform_apis[platform]
-    assert _eventually(lambda: any(shipped(r, order.tracking_number or "") for r in stub.received())), (
+    assert _eventually(lambda: any(checks.wrote_shipment(r, order.tracking_number or "") for r in stub.received())), (
         f"{platform}: no shipment write-back; got {[(r.method, r.path) for r in stub.received()]}"
     )
-    assert _eventually(lambda: any(completed(r, "") for r in stub.received())), (
+    assert _eventually(lambda: any(checks.wrote_completion(r) for r in stub.received())), (
         f"{platform}: no completion write-back; got {[(r.method, r.path) for r in stub.received()]}"
     )
 
 
-@pytest.mark.parametrize("platform", sorted(PAID_SAMPLES))
+@pytest.mark.parametrize("platform", platform_names())
 def test_a_forged_or_replayed_delivery_is_refused_and_changes_nothing(runtime: LocalRuntime, platform: str) -> None:
     forged = paid_delivery(platform, secret="not-the-store-secret")
     stale = paid_delivery(platform, now=time.time() - 3600)
     before = runtime.client("dynamodb").scan(TableName="FulfillmentTable", Select="COUNT")["Count"]
 
-    refused = post(f"{runtime.api_url}/webhooks/{platform}/{STORES[platform]}", forged.body, forged.headers)
+    refused = post(f"{runtime.api_url}/webhooks/{platform}/{demo_store(platform)}", forged.body, forged.headers)
     assert refused.status == 401, refused.body
-    if platform in {"bigcommerce", "ecwid", "opencart"}:  # the schemes that sign a timestamp
-        replayed = post(f"{runtime.api_url}/webhooks/{platform}/{STORES[platform]}", stale.body, stale.headers)
+    if platform_spec(platform).signs_timestamp:
+        replayed = post(f"{runtime.api_url}/webhooks/{platform}/{demo_store(platform)}", stale.body, stale.headers)
         assert replayed.status == 401, replayed.body
 
     after = runtime.client("dynamodb").scan(TableName="FulfillmentTable", Select="COUNT")["Count"]

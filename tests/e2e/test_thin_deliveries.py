@@ -14,7 +14,8 @@ import pytest
 from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus
 from local.client import post
-from local.deliveries import EVENTS, _sample_headers, sign
+from local.deliveries import sign
+from local.platforms import EVENTS, sample_headers
 from local.runtime import LocalRuntime
 from local.stub_api import Fault
 
@@ -57,8 +58,8 @@ def dead_letters(runtime: LocalRuntime, verb: str) -> subprocess.CompletedProces
 def test_a_delivery_accepted_while_the_api_is_down_ends_in_the_dead_letter_queue_and_replays(
     runtime: LocalRuntime, bigcommerce_down: None
 ) -> None:
-    sample = (EVENTS / CANCELLED_SAMPLE).read_bytes()
-    delivery = sign("bigcommerce", sample, _sample_headers(CANCELLED_SAMPLE), "test-secret")
+    sample = EVENTS / CANCELLED_SAMPLE
+    delivery = sign("bigcommerce", sample.read_bytes(), sample_headers(sample), "test-secret")
 
     answer = post(f"{runtime.api_url}/webhooks/bigcommerce/kaffee-bc", delivery.body, delivery.headers)
 

@@ -23,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fulfillment.adapters.inventory_dynamodb import DynamoInventory
+from fulfillment.adapters.platforms.registry import platform_names
 from fulfillment.errors import OrderInvalid, OutOfStock, ReservationNotFound, TransientError
 from fulfillment.model import Order
 from fulfillment.model.inventory import OutOfStockPolicy, ReservationOutcome, ReservedLine, StockLevel
@@ -596,7 +597,8 @@ class TestDynamoErrors:
 
 # --- local seed ----------------------------------------------------------------------------------
 def _sample_skus() -> set[str]:
-    """Every SKU the platform samples name (OpenCart's products carry their SKU as ``model``)."""
+    """Every SKU the platform samples name (OpenCart's products carry their SKU as ``model``; no other
+    platform's samples have a ``model``)."""
     skus: set[str] = set()
 
     def walk(value: Any, sku_keys: tuple[str, ...]) -> None:
@@ -609,11 +611,10 @@ def _sample_skus() -> set[str]:
             for inner in value:
                 walk(inner, sku_keys)
 
-    for platform in ("woocommerce", "bigcommerce", "ecwid", "magento", "opencart", "shopify"):
-        keys = ("sku", "model") if platform == "opencart" else ("sku",)
+    for platform in platform_names():
         for path in sorted((ROOT / "events" / platform).glob("*.json")):
             if not path.name.endswith(".headers.json"):
-                walk(json.loads(path.read_text(encoding="utf-8")), keys)
+                walk(json.loads(path.read_text(encoding="utf-8")), ("sku", "model"))
     return skus
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -20,11 +22,40 @@ def repo(aws: AwsStack) -> DynamoOrderRepository:
     return DynamoOrderRepository(aws.table_name, aws.dynamodb)
 
 
-def _order(body: bytes, external_id: str = "4711"):  # type: ignore[no-untyped-def]
+def _order(body: bytes, external_id: str = "4711", store_id: str = "kaffeekontor"):  # type: ignore[no-untyped-def]
     store = Store(store_id="kaffeekontor", platform="woocommerce", secret_ref="unused")
     order = WooCommerceInbound().read(WebhookRequest(body=body), store).order
     assert order is not None
-    return order.model_copy(update={"external_id": external_id})
+    return order.model_copy(update={"external_id": external_id, "store_id": store_id})
+
+
+def _received(repo: DynamoOrderRepository, body: bytes, store_id: str, external_id: str) -> str:
+    order = _order(body, external_id, store_id)
+    order.record_receipt("placed and paid")
+    repo.create(order)
+    return str(order.key)
+
+
+def _moved(repo: DynamoOrderRepository, key: str, *statuses: OrderStatus) -> str:
+    order = repo.get(key)
+    assert order is not None
+    for status in statuses:
+        order.transition_to(status, f"to {status}")
+    repo.save(order)
+    return key
+
+
+@pytest.fixture
+def queries(aws: AwsStack) -> Iterator[list[dict[str, Any]]]:
+    """Every Query the repository sends, as sent."""
+    sent: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params)
+
+    aws.dynamodb.meta.events.register("provide-client-params.dynamodb.Query", record)
+    yield sent
+    aws.dynamodb.meta.events.unregister("provide-client-params.dynamodb.Query", record)
 
 
 class TestCreateAndLoad:
@@ -136,6 +167,67 @@ class TestStatusIndex:
         validated = {order.external_id for order in repo.list_by_status(OrderStatus.VALIDATED)}
 
         assert (received, validated) == ({"1", "3"}, {"2"})
+
+    def test_a_store_whose_orders_are_older_than_fifty_others_is_listed_in_full(
+        self, repo: DynamoOrderRepository, woo_paid_body: bytes, queries: list[dict[str, Any]]
+    ) -> None:
+        quiet = [_received(repo, woo_paid_body, "quiet-shop", str(n)) for n in (1, 2, 3)]
+        for n in range(60):
+            _received(repo, woo_paid_body, f"busy-shop-{n % 6}", str(100 + n))
+        queries.clear()
+
+        listed = repo.list_by_status(OrderStatus.RECEIVED, store_id="quiet-shop")
+        newest_two = repo.list_by_status(OrderStatus.RECEIVED, limit=2, store_id="quiet-shop")
+
+        assert [order.key for order in listed] == quiet[::-1]
+        assert [order.key for order in newest_two] == quiet[:0:-1]
+        assert all(query["FilterExpression"] == "store_id = :store" for query in queries)  # filtered by DynamoDB
+
+    def test_a_store_filter_pages_through_the_index_until_the_limit_is_met(
+        self, aws: AwsStack, woo_paid_body: bytes, queries: list[dict[str, Any]]
+    ) -> None:
+        repo = DynamoOrderRepository(aws.table_name, aws.dynamodb, filtered_page_size=2)
+        mine = []
+        for n in range(12):  # every third order is the quiet store's: 4 of 12
+            store = "quiet-shop" if n % 3 == 0 else "busy-shop"
+            key = _received(repo, woo_paid_body, store, str(n))
+            if store == "quiet-shop":
+                mine.append(key)
+        queries.clear()
+
+        every = repo.list_by_status(OrderStatus.RECEIVED, store_id="quiet-shop")
+        pages_for_every = len(queries)
+        queries.clear()
+        newest_two = repo.list_by_status(OrderStatus.RECEIVED, limit=2, store_id="quiet-shop")
+
+        assert [order.key for order in every] == mine[::-1]
+        assert pages_for_every >= 6  # 12 index items, 2 a page (DynamoDB may need one more, empty, to see the end)
+        assert all("ExclusiveStartKey" in query for query in queries[1:]) and queries[0]["Limit"] == 2
+        assert [order.key for order in newest_two] == mine[:1:-1]
+        assert len(queries) == 3  # stops once two matched (items 11, 10 | 9 ✓, 8 | 7, 6 ✓)
+
+    def test_without_a_status_it_lists_the_newest_orders_of_every_status(
+        self, aws: AwsStack, woo_paid_body: bytes
+    ) -> None:
+        repo = DynamoOrderRepository(aws.table_name, aws.dynamodb, filtered_page_size=1)
+        first = _received(repo, woo_paid_body, "kaffeekontor", "1")
+        other = _received(repo, woo_paid_body, "other-shop", "2")
+        second = _received(repo, woo_paid_body, "kaffeekontor", "3")
+        _moved(repo, first, OrderStatus.VALIDATED)
+        third = _received(repo, woo_paid_body, "kaffeekontor", "4")
+        _moved(repo, second, OrderStatus.VALIDATED, OrderStatus.FAILED)
+
+        everything = repo.list_by_status()
+        mine = repo.list_by_status(store_id="kaffeekontor")
+        newest_two = repo.list_by_status(limit=2, store_id="kaffeekontor")
+
+        assert [order.key for order in everything] == [second, third, first, other]  # by last change
+        assert [(order.key, order.status) for order in mine] == [
+            (second, OrderStatus.FAILED),
+            (third, OrderStatus.RECEIVED),
+            (first, OrderStatus.VALIDATED),
+        ]
+        assert [order.key for order in newest_two] == [second, third]
 
 
 class TestTrackingLookup:

@@ -122,6 +122,21 @@ class TestInMemoryOrderRepository:
         assert [order.external_id for order in received] == ["4", "2"]
         assert [order.external_id for order in orders.list_by_status(OrderStatus.RECEIVED, limit=1)] == ["4"]
 
+    def test_lists_one_stores_orders_and_without_a_status_every_status(self) -> None:
+        orders = InMemoryOrderRepository()
+        first = store_new_order(orders, external_id="1")
+        store_new_order(orders, external_id="2", store_id="other-shop")
+        store_new_order(orders, external_id="3")
+        first.transition_to(OrderStatus.VALIDATED, "checked")
+        orders.save(first)
+
+        mine = orders.list_by_status(OrderStatus.RECEIVED, store_id="kaffeekontor")
+        everything = orders.list_by_status()
+
+        assert [order.external_id for order in mine] == ["3"]
+        assert [order.external_id for order in everything] == ["1", "3", "2"]
+        assert [order.external_id for order in orders.list_by_status(limit=1, store_id="other-shop")] == ["2"]
+
 
 class TestRecordingWorkflow:
     def test_starts_an_execution_name_once(self) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from fulfillment.adapters.http_client import HttpClient
+from fulfillment.adapters.platforms._magento_adobe_io import KEY_TTL_SECONDS
 from fulfillment.adapters.platforms.base import hmac_sha256_hex
 from fulfillment.adapters.platforms.magento import MagentoInbound, build
-from fulfillment.adapters.platforms.magento_adobe_io import KEY_TTL_SECONDS
 from fulfillment.errors import InvalidSignature, MalformedPayload, TransientError
 from fulfillment.model import Address, LineItem, Money
 from fulfillment.model.inbound import HandshakeReply, InboundEvent

@@ -94,7 +94,7 @@ class TestBulkRerun:
         reopenable = world.order_at(OrderStatus.FAILED, external_id="1")
         voided = world.order_at(OrderStatus.FAILED, external_id="2", platform_refs={"payment_method": "cod"})
         terminal = FakeTerminal(tty=True)
-        monkeypatch.setattr(cli, "_deps", lambda target: world)
+        monkeypatch.setattr(cli, "domain_deps", lambda target: world)
         monkeypatch.setattr(cli, "_executions_port", lambda target: world.workflow)
         monkeypatch.setattr("sys.stderr", terminal)
         args = build_parser().parse_args(["orders", "rerun", "--status", "FAILED", "--by", "ops"])

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import base64
 import builtins
+import heapq
+import itertools
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +77,43 @@ def _is_condition_failure(error: ClientError) -> bool:
     )
 
 
+def newest_first(
+    client: DynamoDBClient,
+    table: str,
+    partition: str,
+    *,
+    page_size: int,
+    store_id: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The items of one GSI1 partition, newest first, read page by page only as far as the caller iterates.
+
+    With ``store_id`` the query itself keeps only that store's items (a ``FilterExpression``): a page then
+    holds the matches among ``page_size`` items read, so the pages go on until the caller has enough or
+    the partition ends. A page can also end early at DynamoDB's 1 MB, which the same loop covers.
+    """
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": "GSI1",
+        "KeyConditionExpression": "GSI1PK = :partition",
+        "ExpressionAttributeValues": _to_item({":partition": partition}),
+        "ScanIndexForward": False,
+        "Limit": page_size,
+    }
+    if store_id is not None:
+        kwargs["FilterExpression"] = "store_id = :store"
+        kwargs["ExpressionAttributeValues"] |= _to_item({":store": store_id})
+    while True:
+        page = client.query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _gsi1_sort_key(item: dict[str, Any]) -> str:
+    return str(item["GSI1SK"]["S"])
+
+
 def put_new(table: str, item: dict[str, Any]) -> TransactWriteItemTypeDef:
     """A transaction item that writes ``item`` only if it does not exist (a timeline event is written once)."""
     return {"Put": {"TableName": table, "Item": _to_item(item), "ConditionExpression": "attribute_not_exists(SK)"}}
@@ -91,11 +130,16 @@ def _translate(error: ClientError, what: str) -> Exception:
 
 
 class DynamoOrderRepository:
-    """Orders with optimistic locking; every save writes the order and its new events in one transaction."""
+    """Orders with optimistic locking; every save writes the order and its new events in one transaction.
 
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+    ``filtered_page_size``: how many index items one page of a store-filtered listing reads (tests make it
+    small to force many pages); an unfiltered listing reads pages of the limit it was asked for.
+    """
+
+    def __init__(self, table_name: str, client: DynamoDBClient, *, filtered_page_size: int = 200) -> None:
         self._table = table_name
         self._client = client
+        self._filtered_page_size = filtered_page_size
 
     # reads -----------------------------------------------------------------------------------
     def get(self, key: str) -> Order | None:
@@ -120,16 +164,25 @@ class DynamoOrderRepository:
                 return events
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def list_by_status(self, status: OrderStatus, limit: int = 50) -> list[Order]:
-        page = self._client.query(
-            TableName=self._table,
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :status",
-            ExpressionAttributeValues=_to_item({":status": f"STATUS#{status}"}),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [self._order_from_item(item) for item in page.get("Items", [])]
+    def list_by_status(
+        self, status: OrderStatus | None = None, limit: int = 50, *, store_id: str | None = None
+    ) -> list[Order]:
+        """The newest ``limit`` orders in ``status`` (in any status when None), only ``store_id``'s if given.
+
+        Without a status every status partition is read newest first and the partitions are merged on
+        their sort key (``<updated at>#<key>``); the merge pulls a partition's next page only when it has
+        taken all of its previous one, so no partition is read much past what the answer holds.
+        """
+        if limit < 1:
+            return []
+        page_size = self._filtered_page_size if store_id is not None else limit
+        statuses = [status] if status is not None else list(OrderStatus)
+        partitions = [
+            newest_first(self._client, self._table, f"STATUS#{each}", page_size=page_size, store_id=store_id)
+            for each in statuses
+        ]
+        merged = heapq.merge(*partitions, key=_gsi1_sort_key, reverse=True)
+        return [self._order_from_item(item) for item in itertools.islice(merged, limit)]
 
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
         response = self._client.get_item(

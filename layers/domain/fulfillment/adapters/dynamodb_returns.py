@@ -11,6 +11,7 @@ return counters, each conditional on its own version.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from fulfillment.adapters.dynamodb import (
     _order_pk,
     _to_item,
     _translate,
+    newest_first,
     put_new,
 )
 from fulfillment.model import Order
@@ -65,15 +67,11 @@ class DynamoReturnRepository:
         return [ReturnEvent.model_validate(_from_item(item)) for item in items]
 
     def list_by_status(self, status: ReturnStatus, limit: int = 50) -> list[Return]:
-        page = self._client.query(
-            TableName=self._table,
-            IndexName="GSI1",
-            KeyConditionExpression="GSI1PK = :status",
-            ExpressionAttributeValues=_to_item({":status": f"RETURN_STATUS#{status}"}),
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        return [_return_from_item(item) for item in page.get("Items", [])]
+        """The newest ``limit`` returns in ``status`` (more than one page if DynamoDB's 1 MB cuts one short)."""
+        if limit < 1:
+            return []
+        items = newest_first(self._client, self._table, f"RETURN_STATUS#{status}", page_size=limit)
+        return [_return_from_item(item) for item in itertools.islice(items, limit)]
 
     def _query(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

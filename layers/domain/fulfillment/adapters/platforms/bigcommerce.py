@@ -44,6 +44,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import (
     PlatformAdapters,
+    PlatformSpec,
     as_utc,
     first_error,
     hmac_sha256_base64,
@@ -584,3 +585,31 @@ def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
         inbound=BigCommerceInbound(), source=BigCommerceSource(http), write_back=BigCommerceWriteBack(http)
     )
+
+
+def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+    """A sample delivery stamped ``now`` and signed again (its recorded webhook-id kept, a new one if none)."""
+    stamp = str(int(now))
+    webhook_id = headers.get("webhook-id") or _new_webhook_id()
+    return body, headers | {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": "v1," + bigcommerce_signature(secret, webhook_id, stamp, body),
+    }
+
+
+def _new_webhook_id() -> str:
+    import uuid  # only the local tooling signs samples: the intake never pays for this import
+
+    return str(uuid.uuid4())
+
+
+SPEC = PlatformSpec(
+    name="bigcommerce",
+    title="BigCommerce",
+    build=build,
+    identity_key="store_hash",
+    paid_sample="02_store_order_statusUpdated_paid.json",
+    sign_sample=sign_sample,
+    signs_timestamp=True,
+)

@@ -42,6 +42,7 @@ The body never carries ``items`` (Ecwid would replace the item list).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,7 @@ from pydantic.alias_generators import to_camel
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import (
     PlatformAdapters,
+    PlatformSpec,
     as_utc,
     first_error,
     hmac_sha256_base64,
@@ -458,3 +460,22 @@ _PLANS: dict[UpdateKind, Callable[[StoreUpdate, EcwidOrder, str], Plan]] = {
 
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(inbound=EcwidInbound(), write_back=EcwidWriteBack(http), source=EcwidSource(http))
+
+
+def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+    """A sample delivery whose ``eventCreated`` becomes ``now``, signed again (Ecwid signs time and event id)."""
+    stamp = str(int(now))
+    body = re.sub(rb'"eventCreated":\d+', f'"eventCreated":{stamp}'.encode(), body, count=1)
+    event_id = json.loads(body)["eventId"]
+    return body, headers | {"X-Ecwid-Webhook-Signature": ecwid_signature(secret, stamp, event_id)}
+
+
+SPEC = PlatformSpec(
+    name="ecwid",
+    title="Ecwid",
+    build=build,
+    identity_key="ecwid_store_id",
+    paid_sample="02_order_updated_paid.json",
+    sign_sample=sign_sample,
+    signs_timestamp=True,
+)

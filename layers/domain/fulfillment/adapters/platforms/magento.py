@@ -5,7 +5,7 @@ Deliveries, told apart by their signature header:
 - Mage-OS Async Events (Open Source): ``x-magento-signature`` = hex HMAC-SHA256(verification token,
   raw body). Body ``{"data": <REST order>}``: the whole order. No event id and no store identity; a
   credit memo (or invoice, shipment) names only its ``order_id``, so that order is fetched.
-- Adobe I/O Events (Adobe Commerce): see ``magento_adobe_io``. ``data.value`` holds the subscribed
+- Adobe I/O Events (Adobe Commerce): see ``_magento_adobe_io``. ``data.value`` holds the subscribed
   fields; unless they make a whole order, the order is fetched by ``entity_id``.
 - Commerce Webhooks (synchronous hooks): never acted on.
 
@@ -48,14 +48,7 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fulfillment.adapters.http_client import HttpClient
-from fulfillment.adapters.platforms.base import (
-    PlatformAdapters,
-    as_utc,
-    first_error,
-    hmac_sha256_hex,
-    same_signature,
-)
-from fulfillment.adapters.platforms.magento_adobe_io import (
+from fulfillment.adapters.platforms._magento_adobe_io import (
     COMMERCE_WEBHOOK_HEADER,
     SIGNATURE_HEADERS,
     AdobeKeyCache,
@@ -63,6 +56,14 @@ from fulfillment.adapters.platforms.magento_adobe_io import (
     read_cloud_event,
     verify_adobe_io,
     verify_commerce_webhook,
+)
+from fulfillment.adapters.platforms.base import (
+    PlatformAdapters,
+    PlatformSpec,
+    as_utc,
+    first_error,
+    hmac_sha256_hex,
+    same_signature,
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
@@ -586,3 +587,18 @@ def _money_or_none(value: Any, currency: str) -> Money | None:
 
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(inbound=MagentoInbound(http), write_back=MagentoWriteBack(http), source=MagentoSource(http))
+
+
+def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+    """A sample Mage-OS Async Events delivery signed again (the body alone: nothing is re-stamped)."""
+    return body, headers | {MAGEOS_SIGNATURE_HEADER: hmac_sha256_hex(secret.encode(), body)}
+
+
+SPEC = PlatformSpec(
+    name="magento",
+    title="Magento",
+    build=build,
+    identity_key="platform_store_id",
+    paid_sample="mageos_02_sales.order.updated_invoiced.json",
+    sign_sample=sign_sample,
+)

@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fulfillment.adapters.http_client import HttpClient, HttpResponse
 from fulfillment.adapters.platforms.base import (
     PlatformAdapters,
+    PlatformSpec,
     as_utc,
     first_error,
     hmac_sha256_base64,
@@ -475,3 +476,23 @@ def _status(extra: Mapping[str, str], key: str, default: int) -> int:
 
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(inbound=OpenCartInbound(), write_back=OpenCartWriteBack(http))
+
+
+def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+    """A sample delivery stamped ``now`` and signed again, as the extension signs it."""
+    stamp = str(int(now))
+    return body, headers | {
+        "X-OC-Webhook-Timestamp": stamp,
+        "X-OC-Webhook-Signature": opencart_signature(secret, stamp, body),
+    }
+
+
+SPEC = PlatformSpec(
+    name="opencart",
+    title="OpenCart",
+    build=build,
+    identity_key="site_url",
+    paid_sample="02_order_status_processing_paid.json",
+    sign_sample=sign_sample,
+    signs_timestamp=True,
+)

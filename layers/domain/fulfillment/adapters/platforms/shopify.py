@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import (
     PlatformAdapters,
+    PlatformSpec,
     as_utc,
     first_error,
     hmac_sha256_base64,
@@ -616,3 +617,18 @@ def _decimal_text(amount: Money) -> str:
 
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(inbound=ShopifyInbound(), write_back=ShopifyWriteBack(http), source=ShopifySource(http))
+
+
+def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+    """A sample delivery signed again (the body alone: replays are caught by event id, nothing is re-stamped)."""
+    return body, headers | {"X-Shopify-Hmac-Sha256": shopify_signature(secret, body)}
+
+
+SPEC = PlatformSpec(
+    name="shopify",
+    title="Shopify",
+    build=build,
+    identity_key="shop_domain",
+    paid_sample="02_orders_paid.json",
+    sign_sample=sign_sample,
+)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fulfillment.adapters.http_client import HttpClient
-from fulfillment.adapters.platforms.base import PlatformAdapters, as_utc, first_error, same_signature
+from fulfillment.adapters.platforms.base import PlatformAdapters, PlatformSpec, as_utc, first_error, same_signature
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
@@ -350,3 +350,18 @@ def _id_of(created: Any, field: str) -> str | None:
 
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(inbound=WooCommerceInbound(), write_back=WooCommerceApi(http))
+
+
+def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
+    """A sample delivery signed as WooCommerce signs it: the body alone, so nothing is re-stamped."""
+    return body, headers | {"X-WC-Webhook-Signature": woocommerce_signature(secret, body)}
+
+
+SPEC = PlatformSpec(
+    name="woocommerce",
+    title="WooCommerce",
+    build=build,
+    identity_key="site_url",
+    paid_sample="order_updated_paid.json",
+    sign_sample=sign_sample,
+)
