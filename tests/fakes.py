@@ -20,13 +20,13 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderSt
 from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE, OutOfStockPolicy, StockLevel
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
+from fulfillment.model.order import WaitKind
 from fulfillment.model.packaging import Package
 from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import Execution, StoredDelivery
-from fulfillment.steps.waits import WaitKind
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
 

@@ -34,7 +34,7 @@ from fulfillment.errors import (
 from fulfillment.intake.partners import parse_partner_event, partner_signature, verify_partner_signature
 from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
-from fulfillment.model.order import Failure, PaymentRecord
+from fulfillment.model.order import Failure, PaymentRecord, WaitKind
 from fulfillment.model.writeback import UpdateKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.alerts import raise_alert
@@ -49,7 +49,7 @@ from fulfillment.steps.reserve import reserve_inventory
 from fulfillment.steps.ship import ship_order
 from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
 from fulfillment.steps.validate import validate_order
-from fulfillment.steps.waits import WaitKind, park_task_token
+from fulfillment.steps.waits import park_task_token
 from tests.fakes import FulfillmentWorld, make_address, make_line, money
 
 S = OrderStatus

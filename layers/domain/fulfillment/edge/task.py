@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.model import Order
+from fulfillment.model.order import WaitKind
 from fulfillment.model.returns import Return
-from fulfillment.steps.waits import WaitKind
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -6,6 +6,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -116,6 +117,15 @@ class TimelineEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class WaitKind(StrEnum):
+    """What an order's execution waits for (a return's waits are ``returns.waits.ReturnWait``)."""
+
+    APPROVAL = "approval"
+    INSPECTION = "inspection"
+    DELIVERY = "delivery"
+    OPERATOR = "operator"
+
+
 class WaitTime(BaseModel):
     """How long an answered wait took, kept until the step that resumes after it emits ``CallbackWaitSeconds``."""
 
@@ -130,7 +140,7 @@ class Wait(BaseModel):
     given. Answers are conditional saves, so a duplicate answer finds no token and does nothing."""
 
     token: str | None = None  # the waiting execution's task token; None when nothing waits
-    kind: str | None = None  # approval, inspection, delivery, operator (``steps.waits.WaitKind``); goods, inspection
+    kind: str | None = None  # an order's ``WaitKind``; a return's ``goods`` or ``inspection``
     since: datetime | None = None  # when the current wait was parked
     answered_token: str | None = None  # the last wait answered, kept so a partner's redelivery can resend the answer
     answered_kind: str | None = None

@@ -6,9 +6,10 @@ from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import CancellationRefused, OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import TERMINAL
+from fulfillment.model.order import WaitKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.compensation import compensate
-from fulfillment.steps.waits import WaitKind, answer_wait
+from fulfillment.steps.waits import answer_wait
 
 
 def request_cancellation(key: str, reason: str, deps: StepDeps) -> Order:

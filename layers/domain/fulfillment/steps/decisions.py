@@ -7,10 +7,11 @@ from enum import StrEnum
 from fulfillment.aggregates import load_order
 from fulfillment.errors import ApprovalRejected, DeliveryFailed, InspectionRejected, NothingToDecide
 from fulfillment.model import Order, OrderStatus
+from fulfillment.model.order import WaitKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.inspection import mark_inspected
 from fulfillment.steps.tracking import mark_delivered
-from fulfillment.steps.waits import WaitKind, answer_wait
+from fulfillment.steps.waits import answer_wait
 
 
 class Decision(StrEnum):

@@ -9,8 +9,9 @@ from pydantic import BaseModel
 from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import InspectionFailed
 from fulfillment.model import Order, OrderStatus
+from fulfillment.model.order import WaitKind
 from fulfillment.ports import StepDeps
-from fulfillment.steps.waits import WaitKind, answer_wait
+from fulfillment.steps.waits import answer_wait
 
 INSPECTION_ATTEMPTS = 3  # a failed unit is swapped and re-inspected this many times before a person looks
 

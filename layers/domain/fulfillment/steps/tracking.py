@@ -10,8 +10,9 @@ from pydantic import BaseModel
 from fulfillment.aggregates import load_order, retry_on_conflict
 from fulfillment.errors import DeliveryFailed, NothingToDecide, UnknownShipment, VersionConflict
 from fulfillment.model import Order, OrderStatus
+from fulfillment.model.order import WaitKind
 from fulfillment.ports import StepDeps
-from fulfillment.steps.waits import WaitKind, answer_wait
+from fulfillment.steps.waits import answer_wait
 
 
 def mark_delivered(order: Order, reason: str, at: datetime | None = None, **detail: Any) -> None:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import NothingToDecide, OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
-from fulfillment.model.order import Failure, WaitTime
+from fulfillment.model.order import Failure, WaitKind, WaitTime
 from fulfillment.ports import OrderRepository, StepDeps
-
-
-class WaitKind(StrEnum):
-    APPROVAL = "approval"
-    INSPECTION = "inspection"
-    DELIVERY = "delivery"
-    OPERATOR = "operator"
 
 
 def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> None:
