@@ -1215,6 +1215,27 @@ class TestRequestCancellation:
         assert (order.wait.token, order.wait.kind) == (None, None)
         assert "customer changed their mind" in world.last_event(key).reason
 
+    def test_a_concurrent_save_does_not_fail_the_cancellation_of_a_waiting_order(self, world: FulfillmentWorld) -> None:
+        # GIVEN an order waiting for its inspection, and another writer (a note, a metric) saving it first
+        key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.INSPECTION)
+        world.orders.fail_next_save()
+
+        # WHEN an operator cancels it
+        request_cancellation(key, "customer changed their mind", world)
+
+        # THEN the answer looked again and failed the wait once
+        assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
+        assert world.stored(key).wait.token is None
+
+    def test_an_answer_that_lost_to_another_answer_finds_nothing_to_decide(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.INSPECTION)
+        world.orders.before_next_save(lambda _: decide_pass_first(world, key))
+
+        with pytest.raises(NothingToDecide):
+            request_cancellation(key, "customer changed their mind", world)
+
+        assert world.workflow.resumed_tokens == [TOKEN] and world.workflow.failed == []
+
     def test_while_a_step_runs_the_next_step_refuses(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
 
@@ -1545,3 +1566,8 @@ class TestPartnerEvents:
     def test_refuses_what_is_not_an_inspection_report(self, body: bytes) -> None:
         with pytest.raises(MalformedPayload):
             parse_partner_event(InspectionReport, body)
+
+
+def decide_pass_first(world: FulfillmentWorld, key: str) -> None:
+    """Another answer getting in first: the warehouse's inspection report is applied before our save lands."""
+    record_inspection(InspectionReport(order_key=key, attempt=1, result="passed", inspector="w"), world)

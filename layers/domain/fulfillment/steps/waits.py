@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fulfillment.aggregates import load_order, update_order
+from fulfillment.aggregates import load_order, retry_on_conflict, update_order
 from fulfillment.errors import NothingToDecide, OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.order import Failure, WaitKind, WaitTime
@@ -57,26 +57,33 @@ def answer_wait(
     change: Callable[[Order], None] | None = None,
     resend: bool = False,
 ) -> Order:
-    """Answer what the execution waits for, once: resume (or fail) its token, then clear it with the save."""
-    order = load_order(deps.orders, key)
-    token = order.wait.token
-    if token is None or order.wait.kind != str(kind):
-        if resend and order.wait.answered_token and order.wait.answered_kind == str(kind):
-            # A partner redelivering after our save's answer was lost: send again (a spent token does nothing).
-            _send(deps, order.wait.answered_token, failure, success or {"order_key": key})
-            return order
-        raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {order.wait.kind or 'nothing'})")
-    recorded = len(order.pending_events)
-    if change:
-        change(order)
-    if failure:  # kept on the order too: Step Functions carries the cause, the local engine drops it
-        order.failure = Failure(error=failure[0], cause=failure[1])
-    if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
-        order.note(note)
-    order.wait.answer(datetime.now(UTC))  # how long it took stays for the resumed step's CallbackWaitSeconds
-    # Saved before the answer is sent, so the step that resumes sees it; conditional on the version, so a
-    # concurrent answer loses here.
-    deps.orders.save(order)
+    """Answer what the execution waits for, once: clear its token with a conditional save, then resume (or fail)
+    it. A concurrent save makes the answer look again (retried): if someone else answered meanwhile, the token is
+    gone and this raises ``NothingToDecide``; any other change (a note, a metric) no longer fails the answer."""
+
+    def clear() -> tuple[Order, str | None]:
+        order = load_order(deps.orders, key)
+        token = order.wait.token
+        if token is None or order.wait.kind != str(kind):
+            if resend and order.wait.answered_token and order.wait.answered_kind == str(kind):
+                return order, None  # a partner redelivering after our answer was lost: send it again
+            waiting = order.wait.kind or "nothing"
+            raise NothingToDecide(f"order {key} is not waiting for {kind} (waiting for: {waiting})")
+        recorded = len(order.pending_events)
+        if change:
+            change(order)
+        if failure:  # kept on the order too: Step Functions carries the cause, the local engine drops it
+            order.failure = Failure(error=failure[0], cause=failure[1])
+        if note and len(order.pending_events) == recorded:  # the change recorded no status: say what happened
+            order.note(note)
+        order.wait.answer(datetime.now(UTC))  # how long it took stays for the resumed step's CallbackWaitSeconds
+        deps.orders.save(order)  # before the answer is sent, so the step that resumes sees it
+        return order, token
+
+    order, token = retry_on_conflict(clear, f"order {key}")
+    if token is None:  # resending: a spent token does nothing
+        _send(deps, order.wait.answered_token or "", failure, success or {"order_key": key})
+        return order
     try:
         _send(deps, token, failure, success or {"order_key": key})
     except Exception:  # not sent: give the token back, so the caller's retry answers again
