@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import json
 import logging
@@ -118,6 +119,9 @@ class LocalRuntime:
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._definitions: dict[str, dict[str, Any]] = {}
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()  # each state machine's definition as created, scaled
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
@@ -144,6 +148,7 @@ class LocalRuntime:
         from moto.server import ThreadedMotoServer
 
         _serialise_moto_dynamodb()
+        _reuse_interpreter_clients()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=cfg.aws_port, verbose=False)
         self._moto.start()
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
@@ -198,6 +203,7 @@ class LocalRuntime:
                 self._moto.stop()
         if _active is self:
             _active = None
+        self._clients.clear()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -230,10 +236,16 @@ class LocalRuntime:
         return f"http://127.0.0.1:{self.config.http_port}/carriers/{self.config.simulators.carrier_name}/tracking"
 
     def client(self, service: str) -> Any:
-        import boto3
+        """A client for this runtime's AWS endpoint, made once per service (boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                import boto3
 
-        session = boto3.session.Session()
-        return session.client(service, region_name=REGION, endpoint_url=self.aws_endpoint)  # type: ignore[call-overload]
+                session = boto3.session.Session()
+                self._clients[service] = session.client(  # type: ignore[call-overload]
+                    service, region_name=REGION, endpoint_url=self.aws_endpoint
+                )
+            return self._clients[service]
 
     # ---- provisioning --------------------------------------------------------------------------
     def _provision(self, template: LocalTemplate) -> None:
@@ -261,6 +273,7 @@ class LocalRuntime:
             definition = scale_durations(
                 machine.definition, wait_scale=self.config.wait_scale, timeout_scale=self.config.timeout_scale
             )
+            self._definitions[machine.logical_id] = definition
             created = sfn.create_state_machine(
                 name=machine.name,
                 definition=json.dumps(definition),
@@ -323,6 +336,27 @@ class LocalRuntime:
             options=entry.get("options", {}),
         )
         DynamoStoreRegistry(os.environ["TABLE_NAME"], self.client("dynamodb")).put(store)
+
+    @contextmanager
+    def timers(
+        self, states: dict[str, dict[str, int]], state_machine: str = "FulfillmentStateMachine"
+    ) -> Iterator[None]:
+        """Executions started inside the block get these timers (local seconds) on these states, e.g.
+        ``{"Wait for delivery confirmation": {"HeartbeatSeconds": 2}}``: a test sees a heartbeat expire
+        without waiting out the runtime's scaled three days. Executions already running keep their own
+        (moto snapshots the definition at StartExecution); the runtime's definition is back afterwards."""
+        base = self._definitions[state_machine]
+        changed = json.loads(json.dumps(base))
+        for name, timers in states.items():
+            if name not in changed["States"] or not set(timers) <= {"Seconds", "TimeoutSeconds", "HeartbeatSeconds"}:
+                raise KeyError(f"{state_machine} has no state {name!r} with timers {sorted(timers)}")
+            changed["States"][name].update(timers)
+        sfn, arn = self.client("stepfunctions"), self.state_machine_arns[state_machine]
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(changed))
+        try:
+            yield
+        finally:
+            sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(base))
 
     # ---- HTTP API --------------------------------------------------------------------------------
     def handle_http(
@@ -415,7 +449,90 @@ def _serialise_moto_dynamodb() -> None:
                 return _original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, locked)
+    _roll_back_items_not_tables(DynamoDBBackend)
     DynamoDBBackend._serialised = True  # type: ignore[attr-defined]
+
+
+class _TablesNotCopied:
+    """The ``copy`` module as moto's DynamoDB backend sees it: a whole table is never deep-copied."""
+
+    def __init__(self, table_type: type) -> None:
+        self._table_type = table_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, self._table_type) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _roll_back_items_not_tables(backend: Any) -> None:
+    """moto backs up every table a transaction names (a deep copy, before it starts) to restore if it fails:
+    a cost that grows with the table, paid by every order step, and a run's table only grows. Under the lock
+    nothing else writes meanwhile, so copying only the items the transaction names, and putting them back if
+    it fails, restores the same state."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    models.copy = _TablesNotCopied(Table)  # type: ignore[attr-defined,assignment]
+    locked = backend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        with _dynamodb_lock:
+            saved: list[tuple[Any, Any, Any, Any]] = []
+            for entry in transact_items:
+                for operation in entry.values():
+                    table = self.tables.get(operation.get("TableName") or "")
+                    with suppress(Exception):  # no table or no key: moto refuses it before writing anything
+                        hash_key, range_key = self.get_keys_value(table, operation.get("Key") or operation["Item"])
+                        saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+            try:
+                return locked(self, transact_items, *args, **kwargs)
+            except BaseException:
+                for table, hash_key, range_key, item in reversed(saved):
+                    if range_key is None and item is None:
+                        table.items.pop(hash_key, None)
+                    elif range_key is None:
+                        table.items[hash_key] = item
+                    elif item is None:
+                        table.items[hash_key].pop(range_key, None)
+                    else:
+                        table.items[hash_key][range_key] = item
+                raise
+
+    backend.transact_write_items = transact_write_items
+
+
+def _reuse_interpreter_clients() -> None:
+    """moto's Step Functions interpreter builds a new boto3 client for every task it runs (each Lambda invoke,
+    each SQS send): locally, the biggest share of a step's CPU. Against the server they differ only by region,
+    service and port, and boto3 clients are thread-safe: one of each serves every execution (once per process)."""
+    import importlib
+
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+
+    importlib.import_module("moto.stepfunctions.parser.asl.parse.preprocessor")  # imports every task service
+    utils = importlib.import_module("moto.stepfunctions.parser.asl.utils.boto_client")
+    original = utils.boto_client_for
+    if getattr(original, "_reused", False):
+        return
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if botocore_stubber.enabled:  # in-process mock_aws: leave moto alone
+            return original(region, service, state_credentials)
+        key = (region, service, moto_server_port())
+        with lock:
+            if key not in clients:
+                clients[key] = original(region, service, state_credentials)
+            return clients[key]
+
+    boto_client_for._reused = True  # type: ignore[attr-defined]
+    for module in list(sys.modules.values()):
+        if getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
 
 
 def start_platform_stubs() -> dict[str, StubApi]:

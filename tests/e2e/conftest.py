@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -38,6 +39,16 @@ def simulators(runtime: LocalRuntime) -> Iterator[SimulatorConfig]:
     saved = (config.delivery, config.inspection, config.return_goods, dict(config.return_inspection))
     yield config
     config.delivery, config.inspection, config.return_goods, config.return_inspection = saved
+
+
+@pytest.fixture
+def timers(runtime: LocalRuntime) -> Iterator[Callable[..., None]]:
+    """``timers({"State": {"HeartbeatSeconds": 2}})``: shorter timers for the executions the test starts, so it
+    sees a timeout without waiting out the runtime's scaled days; the runtime's own are back afterwards."""
+    with ExitStack() as stack:
+        yield lambda states, state_machine="FulfillmentStateMachine": stack.enter_context(
+            runtime.timers(states, state_machine)
+        )
 
 
 def new_order_body(template: bytes, order_id: int | None = None) -> tuple[bytes, str]:
