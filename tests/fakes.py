@@ -2,7 +2,9 @@
 
 The fakes keep the contracts of the real adapters (see ``adapters/dynamodb.py`` and
 ``adapters/stepfunctions.py``) so a use case that works against them works against AWS;
-``tests/unit/test_fakes.py`` pins those contracts down.
+``tests/unit/test_fakes.py`` pins those contracts down. That includes what AWS refuses: a key, a number
+or an item DynamoDB would answer with a ValidationException, or an execution name Step Functions would
+not take, raises ``AwsWouldRefuse`` here (at the edge that is a 500, as it would be in Lambda).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +38,55 @@ STORE_ID = "kaffeekontor"
 SECRET_REF = f"/fulfillment/test/stores/{STORE_ID}/webhook-secret"
 
 
+# --- what AWS refuses ------------------------------------------------------------------------------
+class AwsWouldRefuse(Exception):
+    """A write or read the real service would refuse with a ValidationException: a 500 at the HTTP edge."""
+
+
+DYNAMODB_PARTITION_KEY_BYTES = 2048
+DYNAMODB_SORT_KEY_BYTES = 1024
+DYNAMODB_ITEM_BYTES = 400 * 1024
+_EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_ISO_NOW = "2025-06-04T07:12:40.123456+00:00"  # as long as the ``updated_at`` the real repository writes
+
+
+def _dynamodb_size(value: Any) -> int:
+    """An attribute value's size as DynamoDB counts it; AwsWouldRefuse for a value it cannot hold."""
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, int):
+        digits = str(abs(value))  # boto3's serializer traps rounding: 10**40 fails too, trailing zeros or not
+        if len(digits) > 38:
+            raise AwsWouldRefuse(f"a number of {len(digits)} digits: DynamoDB keeps 38 significant digits")
+        return len(digits.rstrip("0") or "0") // 2 + 2
+    if isinstance(value, float):
+        raise AwsWouldRefuse(f"a float {value!r}: boto3 serialises no floats")
+    if isinstance(value, list | tuple):
+        return 3 + sum(1 + _dynamodb_size(element) for element in value)
+    if isinstance(value, dict):
+        return 3 + sum(1 + len(str(name).encode()) + _dynamodb_size(element) for name, element in value.items())
+    raise AwsWouldRefuse(f"a {type(value).__name__} is no DynamoDB attribute value")
+
+
+def dynamodb_key(partition: str, sort: str | None = None) -> None:
+    """A key DynamoDB would take (partition key ≤ 2048 bytes, sort key ≤ 1024 bytes, neither empty)."""
+    for value, limit in ((partition, DYNAMODB_PARTITION_KEY_BYTES), (sort, DYNAMODB_SORT_KEY_BYTES)):
+        if value is not None and not 0 < len(value.encode("utf-8")) <= limit:
+            raise AwsWouldRefuse(f"a key attribute of {len(value.encode())} bytes; DynamoDB takes 1 to {limit}")
+
+
+def dynamodb_item(document: dict[str, Any], partition: str, sort: str, *indexed: str) -> None:
+    """An item DynamoDB would write: its keys (and GSI sort keys ``indexed``), its numbers, at most 400 KB."""
+    dynamodb_key(partition, sort)
+    for value in indexed:
+        dynamodb_key("x", value)
+    size = _dynamodb_size(document) + len(partition.encode()) + len(sort.encode()) + 4
+    if size > DYNAMODB_ITEM_BYTES:
+        raise AwsWouldRefuse(f"an item of {size} bytes; DynamoDB items are at most {DYNAMODB_ITEM_BYTES}")
+
+
 # --- repositories ----------------------------------------------------------------------------------
 class InMemoryOrderRepository:
     """Orders with optimistic locking, like ``DynamoOrderRepository``.
@@ -53,6 +105,7 @@ class InMemoryOrderRepository:
 
     # reads
     def get(self, key: str) -> Order | None:
+        dynamodb_key(f"ORDER#{key}", "ORDER")
         document = self._orders.get(key)
         return Order.model_validate(document) if document is not None else None
 
@@ -72,6 +125,7 @@ class InMemoryOrderRepository:
         return [Order.model_validate(self._orders[key]) for key in keys[:limit]]
 
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
+        dynamodb_key(f"TRACKING#{carrier}#{tracking_number}", "TRACKING")
         return self._tracking.get((carrier, tracking_number))
 
     # writes
@@ -93,6 +147,12 @@ class InMemoryOrderRepository:
         document = order.model_dump(mode="json")
         document["version"] = order.version + 1
         document["events_recorded"] = order.events_recorded + len(order.pending_events)
+        partition = f"ORDER#{order.key}"
+        dynamodb_item(document, partition, "ORDER", f"{_ISO_NOW}#{order.key}")
+        for event in order.pending_events:
+            dynamodb_item(event.model_dump(mode="json"), partition, f"EVENT#{event.seq:08d}")
+        if order.carrier and order.tracking_number:
+            dynamodb_key(f"TRACKING#{order.carrier}#{order.tracking_number}", "TRACKING")
         self._orders[order.key] = document
         for event in order.pending_events:
             events[event.seq] = event.model_dump(mode="json")
@@ -124,6 +184,7 @@ class InMemoryReturnRepository:
         self._events: dict[str, list[dict[str, Any]]] = {}
 
     def get(self, key: str) -> Return | None:
+        dynamodb_key(f"ORDER#{key}", "RETURN#0001")
         document = self._returns.get(key)
         return Return.model_validate(document) if document is not None else None
 
@@ -154,6 +215,7 @@ class InMemoryReturnRepository:
         document = ret.model_dump(mode="json")
         document["version"] = ret.version + 1
         document["events_recorded"] = ret.events_recorded + len(ret.pending_events)
+        dynamodb_item(document, f"ORDER#{ret.order_key}", f"RETURN#{ret.number:04d}", f"{_ISO_NOW}#{ret.key}")
         self._returns[ret.key] = document
         self._events.setdefault(ret.key, []).extend(event.model_dump(mode="json") for event in ret.pending_events)
         ret.version, ret.events_recorded = document["version"], document["events_recorded"]
@@ -235,6 +297,8 @@ class RecordingWorkflow:
         return self.start_named(order, order.execution_name())
 
     def start_named(self, order: Order, name: str) -> bool:
+        if not _EXECUTION_NAME.fullmatch(name):
+            raise AwsWouldRefuse(f"execution name {name!r}: Step Functions takes 1-80 of [A-Za-z0-9_-]")
         self.start_calls += 1
         if name in self.started:
             return False
@@ -447,6 +511,7 @@ class InMemoryDeliveryLog:
         self.seen: set[tuple[str, str, str]] = set()
 
     def first_seen(self, platform: str, store_id: str, event_id: str) -> bool:
+        dynamodb_key(f"DELIVERY#{platform}#{store_id}#{event_id}", "DELIVERY")
         key = (platform, store_id, event_id)
         if key in self.seen:
             return False
@@ -464,6 +529,7 @@ class InMemoryDeliveryArchive:
         self.kept: list[StoredDelivery] = []
 
     def keep(self, delivery: StoredDelivery) -> bool:
+        dynamodb_key(f"WEBHOOK#{delivery.store_id}", f"{delivery.received_at.isoformat()}#{delivery.delivery_id}")
         self.kept.append(delivery)
         return True
 

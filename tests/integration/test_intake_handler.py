@@ -10,8 +10,11 @@ import time
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 
+from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+from fulfillment.model.store import Store
 from functions.intake_webhook import app
 from local.client import woocommerce_headers
 from local.lambdas import LambdaContext
@@ -168,3 +171,106 @@ class TestSampleEvents:
         response = app.lambda_handler(event, _context(), deps=aws.deps)
 
         assert response["statusCode"] == status
+
+
+class TestWhatOnceAnsweredWith500:
+    """Issue #14: inputs that escaped as exceptions (a 500 from Lambda), each now a 4xx with a named reason.
+
+    Unsigned bodies are read only as far as verification needs, and that read is bounded; signed values our
+    table cannot hold (a 41-digit quantity, a 3,000-character order id) are refused before anything is written.
+    """
+
+    DEEP = b"[" * 100_000 + b"]" * 100_000
+    ADOBE_CLIENT_ID = "4f2d9c0b8e1a47c6b3d5e7f9a1c2b3d4"  # the recorded Adobe I/O deliveries' recipient
+
+    @pytest.fixture
+    def ecwid_and_magento(self, aws: AwsStack) -> AwsStack:
+        ssm = boto3.client("ssm")
+        for store_id, platform, identity, secret in [
+            ("kaffee-ecwid", "ecwid", "31415926", SECRET),
+            (
+                "kaffee-magento",
+                "magento",
+                "kaffeekontor.production",
+                json.dumps({"webhook_secret": SECRET, "extra": {"adobe_client_id": self.ADOBE_CLIENT_ID}}),
+            ),
+        ]:
+            ref = f"/fulfillment/dev/stores/{store_id}/webhook-secret"
+            ssm.put_parameter(Name=ref, Value=secret, Type="SecureString")
+            registry = DynamoStoreRegistry(aws.table_name, aws.dynamodb)
+            registry.put(Store(store_id=store_id, platform=platform, secret_ref=ref, platform_store_id=identity))
+        return aws
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            DEEP,
+            b'{"eventCreated":' + b"[" * 5_000 + b"]" * 5_000 + b',"eventId":"e"}',
+            b'{"eventCreated":NaN,"eventId":"e"}',
+            b'{"eventCreated":Infinity,"eventId":"e"}',
+            b'{"eventCreated":-Infinity,"eventId":"e"}',
+            b'{"eventCreated":1e400,"eventId":"e"}',
+            b'{"eventCreated":1749021160,"eventId":"\\ud800"}',
+        ],
+        ids=["100000 deep", "eventCreated 5000 deep", "NaN", "Infinity", "-Infinity", "1e400", "lone surrogate"],
+    )
+    def test_an_unsigned_ecwid_envelope_that_cannot_be_verified_is_401(
+        self, ecwid_and_magento: AwsStack, body: bytes
+    ) -> None:
+        headers = {"Content-Type": "application/json", "X-Ecwid-Webhook-Signature": "AAAA"}
+
+        code, answer = deliver(ecwid_and_magento, body, headers, "ecwid", "kaffee-ecwid")
+
+        assert (code, answer["error"]) == (401, "invalid_signature")
+        assert answer["message"]
+        assert ecwid_and_magento.items() == []
+
+    def test_an_unsigned_adobe_io_body_nested_deep_is_401_before_any_key_is_fetched(
+        self, ecwid_and_magento: AwsStack
+    ) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "x-adobe-digital-signature-1": "AAAA",
+            "x-adobe-public-key1-path": "/prod/keys/pub-key1.pem",
+        }
+
+        code, answer = deliver(ecwid_and_magento, self.DEEP, headers, "magento", "kaffee-magento")
+
+        assert (code, answer["error"]) == (401, "invalid_signature")
+        assert "recipient_client_id" in answer["message"]
+        assert ecwid_and_magento.items() == []
+
+    def test_a_signed_quantity_of_ten_to_the_fortieth_is_400_naming_the_limit(
+        self, aws: AwsStack, woo_paid_body: bytes
+    ) -> None:
+        body = woo_paid_body.replace(b'"quantity":2', b'"quantity":1' + b"0" * 40, 1)
+
+        code, answer = deliver(aws, body, signed(body))
+
+        assert (code, answer["error"]) == (400, "malformed_payload")
+        assert "quantity" in answer["message"] and "1000000000" in answer["message"]
+        assert aws.items() == [] and aws.executions() == []
+
+    def test_a_signed_order_id_of_3000_characters_is_400_naming_the_limit(
+        self, aws: AwsStack, woo_paid_body: bytes
+    ) -> None:
+        body = woo_paid_body.replace(b'"id":4711', b'"id":"' + b"9" * 3_000 + b'"', 1)
+
+        code, answer = deliver(aws, body, signed(body))
+
+        assert (code, answer["error"]) == (400, "malformed_payload")
+        assert "MAX_ID_LENGTH" in answer["message"]
+        assert aws.items() == [] and aws.executions() == []
+
+    def test_a_signed_order_too_large_for_an_item_is_413(self, aws: AwsStack, woo_paid_body: bytes) -> None:
+        order = json.loads(woo_paid_body)
+        line = order["line_items"][0] | {"name": "Mug " * 450, "meta_data": [], "taxes": []}
+        order["line_items"] = [line | {"id": number} for number in range(200)]  # a body under 1 MiB, an item over
+        body = json.dumps(order).encode()
+        assert len(body) < 1024 * 1024
+
+        code, answer = deliver(aws, body, signed(body))
+
+        assert (code, answer["error"]) == (413, "payload_too_large")
+        assert "MAX_ORDER_BYTES" in answer["message"]
+        assert aws.items() == [] and aws.executions() == []

@@ -164,3 +164,48 @@ class TestFakeCarrier:
         assert first == again
         assert other.tracking_number != first.tracking_number
         assert carrier.calls == ["kaffeekontor:1", "kaffeekontor:1", "kaffeekontor:2"]
+
+
+class TestWhatAwsWouldRefuse:
+    """The fakes refuse what DynamoDB and Step Functions would answer with a ValidationException (a 500)."""
+
+    def test_an_order_key_over_dynamodbs_partition_key_limit(self) -> None:
+        from tests.fakes import AwsWouldRefuse
+
+        orders = InMemoryOrderRepository()
+        order = make_order(external_id="9" * 3_000)
+        order.record_receipt("placed")
+
+        with pytest.raises(AwsWouldRefuse, match="2048"):
+            orders.create(order)
+        with pytest.raises(AwsWouldRefuse):
+            orders.get(order.key)
+        assert len(orders) == 0
+
+    def test_a_number_over_38_digits(self) -> None:
+        from tests.fakes import AwsWouldRefuse
+
+        orders = InMemoryOrderRepository()
+        order = make_order()
+        order.record_receipt("placed")
+        order.inspection_attempts = 10**40
+
+        with pytest.raises(AwsWouldRefuse, match="38 significant digits"):
+            orders.create(order)
+
+    def test_an_item_over_400_kb(self) -> None:
+        from tests.fakes import AwsWouldRefuse
+
+        orders = InMemoryOrderRepository()
+        order = make_order(number="N" * 500_000)
+        order.record_receipt("placed")
+
+        with pytest.raises(AwsWouldRefuse, match="409600"):
+            orders.create(order)
+
+    def test_an_execution_name_step_functions_would_not_take(self) -> None:
+        from tests.fakes import AwsWouldRefuse
+
+        with pytest.raises(AwsWouldRefuse):
+            RecordingWorkflow().start_named(make_order(), "x" * 81)
+        assert RecordingWorkflow().start(make_order(external_id="9" * 3_000))  # hashed down to 80

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fulfillment.errors import UnknownStore, UnsupportedPlatform
 from fulfillment.intake.result import IntakeResult
-from fulfillment.intake.snapshots import record_and_start
+from fulfillment.intake.snapshots import ensure_storable, record_and_start
 from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.store import StoreCredentials
 from fulfillment.ports import FetchDeps
@@ -20,4 +20,5 @@ def fetch_and_record(request: FetchRequest, deps: FetchDeps) -> IntakeResult:
         raise UnsupportedPlatform(f"no order source for platform {request.platform!r}")
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     incoming = source.fetch_order(store, credentials, request.external_order_id)
+    ensure_storable(incoming)
     return record_and_start(incoming, deps)

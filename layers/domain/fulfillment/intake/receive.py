@@ -15,8 +15,9 @@ from fulfillment.errors import (
     UnsupportedPlatform,
 )
 from fulfillment.intake.result import IntakeResult
-from fulfillment.intake.snapshots import record_and_start
+from fulfillment.intake.snapshots import ensure_storable, record_and_start
 from fulfillment.model.inbound import FetchRequest, InboundEvent
+from fulfillment.model.limits import id_too_long
 from fulfillment.model.order import is_valid_store_id, order_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.ports import IntakeDeps, StoredDelivery
@@ -60,6 +61,7 @@ def receive_webhook(
     received = time.time() if now is None else now
     platform.verify(request, credentials, received)
     event = platform.read(request, store)
+    _ensure_within_limits(event)
     _ensure_same_store(store, event)
     if event.ignore_reason:
         return IntakeResult(outcome="ignored", reason=event.ignore_reason)
@@ -111,6 +113,15 @@ def _accept(event: InboundEvent, store: Store, deps: IntakeDeps) -> IntakeResult
     if event.order is None:
         raise MalformedPayload(f"{event.platform} {event.topic} delivery carries no order")
     return record_and_start(event.order, deps)
+
+
+def _ensure_within_limits(event: InboundEvent) -> None:
+    """Ids our keys can hold (the delivery log's, the archive's, the order's): refused by name, never a 500."""
+    reason = id_too_long(event.external_order_id, "the order id") or id_too_long(event.event_id, "the event id")
+    if reason:
+        raise MalformedPayload(reason)
+    if event.order is not None:
+        ensure_storable(event.order)
 
 
 def _normalised_identity(value: str) -> str:

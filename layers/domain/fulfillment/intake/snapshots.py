@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from fulfillment.aggregates import retry_on_conflict
-from fulfillment.errors import OrderCancelled, VersionConflict
+from fulfillment.errors import MalformedPayload, OrderCancelled, PayloadTooLarge, VersionConflict
 from fulfillment.intake.result import IntakeResult
 from fulfillment.intake.store_returns import take_store_returns
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.lifecycle import CANCELLABLE, FULFILLED
+from fulfillment.model.limits import MAX_ORDER_BYTES, id_too_long
 from fulfillment.ports import OpenReturnDeps, OrderRepository, Workflow
 
 # Platform-owned content a newer snapshot may refresh until the order is validated.
 _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address", "lines", "totals", "placed_at")
+
+
+def ensure_storable(incoming: Order) -> None:
+    """A snapshot our table can hold: its id fits every key that embeds it, its document an item (else 400/413).
+
+    Checked before anything is logged, kept or written (``receive_webhook``, ``fetch_and_record``)."""
+    reason = id_too_long(incoming.external_id, "the order id")
+    if reason:
+        raise MalformedPayload(reason)
+    size = len(incoming.model_dump_json()) + sum(len(r.model_dump_json()) for r in incoming.reported_returns)
+    if size > MAX_ORDER_BYTES:
+        raise PayloadTooLarge(
+            f"the order is {size} bytes as stored; an order is at most {MAX_ORDER_BYTES} (MAX_ORDER_BYTES)"
+        )
 
 
 def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from fulfillment.errors import OrderInvalid
 from fulfillment.model.lifecycle import OrderStatus, ensure_transition
+from fulfillment.model.limits import MAX_MINOR_UNITS, BoundedId, Quantity
 from fulfillment.model.money import CurrencyCode, Money
 from fulfillment.model.packaging import Package
 
@@ -64,10 +65,10 @@ class Customer(BaseModel):
 class LineItem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    line_id: str
+    line_id: BoundedId
     sku: Sku
     name: str
-    quantity: int = Field(gt=0)
+    quantity: Quantity
     unit_price: Money
 
     @property
@@ -88,8 +89,8 @@ class Totals(BaseModel):
 class ReportedLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    line_id: str  # the order line, as the platform numbers it (``LineItem.line_id``)
-    quantity: int = Field(gt=0)
+    line_id: BoundedId  # the order line, as the platform numbers it (``LineItem.line_id``)
+    quantity: Quantity
 
 
 class StoreReturnReport(BaseModel):
@@ -98,10 +99,11 @@ class StoreReturnReport(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    external_id: str = Field(min_length=1)  # the store's refund/return/credit memo id: one return per id
+    external_id: BoundedId = Field(min_length=1)  # the store's refund/return/credit memo id: one return per id
     lines: tuple[ReportedLine, ...] = ()
     reason: str = ""
-    refunded_minor: int = Field(default=0, ge=0)  # what the store already paid back, in the order's currency
+    # What the store already paid back, in the order's currency.
+    refunded_minor: int = Field(default=0, ge=0, le=MAX_MINOR_UNITS)
 
 
 class TimelineEvent(BaseModel):

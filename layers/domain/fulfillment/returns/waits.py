@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from fulfillment.aggregates import load_return, retry_on_conflict
 from fulfillment.errors import ReturnInvalid
+from fulfillment.model.limits import BoundedId, BoundedKey
 from fulfillment.model.returns import Return, ReturnStatus, split_return_key
 from fulfillment.ports import ReturnDeps
 
@@ -44,20 +45,20 @@ def _wait_answered(ret: Return, kind: ReturnWait) -> bool:
 
 
 class ReturnLineReport(BaseModel):
-    line_id: str
+    line_id: BoundedId
     result: Literal["passed", "failed"]
     resellable: bool = True
-    notes: str = ""
+    notes: str = Field(default="", max_length=2000)
 
 
 class ReturnReport(BaseModel):
     """The warehouse's signed callback about an RMA: the goods arrived, or their inspection per line."""
 
-    return_key: str
-    rma: str
+    return_key: BoundedKey
+    rma: BoundedId
     event: Literal["received", "inspected"]
-    lines: list[ReturnLineReport] = Field(default_factory=list)
-    inspector: str = ""
+    lines: list[ReturnLineReport] = Field(default_factory=list, max_length=1000)
+    inspector: BoundedId = ""
 
 
 def record_return_report(report: ReturnReport, deps: ReturnDeps) -> Return:

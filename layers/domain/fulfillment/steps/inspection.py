@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import InspectionFailed
 from fulfillment.model import Order, OrderStatus
+from fulfillment.model.limits import BoundedId, BoundedKey
 from fulfillment.model.order import WaitKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.waits import answer_wait
@@ -22,11 +23,11 @@ def mark_inspected(order: Order, by: str) -> None:
 
 
 class InspectionReport(BaseModel):
-    order_key: str
-    attempt: int
+    order_key: BoundedKey
+    attempt: int = Field(ge=0, le=1000)  # 1, 2, …: the inspection this reports (INSPECTION_ATTEMPTS are asked for)
     result: Literal["passed", "failed"]
-    inspector: str = ""
-    notes: str = ""
+    inspector: BoundedId = ""
+    notes: str = Field(default="", max_length=2000)  # goes into the timeline and a failed wait's cause
 
 
 def record_inspection(report: InspectionReport, deps: StepDeps) -> Order:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from fulfillment.aggregates import load_order, retry_on_conflict
 from fulfillment.errors import DeliveryFailed, NothingToDecide, UnknownShipment, VersionConflict
 from fulfillment.model import Order, OrderStatus
+from fulfillment.model.limits import BoundedId
 from fulfillment.model.order import WaitKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.waits import answer_wait
@@ -21,11 +22,11 @@ def mark_delivered(order: Order, reason: str, at: datetime | None = None, **deta
 
 
 class TrackingEvent(BaseModel):
-    event_id: str
-    tracking_number: str
+    event_id: BoundedId
+    tracking_number: BoundedId
     status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
     occurred_at: datetime
-    description: str = ""
+    description: str = Field(default="", max_length=2000)  # goes into the timeline and a failed wait's cause
     exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fulfillment.adapters.http_client import HttpClient
-from fulfillment.adapters.platforms.base import first_error
+from fulfillment.adapters.platforms.base import first_error, load_json
 from fulfillment.errors import InvalidSignature, MalformedPayload, PlatformRejected, TransientError
 from fulfillment.model.inbound import HandshakeReply
 from fulfillment.model.store import StoreCredentials, WebhookRequest
@@ -172,9 +172,10 @@ def _pem_text(body: bytes) -> str:
 
 
 def _recipient(body: bytes) -> str | None:
+    """``recipient_client_id``, read before the signature is checked: bounded by ``load_json`` (depth, NaN…)."""
     try:
-        document = json.loads(body)
-    except ValueError:
-        return None
+        document = load_json(body, "the Adobe I/O event")
+    except MalformedPayload:
+        return None  # no recipient: refused as not this store's, before any key is fetched
     value = document.get("recipient_client_id") if isinstance(document, dict) else None
     return value if isinstance(value, str) else None

@@ -13,15 +13,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
-from fulfillment.errors import InvalidSignature
+from fulfillment.errors import InvalidSignature, MalformedPayload
+from fulfillment.model.limits import MAX_JSON_DEPTH
 from fulfillment.ports import InboundPlatform, OrderSource, StoreWriteBack
 
 if TYPE_CHECKING:
@@ -69,9 +72,13 @@ def same_signature(expected: str, received: str | None) -> bool:
     return bool(received) and hmac.compare_digest(expected.encode(), (received or "").strip().encode())
 
 
+# Unix seconds in ASCII digits: str.isdigit() also takes "²" or "١", which int() refuses or misreads.
+_UNIX_SECONDS = re.compile(r"-?[0-9]{1,12}")
+
+
 def require_fresh(timestamp: str | None, now: float | None, tolerance_seconds: int = 300) -> None:
     """Refuse a signed timestamp outside ±tolerance (replay protection)."""
-    if not timestamp or not timestamp.strip().lstrip("-").isdigit():
+    if not timestamp or not _UNIX_SECONDS.fullmatch(timestamp.strip()):
         raise InvalidSignature("missing or malformed signature timestamp")
     moment = now if now is not None else time.time()
     if abs(moment - int(timestamp)) > tolerance_seconds:
@@ -90,3 +97,54 @@ def first_error(exc: Exception) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "body"
         return f"{where}: {error['msg']}"
     return str(exc)
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether the JSON text nests arrays and objects more than ``limit`` deep, read off the raw bytes.
+
+    Strings are cut out, every other byte but brackets dropped; then each pass removes the innermost
+    ``[]`` pairs, one level of every branch, so a balanced text is gone after as many passes as it is deep.
+    Unbalanced text is not JSON at all: the parser refuses it (at worst with a RecursionError, caught).
+    Costs a regex and at most ``limit`` ``bytes.replace`` passes, all in C.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(_AS_SQUARE, _NOT_BRACKETS)
+    if b"[" * (limit + 1) in brackets:
+        return True
+    for _ in range(limit):
+        shorter = brackets.replace(b"[]", b"")
+        if not shorter or len(shorter) == len(brackets):
+            return False
+        brackets = shorter
+    return True
+
+
+def load_json(body: bytes, what: str) -> Any:
+    """The body as JSON, bounded; MalformedPayload naming ``what`` (and the limit) otherwise.
+
+    At most ``MAX_JSON_DEPTH`` deep (checked on the raw bytes first). Parsed by pydantic-core's parser (already
+    loaded with pydantic), which unlike ``json.loads`` refuses NaN and Infinity, lone surrogates (``"\\ud800"``,
+    which no UTF-8 encoder can write back: DynamoDB, a signature over the text) and numbers over 4300 digits,
+    and never recurses in Python. A number too large for a float (``1e400``) is read as ``inf``: callers check
+    the numbers they use.
+    """
+    if nested_deeper_than(body, MAX_JSON_DEPTH):
+        raise MalformedPayload(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)")
+    try:
+        return from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
+        raise MalformedPayload(f"{what}: body is not JSON ({exc})") from exc
+
+
+def from_unix(seconds: float) -> datetime:
+    """A platform's Unix time as a UTC datetime; ValueError (never OverflowError or OSError) if it names none."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"{seconds!r} is not a Unix time") from exc

@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -57,7 +57,9 @@ from fulfillment.adapters.platforms.base import (
     PlatformSpec,
     as_utc,
     first_error,
+    from_unix,
     hmac_sha256_base64,
+    load_json,
     require_fresh,
     same_signature,
 )
@@ -163,7 +165,7 @@ class EcwidOrder(_Lenient):
 
     def placed_at(self) -> datetime:
         if self.create_timestamp is not None:
-            return datetime.fromtimestamp(self.create_timestamp, tz=UTC)
+            return from_unix(self.create_timestamp)
         if self.create_date:  # "2025-06-03 12:21:07 +0000"
             return as_utc(datetime.strptime(self.create_date, "%Y-%m-%d %H:%M:%S %z"))
         raise ValueError("createTimestamp: the order has no creation time")
@@ -174,14 +176,20 @@ def ecwid_signature(client_secret: str, event_created: str, event_id: str) -> st
 
 
 def _signed_fields(body: bytes) -> tuple[str, str]:
-    """``eventCreated`` as Ecwid formats it (an integer) and ``eventId``; InvalidSignature if absent."""
+    """``eventCreated`` as Ecwid formats it (an integer) and ``eventId``; InvalidSignature if absent.
+
+    The body is read before anything is verified (the signature covers these two fields only), so the
+    read is bounded (``load_json``: depth, NaN/Infinity, digits) and whatever it finds is checked for type.
+    """
     try:
-        envelope = json.loads(body)
+        envelope = load_json(body, "the Ecwid event")
         created, event_id = envelope["eventCreated"], envelope["eventId"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidSignature("the delivery has no eventCreated and eventId to verify") from exc
+    except (MalformedPayload, TypeError, KeyError) as exc:
+        raise InvalidSignature(f"the delivery has no eventCreated and eventId to verify ({exc})") from exc
     if isinstance(created, bool) or not isinstance(created, int | float | str) or not isinstance(event_id, str):
         raise InvalidSignature("eventCreated or eventId has the wrong type")
+    if isinstance(created, float) and not created.is_integer():  # 1e400 is inf here; NaN never reaches us
+        raise InvalidSignature(f"eventCreated {created!r} is not a Unix time")
     return (str(int(created)) if isinstance(created, int | float) else created.strip()), event_id
 
 
@@ -231,7 +239,7 @@ def to_order(raw: EcwidOrder, store: Store, currency: str) -> Order:
             grand_total=money(raw.total),
         ),
         placed_at=raw.placed_at(),
-        source_modified_at=datetime.fromtimestamp(raw.update_timestamp, tz=UTC),
+        source_modified_at=from_unix(raw.update_timestamp),
         paid=payment in PAID_STATUSES,
         cancelled=payment in CANCELLED_PAYMENT_STATUSES or fulfillment in CANCELLED_FULFILLMENT_STATUSES,
         refunded=refunded if refunded.minor > 0 else None,

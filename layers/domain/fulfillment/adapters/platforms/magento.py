@@ -38,7 +38,6 @@ amount, else an adjustment refund) unless a credit memo of the order has that ma
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -63,11 +62,13 @@ from fulfillment.adapters.platforms.base import (
     as_utc,
     first_error,
     hmac_sha256_hex,
+    load_json,
     same_signature,
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
+from fulfillment.model.limits import MAX_QUANTITY
 from fulfillment.model.order import ReportedLine, StoreReturnReport
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
@@ -230,6 +231,8 @@ def _quantity(value: Amount, *, allow_zero: bool = False) -> int:
         amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ValueError(f"not a quantity: {value!r}") from exc
+    if not amount.is_finite() or amount > MAX_QUANTITY:  # before int(): "1e999999999" would be a billion digits
+        raise ValueError(f"not a quantity of at most {MAX_QUANTITY} (MAX_QUANTITY): {value!r}")
     if amount != amount.to_integral_value() or amount < (0 if allow_zero else 1):
         raise ValueError(f"not a whole positive quantity: {value!r}")
     return int(amount)
@@ -365,10 +368,7 @@ def _scheme(request: WebhookRequest) -> str | None:
 
 
 def _json_object(body: bytes, what: str) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        raise MalformedPayload(f"{what}: body is not JSON") from exc
+    document = load_json(body, what)
     if not isinstance(document, dict):
         raise MalformedPayload(f"{what}: body is not a JSON object")
     return document

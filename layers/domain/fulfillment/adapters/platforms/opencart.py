@@ -50,6 +50,7 @@ from fulfillment.adapters.platforms.base import (
     PlatformSpec,
     as_utc,
     first_error,
+    from_unix,
     hmac_sha256_base64,
     require_fresh,
     same_signature,
@@ -232,12 +233,15 @@ def _refund_report(envelope: OcEnvelope, event_id: str | None, order: Order) -> 
     )
 
 
+_LARGEST = Decimal(10) ** 15  # as Money.parse: an amount (or a currency rate) this large is no amount
+
+
 def _decimal(value: str, field: str) -> Decimal:
     try:
         amount = Decimal(value.strip())
     except InvalidOperation as exc:
         raise InvalidMoney(f"{field}: not an amount: {value!r}") from exc
-    if not amount.is_finite():
+    if not amount.is_finite() or abs(amount) >= _LARGEST:  # before the rate multiplies it past Decimal's range
         raise InvalidMoney(f"{field}: not an amount: {value!r}")
     return amount
 
@@ -247,7 +251,7 @@ def shop_utc_offset(occurred_at: int | None, local_modified: datetime | None) ->
     is stamped by the extension in the same moment. Zero when either is missing or the gap is absurd."""
     if occurred_at is None or local_modified is None or local_modified.tzinfo is not None:
         return timedelta(0)
-    gap = (local_modified - datetime.fromtimestamp(occurred_at, UTC).replace(tzinfo=None)).total_seconds()
+    gap = (local_modified - from_unix(occurred_at).replace(tzinfo=None)).total_seconds()
     quarters = round(gap / 900)
     return timedelta(seconds=quarters * 900) if abs(quarters) <= 14 * 4 else timedelta(0)
 
@@ -287,11 +291,7 @@ def to_order(raw: OcOrder, store: Store, occurred_at: int | None, paid_statuses:
         else sum((line.subtotal for line in lines), Money.zero(currency))
     )
     offset = shop_utc_offset(occurred_at, raw.date_modified)
-    modified = (
-        datetime.fromtimestamp(occurred_at, UTC)
-        if occurred_at is not None
-        else _utc(raw.date_modified or raw.date_added, offset)
-    )
+    modified = from_unix(occurred_at) if occurred_at is not None else _utc(raw.date_modified or raw.date_added, offset)
     status = raw.order_status_id
     billing = raw.billing.to_address(raw.telephone)
     return Order(
