@@ -148,7 +148,7 @@ class LocalRuntime:
         from moto.server import ThreadedMotoServer
 
         _serialise_moto_dynamodb()
-        _lighten_moto_interpreter()
+        _reuse_interpreter_clients()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=cfg.aws_port, verbose=False)
         self._moto.start()
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
@@ -500,16 +500,10 @@ def _roll_back_items_not_tables(backend: Any) -> None:
     backend.transact_write_items = transact_write_items
 
 
-def _lighten_moto_interpreter() -> None:
-    """Two costs of moto's Step Functions interpreter that are the same for every execution (once per process):
-
-    - it builds a new boto3 client for every task it runs (each Lambda invoke, each SQS send): against the
-      server they differ only by region, service and port, and boto3 clients are thread-safe, so one of each
-      serves every execution;
-    - it parses the definition (ANTLR) at every StartExecution: ~60 ms for the fulfillment machine. The parsed
-      program holds no execution state (that lives in each execution's environment), so one parse per
-      definition serves every execution of it, its components' heap keys drawn before it is shared.
-    """
+def _reuse_interpreter_clients() -> None:
+    """moto's Step Functions interpreter builds a new boto3 client for every task it runs (each Lambda invoke,
+    each SQS send): locally, the biggest share of a step's CPU. Against the server they differ only by region,
+    service and port, and boto3 clients are thread-safe: one of each serves every execution (once per process)."""
     import importlib
 
     from moto.core.models import botocore_stubber
@@ -517,7 +511,6 @@ def _lighten_moto_interpreter() -> None:
 
     importlib.import_module("moto.stepfunctions.parser.asl.parse.preprocessor")  # imports every task service
     utils = importlib.import_module("moto.stepfunctions.parser.asl.utils.boto_client")
-    worker = importlib.import_module("moto.stepfunctions.parser.backend.execution_worker")
     original = utils.boto_client_for
     if getattr(original, "_reused", False):
         return
@@ -537,42 +530,6 @@ def _lighten_moto_interpreter() -> None:
     for module in list(sys.modules.values()):
         if getattr(module, "boto_client_for", None) is original:
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
-    worker.AmazonStateLanguageParser = _parsed_once(worker.AmazonStateLanguageParser)  # type: ignore[attr-defined]
-
-
-def _parsed_once(parser: Any) -> Any:
-    from functools import lru_cache
-
-    from moto.stepfunctions.parser.asl.component.component import Component
-    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
-
-    def draw_heap_keys(value: Any, seen: set[int]) -> None:
-        """Every component's heap key (drawn lazily, at random) fixed now: two executions racing to draw one
-        would otherwise keep their retry counters under different keys."""
-        if id(value) in seen:
-            return
-        seen.add(id(value))
-        if isinstance(value, EvalComponent):
-            _ = value.heap_key
-        children: Any = vars(value).values() if isinstance(value, Component) else ()
-        if isinstance(value, list | tuple | set | frozenset):
-            children = value
-        elif isinstance(value, dict):
-            children = value.values()
-        for child in children:
-            if isinstance(child, Component | list | tuple | set | frozenset | dict):
-                draw_heap_keys(child, seen)
-
-    @lru_cache(maxsize=32)
-    def parse_once(definition: str) -> Any:
-        parsed = parser.parse(definition)
-        draw_heap_keys(parsed[0], set())
-        return parsed
-
-    class ParsedOnce:
-        parse = staticmethod(parse_once)
-
-    return ParsedOnce
 
 
 def start_platform_stubs() -> dict[str, StubApi]:
