@@ -15,6 +15,14 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/domain
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export POWERTOOLS_METRICS_DISABLED ?= true
+# Tests run in parallel (pytest-xdist): end-to-end tests mostly wait on callbacks and scaled timers, so more
+# workers than cores pay off; each worker starts its own local runtime on its own free ports.
+# `make test WORKERS=0` runs in one process.
+WORKERS   ?= 6
+XDIST     := $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadgroup)
+# Every worker imports (and pytest assertion-rewrites) the suite, and the suite starts the CLI ~40 times:
+# with bytecode caching switched off each of them compiles it all again.
+unexport PYTHONDONTWRITEBYTECODE
 
 $(VENV)/.installed: requirements-dev.txt layers/domain/requirements.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 (the Lambda runtime) is required: install it or put python3.13 on PATH"; exit 1; }
@@ -66,12 +74,12 @@ test-integration: $(VENV)/.installed ## Adapters and handlers against moto
 	$(PY) -m pytest tests/integration
 
 .PHONY: test-e2e
-test-e2e: $(VENV)/.installed ## End to end through the local runtime
-	$(PY) -m pytest tests/e2e
+test-e2e: $(VENV)/.installed ## End to end through the local runtime (in parallel)
+	$(PY) -m pytest tests/e2e $(XDIST)
 
 .PHONY: test
-test: lint typecheck ## Lint, type-check and the whole offline test suite
-	$(PY) -m pytest
+test: lint typecheck ## Lint, type-check and the whole offline test suite, with a branch-coverage report
+	$(PY) -m pytest $(XDIST) --cov --cov-report=term
 
 .PHONY: bench
 bench: $(VENV)/.installed ## Benchmarks: intake overhead, cold-import ratios, cost per 1,000 orders

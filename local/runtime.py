@@ -118,6 +118,7 @@ class LocalRuntime:
         self.pollers: dict[str, QueuePoller] = {}  # by queue logical id
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
+        self._serving = False
         self._saved_env: dict[str, str | None] = {}
         self._definitions: dict[str, dict[str, Any]] = {}
         self._clients: dict[str, Any] = {}
@@ -144,6 +145,10 @@ class LocalRuntime:
         for noisy in ("moto", "werkzeug", "botocore"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
         self._reset_caches()
+        # Every server on a configured port binds before anything binds an ephemeral one (the platform stubs):
+        # given free ports (free_ports), the kernel could otherwise hand one of them to a stub meanwhile.
+        self._http = ThreadingHTTPServer(("127.0.0.1", cfg.http_port), _make_http_handler(self))
+        self._http.daemon_threads = True
 
         from moto.server import ThreadedMotoServer
 
@@ -154,7 +159,6 @@ class LocalRuntime:
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
 
         self.carrier = CarrierSimulator(cfg.carrier_port, cfg.simulators, self.tracking_url, CARRIER_SECRET).start()
-        self.platform_apis = start_platform_stubs()
         self.warehouse = WarehouseSimulator(
             cfg.warehouse_port, cfg.simulators, self.warehouse_callback_url, WAREHOUSE_SECRET
         ).start()
@@ -162,6 +166,7 @@ class LocalRuntime:
         payments = PaymentSimulator(cfg.payment_port, api_key=PAYMENT_API_KEY, auto_authorize=True)
         payments.start()
         self.payments = payments
+        self.platform_apis = start_platform_stubs()
         template = LocalTemplate(
             ROOT,
             stack_name="local",
@@ -183,9 +188,8 @@ class LocalRuntime:
         self._provision(template)
         _active = self
         self._start_pollers(template, specs)
-        self._http = ThreadingHTTPServer(("127.0.0.1", cfg.http_port), _make_http_handler(self))
-        self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, name="local-http-api", daemon=True).start()
+        self._serving = True
         return self
 
     def stop(self) -> None:
@@ -196,8 +200,10 @@ class LocalRuntime:
             if server:
                 server.stop()
         if self._http:
-            self._http.shutdown()
+            if self._serving:  # shutdown() waits for serve_forever(), forever if it never started
+                self._http.shutdown()
             self._http.server_close()
+            self._serving = False
         if self._moto:
             with suppress(Exception):
                 self._moto.stop()

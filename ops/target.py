@@ -34,6 +34,8 @@ class Target:
     stage: str
     session_kwargs: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
+    _session: Any = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def queue_urls(self, queue: str) -> tuple[str, str]:
         """(the queue, its dead-letter queue)."""
@@ -47,9 +49,14 @@ class Target:
         )
 
     def client(self, service: str) -> Any:
-        import boto3
+        """One client per service, from one session: each new session loads botocore's data files again."""
+        if service not in self._clients:
+            import boto3
 
-        return boto3.session.Session().client(service, **self.session_kwargs)  # type: ignore[call-overload]
+            if self._session is None:
+                self._session = boto3.session.Session()
+            self._clients[service] = self._session.client(service, **self.session_kwargs)
+        return self._clients[service]
 
 
 def resolve_target(args: argparse.Namespace) -> Target:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -17,19 +18,35 @@ _order_ids = itertools.count(90001)
 
 @pytest.fixture(scope="package")
 def runtime() -> Iterator[LocalRuntime]:
-    http, aws, carrier, warehouse, payment = free_ports(5)
-    config = RuntimeConfig(
-        http_port=http,
-        aws_port=aws,
-        carrier_port=carrier,
-        warehouse_port=warehouse,
-        payment_port=payment,
-        # A day of waiting becomes 10 s (a 3-day heartbeat 30 s), so timeouts are testable but never race a callback.
-        timeout_scale=1 / 8640,
-        simulators=SimulatorConfig(in_transit_after=0.3, delivered_after=1.0),
-    )
-    with LocalRuntime(config) as started:
+    started = _start_runtime()
+    try:
         yield started
+    finally:
+        started.stop()
+
+
+def _start_runtime(attempts: int = 3) -> LocalRuntime:
+    """On free ports; again on others if another process took one before the runtime bound it."""
+    for attempt in range(1, attempts + 1):
+        http, aws, carrier, warehouse, payment = free_ports(5)
+        config = RuntimeConfig(
+            http_port=http,
+            aws_port=aws,
+            carrier_port=carrier,
+            warehouse_port=warehouse,
+            payment_port=payment,
+            # A day of waiting becomes 10 s (a 3-day heartbeat 30 s): timeouts are testable, never racing a callback.
+            timeout_scale=1 / 8640,
+            simulators=SimulatorConfig(in_transit_after=0.3, delivered_after=1.0),
+        )
+        runtime = LocalRuntime(config)
+        try:
+            return runtime.start()
+        except OSError as error:
+            runtime.stop()
+            if error.errno != errno.EADDRINUSE or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture

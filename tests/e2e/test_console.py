@@ -29,7 +29,8 @@ from local.runtime import LocalRuntime
 from tests.e2e.conftest import new_order_body
 from tests.e2e.test_workflow_scenarios import cli
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module: its orders (a fulfilled one, one returned and replaced) are built once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("console")]
 SECRET = "test-secret"
 READ_OPERATIONS = re.compile(r"^(Get|Query|Scan|List|Describe|BatchGet)")
 VISITED_FILL = (0xD9, 0xF2, 0xE0)  # svg.state-machine .state.visited rect
