@@ -23,11 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that wait out a long timer first: in a parallel run one worker waits while the others share the rest."""
-    items.sort(key=lambda item: item.get_closest_marker("long_wait") is None)
-
-
 @pytest.fixture(autouse=True)
 def _offline_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Never reach AWS: fake credentials and region, tracing and metrics output off."""

@@ -137,7 +137,6 @@ class TestRejectionsAndExceptions:
         shown = cli(runtime, "returns", "list", "--order", key)
         assert json.loads(shown.stdout)[0]["status"] == "REJECTED"
 
-    @pytest.mark.long_wait  # the RMA window is fixed at 14 days for now (140 s here)
     def test_goods_that_never_arrive_let_the_rma_lapse(
         self, runtime: LocalRuntime, woo_paid_body: bytes, simulators: SimulatorConfig
     ) -> None:
