@@ -1065,6 +1065,26 @@ class TestRecordTrackingEvent:
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert world.stored(key).wait.token is None
 
+    @pytest.mark.parametrize("exception", ["lost", "returned_to_sender"])
+    def test_lost_before_the_wait_parks_fails_the_wait_at_once(
+        self, world: FulfillmentWorld, exception: Literal["lost", "returned_to_sender"]
+    ) -> None:
+        # GIVEN a shipped order whose execution has not parked its delivery wait yet
+        key = world.order_at(S.SHIPPED)
+
+        # WHEN the carrier reports the parcel lost (twice: carriers redeliver), and then the wait parks
+        tracking(world, key, "exception", exception=exception)
+        tracking(world, key, "exception", exception=exception, event_id="evt-2")
+        assert world.workflow.failed == [] and world.stored(key).wait.early_failure is not None
+        park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
+
+        # THEN the wait fails at once with the carrier's news, instead of waiting out the heartbeat and the alert
+        assert world.workflow.failed == [(TOKEN, "DeliveryFailed", f"{exception}: parcel news")]
+        order = world.stored(key)
+        assert order.failure == Failure(error="DeliveryFailed", cause=f"{exception}: parcel news")
+        assert (order.wait.token, order.wait.early_failure) == (None, None)
+        assert sum("before the delivery wait began" in event.reason for event in world.orders.timeline(key)) == 1
+
     @pytest.mark.parametrize(("carrier", "tracking_number"), [(CARRIER, "TRK-UNKNOWN"), ("othercarrier", None)])
     def test_refuses_an_unknown_shipment(
         self, world: FulfillmentWorld, carrier: str, tracking_number: str | None

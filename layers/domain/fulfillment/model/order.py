@@ -119,6 +119,15 @@ class TimelineEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class Failure(BaseModel):
+    """Why fulfillment (or a return) stopped: the error's name, as the state machine caught it, and its cause."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: str
+    cause: str
+
+
 class WaitKind(StrEnum):
     """What an order's execution waits for (a return's waits are ``returns.waits.ReturnWait``)."""
 
@@ -147,6 +156,9 @@ class Wait(BaseModel):
     answered_token: str | None = None  # the last wait answered, kept so a partner's redelivery can resend the answer
     answered_kind: str | None = None
     last: WaitTime | None = None  # moved from ``since`` by the answer, cleared once its metric is emitted
+    # A failing answer that came before the wait was parked (a carrier reporting a parcel lost before the execution
+    # waits for its delivery): parking fails the wait with it at once, instead of waiting for news that came.
+    early_failure: Failure | None = None
 
     def park(self, token: str, kind: str, at: datetime | None = None) -> None:
         self.token, self.kind, self.since = token, kind, at
@@ -163,15 +175,6 @@ class Wait(BaseModel):
 
     def clear(self) -> None:
         self.token, self.kind, self.since = None, None, None
-
-
-class Failure(BaseModel):
-    """Why fulfillment (or a return) stopped: the error's name, as the state machine caught it, and its cause."""
-
-    model_config = ConfigDict(frozen=True)
-
-    error: str
-    cause: str
 
 
 class PaymentRecord(BaseModel):

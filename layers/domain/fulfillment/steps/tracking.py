@@ -11,7 +11,7 @@ from fulfillment.aggregates import load_order, retry_on_conflict
 from fulfillment.errors import DeliveryFailed, NothingToDecide, UnknownShipment, VersionConflict
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.limits import BoundedId
-from fulfillment.model.order import WaitKind
+from fulfillment.model.order import Failure, WaitKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.waits import answer_wait
 
@@ -63,6 +63,32 @@ def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> No
     retry_on_conflict(attempt, f"order {key}")
 
 
+def _fail_delivery(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> None:
+    """Fail the delivery wait; or, when the execution does not wait yet, keep the failure for the park to answer
+    with at once (else the order would wait out the heartbeat and the alert for news that already came)."""
+    failure = Failure(error=DeliveryFailed.__name__, cause=f"{event.exception}: {event.description}")
+
+    def attempt() -> None:
+        order = load_order(deps.orders, key)
+        if order.wait.token and order.wait.kind in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
+            try:
+                answer_wait(
+                    key,
+                    WaitKind(order.wait.kind),
+                    deps,
+                    failure=(failure.error, failure.cause),
+                    note=f"{carrier} tracking: {event.exception}",
+                )
+            except NothingToDecide as error:  # answered meanwhile: look again
+                raise VersionConflict(str(error)) from error
+        elif order.status is OrderStatus.SHIPPED and order.wait.early_failure is None:
+            order.wait.early_failure = failure
+            order.note(f"{carrier} tracking: {event.exception} (before the delivery wait began)")
+            deps.orders.save(order)
+
+    retry_on_conflict(attempt, f"order {key}")
+
+
 def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) -> str:
     """Apply a carrier tracking event. A duplicate or late event changes nothing. Returns the order key."""
     key = deps.orders.find_by_tracking(carrier, event.tracking_number)
@@ -73,14 +99,8 @@ def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) ->
     if event.status == "delivered":
         _deliver(key, carrier, event, deps)
         return key
-    if event.status == "exception" and event.exception in ("returned_to_sender", "lost") and waiting:
-        answer_wait(
-            key,
-            WaitKind.DELIVERY,
-            deps,
-            failure=(DeliveryFailed.__name__, f"{event.exception}: {event.description}"),
-            note=f"{carrier} tracking: {event.exception}",
-        )
+    if event.status == "exception" and event.exception in ("returned_to_sender", "lost"):
+        _fail_delivery(key, carrier, event, deps)
         return key
     if waiting and order.wait.token:
         deps.workflow.heartbeat(order.wait.token)  # in transit, out for delivery, a failed attempt: still moving

@@ -20,6 +20,8 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
         # Decided on every attempt: a cancellation or a delivery may land while we park.
         if current.cancel_requested:
             return "cancelled"
+        if kind in (WaitKind.DELIVERY, WaitKind.OPERATOR) and current.wait.early_failure:
+            return "failed"  # the carrier reported the parcel lost (or returned) before we parked
         if kind in (WaitKind.DELIVERY, WaitKind.OPERATOR) and has_reached(current.status, OrderStatus.DELIVERED):
             # The carrier was faster than us; or, for the overdue-delivery operator wait, the delivery was
             # recorded but its resume never arrived: the alert path heals itself instead of paging a person.
@@ -34,12 +36,16 @@ def park_task_token(key: str, token: str, kind: WaitKind, deps: StepDeps) -> Non
         outcome = decide_wait(current)
         if outcome == "parked":
             current.wait.park(token, str(kind), at=datetime.now(UTC))
+        elif outcome == "failed":  # kept as the order's failure: the local engine drops a task failure's cause
+            current.failure, current.wait.early_failure = current.wait.early_failure, None
         return outcome
 
     outcome = update_order(deps.orders, key, park)
     order = load_order(deps.orders, key)
     if outcome == "cancelled":
         deps.workflow.fail(token, OrderCancelled.__name__, order.cancel_requested or "cancelled")
+    elif outcome == "failed" and order.failure:
+        deps.workflow.fail(token, order.failure.error, order.failure.cause)
     elif outcome == "answered":
         deps.workflow.resume(token, {"order_key": key})
     elif kind is WaitKind.INSPECTION:
