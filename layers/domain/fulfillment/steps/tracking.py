@@ -30,28 +30,35 @@ class TrackingEvent(BaseModel):
     exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None
 
 
+def _answered_delivery_wait(order: Order, deps: StepDeps, **answer: Any) -> bool:
+    """Answer the order's delivery wait (or the overdue-delivery operator wait) if one is parked; False if none is.
+    An answer that lost to another one raises ``VersionConflict``, so the caller's retry looks again."""
+    if not (order.wait.token and order.wait.kind in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR))):
+        return False
+    try:
+        answer_wait(order.key, WaitKind(order.wait.kind), deps, **answer)
+    except NothingToDecide as error:
+        raise VersionConflict(str(error)) from error
+    return True
+
+
 def _deliver(key: str, carrier: str, event: TrackingEvent, deps: StepDeps) -> None:
     """Record the delivery and resume the wait, whichever of the two lands first (a park may race us)."""
 
     def attempt() -> None:
         order = load_order(deps.orders, key)
-        if order.wait.token and order.wait.kind in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
-            try:
-                answer_wait(
-                    key,
-                    WaitKind(order.wait.kind),
-                    deps,
-                    note=None if order.status is not OrderStatus.SHIPPED else f"{carrier} tracking: delivered",
-                    change=lambda o: mark_delivered(
-                        o,
-                        f"{carrier} confirmed delivery",
-                        at=event.occurred_at,
-                        tracking_number=event.tracking_number,
-                        carrier_event=event.event_id,
-                    ),
-                )
-            except NothingToDecide as error:  # answered meanwhile: look again
-                raise VersionConflict(str(error)) from error
+
+        def delivered(answered: Order) -> None:
+            mark_delivered(
+                answered,
+                f"{carrier} confirmed delivery",
+                at=event.occurred_at,
+                tracking_number=event.tracking_number,
+                carrier_event=event.event_id,
+            )
+
+        note = None if order.status is not OrderStatus.SHIPPED else f"{carrier} tracking: delivered"
+        if _answered_delivery_wait(order, deps, note=note, change=delivered):
             return
         if order.status is not OrderStatus.SHIPPED:
             if order.wait.answered_kind == str(WaitKind.DELIVERY) and order.wait.kind is None:
@@ -70,18 +77,10 @@ def _fail_delivery(key: str, carrier: str, event: TrackingEvent, deps: StepDeps)
 
     def attempt() -> None:
         order = load_order(deps.orders, key)
-        if order.wait.token and order.wait.kind in (str(WaitKind.DELIVERY), str(WaitKind.OPERATOR)):
-            try:
-                answer_wait(
-                    key,
-                    WaitKind(order.wait.kind),
-                    deps,
-                    failure=(failure.error, failure.cause),
-                    note=f"{carrier} tracking: {event.exception}",
-                )
-            except NothingToDecide as error:  # answered meanwhile: look again
-                raise VersionConflict(str(error)) from error
-        elif order.status is OrderStatus.SHIPPED and order.wait.early_failure is None:
+        note = f"{carrier} tracking: {event.exception}"
+        if _answered_delivery_wait(order, deps, failure=(failure.error, failure.cause), note=note):
+            return
+        if order.status is OrderStatus.SHIPPED and order.wait.early_failure is None:
             order.wait.early_failure = failure
             order.note(f"{carrier} tracking: {event.exception} (before the delivery wait began)")
             deps.orders.save(order)
