@@ -60,6 +60,7 @@ from tests.fakes import (
     InMemoryStoreRegistry,
     RecordingFetchQueue,
 )
+from tests.unit.properties.headers import SIGNATURE_HEADERS
 
 REQUESTS_PER_ROUTE = int(os.environ.get("FUZZ_N", "10000"))  # 10,000 per route in make test; FUZZ_N for a quick look
 SECRET = "fuzz-secret"  # not the samples' "test-secret": a recorded HMAC signature never verifies here
@@ -341,33 +342,6 @@ def weird_body(rng: random.Random) -> bytes:
     return rng.choice([b"", b"{}", b"[]", b"null", b"webhook_id=1", b"\xff\xfe", b'{"data":{}}', b"x" * 1_100_000])
 
 
-SIGNATURE_HEADERS = [
-    "x-wc-webhook-signature",
-    "x-wc-webhook-topic",
-    "x-wc-webhook-source",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-ecwid-webhook-signature",
-    "x-magento-signature",
-    "x-adobe-digital-signature-1",
-    "x-adobe-digital-signature-2",
-    "x-adobe-public-key1-path",
-    "x-adobe-public-key2-path",
-    "x-adobe-event-id",
-    "x-adobe-commerce-webhook-signature",
-    "x-oc-webhook-id",
-    "x-oc-webhook-timestamp",
-    "x-oc-webhook-signature",
-    "x-shopify-hmac-sha256",
-    "x-shopify-topic",
-    "x-shopify-shop-domain",
-    "x-shopify-event-id",
-    "x-carrier-timestamp",
-    "x-carrier-signature",
-    "x-warehouse-timestamp",
-    "x-warehouse-signature",
-]
 HEADER_VALUES = [
     "",
     "v1,AAAA",

@@ -28,33 +28,12 @@ from tests.fakes import (
     RecordingFetchQueue,
     RecordingWorkflow,
 )
+from tests.unit.properties.headers import SIGNATURE_HEADERS
 
 # No platform API is reachable from these tests: a client that tries fails fast instead of hanging.
 PLATFORMS = build_platforms(HttpClient(timeout=0.2, attempts=1))
 SECRET = "fuzz-secret"
 
-SIGNATURE_HEADERS = [
-    "x-wc-webhook-signature",
-    "x-wc-webhook-topic",
-    "x-wc-webhook-source",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-ecwid-webhook-signature",
-    "x-magento-signature",
-    "x-adobe-digital-signature-1",
-    "x-adobe-digital-signature-2",
-    "x-adobe-public-key1-path",
-    "x-oc-webhook-id",
-    "x-oc-webhook-timestamp",
-    "x-oc-webhook-signature",
-    "x-oc-webhook-event",
-    "x-shopify-hmac-sha256",
-    "x-shopify-topic",
-    "x-shopify-shop-domain",
-    "x-shopify-event-id",
-    "content-type",
-]
 header_values = st.one_of(
     st.text(alphabet=string.printable, max_size=80),
     st.sampled_from(["application/json", "v1,AAAA", "1750000000", "sha256=00", "order.updated", ""]),
