@@ -59,7 +59,7 @@ def test_a_paid_order_from_every_platform_completes_and_the_store_is_told(runtim
 @pytest.mark.parametrize("platform", platform_names())
 def test_a_forged_or_replayed_delivery_is_refused_and_changes_nothing(runtime: LocalRuntime, platform: str) -> None:
     forged = paid_delivery(platform, secret="not-the-store-secret")
-    stale = paid_delivery(platform, now=time.time() - 3600)
+    stale = paid_delivery(platform, now=time.time() - platform_spec(platform).max_age_seconds - 3600)
     before = runtime.client("dynamodb").scan(TableName="FulfillmentTable", Select="COUNT")["Count"]
 
     refused = post(f"{runtime.api_url}/webhooks/{platform}/{demo_store(platform)}", forged.body, forged.headers)

@@ -82,3 +82,21 @@ def test_a_delivery_accepted_while_the_api_is_down_ends_in_the_dead_letter_queue
         time.sleep(0.5)
     order = container().orders.get("kaffee-bc:1188")
     assert order is not None and order.status is OrderStatus.CANCELLED  # sample 06 is a cancelled order
+
+
+def test_an_ecwid_delivery_retried_20_minutes_after_its_event_is_accepted_once(runtime: LocalRuntime) -> None:
+    # Ecwid resends an undelivered webhook after 15, 30, 45 min, … for 24 h, each time with the original
+    # eventCreated (docs.ecwid.com, "How to process webhooks"): the retry verifies, its repeat is a duplicate.
+    sample = EVENTS / "ecwid/02_order_updated_paid.json"
+    body = sample.read_bytes().replace(b"109a3e69-2658-582a-8b2b-e6bdc40de205", b"e2e-ecwid-retry-20-min")
+    retry = sign("ecwid", body, sample_headers(sample), "test-secret", now=time.time() - 20 * 60)
+    url = f"{runtime.api_url}/webhooks/ecwid/kaffee-ecwid"
+
+    first, again = post(url, retry.body, retry.headers), post(url, retry.body, retry.headers)
+
+    assert (first.status, first.body["outcome"], first.body.get("duplicate", False)) == (202, "queued", False)
+    assert (again.status, again.body.get("duplicate")) == (202, True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and container().orders.get("kaffee-ecwid:KX7Q2") is None:
+        time.sleep(0.5)
+    assert container().orders.get("kaffee-ecwid:KX7Q2") is not None

@@ -57,6 +57,9 @@ class PlatformSpec:
     paid_sample: str  # events/<name>/<paid_sample>: an 'order paid' delivery, headers in <stem>.headers.json
     sign_sample: SampleSigner
     signs_timestamp: bool = False  # the signature covers a time: a delivery older than the window is refused
+    # How old that signed time may be: the platform's own retry window where its retries keep the original time
+    # (Ecwid), otherwise the ±5 minutes of clock skew. Replays inside it are the delivery log's to catch.
+    max_age_seconds: int = 300
 
 
 def hmac_sha256_base64(key: bytes, message: bytes) -> str:
@@ -76,13 +79,20 @@ def same_signature(expected: str, received: str | None) -> bool:
 _UNIX_SECONDS = re.compile(r"-?[0-9]{1,12}")
 
 
-def require_fresh(timestamp: str | None, now: float | None, tolerance_seconds: int = 300) -> None:
-    """Refuse a signed timestamp outside ±tolerance (replay protection)."""
+def require_fresh(
+    timestamp: str | None, now: float | None, tolerance_seconds: int = 300, max_age_seconds: int | None = None
+) -> None:
+    """Refuse a signed timestamp more than ``tolerance_seconds`` ahead of now (clock skew) or more than
+    ``max_age_seconds`` (default: the same tolerance) behind it (replay protection)."""
     if not timestamp or not _UNIX_SECONDS.fullmatch(timestamp.strip()):
         raise InvalidSignature("missing or malformed signature timestamp")
     moment = now if now is not None else time.time()
-    if abs(moment - int(timestamp)) > tolerance_seconds:
-        raise InvalidSignature(f"signature timestamp is more than {tolerance_seconds} s away from now")
+    age = moment - int(timestamp)
+    oldest = tolerance_seconds if max_age_seconds is None else max_age_seconds
+    if age > oldest or -age > tolerance_seconds:
+        raise InvalidSignature(
+            f"signature timestamp is more than {oldest if age > 0 else tolerance_seconds} s away from now"
+        )
 
 
 def as_utc(value: datetime) -> datetime:

@@ -1,11 +1,16 @@
 """Ecwid (Lightspeed E-Series): envelope-signed, thin deliveries; orders read from and written to REST v3.
 
 Verification: ``X-Ecwid-Webhook-Signature`` = base64(HMAC-SHA256(app client_secret,
-``f"{eventCreated}.{eventId}"``)), and ``eventCreated`` must be within ±5 minutes. The **body is not
-signed**: anyone holding one signed delivery can change ``storeId``, ``entityId`` or ``data`` and keep
-the signature. So nothing in the body is trusted beyond the ids: every order event is fetched with the
-registered store's id and token (a forged order id can only make us read a real order of that store),
-and ``eventId`` deduplicates replays within the window.
+``f"{eventCreated}.{eventId}"``)), and ``eventCreated`` may be up to 24 hours and 5 minutes old and at
+most 5 minutes ahead: Ecwid retries an undelivered webhook for 24 hours (after 15, 30, 45 min, 1 h, 2 h, …,
+27 attempts, the last at 24 h) with the original ``eventCreated`` ("How to process webhooks", step 1,
+docs.ecwid.com/build-apps/webhook-automations/setup-webhooks/how-to-process-webhooks), so a ±5-minute
+window would refuse every retry. The **body is not signed**: anyone holding one signed delivery can change
+``storeId``, ``entityId`` or ``data`` and keep the signature. So nothing in the body is trusted beyond the
+ids: every order event is fetched with the registered store's id and token (a forged order id can only make
+us read a real order of that store), and ``eventId`` deduplicates replays within the window (the delivery
+log keeps ids 7 days, longer than the window; a delivery we failed to take is forgotten, so its retry is
+taken once).
 
 Events: ``order.created|updated`` → fetch ``data.orderId`` (``entityId`` if absent). ``order.deleted``
 is ignored (the order can no longer be fetched; its last recorded status stands), as are
@@ -71,7 +76,9 @@ from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
 DEFAULT_API_BASE = "https://app.ecwid.com"
-TOLERANCE_SECONDS = 300
+TOLERANCE_SECONDS = 300  # clock skew, either way
+# Ecwid's resend policy: 24 h of retries, each with the original eventCreated (module docstring).
+RETRY_WINDOW_SECONDS = 24 * 3600 + TOLERANCE_SECONDS
 FETCHED_EVENTS = frozenset({"order.created", "order.updated"})
 PAID_STATUSES = frozenset({"PAID", "PARTIALLY_REFUNDED", "REFUNDED"})
 CANCELLED_PAYMENT_STATUSES = frozenset({"CANCELLED", "REFUNDED"})
@@ -276,7 +283,7 @@ class EcwidInbound:
         expected = ecwid_signature(credentials.webhook_secret, created, event_id)
         if not same_signature(expected, request.header("x-ecwid-webhook-signature")):
             raise InvalidSignature("X-Ecwid-Webhook-Signature does not match eventCreated.event_id")
-        require_fresh(created, now, TOLERANCE_SECONDS)
+        require_fresh(created, now, TOLERANCE_SECONDS, max_age_seconds=RETRY_WINDOW_SECONDS)
 
     def read(self, request: WebhookRequest, store: Store) -> InboundEvent:
         try:
@@ -486,4 +493,5 @@ SPEC = PlatformSpec(
     paid_sample="02_order_updated_paid.json",
     sign_sample=sign_sample,
     signs_timestamp=True,
+    max_age_seconds=RETRY_WINDOW_SECONDS,
 )
