@@ -56,6 +56,46 @@ def stores_register(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     return {**store.model_dump(mode="json"), "api_credentials": bool(has_api)}
 
 
+def stores_rotate_secret(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """The new secret becomes current; the old current stays accepted as the previous one until it lapses.
+
+    Intake verifies with either (``intake/receive.py``), so neither deliveries the platform signed with the old
+    secret nor warm containers still holding it (``SECRET_MAX_AGE_SECONDS``) cause refusals.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+    from fulfillment.adapters.secrets import SECRET_MAX_AGE_SECONDS
+    from fulfillment.errors import UnknownStore
+    from fulfillment.model.store import StoreCredentials
+
+    store = DynamoStoreRegistry(target.table_name, target.client("dynamodb")).get(args.store_id)
+    if store is None:
+        raise UnknownStore(f"no store {args.store_id!r} is registered")
+    ssm = target.client("ssm")
+    old_text = ssm.get_parameter(Name=store.secret_ref, WithDecryption=True)["Parameter"]["Value"]
+    old = StoreCredentials.from_secret(old_text)
+    from_stdin = args.secret_file == "-"  # noqa: S105 - a path, not a password
+    text = (sys.stdin.read() if from_stdin else Path(args.secret_file).read_text(encoding="utf-8")).strip()
+    given = StoreCredentials.from_secret(text)  # refuses a malformed secret before writing
+    # A bare secret rotates only the webhook secret; a JSON secret replaces the API credentials as well.
+    new = given if text.startswith("{") else old.model_copy(update={"webhook_secret": given.webhook_secret})
+    if new.webhook_secret == old.webhook_secret:
+        raise ValueError("the new webhook secret is the current one: nothing to rotate")
+    now = datetime.now(UTC)
+    until = now + timedelta(hours=args.previous_valid_hours)
+    rotated = new.model_copy(update={"previous_webhook_secret": old.webhook_secret, "previous_valid_until": until})
+    value = rotated.model_dump_json(exclude_none=True, exclude_defaults=True)
+    ssm.put_parameter(Name=store.secret_ref, Value=value, Type="SecureString", Overwrite=True)
+    return {
+        "store_id": store.store_id,
+        "secret_ref": store.secret_ref,
+        "previous_valid_until": until.isoformat(),
+        # Warm containers read the new secret within the cache age: only then may the store sign with it.
+        "switch_store_after": (now + timedelta(seconds=SECRET_MAX_AGE_SECONDS)).isoformat(),
+    }
+
+
 def stores_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -328,6 +368,25 @@ def _add_stores(stores: Any) -> None:
         help="a non-secret store setting, e.g. paid_status_ids=2,3,5,15 (OpenCart); repeatable",
     )
     register.set_defaults(run=stores_register)
+    rotate = command(
+        stores,
+        "rotate-secret",
+        "rotate a store's webhook secret without refusing a delivery",
+        "The new secret becomes current and the old one stays accepted until --previous-valid-hours have passed. "
+        "Reads the new secret from a file (or - for stdin) as `register` does: a bare webhook secret keeps the "
+        "store's API credentials; a JSON object replaces them too. Set the new secret in the store only after "
+        "`switch_store_after` (when every warm function has read it).",
+    )
+    rotate.add_argument("--store-id", required=True, help="the registered store")
+    rotate.add_argument("--secret-file", required=True, help="path to the new secret, or - for stdin")
+    rotate.add_argument(
+        "--previous-valid-hours",
+        type=positive_int,
+        default=48,
+        help="how long the old secret is still accepted (default 48): cover the platform's retries of deliveries "
+        "signed with it",
+    )
+    rotate.set_defaults(run=stores_rotate_secret)
     command(stores, "list", "list registered stores (secrets are never shown)").set_defaults(run=stores_list)
 
 

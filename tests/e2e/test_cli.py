@@ -62,6 +62,40 @@ class TestStoresRegister:
         answer = send_woocommerce(runtime.api_url, "new-shop", body, "new-shop-secret")
         assert (answer.status, answer.body["outcome"]) == (202, "accepted")
 
+    def test_a_rotated_store_still_takes_deliveries_signed_with_its_previous_secret(
+        self, runtime: LocalRuntime, tmp_path: Path, woo_paid_body: bytes
+    ) -> None:
+        first, second = tmp_path / "first", tmp_path / "second"
+        first.write_text(json.dumps({"webhook_secret": "first-secret", "api_key": "ck_1", "api_secret": "cs_1"}))
+        second.write_text("second-secret")
+        registered = fulfillment(
+            runtime, "stores", "register", "--platform", "woocommerce", "--store-id", "rotating-shop",
+            "--secret-file", str(first), "--site-url", "https://shop.kaffeekontor.example/",
+        )  # fmt: skip
+        assert registered.returncode == 0, registered.stderr
+        body, _ = new_order_body(woo_paid_body)
+        assert send_woocommerce(runtime.api_url, "rotating-shop", body, "first-secret").status == 202
+
+        done = fulfillment(
+            runtime, "stores", "rotate-secret", "--store-id", "rotating-shop", "--secret-file", str(second),
+            "--previous-valid-hours", "2",
+        )  # fmt: skip
+
+        assert done.returncode == 0, done.stderr
+        assert set(json.loads(done.stdout)) >= {"previous_valid_until", "switch_store_after"}
+        ssm = container().client("ssm")  # not the cached secrets: they hold the first secret for their age
+        value = ssm.get_parameter(Name="/fulfillment/dev/stores/rotating-shop/webhook-secret", WithDecryption=True)
+        stored = StoreCredentials.from_secret(value["Parameter"]["Value"])
+        assert (stored.webhook_secret, stored.previous_webhook_secret) == ("second-secret", "first-secret")
+        assert stored.api_key == "ck_1"  # a bare secret rotates only the webhook secret
+        body, _ = new_order_body(woo_paid_body)
+        answer = send_woocommerce(runtime.api_url, "rotating-shop", body, "first-secret")
+        assert (answer.status, answer.body["outcome"]) == (202, "accepted")
+        again = fulfillment(
+            runtime, "stores", "rotate-secret", "--store-id", "rotating-shop", "--secret-file", str(second)
+        )
+        assert again.returncode == 1  # the same secret again: nothing to rotate
+
     def test_a_malformed_secret_is_refused_and_nothing_is_registered(self, runtime: LocalRuntime) -> None:
         done = fulfillment(
             runtime,

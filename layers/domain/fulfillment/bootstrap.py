@@ -8,7 +8,7 @@ function touches.
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fulfillment.settings import Settings, get_settings
 
@@ -89,11 +89,9 @@ class Container:
 
     @cached_property
     def secrets(self) -> SecretStore:
-        from aws_lambda_powertools.utilities.parameters import SSMProvider
+        from fulfillment.adapters.secrets import ssm_secrets
 
-        from fulfillment.adapters.secrets import ParameterSecretStore
-
-        return ParameterSecretStore(SSMProvider(boto3_client=self.client("ssm")))
+        return ssm_secrets(self.client("ssm"))
 
     @cached_property
     def workflow(self) -> Workflow:
@@ -176,9 +174,15 @@ class Container:
     def payments(self) -> PaymentGateway:
         from fulfillment.adapters.http_client import HttpClient
         from fulfillment.adapters.payment_gateway import HttpPaymentGateway
+        from fulfillment.adapters.secrets import KeyedClient
 
-        api_key = self.secrets.get(self.settings.payment_secret_ref)
-        return HttpPaymentGateway(self.settings.payment_api_url, HttpClient(timeout=4.0, attempts=3), api_key)
+        http = HttpClient(timeout=4.0, attempts=3)
+        # The API key is looked up at every use through the secrets' bounded cache: a rotated key is picked up.
+        gateway = KeyedClient(
+            lambda: self.secrets.get(self.settings.payment_secret_ref),
+            lambda api_key: HttpPaymentGateway(self.settings.payment_api_url, http, api_key),
+        )
+        return cast("PaymentGateway", gateway)
 
     @cached_property
     def packer(self) -> Callable[[Order], list[Package]]:

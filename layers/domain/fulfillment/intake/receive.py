@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from fulfillment.errors import (
+    InvalidSignature,
     MalformedPayload,
     PayloadTooLarge,
     StoreMismatch,
@@ -20,7 +21,7 @@ from fulfillment.model.inbound import FetchRequest, InboundEvent
 from fulfillment.model.limits import id_too_long
 from fulfillment.model.order import is_valid_store_id, order_key
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.ports import IntakeDeps, StoredDelivery
+from fulfillment.ports import InboundPlatform, IntakeDeps, StoredDelivery
 
 MAX_WEBHOOK_BYTES = 1024 * 1024  # far above any order webhook, far below API Gateway's 10 MB
 
@@ -59,7 +60,7 @@ def receive_webhook(
         raise UnsupportedMediaType(f"expected application/json, got {request.media_type or 'no content type'}")
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     received = time.time() if now is None else now
-    platform.verify(request, credentials, received)
+    _verify(platform, request, credentials, received)
     event = platform.read(request, store)
     _ensure_within_limits(event)
     _ensure_same_store(store, event)
@@ -77,6 +78,18 @@ def receive_webhook(
         if logged and event.event_id:  # let the platform's retry through again
             deps.deliveries.forget(platform.name, store.store_id, event.event_id)
         raise
+
+
+def _verify(platform: InboundPlatform, request: WebhookRequest, credentials: StoreCredentials, at: float) -> None:
+    """The current webhook secret, or during a rotation the previous one until it lapses (the one place for all
+    platforms: each adapter verifies with the secret it is given). A replay is verified as of its arrival."""
+    try:
+        platform.verify(request, credentials, at)
+    except InvalidSignature:
+        previous = credentials.previous(at)
+        if previous is None:
+            raise
+        platform.verify(request, previous, at)
 
 
 _NOT_KEPT_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from fulfillment.model.order import StoreId
@@ -25,12 +27,16 @@ class Store(BaseModel):
 class StoreCredentials(BaseModel):
     """What a store's secret holds: the webhook signing key and, where we call its API, API credentials.
 
-    Stored as one SSM SecureString: either the bare webhook secret or a JSON object of these fields.
+    Stored as one SSM SecureString: either the bare webhook secret or a JSON object of these fields. During a
+    rotation (``fulfillment stores rotate-secret``) it also holds the previous webhook secret and when that
+    stops being accepted, so deliveries the platform signed (or keeps retrying) with the old one still pass.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     webhook_secret: str
+    previous_webhook_secret: str | None = None
+    previous_valid_until: datetime | None = None  # aware; without it a previous secret is not accepted
     api_base_url: str | None = None  # the platform API for this store (self-hosted shops; local stubs)
     api_token: str | None = None  # BigCommerce X-Auth-Token, Ecwid secret_ token, Shopify access token, Magento bearer
     api_key: str | None = None  # WooCommerce consumer key, OpenCart API username
@@ -43,6 +49,13 @@ class StoreCredentials(BaseModel):
         if text.startswith("{"):
             return cls.model_validate_json(text)
         return cls(webhook_secret=value)
+
+    def previous(self, at: float) -> StoreCredentials | None:
+        """These credentials signing with the previous webhook secret, if it is still accepted at ``at`` (epoch)."""
+        until = self.previous_valid_until
+        if not self.previous_webhook_secret or until is None or at >= until.timestamp():
+            return None
+        return self.model_copy(update={"webhook_secret": self.previous_webhook_secret})
 
 
 class WebhookRequest(BaseModel):
