@@ -6,6 +6,12 @@ deliveries in ``events/woocommerce/`` last showed them, to Basic auth with ``CON
 refunds and shipment trackings are kept per order (a refund of the whole remainder makes the order
 ``refunded``), and every change moves ``date_modified``. ``writes`` records every accepted write.
 With ``tracking_plugin=False`` the tracking routes answer ``rest_no_route``, as without the plugin.
+
+Shipment Tracking as woocommerce.com documents its REST API ("List Shipment Tracking providers", "Create a
+tracking item", "Create a custom-provider tracking item"): ``GET …/shipment-trackings/providers`` (public) lists
+region → {provider name: URL format}; a tracking names either a listed ``tracking_provider`` (its link is built
+from the list's URL format) or ``custom_tracking_provider`` with ``custom_tracking_link`` (both required). A
+``tracking_provider`` outside the list is kept without a link, as the customer would see it: no way to follow it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,17 @@ EVENTS = Path(__file__).resolve().parents[2] / "events" / "woocommerce"
 STATUSES = frozenset(
     {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
 )
+
+# The docs' example list (Global/Aramex, United States/USPS), plus providers a store adds itself through the
+# ``wc_shipment_tracking_get_providers`` filter ("Add a custom Shipment Tracking provider"): the demo shop has
+# added DHL and the local carrier simulator.
+PROVIDERS: dict[str, dict[str, str]] = {
+    "Global": {"Aramex": "https://www.aramex.com/track/track-results-new?ShipmentNumber=%1$s"},
+    "United States": {"USPS": "https://tools.usps.com/tracking/%1$s"},
+    "Germany": {"DHL": "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode=%1$s"},
+    "Local": {"SimCarrier": "http://127.0.0.1/simcarrier/track/%1$s"},
+}
+PROVIDERS_PATH = "/wp-json/wc-shipment-tracking/v3/shipment-trackings/providers"
 
 Answer = tuple[int, Any]
 Handler = Callable[[StubRequest, int], Answer]
@@ -90,6 +107,12 @@ class WooCommerceShop:
         for method, pattern, handler in routes:
             plugin_missing = not self.tracking_plugin and pattern == tracking
             api.route(method, pattern, self._guarded(self._no_route if plugin_missing else handler))
+        api.route("GET", re.escape(PROVIDERS_PATH), self._providers)  # public: no order, no credentials
+
+    def _providers(self, _: StubRequest, __: re.Match[str]) -> Answer:
+        if not self.tracking_plugin:
+            return self._no_route(_, 0)
+        return 200, PROVIDERS
 
     def _guarded(self, handler: Handler) -> Callable[[StubRequest, re.Match[str]], Answer]:
         def answer(request: StubRequest, match: re.Match[str]) -> Answer:
@@ -177,10 +200,18 @@ class WooCommerceShop:
         number = str(body.get("tracking_number") or "").strip()
         if not number:
             return _error(400, "rest_missing_callback_param", "Missing parameter(s): tracking_number")
+        listed = {name: url for group in PROVIDERS.values() for name, url in group.items()}
+        custom, link = str(body.get("custom_tracking_provider") or ""), str(body.get("custom_tracking_link") or "")
+        provider = str(body.get("tracking_provider") or "")
+        if custom and not link:
+            return _error(400, "rest_invalid_param", "A custom provider needs custom_tracking_link.")
+        if not (custom or provider):
+            return _error(400, "rest_missing_callback_param", "Missing parameter(s): tracking_provider")
         tracking = {
             "tracking_id": hashlib.md5(f"{order_id}-{number}".encode(), usedforsecurity=False).hexdigest(),
-            "tracking_provider": str(body.get("tracking_provider", "")),
-            "tracking_link": str(body.get("custom_tracking_link", "")),
+            "tracking_provider": "" if custom else provider,
+            "custom_tracking_provider": custom,
+            "tracking_link": (link if custom else listed.get(provider, "")).replace("%1$s", number),
             "tracking_number": number,
             "date_shipped": datetime.now(UTC).strftime("%Y-%m-%d"),
         }

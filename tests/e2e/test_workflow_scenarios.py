@@ -135,6 +135,22 @@ class TestApproval:
         assert any("approved by ops-lead" in event.reason for event in container().orders.timeline(key))
         assert cli(runtime, "orders", "approve", key).returncode == 1  # nothing left to decide
 
+    def test_an_order_with_a_deleted_product_is_recorded_and_held_for_review(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        # WooCommerce sends "sku": null for a line whose product was deleted (WC_REST_Orders_V2_Controller::
+        # get_order_item_data): the order is taken (a 400 counts as a failed delivery) and waits for a person.
+        body, _ = order_body(woo_paid_body)
+        body = body.replace(b'"sku":"TORCH-CB-01"', b'"sku":null')
+        key = send(runtime, store(runtime, "deleted-product-shop"), body)
+        waiting_for(key, "approval")
+
+        held = order(key)
+        assert "woo-deleted-product-1221" in [line.sku for line in held.lines]
+        assert "product deleted in WooCommerce" in held.platform_refs["flagged"]
+        assert reservation(key) is None  # nothing reserved while it waits
+        assert cli(runtime, "orders", "reject", key, "--reason", "product no longer sold").returncode == 0
+
     def test_a_rejected_order_is_cancelled_and_nothing_is_reserved(
         self, runtime: LocalRuntime, woo_paid_body: bytes
     ) -> None:

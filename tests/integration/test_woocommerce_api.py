@@ -112,27 +112,52 @@ class TestTheConversation:
 
 
 class TestShipped:
-    def test_a_shipment_adds_a_tracking_through_the_shipment_tracking_plugin(
+    def test_a_listed_carrier_is_named_by_its_provider_name_from_the_stores_list(
         self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
     ) -> None:
         result = _apply(http, credentials, _shipped(order))
         (listed,) = api.received("GET", TRACKINGS)
         (created,) = api.received("POST", TRACKINGS)
         assert listed.path == created.path == "/wp-json/wc-shipment-tracking/v3/orders/4711/shipment-trackings"
-        assert created.json() == {
-            "tracking_provider": "DHL",
-            "tracking_number": TRACKING,
-            "custom_tracking_link": TRACKING_URL,
-        }
+        assert api.received("GET", r"/wp-json/wc-shipment-tracking/v3/shipment-trackings/providers")
+        assert created.json() == {"tracking_provider": "DHL", "tracking_number": TRACKING}
         assert result == WriteBackResult(done=True, reference=shop.trackings[4711][0]["tracking_id"])
+        assert shop.trackings[4711][0]["tracking_link"] == TRACKING_URL  # built from the list's URL format
         assert api.received("PUT", ORDER) == []  # the status stays for COMPLETED
 
-    def test_without_a_tracking_link_only_provider_and_number_are_sent(
+    def test_the_provider_name_is_matched_without_regard_to_case(
         self, api: StubApi, http: HttpClient, credentials: StoreCredentials, order: Order
     ) -> None:
-        _apply(http, credentials, _shipped(order).model_copy(update={"tracking_url": None}))
+        _apply(http, credentials, _shipped(order).model_copy(update={"carrier": "usps", "tracking_url": None}))
         (created,) = api.received("POST", TRACKINGS)
-        assert created.json() == {"tracking_provider": "DHL", "tracking_number": TRACKING}
+        assert created.json() == {"tracking_provider": "USPS", "tracking_number": TRACKING}
+
+    def test_a_carrier_outside_the_list_is_a_custom_provider_with_its_link(
+        self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        link = f"https://track.example-courier.test/{TRACKING}"
+        courier = _shipped(order).model_copy(update={"carrier": "Example Courier", "tracking_url": link})
+        _apply(http, credentials, courier)
+        (created,) = api.received("POST", TRACKINGS)
+        assert created.json() == {
+            "custom_tracking_provider": "Example Courier",
+            "custom_tracking_link": link,
+            "tracking_number": TRACKING,
+        }
+        assert (shop.trackings[4711][0]["custom_tracking_provider"], shop.trackings[4711][0]["tracking_link"]) == (
+            "Example Courier",
+            link,
+        )
+
+    def test_a_carrier_outside_the_list_without_a_link_is_told_in_a_customer_note(
+        self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        update = _shipped(order).model_copy(update={"carrier": "Example Courier", "tracking_url": None})
+        _apply(http, credentials, update)
+        assert api.received("POST", TRACKINGS) == []
+        (note,) = shop.notes[4711]
+        assert note["note"] == f"Shipped with Example Courier: {TRACKING} (ref: {update.key})"
+        assert note["customer_note"] is True
 
     def test_shipping_twice_creates_one_tracking(
         self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order

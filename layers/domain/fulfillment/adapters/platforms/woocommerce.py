@@ -3,6 +3,12 @@
 Woo has no paid/cancelled topics: payment is read from the order's ``status`` (``processing``
 and ``completed`` mean paid; ``pending``, ``on-hold``, ``failed`` and drafts do not).
 ``refunds[]`` ({id, reason, total}) name no lines: each is reported as money refunded only.
+
+A line whose product was deleted arrives with ``"sku": null`` (``WC_REST_Orders_V2_Controller::
+get_order_item_data``: ``$item->get_product() ? $item->get_product()->get_sku() : null``; an existing product
+without a SKU gives ``""``). Refusing the delivery would count as a failed delivery (Woo disables a webhook after
+more than 5 in a row) and lose the order, so it is recorded, its line under a placeholder SKU, and flagged for a
+person (``platform_refs["flagged"]``: the review step holds it for approval).
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ class WooLineItem(_Lenient):
     id: int
     name: str
     quantity: int
-    sku: str = ""
+    sku: str | None = ""  # null: the product was deleted (module docstring)
     product_id: int = 0
     variation_id: int = 0
     subtotal: str = "0"
@@ -163,13 +169,17 @@ class WooCommerceInbound:
         lines = tuple(
             LineItem(
                 line_id=str(item.id),
-                sku=item.sku or f"woo-product-{item.variation_id or item.product_id}",
+                sku=_sku_of(item),
                 name=item.name,
                 quantity=item.quantity,
                 unit_price=money(item.price),
             )
             for item in woo.line_items
         )
+        deleted = [f"line {item.id} ({item.name})" for item in woo.line_items if item.sku is None]
+        refs = {"payment_method": woo.payment_method} if woo.payment_method else {}
+        if deleted:
+            refs["flagged"] = f"product deleted in WooCommerce, nothing to pick by SKU: {', '.join(deleted)}"
         items_total = sum((money(item.subtotal) for item in woo.line_items), Money.zero(currency))
         billing = woo.billing.to_address()
         return Order(
@@ -197,7 +207,7 @@ class WooCommerceInbound:
             source_modified_at=as_utc(woo.date_modified_gmt),
             paid=woo.status in PAID_STATUSES,
             cancelled=woo.status in CANCELLED_STATUSES,
-            platform_refs={"payment_method": woo.payment_method} if woo.payment_method else {},
+            platform_refs=refs,
             # The webhook names no refunded lines: each refund is money only (a note, no return).
             reported_returns=tuple(
                 StoreReturnReport(
@@ -208,6 +218,13 @@ class WooCommerceInbound:
                 for refund in woo.refunds
             ),
         )
+
+
+def _sku_of(item: WooLineItem) -> str:
+    product = item.variation_id or item.product_id
+    if item.sku is None:  # the product is gone: a placeholder no stock matches, for a person to resolve
+        return f"woo-deleted-product-{product or item.id}"
+    return item.sku or f"woo-product-{product}"
 
 
 def _order_id(body: bytes) -> str:
@@ -226,8 +243,10 @@ class WooCommerceApi:
     """Write-back over the REST API: consumer key/secret as Basic auth (Woo takes it over HTTPS only).
 
     SHIPPED → the Shipment Tracking plugin's ``POST /wp-json/wc-shipment-tracking/v3/orders/{id}/
-    shipment-trackings`` {tracking_provider, tracking_number} unless its list holds the number (a shop
-    without the plugin gets a customer note with the tracking instead); COMPLETED / CANCELLED →
+    shipment-trackings`` unless its list holds the number: {tracking_provider, tracking_number} for a carrier
+    in the store's provider list, {custom_tracking_provider, custom_tracking_link, tracking_number} for any
+    other (a shop without the plugin, or an unlisted carrier without a tracking URL, gets a customer note
+    with the tracking instead); COMPLETED / CANCELLED →
     ``PUT /wp-json/wc/v3/orders/{id}`` {"status"} unless the order has it; PROCESSING and RETURNED (a
     return resolved, with how) → a private note; REFUNDED → ``POST /orders/{id}/refunds`` {"amount",
     "reason", "api_refund": false}, which records the refund without asking the gateway to pay it (no
@@ -283,9 +302,20 @@ class WooCommerceApi:
         for tracking in _rows(trackings):
             if str(tracking.get("tracking_number", "")).strip() == number:
                 return WriteBackResult(done=True, already=True, reference=_id_of(tracking, "tracking_id"))
-        body = {"tracking_provider": update.carrier or "", "tracking_number": number}
-        if update.tracking_url:
-            body["custom_tracking_link"] = update.tracking_url
+        provider = _listed_provider(rest, update.carrier or "")
+        if provider is not None:
+            body = {"tracking_provider": provider, "tracking_number": number}
+        elif update.tracking_url:
+            # A carrier outside the extension's list: "omit tracking_provider and provide the two custom-provider
+            # fields" (woocommerce.com, Shipment Tracking, "Create a custom-provider tracking item with the REST API").
+            body = {
+                "custom_tracking_provider": update.carrier or "Carrier",
+                "custom_tracking_link": update.tracking_url,
+                "tracking_number": number,
+            }
+        else:  # unlisted and no link to give: custom_tracking_link is required, so the customer gets a note instead
+            text = f"Shipped with {update.carrier or 'carrier'}: {number}"
+            return self._note(rest, order_id, update, text, customer_note=True)
         return WriteBackResult(done=True, reference=_id_of(rest.call("POST", path, body), "tracking_id"))
 
     @staticmethod
@@ -334,6 +364,21 @@ class _WooRest:
             return response.json()
         except ValueError as exc:  # an HTML page: a security plugin or maintenance mode answered
             raise PlatformRejected(f"{method} {path} answered something that is not JSON", response.status) from exc
+
+
+PROVIDERS_PATH = "/wp-json/wc-shipment-tracking/v3/shipment-trackings/providers"
+
+
+def _listed_provider(rest: _WooRest, carrier: str) -> str | None:
+    """The provider name as the store's extension lists it (``GET …/shipment-trackings/providers``: region →
+    {name: URL format}; woocommerce.com, "List Shipment Tracking providers with the REST API"), or None."""
+    wanted = carrier.strip().casefold()
+    groups = rest.call("GET", PROVIDERS_PATH) if wanted else None
+    for providers in groups.values() if isinstance(groups, Mapping) else ():
+        for name in providers if isinstance(providers, Mapping) else ():
+            if str(name).strip().casefold() == wanted:
+                return str(name)
+    return None
 
 
 def _marker(update: StoreUpdate) -> str:
