@@ -3,23 +3,36 @@
 A function keeps a small pool of independently imported copies of its module ("containers"), each
 used by one invocation at a time, as on Lambda: module-level state such as Powertools' resolver is
 never shared by two concurrent requests.
+
+Each invocation runs on a thread of its own, under the function's ``Timeout`` (template.yaml): an overrun fails
+the invocation the way Lambda does (``Sandbox.Timedout``, "Task timed out after N seconds", which the state
+machine's retriers match), and its container is thrown away, never reused.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from local.template import FunctionSpec
+
+# Local Lambdas share two cores, one interpreter and moto with every other function and the simulators: the same
+# work takes several times longer than on Lambda, and longer still under load. A function's Timeout is enforced
+# at Timeout × TIMEOUT_SCALE, so a step that would finish on AWS does not time out for local reasons, while one
+# stuck on a partner call still does, and still fails as Lambda's timeout does.
+TIMEOUT_SCALE = 3.0
 
 
 @dataclass
@@ -36,8 +49,6 @@ class LambdaContext:
     log_stream_name: str = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        import time
-
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
@@ -56,25 +67,36 @@ class InvocationResult:
         ).encode()
 
 
+class SandboxTimedOut(BaseException):
+    """Raised into a handler still running past its deadline: its sandbox is gone (a BaseException, so the
+    handler's own ``except Exception`` cannot swallow it and carry on with side effects)."""
+
+
 class LocalFunction:
-    def __init__(self, spec: FunctionSpec, root: Path, pool_size: int = 4) -> None:
+    def __init__(
+        self, spec: FunctionSpec, root: Path, pool_size: int = 4, timeout_scale: float = TIMEOUT_SCALE
+    ) -> None:
         self.spec = spec
         self._root = root
-        self._free: list[Callable[..., Any]] = []
+        self._free: list[tuple[str, Callable[..., Any]]] = []
         self._created = 0
         self._pool_size = pool_size
         self._slots = threading.Semaphore(pool_size)
         self._lock = threading.Lock()
         self.invocations = 0
+        self.timeouts = 0
+        # The function's Timeout as enforced here, in local seconds (see TIMEOUT_SCALE).
+        self.timeout_seconds = spec.timeout * timeout_scale
         # Durations this function returns for the state machine to wait on, and the factor the runtime
         # scales them by (``template.duration_outputs``): days become seconds locally, as in the definition.
         self.scaled_outputs: dict[str, float] = {}
 
-    def _import_handler(self) -> Callable[..., Any]:
+    def _import_handler(self) -> tuple[str, Callable[..., Any]]:
         module_file, attribute = self.spec.handler.rsplit(".", 1)
         path = self._root / self.spec.code_uri / f"{module_file.replace('.', '/')}.py"
-        self._created += 1
-        name = f"_local_lambda.{self.spec.logical_id}.{self._created}"
+        with self._lock:
+            self._created += 1
+            name = f"_local_lambda.{self.spec.logical_id}.{self._created}"
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
             raise ImportError(f"cannot import {path}")
@@ -82,18 +104,18 @@ class LocalFunction:
         sys.modules[name] = module
         module_spec.loader.exec_module(module)
         handler: Callable[..., Any] = getattr(module, attribute)
-        return handler
+        return name, handler
 
-    def _acquire(self) -> Callable[..., Any]:
+    def _acquire(self) -> tuple[str, Callable[..., Any]] | None:
+        """A warm container if one is free, else None (the invocation imports a new one, inside its time)."""
         self._slots.acquire()
         with self._lock:
-            if self._free:
-                return self._free.pop()
-            return self._import_handler()
+            return self._free.pop() if self._free else None
 
-    def _release(self, handler: Callable[..., Any]) -> None:
-        with self._lock:
-            self._free.append(handler)
+    def _release(self, container: tuple[str, Callable[..., Any]] | None) -> None:
+        if container is not None:
+            with self._lock:
+                self._free.append(container)
         self._slots.release()
 
     def _scaled(self, payload: Any) -> Any:
@@ -105,28 +127,97 @@ class LocalFunction:
         }
 
     def invoke(self, event: Any) -> InvocationResult:
-        import time
-
-        handler = self._acquire()
-        self.invocations += 1
+        container = self._acquire()
+        with self._lock:
+            self.invocations += 1
+        started = time.monotonic()
         context = LambdaContext(
             function_name=self.spec.logical_id,
             memory_limit_in_mb=self.spec.memory,
             invoked_function_arn=self.spec.arn,
             aws_request_id=str(uuid.uuid4()),
-            deadline=time.monotonic() + self.spec.timeout,
+            deadline=started + self.timeout_seconds,
         )
-        try:
-            return InvocationResult(payload=self._scaled(handler(event, context)))
-        except Exception as error:  # a handler failure becomes a Lambda function error, as on AWS
+        outcome: dict[str, Any] = {}
+        timed_out = threading.Event()
+
+        def run() -> None:
+            nonlocal container
+            try:
+                if container is None:  # a cold start: the import counts against the Timeout, as Lambda's init does
+                    container = self._import_handler()
+                outcome["payload"] = self._scaled(container[1](event, context))
+            except SandboxTimedOut:
+                pass
+            except Exception as error:  # a handler failure becomes a Lambda function error, as on AWS
+                outcome["error"] = error
+            finally:
+                if timed_out.is_set() and container is not None:
+                    sys.modules.pop(container[0], None)
+
+        worker = threading.Thread(target=run, name=f"lambda-{self.spec.logical_id}", daemon=True)
+        worker.start()
+        worker.join(self.timeout_seconds)
+        if worker.is_alive():
+            timed_out.set()
+            if container is not None:
+                sys.modules.pop(container[0], None)
+            self._time_out(worker)
+            return InvocationResult(
+                payload=None,
+                error_type="Sandbox.Timedout",
+                error_message=f"{datetime.now(UTC).isoformat()} {context.aws_request_id} Task timed out after "
+                f"{time.monotonic() - started:.2f} seconds",
+            )
+        self._release(container)
+        if "error" in outcome:
+            error = outcome["error"]
             return InvocationResult(
                 payload=None,
                 error_type=type(error).__name__,
                 error_message=str(error),
                 stack=tuple(traceback.format_exception(error)[-5:]),
             )
-        finally:
-            self._release(handler)
+        return InvocationResult(payload=outcome.get("payload"))
+
+    def _time_out(self, worker: threading.Thread) -> None:
+        """Lambda stops a timed-out sandbox and never reuses it: the handler thread gets SandboxTimedOut at its
+        next Python instruction (a blocking call finishes first), and its container is dropped from the pool."""
+        with self._lock:
+            self.timeouts += 1
+        if worker.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(SandboxTimedOut))
+        self._slots.release()
+
+
+class _PerThreadLogFormat:
+    """Powertools' formatter keeps a log line's keys (function name, request id, correlation id, appended keys) in
+    one dict per formatter, and every Logger of one service shares one formatter (they share the stdlib logger
+    named after the service). On Lambda a process runs one invocation at a time, so that is one context per
+    invocation; here every function runs in one process at once, and one invocation's keys showed up on another's
+    lines. As a data descriptor on the formatter class, this gives each thread — each invocation runs on its own
+    thread — its own copy of those keys, starting from the formatter's defaults (what ``clear_state`` sets)."""
+
+    def __get__(self, formatter: Any, owner: type | None = None) -> Any:
+        if formatter is None:
+            return self
+        state = formatter.__dict__.setdefault("_keys_per_thread", threading.local())
+        keys: dict[str, Any] | None = getattr(state, "keys", None)
+        if keys is None:
+            keys = state.keys = dict.fromkeys(formatter.log_record_order)
+            keys.update(formatter.keys_combined)
+        return keys
+
+    def __set__(self, formatter: Any, keys: dict[str, Any]) -> None:
+        formatter.__dict__.setdefault("_keys_per_thread", threading.local()).keys = keys
+
+
+def one_log_context_per_invocation() -> None:
+    """Local runtime only (once per process): each invocation's log lines carry its own keys (see above)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    if not isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), _PerThreadLogFormat):
+        LambdaPowertoolsFormatter.log_format = _PerThreadLogFormat()  # type: ignore[assignment]
 
 
 def _scale(value: Any, factor: float) -> Any:

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local.lambdas import LocalFunction, merged_environment
+from local.lambdas import TIMEOUT_SCALE, LocalFunction, merged_environment, one_log_context_per_invocation
+from local.moto_workarounds import answer_survives_heartbeat_setup
 from local.payment_simulator import PaymentSimulator
 from local.platforms import STORES_FILE
 from local.queues import QueuePoller, local_queue_attributes
@@ -100,6 +101,7 @@ class RuntimeConfig:
     stage: str = "dev"
     wait_scale: float = 1 / 3600  # an hour of Wait or retry interval becomes a second
     timeout_scale: float = 1 / 3600  # 14 days of delivery timeout become ~6 minutes
+    lambda_timeout_scale: float = TIMEOUT_SCALE  # a function's Timeout, enforced locally (local/lambdas.py)
     simulators: SimulatorConfig = field(default_factory=SimulatorConfig)
     stores_file: Path = STORES_FILE
 
@@ -154,6 +156,8 @@ class LocalRuntime:
 
         _serialise_moto_dynamodb()
         _reuse_interpreter_clients()
+        answer_survives_heartbeat_setup()
+        one_log_context_per_invocation()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=cfg.aws_port, verbose=False)
         self._moto.start()
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
@@ -183,7 +187,9 @@ class LocalRuntime:
         for path in [ROOT, *template.layer_paths()]:
             if str(path) not in sys.path:
                 sys.path.insert(0, str(path))
-        self.functions = {name: LocalFunction(spec, ROOT) for name, spec in specs.items()}
+        self.functions = {
+            name: LocalFunction(spec, ROOT, timeout_scale=cfg.lambda_timeout_scale) for name, spec in specs.items()
+        }
         self.routes = [route for spec in specs.values() for route in spec.routes]
         self._provision(template)
         _active = self

@@ -7,18 +7,16 @@ Every call they receive or make is recorded so tests can assert side effects hap
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from local.callbacks import post_callback, timestamped_hmac
 
 
 @dataclass
@@ -48,36 +46,6 @@ class SimulatorConfig:
     @inspection.setter
     def inspection(self, value: str) -> None:  # the common case: every attempt gives the same result
         self.inspections = [value]
-
-
-def signed_post(url: str, payload: dict[str, Any], secret: str, prefix: str, attempts: int = 5) -> int:
-    """POST a partner callback signed over ``{timestamp}.{body}`` (hex HMAC), retrying on 5xx like partners do."""
-    body = json.dumps(payload).encode()
-    code = 0
-    for attempt in range(attempts):
-        timestamp = str(int(time.time()))
-        signature = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        request = urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                f"X-{prefix}-Timestamp": timestamp,
-                f"X-{prefix}-Signature": f"sha256={signature}",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                code = response.status
-        except urllib.error.HTTPError as error:
-            code = error.code
-        except urllib.error.URLError:
-            code = 0
-        if 200 <= code < 300 or 400 <= code < 500:
-            return code
-        time.sleep(0.2 * 2**attempt)
-    return code
 
 
 class _JsonServer:
@@ -193,7 +161,7 @@ class CarrierSimulator(_JsonServer):
         }
         if exception:
             payload |= {"exception": exception, "description": exception.replace("_", " ")}
-        code = signed_post(self._tracking_url, payload, self._secret, "Carrier")
+        code = post_callback(self._tracking_url, payload, timestamped_hmac(self._secret, "Carrier"))
         with self._lock:
             self.callbacks.append({"tracking_number": tracking_number, "status": status, "answer": code})
         return code
@@ -233,10 +201,12 @@ class WarehouseSimulator(_JsonServer):
         url = self._callback_url.rsplit("/", 1)[0] + "/returns"
         base = {"return_key": rma["reference"], "rma": rma["rma"], "inspector": "sim-warehouse"}
         time.sleep(self.config.return_received_after)
-        received = signed_post(url, base | {"event": "received"}, self._secret, "Warehouse")
+        received = post_callback(url, base | {"event": "received"}, timestamped_hmac(self._secret, "Warehouse"))
         time.sleep(self.config.inspection_after)
         lines = [self._inspect_returned(line) for line in rma.get("lines", [])]
-        inspected = signed_post(url, base | {"event": "inspected", "lines": lines}, self._secret, "Warehouse")
+        inspected = post_callback(
+            url, base | {"event": "inspected", "lines": lines}, timestamped_hmac(self._secret, "Warehouse")
+        )
         with self._lock:
             self.callbacks.append({**base, "received": received, "inspected": inspected, "lines": lines})
 
@@ -261,6 +231,6 @@ class WarehouseSimulator(_JsonServer):
             "inspector": "sim-warehouse",
             "notes": "" if result == "passed" else "scratched casing on one unit",
         }
-        code = signed_post(self._callback_url, payload, self._secret, "Warehouse")
+        code = post_callback(self._callback_url, payload, timestamped_hmac(self._secret, "Warehouse"))
         with self._lock:
             self.callbacks.append({**payload, "answer": code})
