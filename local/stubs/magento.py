@@ -10,11 +10,25 @@ fully shipped order becomes ``complete``); a credit memo raises ``total_refunded
 ``closed``); cancel answers ``false`` for fully invoiced or finished orders, as ``canCancel()``
 does; a comment is prepended to ``status_histories``. Every change moves ``updated_at``, so later
 reads see the effects; ``writes`` records every accepted write.
+
+Authentication as a default Magento 2.4.4+ install: the integration's access token is no standalone Bearer token
+(``oauth/consumer/enable_integration_as_bearer`` is off: 401 "The consumer isn't authorized to access
+%resources."; ``integration_as_bearer=True`` is a shop that enabled it), and requests are signed with OAuth 1.0a:
+the ``oauth_*`` parameters of the ``Authorization: OAuth`` header with the query parameters, HMAC-SHA1 or
+HMAC-SHA256, the URL without its query, a nonce used once (magento2 ``Framework/Oauth/Helper/Request.php``,
+``Oauth.php``, ``Helper/Signature/Hmac.php``; 401 "The signature is invalid. Verify and try again.").
+
+Multi-Source Inventory: ``sources`` names the shop's inventory sources; with more than one, a shipment must name
+its source in ``arguments.extension_attributes.source_code`` (InventoryShipping deducts from it and falls back to
+the default source only in single-source mode), and the shipment records it in its ``extension_attributes``.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import json
 import re
 import threading
@@ -23,10 +37,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from local.stub_api import StubApi, StubRequest
 
 API_TOKEN = "magento-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
+# The demo integration's OAuth consumer and access token secret (Magento shows all four on activation).
+CONSUMER_KEY = "magento-demo-consumer"
+CONSUMER_SECRET = "magento-demo-consumer-secret"  # noqa: S105 - a local stub's fixed credential
+ACCESS_TOKEN_SECRET = "magento-demo-token-secret"  # noqa: S105 - a local stub's fixed credential
 DEMO_ORDER_ID = 318
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "magento"
 
@@ -63,8 +82,18 @@ def _error(status: int, message: str) -> Answer:
 class MagentoShop:
     """The demo shop's state, and the routes that read and change it."""
 
-    def __init__(self, token: str = API_TOKEN) -> None:
+    def __init__(
+        self,
+        token: str = API_TOKEN,
+        *,
+        integration_as_bearer: bool = False,
+        sources: tuple[str, ...] = ("default",),
+    ) -> None:
         self.token = token
+        self.integration_as_bearer = integration_as_bearer
+        self.sources = sources
+        self.base_url = ""
+        self._nonces: set[str] = set()
         self.orders: dict[int, dict[str, Any]] = {}
         self.shipments: list[dict[str, Any]] = []
         self.creditmemos: list[dict[str, Any]] = []
@@ -78,6 +107,7 @@ class MagentoShop:
         self.orders[int(order["entity_id"])] = copy.deepcopy(order)
 
     def install(self, api: StubApi) -> None:
+        self.base_url = api.url
         routes: list[tuple[str, str, Callable[[StubRequest, re.Match[str]], Answer]]] = [
             ("GET", ORDER_PATH, self._get_order),
             ("GET", SHIPMENTS_PATH, self._list(self.shipments)),
@@ -95,12 +125,49 @@ class MagentoShop:
         self, handler: Callable[[StubRequest, re.Match[str]], Answer]
     ) -> Callable[[StubRequest, re.Match[str]], Answer]:
         def answer(request: StubRequest, match: re.Match[str]) -> Answer:
-            if request.headers.get("authorization") != f"Bearer {self.token}":
-                return _error(401, "The consumer isn't authorized to access %resources.")
+            refusal = self._refusal(request)
+            if refusal:
+                return _error(401, refusal)
             with self._lock:
                 return handler(request, match)
 
         return answer
+
+    def _refusal(self, request: StubRequest) -> str | None:
+        header = request.headers.get("authorization") or ""
+        if header == f"Bearer {self.token}":
+            return None if self.integration_as_bearer else "The consumer isn't authorized to access %resources."
+        if not header.lower().startswith("oauth "):
+            return "The consumer isn't authorized to access %resources."
+        params = {  # Request::_processHeader: name="value" pairs after "OAuth ", raw-url-decoded
+            unquote(name.strip()): unquote(value.strip().strip('"'))
+            for name, _, value in (pair.partition("=") for pair in header[6:].split(","))
+            if name.strip().startswith("oauth_")
+        }
+        algorithm = {"HMAC-SHA1": hashlib.sha1, "HMAC-SHA256": hashlib.sha256}.get(
+            params.get("oauth_signature_method", "")
+        )
+        if (
+            algorithm is None
+            or params.get("oauth_consumer_key") != CONSUMER_KEY
+            or params.get("oauth_token") != self.token
+        ):
+            return "The consumer isn't authorized to access %resources."
+        with self._lock:
+            if params.get("oauth_nonce", "") in self._nonces:
+                return "The nonce is already being used by the consumer with ID 1."
+            self._nonces.add(params.get("oauth_nonce", ""))
+        signed = {k: v for k, v in params.items() if k != "oauth_signature"} | request.query
+        pairs = sorted((quote(k, safe="~"), quote(v, safe="~")) for k, v in signed.items())
+        base = "&".join(
+            quote(part, safe="~")
+            for part in (request.method.upper(), self.base_url + request.path, "&".join(f"{k}={v}" for k, v in pairs))
+        )
+        key = f"{quote(CONSUMER_SECRET, safe='~')}&{quote(ACCESS_TOKEN_SECRET, safe='~')}".encode()
+        expected = base64.b64encode(hmac.new(key, base.encode(), algorithm).digest()).decode()
+        if not hmac.compare_digest(expected, params.get("oauth_signature", "")):
+            return "The signature is invalid. Verify and try again."
+        return None
 
     @staticmethod
     def _adobe_key(request: StubRequest, match: re.Match[str]) -> Answer:
@@ -135,6 +202,11 @@ class MagentoShop:
             return _error(404, _NOT_FOUND)
         if order["state"] in {"canceled", "closed", "complete"}:
             return _error(400, "Shipment Document Validation Error(s):\nThe order does not allow a shipment.")
+        source = ((request.json() or {}).get("arguments") or {}).get("extension_attributes", {}).get("source_code")
+        if source is None and len(self.sources) > 1:
+            return _error(400, "Source code is required for the shipment in multi-source mode.")
+        if source is not None and source not in self.sources:
+            return _error(400, f'Source "{source}" does not exist.')
         body = self._record(request, order)
         by_id = {item["item_id"]: item for item in order["items"]}
         for line in body.get("items") or []:
@@ -154,7 +226,13 @@ class MagentoShop:
             for track in body.get("tracks") or []
         ]
         self.shipments.append(
-            {"entity_id": shipment_id, "order_id": order["entity_id"], "items": body.get("items"), "tracks": tracks}
+            {
+                "entity_id": shipment_id,
+                "order_id": order["entity_id"],
+                "items": body.get("items"),
+                "tracks": tracks,
+                "extension_attributes": {"source_code": source or self.sources[0]},
+            }
         )
         everything = all(_dec(i.get("qty_shipped")) >= _dec(i["qty_ordered"]) for i in order["items"])
         if everything and _dec(order.get("total_invoiced")) >= _dec(order["grand_total"]):

@@ -7,6 +7,7 @@ number) and the completion from the write-back worker.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -15,8 +16,8 @@ import pytest
 from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus, fulfillment_execution_name
 from local.client import post
-from local.deliveries import paid_delivery
-from local.platforms import demo_store, platform_names, platform_spec
+from local.deliveries import paid_delivery, sign
+from local.platforms import EVENTS, demo_store, platform_names, platform_spec, sample_headers
 from local.runtime import LocalRuntime
 from local.stubs import platform_stub
 
@@ -70,3 +71,23 @@ def test_a_forged_or_replayed_delivery_is_refused_and_changes_nothing(runtime: L
 
     after = runtime.client("dynamodb").scan(TableName="FulfillmentTable", Select="COUNT")["Count"]
     assert after == before
+
+
+def test_a_magento_order_authorized_but_not_invoiced_is_recorded_and_not_fulfilled(runtime: LocalRuntime) -> None:
+    # An authorize-only payment method places the order in state processing with everything still due: paid means
+    # nothing left due (total_due), so it waits for its invoice instead of starting fulfillment.
+    sample = EVENTS / "magento" / "mageos_02_sales.order.updated_invoiced.json"
+    delivery = json.loads(sample.read_bytes())
+    delivery["data"].update(entity_id=9318, increment_id="000009318", total_paid=None, base_total_paid=None)
+    delivery["data"].update(total_due=107.94, base_total_due=107.94, total_invoiced=None, base_total_invoiced=None)
+    signed = sign("magento", json.dumps(delivery).encode(), sample_headers(sample), "test-secret")
+
+    answer = post(f"{runtime.api_url}/webhooks/magento/{demo_store('magento')}", signed.body, signed.headers)
+
+    assert (answer.status, answer.body["status"], answer.body.get("fulfillment_started")) == (
+        202,
+        "PENDING_PAYMENT",
+        False,
+    ), answer.body
+    order = container().orders.get(str(answer.body["order_key"]))
+    assert order is not None and not order.paid and order.status is OrderStatus.PENDING_PAYMENT

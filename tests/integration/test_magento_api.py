@@ -18,9 +18,12 @@ from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 from local.stub_api import Fault, StubApi
 from local.stubs.magento import (
+    ACCESS_TOKEN_SECRET,
     API_TOKEN,
     CANCEL_PATH,
     COMMENTS_PATH,
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
     CREDITMEMOS_PATH,
     ORDER_PATH,
     REFUND_PATH,
@@ -45,7 +48,7 @@ class Sleeps(list[float]):
 
 @pytest.fixture
 def shop() -> MagentoShop:
-    return MagentoShop()
+    return MagentoShop(integration_as_bearer=True)  # most tests: a shop that takes the token as Bearer
 
 
 @pytest.fixture
@@ -504,3 +507,90 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 3.0) -> None:
 
 def _gbp(minor: int) -> Money:
     return Money(minor=minor, currency="GBP")
+
+
+def _oauth(credentials: StoreCredentials, **changes: str) -> StoreCredentials:
+    secret = changes.pop("access_token_secret", ACCESS_TOKEN_SECRET)
+    return credentials.model_copy(
+        update={
+            "api_key": CONSUMER_KEY,
+            "api_secret": CONSUMER_SECRET,
+            "extra": credentials.extra | {"access_token_secret": secret},
+            **changes,
+        }
+    )
+
+
+class TestIntegrationCredentials:
+    """A default install refuses the integration token as Bearer (oauth/consumer/enable_integration_as_bearer
+    off): the four integration credentials sign every request with OAuth 1.0a HMAC-SHA256 instead."""
+
+    @pytest.fixture
+    def default_install(self) -> Iterator[StubApi]:
+        with StubApi() as stub:
+            MagentoShop().install(stub)
+            yield stub
+
+    def test_on_a_default_install_the_bare_token_is_refused(
+        self, http: HttpClient, default_install: StubApi, credentials: StoreCredentials
+    ) -> None:
+        bearer = credentials.model_copy(update={"api_base_url": default_install.url})
+        with pytest.raises(PlatformRejected) as raised:
+            MagentoSource(http).fetch_order(STORE, bearer, "318")
+        assert raised.value.status == 401
+
+    def test_signed_requests_fetch_and_write_back_on_a_default_install(
+        self, http: HttpClient, default_install: StubApi, credentials: StoreCredentials, paid_order: Order
+    ) -> None:
+        signed = _oauth(credentials.model_copy(update={"api_base_url": default_install.url}))
+
+        fetched = MagentoSource(http).fetch_order(STORE, signed, "318")
+        shipped = MagentoWriteBack(http).apply(
+            STORE, signed, _update(paid_order, UpdateKind.SHIPPED, carrier="DHL", tracking_number="JD014600003GB")
+        )
+
+        assert fetched.number == "000000318" and shipped.done
+        (listing,) = default_install.received("GET", SHIPMENTS_PATH)  # a query string, signed with the header
+        assert listing.query == SHIPMENT_FILTER
+        for request in default_install.received():
+            assert request.headers["authorization"].startswith("OAuth ")
+            assert 'oauth_signature_method="HMAC-SHA256"' in request.headers["authorization"]
+
+    @pytest.mark.parametrize(
+        "changes", [{"access_token_secret": "wrong"}, {"api_secret": "wrong"}, {"api_token": "another-token"}]
+    )
+    def test_a_wrong_secret_or_token_is_refused(
+        self, http: HttpClient, default_install: StubApi, credentials: StoreCredentials, changes: dict[str, str]
+    ) -> None:
+        signed = _oauth(credentials.model_copy(update={"api_base_url": default_install.url}), **changes)
+        with pytest.raises(PlatformRejected) as raised:
+            MagentoSource(http).fetch_order(STORE, signed, "318")
+        assert raised.value.status == 401
+
+
+class TestMultiSourceInventory:
+    def test_a_shipment_names_the_stores_source(
+        self, http: HttpClient, credentials: StoreCredentials, paid_order: Order
+    ) -> None:
+        shop = MagentoShop(integration_as_bearer=True, sources=("default", "berlin-warehouse"))
+        store = STORE.model_copy(update={"options": {"magento_source_code": "berlin-warehouse"}})
+        with StubApi() as stub:
+            shop.install(stub)
+            at = credentials.model_copy(update={"api_base_url": stub.url})
+            update = _update(paid_order, UpdateKind.SHIPPED, carrier="DHL", tracking_number="JD014600003GB")
+            assert MagentoWriteBack(http).apply(store, at, update).done
+            (posted,) = stub.received("POST", SHIP_PATH)
+        assert posted.json()["arguments"] == {"extension_attributes": {"source_code": "berlin-warehouse"}}
+        assert shop.shipments[0]["extension_attributes"] == {"source_code": "berlin-warehouse"}
+
+    def test_a_multi_source_shop_refuses_a_shipment_without_its_source(
+        self, http: HttpClient, credentials: StoreCredentials, paid_order: Order
+    ) -> None:
+        shop = MagentoShop(integration_as_bearer=True, sources=("default", "berlin-warehouse"))
+        with StubApi() as stub:
+            shop.install(stub)
+            at = credentials.model_copy(update={"api_base_url": stub.url})
+            update = _update(paid_order, UpdateKind.SHIPPED, carrier="DHL", tracking_number="JD014600003GB")
+            with pytest.raises(PlatformRejected) as raised:
+                MagentoWriteBack(http).apply(STORE, at, update)
+        assert raised.value.status == 400 and shop.shipments == []

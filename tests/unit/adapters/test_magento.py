@@ -530,6 +530,39 @@ class TestPaymentState:
         assert order is not None
         assert (order.paid, order.cancelled) == (paid, cancelled)
 
+    def test_an_authorize_only_order_in_processing_is_not_paid(self) -> None:
+        # payment_action "authorize": the order is placed in processing with nothing invoiced or paid.
+        data = _order_data()
+        data.update(state="processing", status="processing", total_paid=None, base_total_paid=None)
+        data.update(total_due=107.94, base_total_due=107.94, total_invoiced=None)
+        order = _read(_mageos(data)).order
+        assert order is not None
+        assert (order.paid, order.cancelled) == (False, False)
+
+    def test_an_order_shipped_before_it_is_invoiced_is_not_paid(self) -> None:
+        data = _order_data()
+        data.update(total_due=107.94, base_total_due=107.94, total_paid=0.0, total_invoiced=0.0)
+        for item in data["items"]:
+            item["qty_shipped"] = item["qty_ordered"]
+        order = _read(_mageos(data)).order
+        assert order is not None and not order.paid
+
+    @pytest.mark.parametrize(
+        ("fields", "paid"),
+        [
+            ({"total_due": 0.0}, True),
+            ({"total_due": None, "base_total_due": 0.0}, True),
+            ({"total_due": None, "base_total_due": None, "total_paid": 107.94}, True),
+            ({"total_due": None, "base_total_due": None, "total_paid": 50.0}, False),
+            ({"total_due": None, "base_total_due": None, "total_paid": None}, False),  # nothing says it is paid
+        ],
+    )
+    def test_paid_is_nothing_left_due(self, fields: dict[str, Any], paid: bool) -> None:
+        data = _order_data()
+        data.update(fields)
+        order = _read(_mageos(data)).order
+        assert order is not None and order.paid is paid
+
     def test_a_closed_order_is_refunded_and_if_unshipped_cancelled(self) -> None:
         data = _order_data()
         data.update(state="closed", status="closed", total_refunded=107.94)
@@ -646,6 +679,13 @@ class TestAdobeIoEvents:
         expected = _read(_delivery(MAGEOS_INVOICED)).order
         assert event.order == expected
         assert (event.external_order_id, event.needs_fetch) == ("318", False)
+
+    def test_an_order_whose_fields_name_no_amount_due_is_fetched(self) -> None:
+        value = _stringly(_order_data())
+        for field in ("total_due", "base_total_due", "total_paid"):
+            value.pop(field, None)
+        event = _read(_adobe({"value": value}))
+        assert (event.order, event.needs_fetch, event.external_order_id) == (None, True, "318")
 
     def test_an_order_with_fields_we_cannot_map_is_fetched(self) -> None:
         value = _order_data()

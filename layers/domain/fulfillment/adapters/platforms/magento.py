@@ -1,4 +1,4 @@
-"""Magento 2 / Adobe Commerce: Mage-OS Async Events and Adobe I/O Events in, REST (Bearer token) out.
+"""Magento 2 / Adobe Commerce: Mage-OS Async Events and Adobe I/O Events in, REST (OAuth 1.0a or Bearer) out.
 
 Deliveries, told apart by their signature header:
 
@@ -9,9 +9,14 @@ Deliveries, told apart by their signature header:
   fields; unless they make a whole order, the order is fetched by ``entity_id``.
 - Commerce Webhooks (synchronous hooks): never acted on.
 
-Payment is read from the order's ``state`` (merchants rename statuses, not states): ``processing``
-and ``complete`` mean paid (invoiced); ``new``, ``pending_payment``, ``payment_review`` and
-``holded`` do not (on hold: start nothing). ``canceled`` is cancelled; ``closed`` (all refunded) is
+Paid means nothing left due: ``total_due`` (``base_total_due``; else ``grand_total`` - ``total_paid``) is zero,
+in a ``processing`` or ``complete`` state. The state alone says nothing about money: ``processing`` is also
+reached unpaid — an authorize-only payment method (``payment_action`` "authorize": the order is placed in
+``processing`` with nothing invoiced) or an order shipped before it is invoiced
+(magento2 ``Sales/Api/Data/OrderInterface::getTotalDue``; the order model computes it as grand total - total
+paid).
+``new``, ``pending_payment``, ``payment_review`` and ``holded`` never start fulfillment (on hold: start nothing);
+an event whose fields name no due or paid amount is fetched. ``canceled`` is cancelled; ``closed`` (all refunded) is
 refunded ``total_refunded``, not paid, and cancelled too when nothing was shipped. A partial refund
 keeps its state and sets ``refunded``.
 
@@ -56,6 +61,7 @@ from fulfillment.adapters.platforms._magento_adobe_io import (
     verify_adobe_io,
     verify_commerce_webhook,
 )
+from fulfillment.adapters.platforms._oauth1 import OAuth1Credentials, authorization
 from fulfillment.adapters.platforms.base import (
     PlatformAdapters,
     PlatformSpec,
@@ -77,6 +83,7 @@ PAID_STATES = frozenset({"processing", "complete"})
 CANCELLED_STATE = "canceled"
 REFUNDED_STATE = "closed"
 MAGEOS_SIGNATURE_HEADER = "x-magento-signature"
+SOURCE_OPTION = "magento_source_code"  # Store.options: the MSI source shipments leave from (multi-source shops)
 
 Amount = float | str  # REST numbers; Adobe I/O sends stored strings ("107.9400")
 EntityId = int | str
@@ -146,6 +153,9 @@ class MagentoOrder(_Lenient):
     shipping_amount: Amount | None = None
     discount_amount: Amount | None = None
     total_refunded: Amount | None = None
+    total_due: Amount | None = None
+    base_total_due: Amount | None = None
+    total_paid: Amount | None = None
     customer_id: EntityId | None = None
     customer_email: str | None = None
     customer_firstname: str | None = None
@@ -193,11 +203,21 @@ def to_order(magento: MagentoOrder, store: Store) -> Order:
         ),
         placed_at=as_utc(magento.created_at),
         source_modified_at=as_utc(magento.updated_at),
-        paid=magento.state in PAID_STATES,
+        paid=magento.state in PAID_STATES and nothing_due(magento, money) is True,
         cancelled=magento.state == CANCELLED_STATE or (magento.state == REFUNDED_STATE and nothing_shipped),
         refunded=refunded if refunded is not None and refunded.minor > 0 else None,
         platform_refs={"increment_id": magento.increment_id},
     )
+
+
+def nothing_due(magento: MagentoOrder, money: Callable[[Amount | None], Money]) -> bool | None:
+    """Whether the order has nothing left to pay (module docstring); None when its fields do not say."""
+    due = magento.total_due if magento.total_due is not None else magento.base_total_due
+    if due is not None:
+        return money(due).minor <= 0
+    if magento.total_paid is not None:
+        return money(magento.grand_total).minor - money(magento.total_paid).minor <= 0
+    return None
 
 
 def _top_level_items(items: list[MagentoItem]) -> list[tuple[MagentoItem, list[MagentoItem]]]:
@@ -331,9 +351,10 @@ class MagentoInbound:
             return self._fetch(event.topic, _entity_id(value["order_id"], "data.value.order_id"), event_id, identity)
         order_id = _entity_id(value.get("entity_id"), "data.value.entity_id")
         try:
-            order = to_order(MagentoOrder.model_validate(value), store) if "items" in value else None
+            whole = "items" in value and any(field in value for field in ("total_due", "base_total_due", "total_paid"))
+            order = to_order(MagentoOrder.model_validate(value), store) if whole else None
         except (ValidationError, InvalidMoney, ValueError):
-            order = None  # subscribed field lists vary: whatever is not a whole order is fetched
+            order = None  # subscribed field lists vary: whatever is not a whole order (with its due) is fetched
         if order is None:
             return self._fetch(event.topic, order_id, event_id, identity)
         return InboundEvent(
@@ -356,6 +377,14 @@ class MagentoInbound:
         )
 
 
+def oauth_credentials(credentials: StoreCredentials) -> OAuth1Credentials | None:
+    """The integration's OAuth 1.0a credentials, when all four are registered (``MagentoApi``)."""
+    token_secret = credentials.extra.get("access_token_secret")
+    if not (token_secret and credentials.api_key and credentials.api_secret and credentials.api_token):
+        return None
+    return OAuth1Credentials(credentials.api_key, credentials.api_secret, credentials.api_token, token_secret)
+
+
 def _scheme(request: WebhookRequest) -> str | None:
     """One answer for verify and read, so a delivery is never verified one way and read another."""
     if any(request.header(name) for name in SIGNATURE_HEADERS):
@@ -375,7 +404,16 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
 
 
 class MagentoApi:
-    """The shop's REST API with an integration token (``Authorization: Bearer``)."""
+    """The shop's REST API with an integration's credentials.
+
+    An integration's access token works as a standalone ``Bearer`` token only where the merchant enabled
+    ``oauth/consumer/enable_integration_as_bearer`` (off by default since 2.4.4: Stores › Configuration ›
+    Services › OAuth › Consumer Settings; otherwise Magento answers 401 "The consumer isn't authorized to access
+    %resources"). So when the integration's four credentials are given — consumer key (``api_key``), consumer
+    secret (``api_secret``), access token (``api_token``) and access token secret (``extra["access_token_secret"]``)
+    — every request is signed with OAuth 1.0a HMAC-SHA256 (``_oauth1``), which works on every install; an access
+    token alone is sent as ``Bearer``.
+    """
 
     def __init__(self, http: HttpClient, credentials: StoreCredentials) -> None:
         if not credentials.api_base_url or not credentials.api_token:
@@ -385,14 +423,19 @@ class MagentoApi:
         # and only a fresh apply() (which looks first) may try again.
         self._http_once = dataclasses.replace(http, attempts=1)
         self._base = credentials.api_base_url.rstrip("/") + "/rest/V1"
-        self._headers = {"Authorization": f"Bearer {credentials.api_token}"}
+        self._oauth = oauth_credentials(credentials)
+        self._bearer = f"Bearer {credentials.api_token}"
+
+    def _headers(self, method: str, url: str) -> dict[str, str]:
+        return {"Authorization": authorization(method, url, self._oauth) if self._oauth else self._bearer}
 
     def get(self, path: str, query: dict[str, str] | None = None) -> Any:
         url = self._base + path + (f"?{urlencode(query)}" if query else "")
-        return self._http.request("GET", url, headers=self._headers).json()
+        return self._http.request("GET", url, headers=self._headers("GET", url)).json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        return self._http_once.request("POST", self._base + path, headers=self._headers, json_body=body).json()
+        url = self._base + path
+        return self._http_once.request("POST", url, headers=self._headers("POST", url), json_body=body).json()
 
     def order(self, order_id: str) -> dict[str, Any]:
         document = self.get(f"/orders/{quote(order_id, safe='')}")
@@ -470,7 +513,7 @@ class MagentoWriteBack:
         marker = f"[fulfillment:{update.key}]"
         match update.kind:
             case UpdateKind.SHIPPED:
-                return self._ship(api, order_id, update)
+                return self._ship(api, order_id, update, store.options.get(SOURCE_OPTION))
             case UpdateKind.CANCELLED:
                 return self._cancel(api, order_id)
             case UpdateKind.REFUNDED:
@@ -486,27 +529,30 @@ class MagentoWriteBack:
                 return self._comment(api, order_id, f"{text} {marker}", marker)
 
     @staticmethod
-    def _ship(api: MagentoApi, order_id: str, update: StoreUpdate) -> WriteBackResult:
+    def _ship(api: MagentoApi, order_id: str, update: StoreUpdate, source_code: str | None) -> WriteBackResult:
         if not update.tracking_number:
             raise PlatformRejected("a Magento shipment needs a tracking number")
         for shipment in api.list_for_order("shipments", order_id):
             tracks = [track for track in shipment.get("tracks") or [] if isinstance(track, dict)]
             if any(str(track.get("track_number")) == update.tracking_number for track in tracks):
                 return WriteBackResult(done=True, already=True, reference=str(shipment.get("entity_id")))
-        shipment_id = api.post(
-            f"/order/{order_id}/ship",
-            {
-                "items": _items(update, full=True),
-                "notify": True,
-                "tracks": [
-                    {
-                        "track_number": update.tracking_number,
-                        "title": update.carrier or "Carrier",
-                        "carrier_code": "custom",
-                    }
-                ],
-            },
-        )
+        body: dict[str, Any] = {
+            "items": _items(update, full=True),
+            "notify": True,
+            "tracks": [
+                {
+                    "track_number": update.tracking_number,
+                    "title": update.carrier or "Carrier",
+                    "carrier_code": "custom",
+                }
+            ],
+        }
+        if source_code:
+            # Multi-Source Inventory: the source the goods left from. magento/inventory InventoryShipping's
+            # SourceDeductionProcessor deducts from the shipment's extension_attributes.source_code and falls back to
+            # the default source only in single-source mode; ShipOrder takes it in arguments.extension_attributes.
+            body["arguments"] = {"extension_attributes": {"source_code": source_code}}
+        shipment_id = api.post(f"/order/{order_id}/ship", body)
         return WriteBackResult(done=True, reference=str(shipment_id))
 
     @staticmethod
