@@ -29,7 +29,7 @@ from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
-from fulfillment.ports import Execution, StoredDelivery
+from fulfillment.ports import Execution, PlatformPayments, StoredDelivery
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
 
@@ -592,6 +592,8 @@ class FulfillmentWorld:
     warehouse: FakeWarehouse = field(default_factory=FakeWarehouse)
     inventory: InMemoryInventory = field(default_factory=InMemoryInventory)
     payments: FakePaymentGateway = field(default_factory=FakePaymentGateway)
+    platform_payments: dict[str, PlatformPayments] = field(default_factory=dict)
+    secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: "test-secret"}))
     packer: RecordingPacker = field(default_factory=RecordingPacker)
     returns: InMemoryReturnRepository = field(init=False)
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         OrderRepository,
         OrderSource,
         PaymentGateway,
+        PlatformPayments,
         ReturnRepository,
         SecretStore,
         StoreNotifier,
@@ -127,6 +128,12 @@ class Container:
         from fulfillment.adapters.platforms.registry import Projection
 
         return Projection(self.platform_adapters, lambda adapters: adapters.write_back)
+
+    @cached_property
+    def platform_payments(self) -> Mapping[str, PlatformPayments]:
+        from fulfillment.adapters.platforms.registry import Projection
+
+        return Projection(self.platform_adapters, lambda adapters: adapters.payments)
 
     @cached_property
     def deliveries(self) -> DeliveryLog:

@@ -261,6 +261,19 @@ class PaymentGateway(Protocol):
         """Record the carrier's cash collection on delivery: ``collected``, or ``already``."""
 
 
+class PlatformPayments(Protocol):
+    """Moves the money a store platform holds for an order (``PaymentMethod.PLATFORM_AUTHORIZED``, ``PREPAID``),
+    through the platform's own API, as far as its ``PaymentCapabilities`` say it can. Exactly once: each call
+    first reads what the platform already did for the key (a capture transaction, a refund marked with it)
+    and answers ``already`` instead of moving money again. A refusal raises ``PlatformRejected`` (or
+    ``PaymentDeclined`` for a capture the gateway declined) and moves nothing; ``TransientError`` is safe to retry."""
+
+    def capture(
+        self, store: Store, credentials: StoreCredentials, order: Order, amount: Money, idempotency_key: str
+    ) -> PaymentResult:
+        """``captured``; ``pending`` where the platform captures asynchronously; ``already`` if it was."""
+
+
 class OpenReturnDeps(Protocol):
     """What opening a return needs (``returns.request.request_return``): intake opens the ones stores report."""
 
@@ -329,6 +342,10 @@ class StepDeps(Protocol):
     def inventory(self) -> Inventory: ...
     @property
     def payments(self) -> PaymentGateway: ...
+    @property
+    def platform_payments(self) -> Mapping[str, PlatformPayments]: ...
+    @property
+    def secrets(self) -> SecretStore: ...
     @property
     def packer(self) -> Callable[[Order], list[Package]]: ...
 

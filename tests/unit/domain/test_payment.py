@@ -111,7 +111,7 @@ class TestResultAndErrors:
             "reference": "ch_1",
         }
         with pytest.raises(ValidationError):
-            PaymentResult.model_validate({"status": "pending", "amount": money("1.00"), "reference": "x"})
+            PaymentResult.model_validate({"status": "authorized", "amount": money("1.00"), "reference": "x"})
 
     def test_a_decline_is_a_business_error_the_state_machine_catches_by_name(self) -> None:
         error = PaymentDeclined("card declined", "insufficient_funds")

@@ -98,6 +98,8 @@ def _merge(current: Order, incoming: Order) -> bool:
     if is_newer and current.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.RECEIVED):
         for field in _SNAPSHOT_FIELDS:
             setattr(current, field, getattr(incoming, field))
+    if is_newer:
+        current.payment.refreshed_from(incoming.payment)  # authorized → paid once captured, …; what we did stays
     current.source_modified_at = max(current.source_modified_at, incoming.source_modified_at)
     current.paid = current.paid or incoming.paid
     current.cancelled = current.cancelled or newly_cancelled

@@ -178,12 +178,43 @@ class Wait(BaseModel):
 
 
 class PaymentRecord(BaseModel):
-    """What we did with the order's money: how it is paid and what we captured or collected, with the reference."""
+    """Who holds the order's money and what we did with it.
 
-    method: str | None = None  # ``model.payment.PaymentMethod``
-    captured: Money | None = None  # captured through our payment gateway
+    The platform adapter fills in the first part from the store's own payload (``method``, ``gateway``, and for an
+    authorization still to capture on the platform its amount, transaction ids and expiry); the steps fill in the
+    second (what was captured, collected, refunded, and a refund the platform could not make)."""
+
+    method: str | None = None  # ``model.payment.PaymentMethod``: who holds the money
+    gateway: str = ""  # how the platform says it was paid: Woo "stripe", Shopify "shopify_payments", Magento "checkmo"
+    authorized: Money | None = None  # authorized on the platform and not captured yet
+    # The platform's ids of the authorization(s) to capture: Shopify parent transaction gids, BigCommerce and
+    # Magento transaction ids. Empty where the platform captures by the order alone.
+    authorization_ids: list[str] = Field(default_factory=list)
+    authorization_expires_at: datetime | None = None  # where the platform tells it (Shopify authorizationExpiresAt)
+    captured: Money | None = None  # captured by us (through the platform or our payment gateway)
+    capture_pending: bool = False  # asked for and accepted, not yet settled (BigCommerce captures asynchronously)
     collected: Money | None = None  # cash the carrier collected on delivery
-    reference: str | None = None  # the gateway's reference for it
+    reference: str | None = None  # the platform's or gateway's reference for the capture or collection
+    # A capture the platform's API cannot make (``PaymentCapabilities``): what an operator must do, and by when.
+    capture_task: str | None = None
+
+    def as_told(self) -> PaymentRecord:
+        """Only what the platform told (a reopened order's fresh attempt keeps who holds the money)."""
+        return PaymentRecord(
+            method=self.method,
+            gateway=self.gateway,
+            authorized=self.authorized,
+            authorization_ids=list(self.authorization_ids),
+            authorization_expires_at=self.authorization_expires_at,
+        )
+
+    def refreshed_from(self, platform: PaymentRecord) -> None:
+        """A newer snapshot's view of the payment: what the platform tells replaces ours, what we did stays."""
+        if platform.method is None:
+            return
+        self.method, self.gateway = platform.method, platform.gateway
+        self.authorized, self.authorization_ids = platform.authorized, list(platform.authorization_ids)
+        self.authorization_expires_at = platform.authorization_expires_at
 
 
 class ReturnLedger(BaseModel):

@@ -24,7 +24,7 @@ from fulfillment.aggregates import load_order, update_order
 from fulfillment.errors import OrderInvalid, RerunRefused
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.lifecycle import TERMINAL
-from fulfillment.model.order import PaymentRecord, Wait
+from fulfillment.model.order import Wait
 from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.ports import Execution, Executions, OrderRepository
 
@@ -137,7 +137,7 @@ def _start_new_attempt(order: Order, by: str, reason: str) -> Order:
     order.inspection_attempts = 0
     order.wait = Wait()
     order.carrier = order.tracking_number = None
-    order.packages, order.short, order.payment = [], {}, PaymentRecord()
+    order.packages, order.short, order.payment = [], {}, order.payment.as_told()
     order.transition_to(
         OrderStatus.RECEIVED,
         f"reopened by {by}{_why(reason)}: fulfillment attempt {order.attempt + 1}",

@@ -24,8 +24,9 @@ from pydantic import ValidationError
 from pydantic_core import from_json
 
 from fulfillment.errors import InvalidSignature, MalformedPayload
+from fulfillment.model.capabilities import NO_PAYMENT_API, PaymentCapabilities
 from fulfillment.model.limits import MAX_JSON_DEPTH
-from fulfillment.ports import InboundPlatform, OrderSource, StoreWriteBack
+from fulfillment.ports import InboundPlatform, OrderSource, PlatformPayments, StoreWriteBack
 
 if TYPE_CHECKING:
     from fulfillment.adapters.http_client import HttpClient
@@ -36,6 +37,7 @@ class PlatformAdapters:
     inbound: InboundPlatform
     write_back: StoreWriteBack | None = None
     source: OrderSource | None = None
+    payments: PlatformPayments | None = None  # capture (and later refund, void) through the platform's API
 
 
 # (sample body, its recorded headers, the store's webhook secret, now as Unix time) → (body, headers) as the
@@ -60,6 +62,8 @@ class PlatformSpec:
     # How old that signed time may be: the platform's own retry window where its retries keep the original time
     # (Ecwid), otherwise the ±5 minutes of clock skew. Replays inside it are the delivery log's to catch.
     max_age_seconds: int = 300
+    # What the platform's API can do with the order's money (``model/capabilities.py``); everything consults it.
+    payments: PaymentCapabilities = NO_PAYMENT_API
 
 
 def hmac_sha256_base64(key: bytes, message: bytes) -> str:

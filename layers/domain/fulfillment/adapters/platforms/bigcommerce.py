@@ -13,6 +13,9 @@ Status rule (``status_id``; labels are renamable, ids are not):
   2 Shipped, 10 Completed, 14 Partially Refunded (the rest of the order is still paid for).
   Not paid: 0 Incomplete, 1 Pending, 7 Awaiting Payment, 12 Manual Verification Required, 13 Disputed.
 - cancelled: 5 Cancelled, 6 Declined, 4 Refunded (nothing is left to fulfil).
+- who holds the money (``payment_status``): ``authorized`` (or ``capture pending``) is an authorization we
+  capture through ``POST /v3/orders/{id}/payment_actions/capture`` (the order enters fulfillment with that
+  obligation); ``payment_method`` "Cash on Delivery" is cash on delivery; otherwise a paid status is paid.
 - refunded: ``refunded_amount`` when above zero; the grand total for 4 Refunded if it says zero.
 - reported returns, read only when the order says something was refunded (so an order without refunds
   costs no extra call): each of ``GET /v3/orders/{id}/payment_actions/refunds`` (id ``refund-<id>``): its
@@ -53,8 +56,10 @@ from fulfillment.adapters.platforms.base import (
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import ReportedLine, StoreReturnReport
+from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -64,6 +69,10 @@ TOLERANCE_SECONDS = 300
 AWAITING_FULFILLMENT, COMPLETED, CANCELLED, REFUNDED = 11, 10, 5, 4
 PAID_STATUSES = frozenset({11, 9, 8, 3, 2, 10, 14})
 CANCELLED_STATUSES = frozenset({5, 6, 4})
+# V2 Order ``payment_status`` values of an authorization not yet captured (a capture we asked for is pending).
+# https://developer.bigcommerce.com/docs/rest-management/orders (payment_status); payment actions:
+# https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions
+AUTHORIZED_PAYMENT_STATUSES = frozenset({"authorized", "capture pending"})
 # PROCESSING may move an order to Awaiting Fulfillment only from these; any other status is either
 # further along (leave it) or held/cancelled by the merchant (never overwrite).
 BEFORE_FULFILLMENT = frozenset({0, 1, 7})
@@ -238,6 +247,9 @@ class BcOrder(_Lenient):
     coupon_discount: Amount = "0"
     refunded_amount: Amount = "0"
     billing_address: BcAddress
+    # "authorized", "captured", "capture pending", "void", "void pending", "partially refunded", "refunded", …
+    payment_status: Text = ""
+    payment_method: Text = ""  # "Credit Card", "Cash on Delivery", "Manual", …
 
 
 def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: list[BcShippingAddress]) -> Order:
@@ -247,6 +259,11 @@ def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: l
         return Money.parse(value, currency)
 
     billing = raw.billing_address.to_address()
+    payment = platform_payment(
+        paid=raw.status_id in PAID_STATUSES,
+        gateway=raw.payment_method,
+        authorized=money(raw.total_inc_tax) if raw.payment_status.lower() in AUTHORIZED_PAYMENT_STATUSES else None,
+    )
     refunded = money(raw.refunded_amount)
     if refunded.minor <= 0:
         refunded = money(raw.total_inc_tax) if raw.status_id == REFUNDED else refunded
@@ -285,9 +302,10 @@ def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: l
         ),
         placed_at=raw.date_created,
         source_modified_at=raw.date_modified,
-        paid=raw.status_id in PAID_STATUSES,
+        paid=enters_fulfillment(payment, raw.status_id in PAID_STATUSES) and raw.status_id not in CANCELLED_STATUSES,
         cancelled=raw.status_id in CANCELLED_STATUSES,
         refunded=refunded if refunded.minor > 0 else None,
+        payment=payment,
         platform_refs={"order_address_id": str(addresses[0].id)} if addresses else {},
     )
 
@@ -612,4 +630,15 @@ SPEC = PlatformSpec(
     paid_sample="02_store_order_statusUpdated_paid.json",
     sign_sample=sign_sample,
     signs_timestamp=True,
+    payments=PaymentCapabilities(
+        # POST /v3/orders/{id}/payment_actions/capture takes no amount and answers before the gateway settles:
+        # payment_status "capture pending" until the transactions say captured; refunds through the refund
+        # quote's methods; POST …/payment_actions/void releases an authorization. Cancelling (status 5) moves
+        # no money. https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions
+        capture=Capture.WHOLE,
+        capture_async=True,
+        refund=Refund.ONLINE,
+        void=True,
+        how="payment_actions/capture (asynchronous), refund_quotes + refunds, payment_actions/void",
+    ),
 )

@@ -70,8 +70,10 @@ from fulfillment.adapters.platforms.base import (
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, Totals
+from fulfillment.model.capabilities import NO_PAYMENT_API
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import ReportedLine, StoreReturnReport, order_key
+from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -153,6 +155,7 @@ class EcwidOrder(_Lenient):
     email: str | None = None
     customer_id: int | None = None
     payment_status: str | None = None
+    payment_method: str | None = None  # the method's name as the merchant set it ("Cash on delivery")
     fulfillment_status: str | None = None
     subtotal: float | str | None = None
     total: float | str
@@ -224,6 +227,9 @@ def to_order(raw: EcwidOrder, store: Store, currency: str) -> Order:
     refunded = money(raw.refunded_amount)
     payment = (raw.payment_status or "").upper()
     fulfillment = (raw.fulfillment_status or "").upper()
+    # Ecwid's API takes no capture, refund or void: who holds the money is paid or cash on delivery, nothing else.
+    record = platform_payment(paid=payment in PAID_STATUSES, gateway=raw.payment_method or "")
+    cancelled = payment in CANCELLED_PAYMENT_STATUSES or fulfillment in CANCELLED_FULFILLMENT_STATUSES
     return Order(
         store_id=store.store_id,
         platform="ecwid",
@@ -247,8 +253,9 @@ def to_order(raw: EcwidOrder, store: Store, currency: str) -> Order:
         ),
         placed_at=raw.placed_at(),
         source_modified_at=from_unix(raw.update_timestamp),
-        paid=payment in PAID_STATUSES,
-        cancelled=payment in CANCELLED_PAYMENT_STATUSES or fulfillment in CANCELLED_FULFILLMENT_STATUSES,
+        paid=payment in PAID_STATUSES or (enters_fulfillment(record, False) and not cancelled),
+        payment=record,
+        cancelled=cancelled,
         refunded=refunded if refunded.minor > 0 else None,
         platform_refs={"internal_id": str(raw.internal_id)} if raw.internal_id is not None else {},
         reported_returns=_reported_return(raw, store, lines, refunded if payment in REFUND_STATUSES else None),
@@ -494,4 +501,5 @@ SPEC = PlatformSpec(
     sign_sample=sign_sample,
     signs_timestamp=True,
     max_age_seconds=RETRY_WINDOW_SECONDS,
+    payments=NO_PAYMENT_API,  # Ecwid's REST API changes order labels only: it moves no money
 )

@@ -73,13 +73,16 @@ from fulfillment.adapters.platforms.base import (
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.limits import MAX_QUANTITY
-from fulfillment.model.order import ReportedLine, StoreReturnReport
+from fulfillment.model.order import PaymentRecord, ReportedLine, StoreReturnReport
+from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
 PAID_STATES = frozenset({"processing", "complete"})
+OPEN_STATES = frozenset({"new", "processing", "complete"})  # neither held, in review, cancelled nor closed
 CANCELLED_STATE = "canceled"
 REFUNDED_STATE = "closed"
 MAGEOS_SIGNATURE_HEADER = "x-magento-signature"
@@ -142,6 +145,14 @@ class _Extensions(_Lenient):
     shipping_assignments: list[_ShippingAssignment] = Field(default_factory=list)
 
 
+class MagentoPayment(_Lenient):
+    """``OrderPaymentInterface``: the method code and, for an authorize-only method, what it authorized."""
+
+    method: str = ""  # "checkmo", "cashondelivery", "braintree", "payflowpro", …
+    amount_authorized: Amount | None = None
+    last_trans_id: str | None = None  # the gateway's transaction id of the authorization
+
+
 class MagentoOrder(_Lenient):
     entity_id: EntityId
     increment_id: str
@@ -156,6 +167,7 @@ class MagentoOrder(_Lenient):
     total_due: Amount | None = None
     base_total_due: Amount | None = None
     total_paid: Amount | None = None
+    payment: MagentoPayment = Field(default_factory=MagentoPayment)
     customer_id: EntityId | None = None
     customer_email: str | None = None
     customer_firstname: str | None = None
@@ -180,6 +192,7 @@ def to_order(magento: MagentoOrder, store: Store) -> Order:
     refunded = money(magento.total_refunded) if magento.total_refunded is not None else None
     nothing_shipped = all(_quantity(item.qty_shipped, allow_zero=True) == 0 for item in magento.items)
     customer_name = f"{magento.customer_firstname or ''} {magento.customer_lastname or ''}".strip()
+    payment = _payment(magento, money)
     return Order(
         store_id=store.store_id,
         platform="magento",
@@ -203,7 +216,8 @@ def to_order(magento: MagentoOrder, store: Store) -> Order:
         ),
         placed_at=as_utc(magento.created_at),
         source_modified_at=as_utc(magento.updated_at),
-        paid=magento.state in PAID_STATES and nothing_due(magento, money) is True,
+        paid=enters_fulfillment(payment, paid_by_status(magento, money)) and magento.state in OPEN_STATES,
+        payment=payment,
         cancelled=magento.state == CANCELLED_STATE or (magento.state == REFUNDED_STATE and nothing_shipped),
         refunded=refunded if refunded is not None and refunded.minor > 0 else None,
         platform_refs={"increment_id": magento.increment_id},
@@ -218,6 +232,32 @@ def nothing_due(magento: MagentoOrder, money: Callable[[Amount | None], Money]) 
     if magento.total_paid is not None:
         return money(magento.grand_total).minor - money(magento.total_paid).minor <= 0
     return None
+
+
+def paid_by_status(magento: MagentoOrder, money: Callable[[Amount | None], Money]) -> bool:
+    return magento.state in PAID_STATES and nothing_due(magento, money) is True
+
+
+def _payment(magento: MagentoOrder, money: Callable[[Amount | None], Money]) -> PaymentRecord:
+    """An authorize-only method leaves the order ``processing`` with nothing invoiced (``total_due`` the whole
+    total, ``payment.amount_authorized`` set): captured by an invoice with ``capture: true``. A cash on delivery
+    order stays ``new`` until it is invoiced on delivery, and is fulfilled all the same.
+    https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-create-invoice/"""
+    due = magento.total_due if magento.total_due is not None else magento.base_total_due
+    left = money(due) if due is not None else money(magento.grand_total) - money(magento.total_paid)
+    authorized = magento.payment.amount_authorized
+    holds = (
+        magento.state in PAID_STATES
+        and nothing_due(magento, money) is False
+        and authorized is not None
+        and money(authorized).minor > 0
+    )
+    return platform_payment(
+        paid=paid_by_status(magento, money),
+        gateway=magento.payment.method,
+        authorized=left if holds else None,
+        authorization_ids=(magento.payment.last_trans_id or "",),
+    )
 
 
 def _top_level_items(items: list[MagentoItem]) -> list[tuple[MagentoItem, list[MagentoItem]]]:
@@ -647,4 +687,14 @@ SPEC = PlatformSpec(
     identity_key="platform_store_id",
     paid_sample="mageos_02_sales.order.updated_invoiced.json",
     sign_sample=sign_sample,
+    payments=PaymentCapabilities(
+        # POST /V1/order/{id}/invoice {"capture": true} captures online; POST /V1/invoice/{id}/refund is an online
+        # credit memo where the method refunds online (else offline: recorded only); cancelling an uninvoiced
+        # order voids its authorization, an invoiced one cannot be cancelled (Order::canCancel()).
+        # https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-create-invoice/
+        capture=Capture.WHOLE,
+        refund=Refund.ONLINE_IF_GATEWAY,
+        void=True,
+        how="invoice with capture: true; credit memo on the invoice (online where the method can); cancel voids",
+    ),
 )

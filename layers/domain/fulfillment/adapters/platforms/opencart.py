@@ -57,8 +57,10 @@ from fulfillment.adapters.platforms.base import (
 )
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.capabilities import NO_PAYMENT_API
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import StoreReturnReport
+from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -68,6 +70,7 @@ TOLERANCE_SECONDS = 300
 PAID_STATUSES = frozenset({2, 3, 5, 15})
 CANCELLED_STATUSES = frozenset({7, 8, 10, 14, 16})
 REFUNDED_STATUSES = frozenset({11, 12, 13})
+NOT_FULFILLABLE = CANCELLED_STATUSES | REFUNDED_STATUSES | {0}  # 0: a "missing" order, never confirmed
 SHIPPED, COMPLETE, CANCELED, REFUNDED = 3, 5, 7, 11
 DISCOUNT_CODES = frozenset({"coupon", "voucher", "reward", "credit", "discount"})
 HISTORY_ROUTE = "extension/order_webhook/module/order_webhook.history"
@@ -135,6 +138,14 @@ class OcOrder(_Lenient):
     date_modified: datetime | None = None
     products: list[OcProduct]
     totals: list[OcTotal] = Field(default_factory=list)
+    # OpenCart 4: {"name", "code": "cod.cod"}; OpenCart 3: the name here and the code in payment_code.
+    payment_method: dict[str, Any] | str | None = None
+    payment_code: str = ""
+
+    def payment_gateway(self) -> str:
+        if isinstance(self.payment_method, dict):
+            return str(self.payment_method.get("code") or "").partition(".")[0]
+        return self.payment_code
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +305,7 @@ def to_order(raw: OcOrder, store: Store, occurred_at: int | None, paid_statuses:
     modified = from_unix(occurred_at) if occurred_at is not None else _utc(raw.date_modified or raw.date_added, offset)
     status = raw.order_status_id
     billing = raw.billing.to_address(raw.telephone)
+    payment = platform_payment(paid=status in paid_statuses, gateway=raw.payment_gateway())
     return Order(
         store_id=store.store_id,
         platform="opencart",
@@ -317,7 +329,9 @@ def to_order(raw: OcOrder, store: Store, occurred_at: int | None, paid_statuses:
         ),
         placed_at=_utc(raw.date_added, offset),
         source_modified_at=modified,
-        paid=status in paid_statuses,
+        # OpenCart has no payment API: a paid status is paid; cash on delivery ("cod") is fulfilled while pending.
+        paid=enters_fulfillment(payment, status in paid_statuses) and status not in NOT_FULFILLABLE,
+        payment=payment,
         cancelled=status in CANCELLED_STATUSES or status in REFUNDED_STATUSES,
         refunded=grand_total if status in REFUNDED_STATUSES else None,
     )
@@ -495,4 +509,5 @@ SPEC = PlatformSpec(
     paid_sample="02_order_status_processing_paid.json",
     sign_sample=sign_sample,
     signs_timestamp=True,
+    payments=NO_PAYMENT_API,  # OpenCart has no payment API; our extension only reports orders
 )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import PlatformAdapters, PlatformSpec
+from fulfillment.model.capabilities import NO_PAYMENT_API, PaymentCapabilities
 
 _PACKAGE = __name__.rpartition(".")[0]
 _NOT_PLATFORMS = frozenset({"base", "registry"})
@@ -44,6 +45,14 @@ def platform_spec(name: str) -> PlatformSpec:
     if not isinstance(spec, PlatformSpec) or spec.name != name:
         raise TypeError(f"{_PACKAGE}.{name}.SPEC is not the PlatformSpec of {name!r}")
     return spec
+
+
+def payment_capabilities(name: str) -> PaymentCapabilities:
+    """What the platform's API can do with an order's money; a platform we do not know can do nothing."""
+    try:
+        return platform_spec(name).payments
+    except KeyError:
+        return NO_PAYMENT_API
 
 
 def platform_specs() -> list[PlatformSpec]:

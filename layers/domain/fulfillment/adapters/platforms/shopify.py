@@ -11,8 +11,9 @@ Topics: ``orders/create|updated|paid|cancelled|fulfilled|partially_fulfilled`` c
 ``refunds[]`` then holds every refund so far). Anything else is acknowledged and ignored.
 
 Status rule (``financial_status``, ``cancelled_at``):
-- paid: ``paid``, ``partially_refunded``, ``refunded`` and ``authorized`` (the payment is secured and
-  is captured when fulfilled, Shopify's manual-capture flow). Not paid: ``pending``, ``partially_paid``,
+- paid: ``paid``, ``partially_refunded``, ``refunded``. ``authorized`` enters fulfillment as an authorization
+  we capture through Shopify (``PaymentMethod.PLATFORM_AUTHORIZED``, Shopify's manual-capture flow); ``pending``
+  with the Cash on Delivery gateway as cash on delivery. Not paid: other ``pending``, ``partially_paid``,
   ``voided``, ``expired``.
 - cancelled: ``cancelled_at`` set, or nothing left to collect (``refunded``, ``voided``).
 - refunded: the sum of successful ``refund`` transactions in ``refunds[]``.
@@ -63,8 +64,10 @@ from fulfillment.errors import (
     TransientError,
 )
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
-from fulfillment.model.order import ReportedLine, StoreReturnReport
+from fulfillment.model.order import PaymentRecord, ReportedLine, StoreReturnReport
+from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -80,7 +83,7 @@ ORDER_TOPICS = frozenset(
     }
 )
 REFUND_TOPIC = "refunds/create"
-PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded", "authorized"})
+PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 CANCELLED_STATUSES = frozenset({"refunded", "voided"})
 TAGS = {UpdateKind.PROCESSING: "fulfillment-started", UpdateKind.COMPLETED: "fulfillment-completed"}
 FULFILLABLE_ORDER_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
@@ -214,6 +217,9 @@ class ShopifyOrder(_Lenient):
     customer: ShopifyCustomer | None = None
     line_items: list[ShopifyLineItem]
     refunds: list[ShopifyRefund] = []
+    gateway: str | None = None  # deprecated in the REST Order, still sent: the first of payment_gateway_names
+    payment_gateway_names: list[str] = []
+    total_outstanding: str | None = None  # what is left to capture or collect
 
 
 def shopify_signature(secret: str, body: bytes) -> str:
@@ -252,6 +258,7 @@ def to_order(shop: ShopifyOrder, store: Store) -> Order:
     shipping_address = shop.shipping_address.to_address() if shop.shipping_address else billing
     customer = shop.customer or ShopifyCustomer()
     status = shop.financial_status or ""
+    payment = _payment(shop, money, status)
     return Order(
         store_id=store.store_id,
         platform="shopify",
@@ -275,12 +282,26 @@ def to_order(shop: ShopifyOrder, store: Store) -> Order:
         ),
         placed_at=as_utc(shop.created_at),
         source_modified_at=as_utc(shop.updated_at),
-        paid=status in PAID_STATUSES,
+        paid=enters_fulfillment(payment, status in PAID_STATUSES),
         cancelled=shop.cancelled_at is not None or status in CANCELLED_STATUSES,
         refunded=refunded if refunded.minor > 0 else None,
+        payment=payment,
         platform_refs={"admin_graphql_api_id": shop.admin_graphql_api_id or order_gid(str(shop.id))},
         reported_returns=tuple(_reported(refund, money, currency) for refund in shop.refunds if refund.id),
     )
+
+
+def _payment(shop: ShopifyOrder, money: Callable[[str], Money], status: str) -> PaymentRecord:
+    """``financial_status`` ``authorized``: Shopify holds an authorization we capture (``orderCapture``) for the
+    outstanding total; the authorization's transaction id and expiry are not in the REST Order, so the capture
+    reads them from the order's transactions. ``pending`` with the COD gateway is cash on delivery.
+    https://shopify.dev/docs/api/admin-rest/latest/resources/order (financial_status, payment_gateway_names)"""
+    gateway = shop.gateway or next(iter(shop.payment_gateway_names), "")
+    authorized = None
+    if status == "authorized":
+        outstanding = money(shop.total_outstanding or "0")
+        authorized = outstanding if outstanding.minor > 0 else money(shop.total_price)
+    return platform_payment(paid=status in PAID_STATUSES, gateway=gateway, authorized=authorized)
 
 
 def _reported(refund: ShopifyRefund, money: Callable[[str], Money], currency: str) -> StoreReturnReport:
@@ -631,4 +652,14 @@ SPEC = PlatformSpec(
     identity_key="shop_domain",
     paid_sample="02_orders_paid.json",
     sign_sample=sign_sample,
+    payments=PaymentCapabilities(
+        # orderCapture takes an amount up to the authorization (multi-capture on Shopify Plus), synchronously;
+        # refundCreate refunds to the original transactions; orderCancel(refund: true) refunds, and voids
+        # authorizations whatever ``refund`` says. https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderCapture
+        capture=Capture.PARTIAL,
+        refund=Refund.ONLINE,
+        cancel_with_refund=True,
+        void=True,
+        how="orderCapture (parent transaction, finalCapture); refundCreate; orderCancel(refund: true) voids",
+    ),
 )

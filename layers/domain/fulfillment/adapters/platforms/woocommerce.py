@@ -1,7 +1,8 @@
 """WooCommerce webhooks: ``X-WC-Webhook-Signature`` = base64(HMAC-SHA256(secret, raw body)).
 
 Woo has no paid/cancelled topics: payment is read from the order's ``status`` (``processing``
-and ``completed`` mean paid; ``pending``, ``on-hold``, ``failed`` and drafts do not).
+and ``completed`` mean paid; ``on-hold`` with an uncaptured card charge is an authorization we capture
+through the status change; ``pending``, other ``on-hold``, ``failed`` and drafts are not paid).
 ``refunds[]`` ({id, reason, total}) name no lines: each is reported as money refunded only.
 
 A line whose product was deleted arrives with ``"sku": null`` (``WC_REST_Orders_V2_Controller::
@@ -16,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +27,15 @@ from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import PlatformAdapters, PlatformSpec, as_utc, first_error, same_signature
 from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
+from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
-from fulfillment.model.order import StoreReturnReport
+from fulfillment.model.order import PaymentRecord, StoreReturnReport
+from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
 PAID_STATUSES = frozenset({"processing", "completed"})
+AUTHORIZED_STATUS = "on-hold"  # what authorize-only gateways leave an order in until it is captured
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
 _HTML_ENTITIES = (
     ("&lt;", "<"),
@@ -92,6 +96,11 @@ class WooRefund(_Lenient):
     total: str = "0"  # negative: "-17.26"
 
 
+class WooMeta(_Lenient):
+    key: str = ""
+    value: Any = None
+
+
 class WooOrder(_Lenient):
     id: int
     number: str = ""
@@ -110,6 +119,28 @@ class WooOrder(_Lenient):
     line_items: list[WooLineItem]
     refunds: list[WooRefund] = []
     payment_method: str = ""  # the gateway id: "cod" is cash on delivery, "bacs" a bank transfer, …
+    transaction_id: str = ""  # the gateway's charge / PaymentIntent id
+    meta_data: list[WooMeta] = []
+
+    def meta(self, key: str) -> str:
+        return next((str(item.value) for item in self.meta_data if item.key == key), "")
+
+
+def _payment(woo: WooOrder, money: Callable[[str], Money]) -> PaymentRecord:
+    """``on-hold`` with an uncaptured charge is an authorization left on the store: the Stripe extension's
+    "authorize only" (``_stripe_charge_captured`` = ``no``; it captures when the order moves to processing or
+    completed, ``WC_Stripe_Order_Handler::capture_payment``) and WooPayments' manual capture
+    (``_intention_status`` = ``requires_capture``). Any other ``on-hold`` (a bank transfer) is not paid.
+    https://woocommerce.com/document/stripe/admin-experience/order-statuses/"""
+    uncaptured = woo.meta("_stripe_charge_captured") == "no" or woo.meta("_intention_status") == "requires_capture"
+    holds = woo.status == AUTHORIZED_STATUS and uncaptured
+    intent = woo.transaction_id or woo.meta("_stripe_intent_id") or woo.meta("_intent_id")
+    return platform_payment(
+        paid=woo.status in PAID_STATUSES,
+        gateway=woo.payment_method,
+        authorized=money(woo.total) if holds else None,
+        authorization_ids=(intent,),
+    )
 
 
 def woocommerce_signature(secret: str, body: bytes) -> str:
@@ -182,6 +213,7 @@ class WooCommerceInbound:
             refs["flagged"] = f"product deleted in WooCommerce, nothing to pick by SKU: {', '.join(deleted)}"
         items_total = sum((money(item.subtotal) for item in woo.line_items), Money.zero(currency))
         billing = woo.billing.to_address()
+        payment = _payment(woo, money)
         return Order(
             store_id=store.store_id,
             platform="woocommerce",
@@ -205,8 +237,9 @@ class WooCommerceInbound:
             ),
             placed_at=as_utc(woo.date_created_gmt),
             source_modified_at=as_utc(woo.date_modified_gmt),
-            paid=woo.status in PAID_STATUSES,
+            paid=enters_fulfillment(payment, woo.status in PAID_STATUSES),
             cancelled=woo.status in CANCELLED_STATUSES,
+            payment=payment,
             platform_refs=refs,
             # The webhook names no refunded lines: each refund is money only (a note, no return).
             reported_returns=tuple(
@@ -409,4 +442,15 @@ SPEC = PlatformSpec(
     identity_key="site_url",
     paid_sample="order_updated_paid.json",
     sign_sample=sign_sample,
+    payments=PaymentCapabilities(
+        # No capture call: the Stripe extension captures an authorized charge when the order moves to processing
+        # or completed, and cancels it when the order is cancelled (WC_Stripe_Order_Handler); other gateways need
+        # a person. POST /wc/v3/orders/{id}/refunds with api_refund: true refunds through the gateway, and fails
+        # where the gateway cannot. https://woocommerce.github.io/woocommerce-rest-api-docs/#create-a-refund
+        capture=Capture.WHOLE,
+        refund=Refund.ONLINE_IF_GATEWAY,
+        void=True,
+        captures_on_status=frozenset({"stripe"}),
+        how="status processing captures (Stripe extension); refunds with api_refund: true; cancelled voids",
+    ),
 )
