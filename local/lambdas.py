@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from local.aws_calls import acting_as
 from local.template import FunctionSpec
 
 # Local Lambdas share two cores, one interpreter and moto with every other function and the simulators: the same
@@ -146,7 +147,8 @@ class LocalFunction:
             try:
                 if container is None:  # a cold start: the import counts against the Timeout, as Lambda's init does
                     container = self._import_handler()
-                outcome["payload"] = self._scaled(container[1](event, context))
+                with acting_as(self.spec.logical_id):  # its AWS calls are its role's (local/aws_calls.py)
+                    outcome["payload"] = self._scaled(container[1](event, context))
             except SandboxTimedOut:
                 pass
             except Exception as error:  # a handler failure becomes a Lambda function error, as on AWS

@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local import aws_calls
 from local.lambdas import TIMEOUT_SCALE, LocalFunction, merged_environment, one_log_context_per_invocation
 from local.moto_workarounds import answer_survives_heartbeat_setup
 from local.payment_simulator import PaymentSimulator
 from local.platforms import STORES_FILE
 from local.queues import QueuePoller, local_queue_attributes
+from local.schedules import Scheduler, start_schedules
 from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
 from local.stub_api import StubApi
 from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, duration_outputs, scale_durations
@@ -118,6 +120,7 @@ class LocalRuntime:
         self.warehouse: WarehouseSimulator | None = None
         self.platform_apis: dict[str, StubApi] = {}  # a stub of each store platform's API, by platform
         self.pollers: dict[str, QueuePoller] = {}  # by queue logical id
+        self.schedules: list[Scheduler] = []  # the template's Schedule events (local/schedules.py)
         self._moto: Any = None
         self._http: ThreadingHTTPServer | None = None
         self._serving = False
@@ -130,6 +133,7 @@ class LocalRuntime:
     def start(self) -> LocalRuntime:
         global _active
         _install_hook()
+        aws_calls.install()
         cfg = self.config
         self._set_env(
             {
@@ -194,6 +198,7 @@ class LocalRuntime:
         self._provision(template)
         _active = self
         self._start_pollers(template, specs)
+        self.schedules = start_schedules(template.resources, self.functions, cfg.wait_scale)
         threading.Thread(target=self._http.serve_forever, name="local-http-api", daemon=True).start()
         self._serving = True
         return self
@@ -202,6 +207,8 @@ class LocalRuntime:
         global _active
         for poller in self.pollers.values():
             poller.stop()
+        for schedule in self.schedules:
+            schedule.stop()
         for server in (self.carrier, self.warehouse, self.payments, *self.platform_apis.values()):
             if server:
                 server.stop()

@@ -151,14 +151,12 @@ def dead_letters_replay(args: argparse.Namespace, target: Target) -> dict[str, A
             progress.finish()
             return {"queue": args.queue, "replayed": moved}
         for message in messages:
-            group = message["Attributes"].get("MessageGroupId", "replay")
-            # A new deduplication id: the original one may still be inside SQS's five-minute window.
-            sqs.send_message(
-                QueueUrl=source,
-                MessageBody=message["Body"],
-                MessageGroupId=group,
-                MessageDeduplicationId=str(uuid.uuid4()),
-            )
+            fifo: dict[str, str] = {}
+            if source.endswith(".fifo"):  # the start queue is a standard one: no groups, no deduplication
+                # A new deduplication id: the original one may still be inside SQS's five-minute window.
+                group = message["Attributes"].get("MessageGroupId", "replay")
+                fifo = {"MessageGroupId": group, "MessageDeduplicationId": str(uuid.uuid4())}
+            sqs.send_message(QueueUrl=source, MessageBody=message["Body"], **fifo)
             sqs.delete_message(QueueUrl=dead, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
             progress.advance()
@@ -216,12 +214,14 @@ def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 
 def _intake_deps(target: Target) -> Any:
-    """``domain_deps`` and what intake also needs: the state machines (to start), the fetch queue (thin deliveries)."""
+    """``domain_deps`` and what intake also needs: the state machines (to start), the fetch queue (thin deliveries),
+    the start queue (a start that fails at once)."""
     return domain_deps(
         target,
         state_machine_arn=state_machine_arn(target),
         return_state_machine_arn=return_state_machine_arn(target),
         fetch_queue_url=target.queue_urls("fetch")[0],
+        start_queue_url=target.queue_urls("start")[0],
     )
 
 
@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     nouns = parser.add_subparsers(dest="noun", required=True, metavar="NOUN")
     _add_stores(_verbs(nouns, "stores", "the store registry"))
     _add_orders(_verbs(nouns, "orders", "find orders and act on them"))
-    _add_dead_letters(_verbs(nouns, "dead-letters", "messages that kept failing (fetches, write-backs)"))
+    _add_dead_letters(_verbs(nouns, "dead-letters", "messages that kept failing (fetches, write-backs, starts)"))
     add_returns(_verbs(nouns, "returns", "returns of delivered goods: start, show, list"))
     _add_webhooks(_verbs(nouns, "webhooks", "verified store webhook deliveries, kept 30 days: list, replay"))
     return parser

@@ -23,6 +23,7 @@ QUEUES = {
         "WriteBackQueue.fifo",
         "WriteBackDeadLetterQueue.fifo",
     ),
+    "start": ("StartQueueUrl", "StartDeadLetterQueueUrl", "StartQueue", "StartDeadLetterQueue"),
 }
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fulfillment.errors import OrderInvalid, UnpackableItem, VersionConflict
+from fulfillment.errors import OrderInvalid, TransientError, UnpackableItem, VersionConflict
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
-from fulfillment.model.inbound import FetchRequest
+from fulfillment.model.inbound import FetchRequest, StartRequest
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE, OutOfStockPolicy, StockLevel
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.order import WaitKind
@@ -29,7 +29,7 @@ from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.store import Label, Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
-from fulfillment.ports import Execution, PlatformPayments, StoredDelivery
+from fulfillment.ports import Execution, PlatformPayments, StatusEntry, StoredDelivery
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
 
@@ -100,6 +100,7 @@ class InMemoryOrderRepository:
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
         self._tracking: dict[tuple[str, str], str] = {}
         self._saved_at: dict[str, int] = {}
+        self.saved_when: dict[str, datetime] = {}  # the last save's time (a test may age an order)
         self._clock = 0
         self.writes = 0
 
@@ -123,6 +124,11 @@ class InMemoryOrderRepository:
         ]
         keys.sort(key=lambda key: self._saved_at[key], reverse=True)  # most recently saved first
         return [Order.model_validate(self._orders[key]) for key in keys[:limit]]
+
+    def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
+        keys = [key for key, document in self._orders.items() if document["status"] == status]
+        keys.sort(key=lambda key: (self.saved_when[key], self._saved_at[key]))
+        return [StatusEntry(Order.model_validate(self._orders[key]), self.saved_when[key]) for key in keys[:limit]]
 
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
         dynamodb_key(f"TRACKING#{carrier}#{tracking_number}", "TRACKING")
@@ -161,6 +167,7 @@ class InMemoryOrderRepository:
             self._tracking[(order.carrier, order.tracking_number)] = order.key
         self._clock += 1
         self._saved_at[order.key] = self._clock
+        self.saved_when[order.key] = datetime.now(UTC)
         self.writes += 1
         order.version = document["version"]
         order.events_recorded = document["events_recorded"]
@@ -555,6 +562,22 @@ class RecordingFetchQueue:
 
     def enqueue(self, request: FetchRequest) -> None:
         self.requests.append(request)
+
+
+class RecordingStartQueue:
+    """The start queue: requests in order; ``broken`` plays a queue that cannot be reached."""
+
+    def __init__(self) -> None:
+        self.requests: list[StartRequest] = []
+        self.broken = False
+
+    def request(self, request: StartRequest) -> None:
+        if self.broken:
+            raise TransientError("SQS ServiceUnavailable")
+        self.requests.append(request)
+
+    def keys(self) -> list[str]:
+        return [request.order_key for request in self.requests]
 
 
 class RecordingNotifier:

@@ -36,6 +36,9 @@ def receive_webhook(platform: str, store_id: str) -> Response[str]:
         record_refusal(platform if deps.platforms.get(platform) is not None else "unknown", error)
         raise
     logger.append_keys(order_key=result.order_key, outcome=result.outcome)
+    if result.start_deferred:  # recorded and answered 202; the start queue (or the sweep) starts it
+        logger.warning("fulfillment start deferred", extra={"reason": result.start_deferred})
+        metrics.add_metric(name="StartsDeferred", unit=MetricUnit.Count, value=1)
     metrics.add_dimension(name="platform", value=platform)
     metrics.add_metric(name=f"Webhooks{result.outcome.capitalize()}", unit=MetricUnit.Count, value=1)
     return intake_response(result)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         PlatformPayments,
         ReturnRepository,
         SecretStore,
+        StartQueue,
         StoreNotifier,
         StoreRegistry,
         StoreWriteBack,
@@ -65,7 +66,7 @@ class Container:
     def queue_url_for(self, queue_arn: str) -> str | None:
         """The configured URL of a queue we consume, from the ARN in an SQS event."""
         name = queue_arn.rsplit(":", 1)[-1]
-        for url in (self.settings.fetch_queue_url, self.settings.write_back_queue_url):
+        for url in (self.settings.fetch_queue_url, self.settings.write_back_queue_url, self.settings.start_queue_url):
             if url.rstrip("/").endswith(f"/{name}"):
                 return url
         return None
@@ -152,6 +153,12 @@ class Container:
         from fulfillment.adapters.sqs import SqsFetchQueue
 
         return SqsFetchQueue(self.settings.fetch_queue_url, self.client("sqs"))
+
+    @cached_property
+    def starts(self) -> StartQueue:
+        from fulfillment.adapters.sqs import SqsStartQueue
+
+        return SqsStartQueue(self.settings.start_queue_url, self.client("sqs"))
 
     @cached_property
     def notifier(self) -> StoreNotifier:

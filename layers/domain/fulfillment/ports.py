@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fulfillment.model import Money, Order, OrderStatus, TimelineEvent
-from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent
+from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent, StartRequest
 from fulfillment.model.inventory import OutOfStockPolicy, Reservation, ReservationOutcome, StockLevel
 from fulfillment.model.packaging import Package
 from fulfillment.model.payment import PaymentResult
@@ -34,6 +34,16 @@ class OrderRepository(Protocol):
     ) -> list[Order]: ...
 
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None: ...
+
+    def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
+        """The ``limit`` orders longest in ``status`` (since their last save), oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    order: Order
+    since: datetime  # the order's last save
 
 
 class ReturnRepository(Protocol):
@@ -168,6 +178,12 @@ class FetchQueue(Protocol):
     def enqueue(self, request: FetchRequest) -> None: ...
 
 
+class StartQueue(Protocol):
+    """Where a start that could not be made at once waits; its consumer retries with backoff."""
+
+    def request(self, request: StartRequest) -> None: ...
+
+
 class StoreNotifier(Protocol):
     """The write-back outbox: queued per order, in order, applied by the write-back worker."""
 
@@ -292,6 +308,8 @@ class RecordDeps(OpenReturnDeps, Protocol):
     def stores(self) -> StoreRegistry: ...
     @property
     def secrets(self) -> SecretStore: ...
+    @property
+    def starts(self) -> StartQueue: ...
 
 
 class IntakeDeps(RecordDeps, Protocol):

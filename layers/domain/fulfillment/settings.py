@@ -20,6 +20,7 @@ class Settings(BaseModel):
     payment_api_url: str = ""
     fetch_queue_url: str = ""
     write_back_queue_url: str = ""
+    start_queue_url: str = ""
 
     def carrier_secret_ref(self, carrier: str) -> str:
         return f"/fulfillment/{self.stage}/carriers/{carrier}/webhook-secret"
@@ -47,4 +48,5 @@ def get_settings() -> Settings:
         payment_api_url=env.get("PAYMENT_API_URL", ""),
         fetch_queue_url=env.get("FETCH_QUEUE_URL", ""),
         write_back_queue_url=env.get("WRITE_BACK_QUEUE_URL", ""),
+        start_queue_url=env.get("START_QUEUE_URL", ""),
     )

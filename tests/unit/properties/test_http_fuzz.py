@@ -59,6 +59,7 @@ from tests.fakes import (
     InMemoryDeliveryLog,
     InMemoryStoreRegistry,
     RecordingFetchQueue,
+    RecordingStartQueue,
 )
 from tests.unit.properties.headers import SIGNATURE_HEADERS
 
@@ -88,6 +89,7 @@ class World:
     deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
     archive: InMemoryDeliveryArchive = field(default_factory=InMemoryDeliveryArchive)
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
+    starts: RecordingStartQueue = field(default_factory=RecordingStartQueue)
     deps: Container = field(init=False)
     tracking_numbers: list[str] = field(default_factory=list)
     inspection_keys: list[str] = field(default_factory=list)
@@ -131,6 +133,7 @@ class World:
             deliveries=self.deliveries,
             archive=self.archive,
             fetches=self.fetches,
+            starts=self.starts,
         )
         self.deps = deps
         self._seed_waits()

@@ -13,6 +13,7 @@ from fulfillment.errors import (
     InvalidSignature,
     MalformedPayload,
     PayloadTooLarge,
+    TransientError,
     UnknownStore,
     UnsupportedMediaType,
     UnsupportedPlatform,
@@ -33,6 +34,7 @@ from tests.fakes import (
     InMemoryOrderRepository,
     InMemoryStoreRegistry,
     RecordingFetchQueue,
+    RecordingStartQueue,
     RecordingWorkflow,
     woo_sign,
     woo_store,
@@ -61,6 +63,7 @@ class Intake:
     deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
     archive: InMemoryDeliveryArchive = field(default_factory=InMemoryDeliveryArchive)
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
+    starts: RecordingStartQueue = field(default_factory=RecordingStartQueue)
 
     def deliver(
         self, request: WebhookRequest, *, platform: str = "woocommerce", store_id: str = STORE_ID
@@ -274,7 +277,7 @@ class TestRecordingOrders:
         assert timeline[0].reason == "placed on woocommerce and paid"
         assert timeline[0].at == intake.stored().placed_at
 
-    def test_a_redelivery_retries_a_start_that_did_not_happen(self, intake: Intake, woo_paid_body: bytes) -> None:
+    def test_a_start_that_fails_is_queued_and_the_delivery_accepted(self, intake: Intake, woo_paid_body: bytes) -> None:
         class FlakyWorkflow(RecordingWorkflow):
             def start(self, order: Order) -> bool:
                 if self.start_calls == 0:
@@ -283,13 +286,35 @@ class TestRecordingOrders:
                 return super().start(order)
 
         intake.workflow = FlakyWorkflow()
-        with pytest.raises(ConnectionError):
-            intake.deliver(signed(woo_paid_body, PAID_SIGNATURE))
+        first = intake.deliver(signed(woo_paid_body, PAID_SIGNATURE))
+
+        assert (first.outcome, first.status, first.fulfillment_started) == ("accepted", OrderStatus.RECEIVED, False)
+        assert first.start_deferred is not None and "ConnectionError" in first.start_deferred
+        assert intake.starts.keys() == [KEY]  # the start queue's consumer starts it; WooCommerce never retries
+        assert intake.workflow.started == []
+
+        again = intake.deliver(signed(woo_paid_body, PAID_SIGNATURE))  # a redelivery still tries to start it
+
+        assert again.duplicate is True
+        assert intake.workflow.started == ["kaffeekontor_4711"]
+
+    def test_a_start_queue_that_fails_too_leaves_the_order_to_the_sweep(
+        self, intake: Intake, woo_paid_body: bytes
+    ) -> None:
+        class ThrottledWorkflow(RecordingWorkflow):
+            def start(self, order: Order) -> bool:
+                raise TransientError("Step Functions ThrottlingException")
+
+        intake.workflow, intake.starts.broken = ThrottledWorkflow(), True
 
         result = intake.deliver(signed(woo_paid_body, PAID_SIGNATURE))
 
-        assert result.duplicate is True
-        assert intake.workflow.started == ["kaffeekontor_4711"]
+        assert (result.outcome, result.status, intake.stored().status) == (
+            "accepted",
+            OrderStatus.RECEIVED,
+            OrderStatus.RECEIVED,
+        )
+        assert result.start_deferred is not None and "left to the sweep" in result.start_deferred
 
     def test_orders_of_different_stores_are_kept_apart(self, intake: Intake, woo_paid_body: bytes) -> None:
         intake.stores.put(woo_store("second-shop"))

@@ -28,6 +28,7 @@ from tests.fakes import (
     InMemoryDeliveryArchive,
     InMemoryDeliveryLog,
     RecordingFetchQueue,
+    RecordingStartQueue,
     woo_sign,
 )
 
@@ -55,6 +56,7 @@ class Intake:
     deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
     archive: InMemoryDeliveryArchive = field(default_factory=InMemoryDeliveryArchive)
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
+    starts: RecordingStartQueue = field(default_factory=RecordingStartQueue)
     source: FakeSource = field(default_factory=FakeSource)
 
     @property

@@ -28,6 +28,7 @@ from tests.fakes import (
     InMemoryOrderRepository,
     InMemoryStoreRegistry,
     RecordingFetchQueue,
+    RecordingStartQueue,
     RecordingWorkflow,
     woo_sign,
     woo_store,
@@ -78,6 +79,7 @@ class Intake:
     deliveries: InMemoryDeliveryLog = field(default_factory=InMemoryDeliveryLog)
     archive: InMemoryDeliveryArchive = field(default_factory=InMemoryDeliveryArchive)
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
+    starts: RecordingStartQueue = field(default_factory=RecordingStartQueue)
 
     def deliver(
         self,

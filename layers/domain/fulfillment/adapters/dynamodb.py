@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from fulfillment.errors import TransientError, VersionConflict
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.store import Store, WebhookRequest
-from fulfillment.ports import StoredDelivery
+from fulfillment.ports import StatusEntry, StoredDelivery
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -183,6 +183,21 @@ class DynamoOrderRepository:
         ]
         merged = heapq.merge(*partitions, key=_gsi1_sort_key, reverse=True)
         return [self._order_from_item(item) for item in itertools.islice(merged, limit)]
+
+    def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
+        """One page of the status's GSI1 partition read oldest first (its sort key starts with the save time)."""
+        page = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :partition",
+            ExpressionAttributeValues=_to_item({":partition": f"STATUS#{status}"}),
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return [
+            StatusEntry(self._order_from_item(item), datetime.fromisoformat(str(item["updated_at"]["S"])))
+            for item in page.get("Items", [])
+        ]
 
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
         response = self._client.get_item(

@@ -1,4 +1,4 @@
-"""SQS FIFO queues: thin deliveries waiting to be fetched, and the write-back outbox.
+"""SQS queues: thin deliveries waiting to be fetched, the write-back outbox (FIFO), and starts waiting (standard).
 
 Both are FIFO with content-independent deduplication ids, so a retried step or a redelivered
 webhook within SQS's five-minute window enqueues nothing new; beyond it, the consumers are
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from fulfillment.errors import TransientError
-from fulfillment.model.inbound import FetchRequest
+from fulfillment.model.inbound import FetchRequest, StartRequest
 from fulfillment.model.writeback import WriteBackRequest
 
 if TYPE_CHECKING:
@@ -51,3 +51,18 @@ class SqsFetchQueue(_FifoQueue):
 class SqsStoreNotifier(_FifoQueue):
     def notify(self, request: WriteBackRequest) -> None:
         self._send(request.model_dump_json(), request.order_key, request.dedupe_id)
+
+
+class SqsStartQueue:
+    """Starts that failed at once. A standard queue: starts have no order to keep, and a duplicate message
+    is harmless (the execution name is the order's), so FIFO's 300 sends a second would only be a limit."""
+
+    def __init__(self, queue_url: str, client: SQSClient) -> None:
+        self._url = queue_url
+        self._client = client
+
+    def request(self, request: StartRequest) -> None:
+        try:
+            self._client.send_message(QueueUrl=self._url, MessageBody=request.model_dump_json())
+        except ClientError as error:
+            raise TransientError(f"SQS {error.response['Error']['Code']}") from error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from fulfillment.errors import TransientError
 from fulfillment.model import Order
@@ -52,6 +52,8 @@ class StepFunctionsWorkflow:
             if code in _TRANSIENT_CODES:
                 raise TransientError(f"Step Functions {code}") from error
             raise
+        except BotoCoreError as error:  # a read timeout or a lost connection: the start may or may not have happened
+            raise TransientError(f"Step Functions unreachable: {type(error).__name__}") from error
         return True
 
     def execution(self, name: str) -> Execution | None:

@@ -78,6 +78,8 @@ def intake_response(result: IntakeResult) -> Response[str]:
             "execution_name": result.execution_name,
             "fulfillment_started": result.fulfillment_started,
         }
+        if result.start_deferred:  # recorded; the start queue (or the sweep) starts it
+            body["start_queued"] = True
     if result.reason:
         body["reason"] = result.reason
     return json_response(202, body)

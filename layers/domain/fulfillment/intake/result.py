@@ -19,3 +19,4 @@ class IntakeResult:
     duplicate: bool = False
     reply: HandshakeReply | None = None
     reason: str | None = None
+    start_deferred: str | None = None  # why the execution starts from the start queue, not at once

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fulfillment.aggregates import retry_on_conflict
 from fulfillment.errors import MalformedPayload, OrderCancelled, PayloadTooLarge, VersionConflict
 from fulfillment.intake.result import IntakeResult
+from fulfillment.intake.start import needs_start, start_or_queue
 from fulfillment.intake.store_returns import take_store_returns
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.lifecycle import CANCELLABLE, FULFILLED
 from fulfillment.model.limits import MAX_ORDER_BYTES, id_too_long
-from fulfillment.ports import OpenReturnDeps, OrderRepository, Workflow
+from fulfillment.ports import OrderRepository, RecordDeps, Workflow
 
 # Platform-owned content a newer snapshot may refresh until the order is validated.
 _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address", "lines", "totals", "placed_at")
@@ -29,7 +30,9 @@ def ensure_storable(incoming: Order) -> None:
         )
 
 
-def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
+def record_and_start(incoming: Order, deps: RecordDeps) -> IntakeResult:
+    """Record the snapshot, then start the order's execution if it needs one (``start.start_or_queue``): once
+    the order is recorded the answer is an acceptance, whatever Step Functions says."""
     orders, workflow = deps.orders, deps.workflow
     order, duplicate = record_snapshot(incoming, orders)
     if order.cancel_requested and order.wait.token and not duplicate:
@@ -37,7 +40,7 @@ def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
     if incoming.reported_returns and order.status in FULFILLED:
         # Regardless of snapshot order: a refund delivery is about goods, not the order's fulfillment fields.
         order = take_store_returns(incoming.reported_returns, order, deps)
-    started = workflow.start(order) if order.status is OrderStatus.RECEIVED and not order.cancel_requested else False
+    started, deferred = start_or_queue(order, workflow, deps.starts) if needs_start(order) else (False, None)
     return IntakeResult(
         outcome="accepted",
         order_key=order.key,
@@ -45,6 +48,7 @@ def record_and_start(incoming: Order, deps: OpenReturnDeps) -> IntakeResult:
         execution_name=order.execution_name() if order.status is not OrderStatus.PENDING_PAYMENT else None,
         fulfillment_started=started and not duplicate,
         duplicate=duplicate,
+        start_deferred=deferred,
     )
 
 

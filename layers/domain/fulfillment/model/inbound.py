@@ -49,3 +49,11 @@ class FetchRequest(BaseModel):
     external_order_id: str
     topic: str
     event_id: str | None = None
+
+
+class StartRequest(BaseModel):
+    """A paid order whose execution could not be started at once: the start queue's message (keys only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_key: str

@@ -1,0 +1,141 @@
+"""Every AWS call a local Lambda function makes, seen before it leaves: recorded, or failed on purpose.
+
+One botocore ``before-call`` hook (installed, like the runtime's ``lambda:Invoke`` hook, before any session
+exists) sees each call of every client in the process. ``LocalFunction.invoke`` names the function it runs
+(``acting_as``), so a call is attributed to the template's logical id — calls by the runtime itself, the tests
+or moto's interpreter have no function and are neither recorded nor failed.
+
+- ``failing(...)``: the next calls of an operation fail as AWS would fail them (a ``ClientError`` with a code,
+  or a botocore connection error), e.g. ``StartExecution`` throttled for intake while the start queue's consumer
+  goes through. Nothing is sent, so botocore's own retries are bypassed: one injected failure is one failed call.
+- ``recording()``: ``(function, "service:Action")`` pairs, what ``tests/iam`` compares with the template's
+  policies (the least-privilege check).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+# botocore's signing names that are not the IAM action prefix
+_IAM_PREFIX = {"monitoring": "cloudwatch", "events": "events"}
+
+_current_function: ContextVar[str | None] = ContextVar("local_lambda_function", default=None)
+_lock = threading.Lock()
+_installed = False
+
+
+@contextmanager
+def acting_as(function: str) -> Iterator[None]:
+    """The AWS calls made inside are the function's (its role's)."""
+    token = _current_function.set(function)
+    try:
+        yield
+    finally:
+        _current_function.reset(token)
+
+
+def iam_action(model: Any) -> str:
+    """``states:StartExecution`` for botocore's operation model of Step Functions' StartExecution."""
+    service = model.service_model
+    prefix = service.signing_name or service.endpoint_prefix
+    return f"{_IAM_PREFIX.get(prefix, prefix)}:{model.name}"
+
+
+@dataclass
+class Fault:
+    action: str  # "states:StartExecution"
+    code: str  # an AWS error code, or "ConnectionError" / "ReadTimeout" for botocore's own
+    times: int
+    function: str | None
+    raised: int = 0
+
+
+@dataclass
+class _Calls:
+    faults: list[Fault] = field(default_factory=list)
+    recorded: set[tuple[str, str]] = field(default_factory=set)
+    recording: int = 0
+
+
+_calls = _Calls()
+
+
+def _before_call(model: Any, params: dict[str, Any], **_: Any) -> Any:
+    function = _current_function.get()
+    if function is None:
+        return None
+    action = iam_action(model)
+    with _lock:
+        if _calls.recording:
+            _calls.recorded.add((function, action))
+        fault = next(
+            (
+                each
+                for each in _calls.faults
+                if each.action == action and each.function in (None, function) and each.raised < each.times
+            ),
+            None,
+        )
+        if fault is not None:
+            fault.raised += 1
+    return None if fault is None else _fail(fault, params)
+
+
+def _fail(fault: Fault, params: dict[str, Any]) -> Any:
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+    url = params.get("url", "")
+    if fault.code == "ConnectionError":
+        raise EndpointConnectionError(endpoint_url=url)
+    if fault.code == "ReadTimeout":
+        raise ReadTimeoutError(endpoint_url=url)
+    parsed = {
+        "Error": {"Code": fault.code, "Message": f"injected by the local runtime ({fault.action})"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return AWSResponse(url, 400, HTTPHeaders(), None), parsed
+
+
+def install() -> None:
+    """Must run before any boto3 session exists: botocore copies BUILTIN_HANDLERS into each new session."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        import botocore.handlers
+
+        # First: the runtime's lambda:Invoke hook answers a call, which would end the hooks before this one.
+        botocore.handlers.BUILTIN_HANDLERS.insert(0, ("before-call", _before_call))
+        _installed = True
+
+
+@contextmanager
+def failing(action: str, code: str, *, times: int = 1_000_000, function: str | None = None) -> Iterator[Fault]:
+    """Inside the block, ``action`` (e.g. ``states:StartExecution``) fails with ``code`` for ``function``'s calls
+    (any function's when None), at most ``times`` times; ``Fault.raised`` counts the failures."""
+    fault = Fault(action, code, times, function)
+    with _lock:
+        _calls.faults.append(fault)
+    try:
+        yield fault
+    finally:
+        with _lock:
+            _calls.faults.remove(fault)
+
+
+@contextmanager
+def recording() -> Iterator[set[tuple[str, str]]]:
+    """The (function, action) pairs called inside the block (the set fills as calls are made)."""
+    with _lock:
+        _calls.recording += 1
+    try:
+        yield _calls.recorded
+    finally:
+        with _lock:
+            _calls.recording -= 1
