@@ -21,8 +21,8 @@ class HttpAnswer:
     body: dict[str, Any]
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 30) -> HttpAnswer:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 30, method: str = "POST") -> HttpAnswer:
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return HttpAnswer(response.status, json.loads(response.read() or b"{}"))

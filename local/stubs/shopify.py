@@ -35,6 +35,9 @@ DEFAULT_SNAPSHOTS = ("02_orders_paid.json", "05_orders_cancelled.json")
 ORDER_ROUTE = rf"/admin/api/{API_VERSION}/orders/(\d+)\.json"
 GRAPHQL_ROUTE = rf"/admin/api/{API_VERSION}/graphql\.json"
 
+DEFAULT_LOCATION = "gid://shopify/Location/1"
+SEED_ROUTE = r"/_stub/orders/(\d+)\.json"  # not Shopify: lets a test put a REST order into the shop
+
 Answer = tuple[int, Any]
 _OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 _NUMERIC_ID = re.compile(r"gid://shopify/\w+/(\d+)")
@@ -83,11 +86,36 @@ class ShopOrder:
                             strict=False,
                         )
                     ],
+                    "fulfillmentLineItems": {
+                        "nodes": [
+                            {"quantity": item["quantity"], "lineItem": {"id": f"gid://shopify/LineItem/{item['id']}"}}
+                            for item in fulfillment.get("line_items") or []
+                        ]
+                    },
                 }
             )
         closed = rest.get("fulfillment_status") == "fulfilled"
         status = "CANCELLED" if rest.get("cancelled_at") else "CLOSED" if closed else "OPEN"
-        order.fulfillment_orders.append({"id": f"gid://shopify/FulfillmentOrder/{rest['id']}", "status": status})
+        by_location: dict[str, list[dict[str, Any]]] = {}
+        for item in rest.get("line_items") or []:
+            origin = (item.get("origin_location") or {}).get("id")
+            location = f"gid://shopify/Location/{origin}" if origin else DEFAULT_LOCATION
+            by_location.setdefault(location, []).append(
+                {
+                    "id": f"gid://shopify/FulfillmentOrderLineItem/{item['id']}",
+                    "remainingQuantity": 0 if closed else int(item.get("fulfillable_quantity", item["quantity"])),
+                    "lineItem": {"id": f"gid://shopify/LineItem/{item['id']}"},
+                }
+            )
+        for number, (location, items) in enumerate(sorted(by_location.items())):
+            order.fulfillment_orders.append(
+                {
+                    "id": f"gid://shopify/FulfillmentOrder/{rest['id']}{number:02d}",
+                    "status": status,
+                    "assignedLocation": {"location": {"id": location}},
+                    "lineItems": {"nodes": items},
+                }
+            )
         refund_parents = [
             transaction.get("parent_id")
             for refund in rest.get("refunds") or []
@@ -135,7 +163,7 @@ class ShopOrder:
             "note": self.rest.get("note"),
             "fulfillments": copy.deepcopy(self.fulfillments),
             "fulfillmentOrders": {"nodes": copy.deepcopy(self.fulfillment_orders)},
-            "refunds": copy.deepcopy(self.refunds),
+            "refunds": [{k: v for k, v in refund.items() if k != "_key"} for refund in copy.deepcopy(self.refunds)],
             "transactions": copy.deepcopy(self.transactions),
         }
 
@@ -143,6 +171,91 @@ class ShopOrder:
 def _load(name: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     return document
+
+
+def _graphql_order(rest: dict[str, Any]) -> dict[str, Any]:
+    """The REST order as the GraphQL ``Order`` fields ``OrderFetch`` asks for (shopify.dev admin-graphql Order)."""
+
+    def money(value: Any) -> dict[str, Any] | None:
+        return None if value is None else {"shopMoney": {"amount": str(value)}}
+
+    def address(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        names = {"first_name": "firstName", "last_name": "lastName", "province_code": "provinceCode"}
+        fields = ("name", "first_name", "last_name", "company", "address1", "address2", "city", "province")
+        moved = {names.get(field, field): value.get(field) for field in (*fields, "province_code", "zip", "phone")}
+        return moved | {"countryCodeV2": value.get("country_code")}
+
+    customer = rest.get("customer")
+    shipping = ((rest.get("total_shipping_price_set") or {}).get("shop_money") or {}).get("amount")
+    return {
+        "id": rest["admin_graphql_api_id"],
+        "legacyResourceId": str(rest["id"]),
+        "name": rest.get("name"),
+        "email": rest.get("email"),
+        "currencyCode": rest.get("currency"),
+        "displayFinancialStatus": str(rest.get("financial_status") or "").upper() or None,
+        "cancelledAt": rest.get("cancelled_at"),
+        "createdAt": rest.get("created_at"),
+        "updatedAt": rest.get("updated_at"),
+        "paymentGatewayNames": rest.get("payment_gateway_names") or [],
+        "totalPriceSet": money(rest.get("total_price")),
+        "totalTaxSet": money(rest.get("total_tax")),
+        "totalDiscountsSet": money(rest.get("total_discounts")),
+        "totalShippingPriceSet": money(shipping),
+        "totalOutstandingSet": money(rest.get("total_outstanding")),
+        "billingAddress": address(rest.get("billing_address")),
+        "shippingAddress": address(rest.get("shipping_address")),
+        "customer": {
+            "legacyResourceId": str(customer["id"]),
+            "firstName": customer.get("first_name"),
+            "lastName": customer.get("last_name"),
+            "email": customer.get("email"),
+        }
+        if customer and customer.get("id")
+        else None,
+        "lineItems": {
+            "nodes": [
+                {
+                    "id": f"gid://shopify/LineItem/{item['id']}",
+                    "sku": item.get("sku"),
+                    "name": item.get("name"),
+                    "title": item.get("title"),
+                    "quantity": item.get("quantity"),
+                    "originalUnitPriceSet": money(item.get("price")),
+                    "variant": {"legacyResourceId": str(item["variant_id"])} if item.get("variant_id") else None,
+                }
+                for item in rest.get("line_items") or []
+            ]
+        },
+        "refunds": [
+            {
+                "id": refund.get("admin_graphql_api_id") or f"gid://shopify/Refund/{refund['id']}",
+                "note": refund.get("note"),
+                "refundLineItems": {
+                    "nodes": [
+                        {
+                            "quantity": line.get("quantity"),
+                            "lineItem": {"id": f"gid://shopify/LineItem/{line['line_item_id']}"},
+                        }
+                        for line in refund.get("refund_line_items") or []
+                    ]
+                },
+                "transactions": {
+                    "nodes": [
+                        {
+                            "kind": str(transaction.get("kind") or "").upper(),
+                            "status": str(transaction.get("status") or "").upper(),
+                            "amountSet": money(transaction.get("amount")),
+                        }
+                        for transaction in refund.get("transactions") or []
+                    ]
+                },
+            }
+            for refund in rest.get("refunds") or []
+        ],
+    }
 
 
 def _user_error(field_name: str, message: str, key: str = "userErrors") -> dict[str, Any]:
@@ -165,6 +278,13 @@ class ShopifyShop:
     def install(self, api: StubApi) -> None:
         api.route("GET", ORDER_ROUTE, self._guarded(self._get_order))
         api.route("POST", GRAPHQL_ROUTE, self._guarded(self._graphql))
+        api.route("PUT", SEED_ROUTE, self._seed)
+
+    def _seed(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        rest = request.json() or {}
+        with self._lock:
+            self.orders[match.group(1)] = ShopOrder.from_rest({**rest, "id": int(match.group(1))})
+        return 200, {"order": rest}
 
     def _guarded(self, handler: Callable[[StubRequest, re.Match[str]], Answer]) -> Callable[..., Answer]:
         def answer(request: StubRequest, match: re.Match[str]) -> Answer:
@@ -191,6 +311,7 @@ class ShopifyShop:
             "RefundCreate": self._refund_create,
             "OrderUpdate": self._order_update,
             "TagsAdd": self._tags_add,
+            "OrderFetch": self._fetch,
         }
         handler = handlers.get(operation)
         if handler is None:
@@ -213,17 +334,38 @@ class ShopifyShop:
         order = self._order(variables.get("id"))
         return {"order": order.graphql_view() if order else None}
 
+    def _fetch(self, variables: dict[str, Any]) -> dict[str, Any]:
+        order = self._order(variables.get("id"))
+        return {"order": _graphql_order(order.rest) if order else None}
+
     def _fulfillment_create(self, variables: dict[str, Any]) -> dict[str, Any]:
         fulfillment = variables.get("fulfillment") or {}
-        wanted = [item.get("fulfillmentOrderId") for item in fulfillment.get("lineItemsByFulfillmentOrder") or []]
-        owners = {gid: order for order in self.orders.values() for gid in [fo["id"] for fo in order.fulfillment_orders]}
-        orders = {owners[gid].gid for gid in wanted if gid in owners}
-        if not wanted or len(orders) != 1 or any(gid not in owners for gid in wanted):
+        pairs = fulfillment.get("lineItemsByFulfillmentOrder") or []
+        wanted = [pair.get("fulfillmentOrderId") for pair in pairs]
+        owners = {fo["id"]: (order, fo) for order in self.orders.values() for fo in order.fulfillment_orders}
+        if not wanted or any(gid not in owners for gid in wanted) or len({owners[g][0].gid for g in wanted}) != 1:
             return {"fulfillmentCreate": _user_error("fulfillment", "Fulfillment order does not exist.")}
-        order = owners[wanted[0]]
-        targets = [fo for fo in order.fulfillment_orders if fo["id"] in wanted]
+        order = owners[wanted[0]][0]
+        targets = [owners[gid][1] for gid in wanted]
+        if len({fo["assignedLocation"]["location"]["id"] for fo in targets}) != 1:
+            return {
+                "fulfillmentCreate": _user_error(
+                    "fulfillment", "All fulfillment orders must be assigned to the same location."
+                )
+            }
         if any(fo["status"] not in {"OPEN", "IN_PROGRESS"} for fo in targets):
             return {"fulfillmentCreate": _user_error("fulfillment", "Fulfillment order is not in a fulfillable state.")}
+        taken: list[tuple[dict[str, Any], int]] = []
+        for pair, fo in zip(pairs, targets, strict=True):
+            items = {item["id"]: item for item in fo["lineItems"]["nodes"]}
+            asked = pair.get("fulfillmentOrderLineItems") or [
+                {"id": item_id, "quantity": item["remainingQuantity"]} for item_id, item in items.items()
+            ]
+            for line in asked:
+                item = items.get(line.get("id"))
+                if item is None or not 0 < int(line.get("quantity") or 0) <= item["remainingQuantity"]:
+                    return {"fulfillmentCreate": _user_error("fulfillment", "Invalid fulfillment order line item.")}
+                taken.append((item, int(line["quantity"])))
         tracking = fulfillment.get("trackingInfo") or {}
         created = {
             "id": self._new_gid("Fulfillment"),
@@ -233,11 +375,18 @@ class ShopifyShop:
             ]
             if tracking.get("number")
             else [],
+            "fulfillmentLineItems": {
+                "nodes": [{"quantity": quantity, "lineItem": dict(item["lineItem"])} for item, quantity in taken]
+            },
         }
         order.fulfillments.append(created)
+        for item, quantity in taken:
+            item["remainingQuantity"] -= quantity
         for fo in targets:
-            fo["status"] = "CLOSED"
-        order.rest["fulfillment_status"] = "fulfilled"
+            left = any(item["remainingQuantity"] > 0 for item in fo["lineItems"]["nodes"])
+            fo["status"] = "IN_PROGRESS" if left else "CLOSED"
+        done = all(fo["status"] in {"CLOSED", "CANCELLED"} for fo in order.fulfillment_orders)
+        order.rest["fulfillment_status"] = "fulfilled" if done else "partial"
         self._touch(order, "FulfillmentCreate", variables)
         return {"fulfillmentCreate": {"fulfillment": {"id": created["id"], "status": "SUCCESS"}, "userErrors": []}}
 
@@ -261,6 +410,12 @@ class ShopifyShop:
         order = self._order(refund_input.get("orderId"))
         if order is None:
             return {"refundCreate": {"refund": None, **_user_error("orderId", "Order does not exist")}}
+        key = str(variables.get("idempotencyKey") or "")
+        if not key:  # mandatory from 2026-04 (changelog "Making idempotency mandatory … refund mutations")
+            return {"refundCreate": {"refund": None, **_user_error("idempotencyKey", "Idempotency key is required")}}
+        earlier = next((refund for refund in order.refunds if refund.get("_key") == key), None)
+        if earlier is not None:
+            return {"refundCreate": {"refund": {"id": earlier["id"], "note": earlier["note"]}, "userErrors": []}}
         payments = {t["id"]: t for t in order.transactions if t["kind"] in {"SALE", "CAPTURE"}}
         refunded = sum(
             (Decimal(t["amountSet"]["shopMoney"]["amount"]) for t in order.transactions if t["kind"] == "REFUND"),
@@ -278,7 +433,7 @@ class ShopifyShop:
             "note": refund_input.get("note"),
             "totalRefundedSet": _money(amount, order.currency),
         }
-        order.refunds.append(refund)
+        order.refunds.append({**refund, "_key": key})
         for transaction in transactions:
             order.transactions.append(
                 {

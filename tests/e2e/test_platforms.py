@@ -91,3 +91,36 @@ def test_a_magento_order_authorized_but_not_invoiced_is_recorded_and_not_fulfill
     ), answer.body
     order = container().orders.get(str(answer.body["order_key"]))
     assert order is not None and not order.paid and order.status is OrderStatus.PENDING_PAYMENT
+
+
+def test_a_shopify_order_at_two_locations_is_fulfilled_as_two_fulfillments(runtime: LocalRuntime) -> None:
+    # Shopify splits an order into one fulfillment order per location; fulfillmentCreate takes one location's.
+    sample = EVENTS / "shopify" / "02_orders_paid.json"
+    rest = json.loads(sample.read_bytes())
+    rest.update(id=6154876990001, admin_graphql_api_id="gid://shopify/Order/6154876990001", name="#2001")
+    rest["line_items"][2]["origin_location"] = {"id": 2}  # the torch waits at the second warehouse
+    stub = runtime.platform_apis["shopify"]
+    seeded = post(f"{stub.url}/_stub/orders/6154876990001.json", json.dumps(rest).encode(), {}, method="PUT")
+    assert seeded.status == 200
+    headers = sample_headers(sample) | {"X-Shopify-Event-Id": "e2e-two-locations", "X-Shopify-Webhook-Id": "e2e-2"}
+    signed = sign("shopify", json.dumps(rest).encode(), headers, "test-secret")
+
+    answer = post(f"{runtime.api_url}/webhooks/shopify/{demo_store('shopify')}", signed.body, signed.headers)
+
+    assert answer.status == 202, answer.body
+    execution = runtime.wait_for_execution(fulfillment_execution_name(demo_store("shopify"), "6154876990001"), 90)
+    assert execution["status"] == "SUCCEEDED", execution
+
+    def fulfilled() -> list[list[str]]:
+        calls = [json.loads(r.body) for r in stub.received("POST") if b"mutation FulfillmentCreate" in r.body]
+        return [
+            [pair["fulfillmentOrderId"] for pair in call["variables"]["fulfillment"]["lineItemsByFulfillmentOrder"]]
+            for call in calls
+            if "6154876990001" in json.dumps(call["variables"])
+        ]
+
+    assert _eventually(lambda: len(fulfilled()) == 2), fulfilled()
+    assert sorted(fulfilled()) == [
+        ["gid://shopify/FulfillmentOrder/615487699000100"],
+        ["gid://shopify/FulfillmentOrder/615487699000101"],
+    ]

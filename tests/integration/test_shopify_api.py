@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fulfillment.adapters.http_client import HttpClient
-from fulfillment.adapters.platforms.shopify import ShopifyInbound, ShopifySource, ShopifyWriteBack
+from fulfillment.adapters.platforms.shopify import API_VERSION, ShopifyInbound, ShopifySource, ShopifyWriteBack
 from fulfillment.errors import OrderInvalid, PlatformRejected, TransientError
 from fulfillment.model import Money, Order
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind
 from local.stub_api import Fault, StubApi
-from local.stubs.shopify import ACCESS_TOKEN, GRAPHQL_ROUTE, ORDER_ROUTE, SHOP_DOMAIN, ShopifyShop
+from local.stubs.shopify import ACCESS_TOKEN, GRAPHQL_ROUTE, SHOP_DOMAIN, ShopifyShop, ShopOrder
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "shopify"
 STORE = Store(store_id="kaffeekontor-berlin", platform="shopify", secret_ref="/ref", platform_store_id=SHOP_DOMAIN)
 PAID_ORDER = "6154876993845"  # #1042
 CANCELLED_ORDER = "6154877026613"  # #1043
-ORDER_PATH = rf"/admin/api/2025-01/orders/{PAID_ORDER}\.json"
-GRAPHQL_PATH = r"/admin/api/2025-01/graphql\.json"
+ORDER_PATH = rf"/admin/api/2026-10/orders/{PAID_ORDER}\.json"
+GRAPHQL_PATH = r"/admin/api/2026-10/graphql\.json"
 TRACKING = "JJD000390007200718471"
 
 
@@ -95,12 +96,15 @@ class TestFetchingAnOrder:
         fetched = ShopifySource(http).fetch_order(STORE, credentials, PAID_ORDER)
         assert fetched == _webhook_order("02_orders_paid")
 
-    def test_asks_the_documented_endpoint_with_the_access_token(
+    def test_asks_the_graphql_admin_api_with_the_access_token_not_the_legacy_rest_api(
         self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
     ) -> None:
         ShopifySource(http).fetch_order(STORE, credentials, PAID_ORDER)
-        [request] = api.received("GET", ORDER_PATH)
+        [request] = api.received("POST", GRAPHQL_PATH)
         assert request.headers["x-shopify-access-token"] == ACCESS_TOKEN
+        assert _operations(api) == ["OrderFetch"]
+        assert request.json()["variables"] == {"id": f"gid://shopify/Order/{PAID_ORDER}"}
+        assert api.received("GET", ORDER_PATH) == []
 
     def test_accepts_the_admin_graphql_id(
         self, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
@@ -131,16 +135,16 @@ class TestFetchingAnOrder:
     def test_waits_as_long_as_a_429_asks_then_succeeds(
         self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials, sleeps: Sleeps
     ) -> None:
-        api.fail_next("GET", ORDER_ROUTE, Fault(429, retry_after="1"))
+        api.fail_next("POST", GRAPHQL_ROUTE, Fault(429, retry_after="1"))
         order = ShopifySource(http).fetch_order(STORE, credentials, PAID_ORDER)
         assert order.external_id == PAID_ORDER
-        assert len(api.received("GET", ORDER_PATH)) == 2
+        assert len(api.received("POST", GRAPHQL_PATH)) == 2
         assert sleeps and sleeps[0] >= 1.0
 
     def test_a_slow_answer_beyond_the_timeout_is_transient(
         self, api: StubApi, shop: ShopifyShop, credentials: StoreCredentials
     ) -> None:
-        api.fail_next("GET", ORDER_ROUTE, Fault.slow(1.5))
+        api.fail_next("POST", GRAPHQL_ROUTE, Fault.slow(1.5))
         with pytest.raises(TransientError):
             ShopifySource(HttpClient(timeout=0.3, attempts=1)).fetch_order(STORE, credentials, PAID_ORDER)
 
@@ -148,7 +152,7 @@ class TestFetchingAnOrder:
         host = api.url.removeprefix("http://")  # the stub speaks plain HTTP, so the TLS handshake fails
         store = Store(store_id="s", platform="shopify", secret_ref="/r", platform_store_id=host)
         credentials = StoreCredentials(webhook_secret="x", api_token=ACCESS_TOKEN)
-        with pytest.raises(TransientError, match=rf"GET https://{host}/admin/api/2025-01/orders/1\.json"):
+        with pytest.raises(TransientError, match=rf"POST https://{host}/admin/api/2026-10/graphql\.json"):
             ShopifySource(HttpClient(timeout=0.5, attempts=1)).fetch_order(store, credentials, "1")
 
 
@@ -163,9 +167,19 @@ class TestShipped:
         assert result.done and not result.already and result.reference
         assert _operations(api) == ["WriteBackState", "FulfillmentCreate"]
         [variables] = _mutations(api, "FulfillmentCreate")
+        lines = [line["id"] for line in json.loads((EVENTS / "02_orders_paid.json").read_text())["line_items"]]
+        quantities = [2, 1, 1]  # every unit shipped: the sample's quantities
         assert variables == {
             "fulfillment": {
-                "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": f"gid://shopify/FulfillmentOrder/{PAID_ORDER}"}],
+                "lineItemsByFulfillmentOrder": [
+                    {
+                        "fulfillmentOrderId": f"gid://shopify/FulfillmentOrder/{PAID_ORDER}00",
+                        "fulfillmentOrderLineItems": [
+                            {"id": f"gid://shopify/FulfillmentOrderLineItem/{line}", "quantity": quantity}
+                            for line, quantity in zip(lines, quantities, strict=True)
+                        ],
+                    }
+                ],
                 "trackingInfo": {"number": TRACKING, "company": "DHL", "url": "https://t.example/1"},
                 "notifyCustomer": True,
             }
@@ -249,7 +263,7 @@ class TestCancelled:
         assert variables == {
             "orderId": f"gid://shopify/Order/{PAID_ORDER}",
             "reason": "OTHER",
-            "refund": False,
+            "refundMethod": {"originalPaymentMethodsRefund": False},  # not the deprecated refund argument
             "restock": True,
             "notifyCustomer": True,
             "staffNote": "inspection failed",
@@ -293,7 +307,8 @@ class TestRefunded:
                         "amount": "14.50",
                     }
                 ],
-            }
+            },
+            "idempotencyKey": update.key,  # @idempotent, mandatory from 2026-04
         }
         assert shop.orders[PAID_ORDER].rest["financial_status"] == "partially_refunded"
 
@@ -413,3 +428,90 @@ class TestGraphqlFaults:
         api.fail_next("POST", GRAPHQL_ROUTE, Fault(200, body={"errors": [{"message": "Field 'x' doesn't exist"}]}))
         with pytest.raises(PlatformRejected, match="Field 'x' doesn't exist"):
             ShopifyWriteBack(http).apply(STORE, credentials, _update(UpdateKind.COMPLETED))
+
+
+def _two_locations(shop: ShopifyShop, api: StubApi) -> Order:
+    """Order #1042 with its torch at a second location: two fulfillment orders, as Shopify splits it."""
+    rest = json.loads((EVENTS / "02_orders_paid.json").read_text())
+    rest["line_items"][2]["origin_location"] = {"id": 2}
+    shop.orders[PAID_ORDER] = ShopOrder.from_rest(rest)
+    return _webhook_order("02_orders_paid")
+
+
+class TestFulfillmentPerLocation:
+    def test_an_order_at_two_locations_is_fulfilled_by_one_fulfillment_per_location(
+        self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _two_locations(shop, api)
+
+        result = ShopifyWriteBack(http).apply(
+            STORE, credentials, _update(UpdateKind.SHIPPED, order, tracking_number=TRACKING)
+        )
+
+        calls = _mutations(api, "FulfillmentCreate")
+        assert [
+            [pair["fulfillmentOrderId"] for pair in call["fulfillment"]["lineItemsByFulfillmentOrder"]]
+            for call in calls
+        ] == [
+            [f"gid://shopify/FulfillmentOrder/{PAID_ORDER}00"],
+            [f"gid://shopify/FulfillmentOrder/{PAID_ORDER}01"],
+        ]
+        assert len(shop.orders[PAID_ORDER].fulfillments) == 2 and len((result.reference or "").split(",")) == 2
+        assert {fo["status"] for fo in shop.orders[PAID_ORDER].fulfillment_orders} == {"CLOSED"}
+
+    def test_the_shop_refuses_fulfillment_orders_of_two_locations_in_one_call(
+        self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        _two_locations(shop, api)
+        both = [{"fulfillmentOrderId": fo["id"]} for fo in shop.orders[PAID_ORDER].fulfillment_orders]
+        answer = shop._fulfillment_create({"fulfillment": {"lineItemsByFulfillmentOrder": both}})
+        assert answer["fulfillmentCreate"]["userErrors"][0]["message"].startswith("All fulfillment orders")
+
+    def test_a_retry_after_one_location_was_fulfilled_fulfils_only_the_other(
+        self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _two_locations(shop, api)
+        update = _update(UpdateKind.SHIPPED, order, tracking_number=TRACKING)
+        first = shop.orders[PAID_ORDER].fulfillment_orders[0]
+        shop._fulfillment_create(
+            {
+                "fulfillment": {
+                    "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": first["id"]}],
+                    "trackingInfo": {"number": TRACKING},
+                }
+            }
+        )
+
+        again = ShopifyWriteBack(http).apply(STORE, credentials, update)
+        twice = ShopifyWriteBack(http).apply(STORE, credentials, update)
+
+        [call] = _mutations(api, "FulfillmentCreate")
+        assert call["fulfillment"]["lineItemsByFulfillmentOrder"][0]["fulfillmentOrderId"].endswith("01")
+        assert not again.already and twice.already
+        assert len(shop.orders[PAID_ORDER].fulfillments) == 2
+
+
+class TestPartialShipment:
+    def test_a_short_line_is_fulfilled_with_the_units_shipped_and_its_rest_left_open(
+        self, api: StubApi, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _webhook_order("02_orders_paid").model_copy(update={"short": {"MUG-CC-BLU": 1, "TORCH-CB-01": 1}})
+        update = _update(UpdateKind.SHIPPED, order, tracking_number=TRACKING)
+
+        ShopifyWriteBack(http).apply(STORE, credentials, update)
+        again = ShopifyWriteBack(http).apply(STORE, credentials, update)
+
+        [call] = _mutations(api, "FulfillmentCreate")
+        [pair] = call["fulfillment"]["lineItemsByFulfillmentOrder"]
+        assert [item["quantity"] for item in pair["fulfillmentOrderLineItems"]] == [1, 1]  # mug 1 of 2, tee 1; no torch
+        [fo] = shop.orders[PAID_ORDER].fulfillment_orders
+        assert fo["status"] == "IN_PROGRESS"  # a mug and the torch are still to fulfil
+        assert [item["remainingQuantity"] for item in fo["lineItems"]["nodes"]] == [1, 0, 1]
+        assert again.already and shop.orders[PAID_ORDER].rest["fulfillment_status"] == "partial"
+
+
+def test_the_pinned_admin_api_version_is_a_stable_quarterly_one_still_supported() -> None:
+    # Each stable version is supported for at least 12 months (shopify.dev/docs/api/usage/versioning).
+    year, month = (int(part) for part in API_VERSION.split("-"))
+    assert month in {1, 4, 7, 10}
+    assert datetime.now(UTC).date() < date(year + 1, month, 1)

@@ -356,6 +356,18 @@ class Order(BaseModel):
             problems.append("order is not paid")
         return problems
 
+    def shipped_quantities(self) -> dict[str, int]:
+        """Units of each line that left the warehouse: ordered less what a partial fulfillment left out
+        (``short``, by SKU, taken from that SKU's first lines first); 0 for a line left out entirely. What
+        write-backs tell the store was shipped, and all that can come back in a return."""
+        short = dict(self.short)
+        shipped: dict[str, int] = {}
+        for line in self.lines:
+            left_out = min(line.quantity, short.get(line.sku, 0))
+            short[line.sku] = short.get(line.sku, 0) - left_out
+            shipped[line.line_id] = shipped.get(line.line_id, 0) + line.quantity - left_out
+        return shipped
+
     def ensure_fulfillable(self) -> None:
         problems = self.problems_for_fulfillment()
         if problems:

@@ -260,14 +260,8 @@ def return_execution_name(store_id: str, external_order_id: str, number: int) ->
 
 # --- what an order can still take back -----------------------------------------------------------
 def delivered_quantities(order: Order) -> dict[str, int]:
-    """Units of each line that reached the customer: ordered less what a partial fulfillment left out."""
-    short = dict(order.short)
-    delivered: dict[str, int] = {}
-    for line in order.lines:
-        left_out = min(line.quantity, short.get(line.sku, 0))
-        short[line.sku] = short.get(line.sku, 0) - left_out
-        delivered[line.line_id] = delivered.get(line.line_id, 0) + line.quantity - left_out
-    return delivered
+    """Units of each line that reached the customer: what was shipped (``Order.shipped_quantities``)."""
+    return order.shipped_quantities()
 
 
 def returnable_quantities(order: Order) -> dict[str, int]:

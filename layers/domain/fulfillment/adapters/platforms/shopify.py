@@ -1,4 +1,4 @@
-"""Shopify: fat REST-order webhooks, orders fetched over REST, write-backs over the GraphQL Admin API.
+"""Shopify: fat REST-order webhooks; orders fetched and written back over the GraphQL Admin API.
 
 Verification: ``X-Shopify-Hmac-Sha256`` = base64(HMAC-SHA256(app client secret, raw body)), compared
 in constant time; an empty body never verifies. Shopify signs no timestamp, so there is **no replay
@@ -71,7 +71,9 @@ from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
-API_VERSION = "2025-01"
+# Shopify supports each stable version for at least 12 months ("About Shopify API versioning",
+# shopify.dev/docs/api/usage/versioning); 2026-10 is supported until at least 2026-10 + 12 months.
+API_VERSION = "2026-10"
 ORDER_TOPICS = frozenset(
     {
         "orders/create",
@@ -384,10 +386,6 @@ class ShopifyApi:
         self._headers = {"X-Shopify-Access-Token": credentials.api_token}
         self._http = http
 
-    def order(self, order_id: str) -> Any:
-        response = self._http.request("GET", f"{self._root}/orders/{order_id}.json", headers=self._headers)
-        return (response.json() or {}).get("order")
-
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The ``data`` of a GraphQL answer; errors become TransientError (throttled) or PlatformRejected."""
         response = self._http.request(
@@ -423,17 +421,153 @@ def _numeric_id(external_order_id: str) -> str:
     return match.group(1)
 
 
+ORDER_FETCH = """
+query OrderFetch($id: ID!) {
+  order(id: $id) {
+    id
+    legacyResourceId
+    name
+    email
+    currencyCode
+    displayFinancialStatus
+    cancelledAt
+    createdAt
+    updatedAt
+    paymentGatewayNames
+    totalPriceSet { shopMoney { amount } }
+    totalTaxSet { shopMoney { amount } }
+    totalDiscountsSet { shopMoney { amount } }
+    totalShippingPriceSet { shopMoney { amount } }
+    totalOutstandingSet { shopMoney { amount } }
+    billingAddress { ...Address }
+    shippingAddress { ...Address }
+    customer { legacyResourceId firstName lastName email }
+    lineItems(first: 250) {
+      nodes { id sku name title quantity originalUnitPriceSet { shopMoney { amount } } variant { legacyResourceId } }
+    }
+    refunds(first: 50) {
+      id
+      note
+      refundLineItems(first: 250) { nodes { quantity lineItem { id } } }
+      transactions(first: 50) { nodes { kind status amountSet { shopMoney { amount } } } }
+    }
+  }
+}
+fragment Address on MailingAddress {
+  name firstName lastName company address1 address2 city province provinceCode zip countryCodeV2 phone
+}
+"""
+
+
+def rest_order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL ``Order`` (``ORDER_FETCH``) in the REST Order's shape the webhooks carry, so one mapping
+    (``to_order``) reads both. Field correspondences: shopify.dev admin-graphql ``Order``, ``MailingAddress``,
+    ``LineItem``, ``Refund``; ``displayFinancialStatus`` is the REST ``financial_status`` upper-cased."""
+
+    def amount(field: str, source: dict[str, Any] | None = None) -> str | None:
+        value = ((source if source is not None else node).get(field) or {}).get("shopMoney") or {}
+        return str(value["amount"]) if value.get("amount") is not None else None
+
+    def legacy(gid: object) -> int:
+        return int(str(gid).rsplit("/", 1)[-1])
+
+    def address(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        return {
+            "name": value.get("name"),
+            "first_name": value.get("firstName"),
+            "last_name": value.get("lastName"),
+            "company": value.get("company"),
+            "address1": value.get("address1"),
+            "address2": value.get("address2"),
+            "city": value.get("city"),
+            "province": value.get("province"),
+            "province_code": value.get("provinceCode"),
+            "zip": value.get("zip"),
+            "country_code": value.get("countryCodeV2"),
+            "phone": value.get("phone"),
+        }
+
+    customer = node.get("customer")
+    gateways = [str(name) for name in node.get("paymentGatewayNames") or []]
+    shipping = amount("totalShippingPriceSet")
+    return {
+        "id": int(node.get("legacyResourceId") or legacy(node["id"])),
+        "admin_graphql_api_id": node["id"],
+        "name": node.get("name"),
+        "email": node.get("email"),
+        "currency": node.get("currencyCode"),
+        "financial_status": str(node.get("displayFinancialStatus") or "").lower() or None,
+        "cancelled_at": node.get("cancelledAt"),
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "gateway": gateways[0] if gateways else None,
+        "payment_gateway_names": gateways,
+        "total_price": amount("totalPriceSet"),
+        "total_tax": amount("totalTaxSet") or "0",
+        "total_discounts": amount("totalDiscountsSet") or "0",
+        "total_outstanding": amount("totalOutstandingSet"),
+        "total_shipping_price_set": {"shop_money": {"amount": shipping}} if shipping is not None else None,
+        "billing_address": address(node.get("billingAddress")),
+        "shipping_address": address(node.get("shippingAddress")),
+        "customer": {
+            "id": int(customer["legacyResourceId"]),
+            "first_name": customer.get("firstName"),
+            "last_name": customer.get("lastName"),
+            "email": customer.get("email"),
+        }
+        if customer and customer.get("legacyResourceId")
+        else None,
+        "line_items": [
+            {
+                "id": legacy(item["id"]),
+                "sku": item.get("sku"),
+                "name": item.get("name"),
+                "title": item.get("title"),
+                "quantity": item.get("quantity"),
+                "price": amount("originalUnitPriceSet", item),
+                "variant_id": int((item.get("variant") or {}).get("legacyResourceId") or 0) or None,
+            }
+            for item in (node.get("lineItems") or {}).get("nodes") or []
+        ],
+        "refunds": [
+            {
+                "id": legacy(refund["id"]),
+                "note": refund.get("note"),
+                "refund_line_items": [
+                    {"line_item_id": legacy((line.get("lineItem") or {}).get("id")), "quantity": line.get("quantity")}
+                    for line in (refund.get("refundLineItems") or {}).get("nodes") or []
+                ],
+                "transactions": [
+                    {
+                        "kind": str(transaction.get("kind") or "").lower(),
+                        "status": str(transaction.get("status") or "").lower(),
+                        "amount": amount("amountSet", transaction),
+                    }
+                    for transaction in (refund.get("transactions") or {}).get("nodes") or []
+                ],
+            }
+            for refund in node.get("refunds") or []
+        ],
+    }
+
+
 class ShopifySource:
-    """``GET /admin/api/{version}/orders/{id}.json``: the same REST Order the webhooks carry."""
+    """The order over GraphQL (``ORDER_FETCH``): the REST Admin API is legacy since 2024-10-01 and public apps
+    must use GraphQL only (shopify.dev, "About REST Admin API versioning"); read in the REST shape webhooks carry."""
 
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
     def fetch_order(self, store: Store, credentials: StoreCredentials, external_order_id: str) -> Order:
-        raw = ShopifyApi(self._http, store, credentials).order(_numeric_id(external_order_id))
+        api = ShopifyApi(self._http, store, credentials)
+        node = api.graphql(ORDER_FETCH, {"id": order_gid(_numeric_id(external_order_id))}).get("order")
+        if not node:
+            raise PlatformRejected(f"Shopify has no order {external_order_id}", 404)
         try:
-            return to_order(ShopifyOrder.model_validate(raw), store)
-        except (ValidationError, InvalidMoney, ValueError) as exc:
+            return to_order(ShopifyOrder.model_validate(rest_order_from_graphql(node)), store)
+        except (ValidationError, InvalidMoney, ValueError, KeyError, TypeError) as exc:
             raise PlatformRejected(f"Shopify order {external_order_id} cannot be read: {first_error(exc)}") from exc
 
 
@@ -444,8 +578,20 @@ query WriteBackState($id: ID!) {
     cancelledAt
     tags
     note
-    fulfillments(first: 50) { id status trackingInfo(first: 10) { number company url } }
-    fulfillmentOrders(first: 50) { nodes { id status } }
+    fulfillments(first: 50) {
+      id
+      status
+      trackingInfo(first: 10) { number company url }
+      fulfillmentLineItems(first: 100) { nodes { quantity lineItem { id } } }
+    }
+    fulfillmentOrders(first: 50) {
+      nodes {
+        id
+        status
+        assignedLocation { location { id } }
+        lineItems(first: 100) { nodes { id remainingQuantity lineItem { id } } }
+      }
+    }
     refunds(first: 50) { id note }
     transactions(first: 50) { id kind status gateway }
   }
@@ -460,9 +606,9 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
 }
 """
 ORDER_CANCEL = """
-mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $refund: Boolean!, $restock: Boolean!,
-                     $notifyCustomer: Boolean, $staffNote: String) {
-  orderCancel(orderId: $orderId, reason: $reason, refund: $refund, restock: $restock,
+mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $refundMethod: OrderCancelRefundMethodInput,
+                     $restock: Boolean!, $notifyCustomer: Boolean, $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, refundMethod: $refundMethod, restock: $restock,
               notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
     job { id done }
     orderCancelUserErrors { field message code }
@@ -470,8 +616,8 @@ mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $refund: Boolea
 }
 """
 REFUND_CREATE = """
-mutation RefundCreate($input: RefundInput!) {
-  refundCreate(input: $input) {
+mutation RefundCreate($input: RefundInput!, $idempotencyKey: String!) {
+  refundCreate(input: $input) @idempotent(key: $idempotencyKey) {
     refund { id note }
     userErrors { field message }
   }
@@ -519,35 +665,42 @@ class ShopifyWriteBack:
 
     @staticmethod
     def _ship(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
+        """One ``fulfillmentCreate`` per location: it "creates a fulfillment for one or many fulfillment orders. The
+        fulfillment orders are associated with the same order and are assigned to the same location" (shopify.dev,
+        mutations/fulfillmentCreate). Each names only the units shipped (``Order.shipped_quantities``): a
+        short line leaves its remainder open on the fulfillment order. A retry creates nothing twice: what
+        fulfillments with this tracking number already took is subtracted (``_still_to_ship``)."""
         number = update.tracking_number
         if not number:
             raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
         fulfillments = state.get("fulfillments") or []
-        for fulfillment in fulfillments:
-            if any(info.get("number") == number for info in fulfillment.get("trackingInfo") or []):
-                return WriteBackResult(done=True, already=True, reference=fulfillment.get("id"))
         open_orders = [
-            node["id"]
+            node
             for node in (state.get("fulfillmentOrders") or {}).get("nodes") or []
             if node.get("status") in FULFILLABLE_ORDER_STATUSES
         ]
-        if not open_orders:
-            if fulfillments:  # fulfilled elsewhere (by the merchant); a new fulfillment would be refused
-                return WriteBackResult(done=True, already=True, reference=fulfillments[-1].get("id"))
+        already = [f for f in fulfillments if any(i.get("number") == number for i in f.get("trackingInfo") or [])]
+        groups = _by_location(open_orders, _still_to_ship(update, already))
+        if not groups:
+            if fulfillments:  # done by an earlier attempt, or fulfilled elsewhere (by the merchant)
+                return WriteBackResult(done=True, already=True, reference=(already or fulfillments)[-1].get("id"))
             raise PlatformRejected(f"Shopify order {state.get('id')} has no open fulfillment order", 422)
         tracking = {"number": number, "company": update.carrier, "url": update.tracking_url}
-        created = api.mutate(
-            FULFILLMENT_CREATE,
-            "fulfillmentCreate",
-            {
-                "fulfillment": {
-                    "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": gid} for gid in open_orders],
-                    "trackingInfo": {key: value for key, value in tracking.items() if value},
-                    "notifyCustomer": True,
-                }
-            },
-        )
-        return WriteBackResult(done=True, reference=(created.get("fulfillment") or {}).get("id"))
+        created: list[str] = []
+        for items in groups:
+            answer = api.mutate(
+                FULFILLMENT_CREATE,
+                "fulfillmentCreate",
+                {
+                    "fulfillment": {
+                        "lineItemsByFulfillmentOrder": items,
+                        "trackingInfo": {key: value for key, value in tracking.items() if value},
+                        "notifyCustomer": True,
+                    }
+                },
+            )
+            created.append(str((answer.get("fulfillment") or {}).get("id")))
+        return WriteBackResult(done=True, reference=",".join(created))
 
     @staticmethod
     def _cancel(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> WriteBackResult:
@@ -559,7 +712,10 @@ class ShopifyWriteBack:
             {
                 "orderId": state["id"],
                 "reason": "OTHER",
-                "refund": False,  # money goes back through a REFUNDED update, with its own idempotency key
+                # money goes back through a REFUNDED update, with its own idempotency key. refundMethod replaces
+                # the deprecated refund argument from 2025-07 (changelog "Order cancellation now supports refunds
+                # to store credit"); the refund semantics are the payment write-back's.
+                "refundMethod": {"originalPaymentMethodsRefund": False},
                 "restock": True,
                 "notifyCustomer": True,
                 "staffNote": (update.reason or f"cancelled by fulfillment [{update.key}]")[:255],
@@ -606,7 +762,10 @@ class ShopifyWriteBack:
                             "amount": _decimal_text(amount),
                         }
                     ],
-                }
+                },
+                # Mandatory from 2026-04 ("Making idempotency mandatory for inventory adjustments and refund
+                # mutations"): the update's key, so a resent refundCreate is answered with the refund it made.
+                "idempotencyKey": update.key,
             },
         )
         return WriteBackResult(done=True, reference=(created.get("refund") or {}).get("id"))
@@ -629,6 +788,40 @@ class ShopifyWriteBack:
             return WriteBackResult(done=True, already=True, reference=tag)
         api.mutate(TAGS_ADD, "tagsAdd", {"id": state["id"], "tags": [tag]})
         return WriteBackResult(done=True, reference=tag)
+
+
+def _still_to_ship(update: StoreUpdate, fulfillments: list[dict[str, Any]]) -> dict[str, int]:
+    """Units per Shopify line item gid this shipment still has to report: what we shipped of each line
+    (``Order.shipped_quantities``) less what fulfillments carrying its tracking number already took (an earlier
+    attempt), so a retry sends only the rest, and nothing once all is sent."""
+    taken: dict[str, int] = {}
+    for fulfillment in fulfillments:
+        for item in (fulfillment.get("fulfillmentLineItems") or {}).get("nodes") or []:
+            line = str((item.get("lineItem") or {}).get("id") or "")
+            taken[line] = taken.get(line, 0) + int(item.get("quantity") or 0)
+    wanted = {f"gid://shopify/LineItem/{line_id}": qty for line_id, qty in update.order.shipped_quantities().items()}
+    return {line: qty - taken.get(line, 0) for line, qty in wanted.items() if qty > taken.get(line, 0)}
+
+
+def _by_location(open_orders: list[dict[str, Any]], to_ship: dict[str, int]) -> list[list[dict[str, Any]]]:
+    """``lineItemsByFulfillmentOrder`` per assigned location: each fulfillment order with the line items (and
+    quantities) of this shipment it holds, the fulfillment orders of one location in one call."""
+    left = dict(to_ship)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for node in open_orders:
+        items = []
+        for item in (node.get("lineItems") or {}).get("nodes") or []:
+            line = str((item.get("lineItem") or {}).get("id") or "")
+            quantity = min(left.get(line, 0), int(item.get("remainingQuantity") or 0))
+            if quantity > 0:
+                items.append({"id": item["id"], "quantity": quantity})
+                left[line] -= quantity
+        if items:
+            location = str(((node.get("assignedLocation") or {}).get("location") or {}).get("id") or "")
+            groups.setdefault(location, []).append(
+                {"fulfillmentOrderId": node["id"], "fulfillmentOrderLineItems": items}
+            )
+    return list(groups.values())
 
 
 def _decimal_text(amount: Money) -> str:
