@@ -1,12 +1,14 @@
 """A BigCommerce store's V2/V3 API on a ``StubApi``, for tests and the local runtime.
 
 Serves the demo store (hash ``k3h9x2ab7q``, token ``API_TOKEN``): order 1187 from
-``events/bigcommerce/rest_*.json``, and 1188 — the same order, cancelled, as sample delivery 06
-names it. Write-backs take effect as on BigCommerce: ``PUT`` changes the status or ``staff_notes``, a
-shipment marks its items shipped (status 2 or 3), a refund raises ``refunded_amount`` (status 14 or 4); every
-change moves ``date_modified``. Later reads see the effects, so idempotency checks can be tested;
-``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists every refund recorded, ours
-and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`` items by order product id).
+``events/bigcommerce/rest_*.json``, and 1188 — the same order, cancelled, as sample delivery 06 names it; 1189, the
+same order authorized only (``payment_status`` authorized): ``POST …/payment_actions/capture`` leaves it "capture
+pending" until it settles (at the next read), when a ``capture`` transaction appears in ``GET
+/v3/orders/{id}/transactions`` and in ``ledger``. Write-backs take effect as on BigCommerce: ``PUT`` changes the
+status or ``staff_notes``, a shipment marks its items shipped (status 2 or 3), a refund raises ``refunded_amount``
+(status 14 or 4); every change moves ``date_modified``. Later reads see the effects, so idempotency checks can be
+tested; ``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists every refund recorded,
+ours and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`` items by order product id).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
 STORE_HASH = "k3h9x2ab7q"
@@ -72,6 +75,13 @@ class BigCommerceStore:
         self.shipments: dict[int, list[dict[str, Any]]] = {}
         self.refunds: dict[int, list[dict[str, Any]]] = {}
         self.writes: list[tuple[str, str, Any]] = []
+        self.transactions: dict[int, list[dict[str, Any]]] = {}
+        self.ledger = MoneyLedger()  # the money this store really moved, per order id
+        # Captures settle at the next read of the order or its transactions (BigCommerce captures asynchronously);
+        # False keeps them pending.
+        self.auto_settle = True
+        self._pending_captures: dict[int, Decimal] = {}
+        self._next_transaction_id = 501
         self._next_shipment_id = 73  # sample delivery 05 names shipment 73
         self._next_refund_id = 41  # sample delivery 04 names refund 41
         self._lock = threading.Lock()
@@ -81,6 +91,7 @@ class BigCommerceStore:
             _load("rest_GET_v2_orders_1187_shipping_addresses.json"),
         )
         self.add_order(*self._cancelled_copy(1188))
+        self.add_order(*self._authorized_copy(1189))
 
     def add_order(self, order: dict[str, Any], products: list[dict[str, Any]], addresses: list[dict[str, Any]]) -> None:
         order_id = int(order["id"])
@@ -89,6 +100,26 @@ class BigCommerceStore:
         self.addresses[order_id] = addresses
         self.shipments[order_id] = []
         self.refunds[order_id] = []
+        status = str(order.get("payment_status") or "")
+        event = {"authorized": "authorization", "captured": "purchase"}.get(status)
+        self.transactions[order_id] = (
+            [self._transaction(order_id, event, Decimal(order["total_inc_tax"]))] if event else []
+        )
+
+    def _transaction(self, order_id: int, event: str, amount: Decimal) -> dict[str, Any]:
+        """One V3 transaction as ``GET /v3/orders/{id}/transactions`` lists it."""
+        self._next_transaction_id += 1
+        return {
+            "id": self._next_transaction_id,
+            "order_id": str(order_id),
+            "event": event,
+            "method": "credit_card",
+            "amount": float(amount),
+            "currency": self.orders[order_id]["currency_code"],
+            "gateway": "braintree",
+            "status": "ok",
+            "date_created": _now(),
+        }
 
     def _cancelled_copy(self, order_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         order, products, addresses = copy.deepcopy((self.orders[1187], self.products[1187], self.addresses[1187]))
@@ -98,11 +129,53 @@ class BigCommerceStore:
         addresses[0].update(id=addresses[0]["id"] + 1, order_id=order_id)
         return order, products, addresses
 
+    def _authorized_copy(self, order_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """1187 again, authorized only (the store's gateway set to authorize; captured by us)."""
+        order, products, addresses = copy.deepcopy((self.orders[1187], self.products[1187], self.addresses[1187]))
+        order.update(id=order_id, status_id=11, status="Awaiting Fulfillment", payment_status="authorized")
+        for offset, row in enumerate(products, start=20):
+            row.update(id=row["id"] + offset, order_id=order_id, order_address_id=addresses[0]["id"] + 2)
+        addresses[0].update(id=addresses[0]["id"] + 2, order_id=order_id)
+        return order, products, addresses
+
+    def settle(self, order_id: int) -> None:
+        """The gateway settles a pending capture: a ``capture`` transaction, ``payment_status`` captured."""
+        amount = self._pending_captures.pop(order_id, None)
+        if amount is None:
+            return
+        transaction = self._transaction(order_id, "capture", amount)
+        self.transactions[order_id].append(transaction)
+        self.ledger.record(str(order_id), "capture", amount, f"transaction-{transaction['id']}")
+        self.orders[order_id]["payment_status"] = "captured"
+        self._touch(order_id)
+
+    def _read_order(self, _: StubRequest, order_id: int) -> Answer:
+        if self.auto_settle:
+            self.settle(order_id)
+        return 200, self.orders[order_id]
+
+    def _read_transactions(self, _: StubRequest, order_id: int) -> Answer:
+        if self.auto_settle:
+            self.settle(order_id)
+        return 200, {"data": copy.deepcopy(self.transactions[order_id]), "meta": {}}
+
+    def _capture(self, _: StubRequest, order_id: int) -> Answer:
+        """Accepted for the gateway (201), settled later; only an ``authorized`` payment can be captured."""
+        order = self.orders[order_id]
+        if order.get("payment_status") != "authorized":
+            return _error(422, f"The payment of order {order_id} cannot be captured ({order.get('payment_status')}).")
+        order["payment_status"] = "capture pending"
+        self._pending_captures[order_id] = Decimal(order["total_inc_tax"])
+        self._touch(order_id)
+        self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/capture", None))
+        return 201, {"data": {}, "meta": {}}
+
     def install(self, api: StubApi) -> None:
+        self.ledger.install(api)
         v2 = rf"/stores/{re.escape(self.store_hash)}/v2/orders/(\d+)"
         v3 = rf"/stores/{re.escape(self.store_hash)}/v3/orders/(\d+)/payment_actions"
         routes: list[tuple[str, str, Callable[[StubRequest, int], Answer]]] = [
-            ("GET", v2, lambda _, order_id: (200, self.orders[order_id])),
+            ("GET", v2, self._read_order),
             ("PUT", v2, self._update_order),
             ("GET", rf"{v2}/products", lambda request, order_id: self._page(request, self.products[order_id])),
             (
@@ -115,6 +188,8 @@ class BigCommerceStore:
             ("GET", rf"{v3}/refunds", lambda _, order_id: (200, {"data": self.refunds[order_id], "meta": {}})),
             ("POST", rf"{v3}/refund_quotes", self._quote),
             ("POST", rf"{v3}/refunds", self._create_refund),
+            ("POST", rf"{v3}/capture", self._capture),
+            ("GET", rf"/stores/{re.escape(self.store_hash)}/v3/orders/(\d+)/transactions", self._read_transactions),
         ]
         for method, pattern, handler in routes:
             api.route(method, pattern, self._guarded(handler))
@@ -296,8 +371,10 @@ class BigCommerceStore:
         return 201, {"data": refund, "meta": {}}
 
 
-def install(api: StubApi, *, store_hash: str = STORE_HASH, token: str = API_TOKEN) -> None:
-    BigCommerceStore(store_hash, token).install(api)
+def install(api: StubApi, *, store_hash: str = STORE_HASH, token: str = API_TOKEN) -> BigCommerceStore:
+    store = BigCommerceStore(store_hash, token)
+    store.install(api)
+    return store
 
 
 # What the end-to-end tests look for after the demo order 1187 is fulfilled (see local/stubs/__init__.py).

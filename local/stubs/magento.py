@@ -1,8 +1,9 @@
 """A Magento 2 shop's REST API (and Adobe I/O's key host) on a ``StubApi``, for tests and the local runtime.
 
 Serves the demo shop (integration token ``API_TOKEN``): order 318 from
-``events/magento/rest_GET_V1_orders_318.json`` (paid: invoiced, processing). Use the shop's root
-(``api.url``) as the store's ``api_base_url`` and as ``extra["adobe_key_base_url"]``: Adobe I/O's
+``events/magento/rest_GET_V1_orders_318.json`` (paid: invoiced, processing), and 319, the same order authorized
+only (nothing invoiced, ``total_due`` the total), captured by an invoice with ``capture: true`` (``ledger``).
+Use the shop's root (``api.url``) as the store's ``api_base_url`` and as ``extra["adobe_key_base_url"]``: Adobe I/O's
 test public keys are served at ``/prod/keys/pub-key{1,2}.pem``, as the sample deliveries name them.
 
 Write-backs take effect roughly as on Magento: a shipment counts its items shipped (an invoiced,
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
 API_TOKEN = "magento-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
@@ -56,6 +58,8 @@ CREDITMEMOS_PATH = r"/rest/V1/creditmemos"
 REFUND_PATH = r"/rest/V1/order/(\d+)/refund"
 CANCEL_PATH = r"/rest/V1/orders/(\d+)/cancel"
 COMMENTS_PATH = r"/rest/V1/orders/(\d+)/comments"
+INVOICE_PATH = r"/rest/V1/order/(\d+)/invoice"
+AUTHORIZED_ORDER_ID = 319  # 318 again, authorized only (an authorize-only method): captured by invoicing it
 ADOBE_KEY_PATH = r"/prod/keys/pub-key([12])\.pem"
 
 Answer = tuple[int, Any]
@@ -98,9 +102,12 @@ class MagentoShop:
         self.shipments: list[dict[str, Any]] = []
         self.creditmemos: list[dict[str, Any]] = []
         self.writes: list[tuple[str, str, Any]] = []
-        self._next_id = {"shipment": 51, "creditmemo": 28, "history": 800, "track": 61}
+        self._next_id = {"shipment": 51, "creditmemo": 28, "history": 800, "track": 61, "invoice": 40}
         self._lock = threading.Lock()
         self.add_order(json.loads((EVENTS / "rest_GET_V1_orders_318.json").read_text(encoding="utf-8")))
+        self.add_order(_authorized(self.orders[DEMO_ORDER_ID], AUTHORIZED_ORDER_ID))
+        self.ledger = MoneyLedger()  # the money this shop really moved, per order id
+        self.invoices: list[dict[str, Any]] = []
 
     def add_order(self, order: dict[str, Any]) -> None:
         """Serve this REST order (e.g. a sample delivery's ``data``) under its ``entity_id``."""
@@ -116,10 +123,12 @@ class MagentoShop:
             ("POST", REFUND_PATH, self._refund),
             ("POST", CANCEL_PATH, self._cancel),
             ("POST", COMMENTS_PATH, self._comment),
+            ("POST", INVOICE_PATH, self._invoice),
         ]
         for method, path, handler in routes:
             api.route(method, path, self._authorized(handler))
         api.route("GET", ADOBE_KEY_PATH, self._adobe_key)
+        self.ledger.install(api)
 
     def _authorized(
         self, handler: Callable[[StubRequest, re.Match[str]], Answer]
@@ -308,13 +317,60 @@ class MagentoShop:
         order.setdefault("status_histories", []).insert(0, entry)
         return 200, True
 
+    def _invoice(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        """``POST /V1/order/{id}/invoice``: invoices every item not yet invoiced; with ``capture: true`` the
+        method captures online (the money moves), without it the invoice is only recorded. An order with
+        nothing left to invoice is refused with 400, as ``Order::canInvoice()`` refuses it; answers the
+        invoice id. https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-create-invoice/"""
+        order = self._order(match)
+        if order is None:
+            return _error(404, _NOT_FOUND)
+        due = _dec(order.get("total_due"))
+        if due <= 0 or order["state"] not in {"new", "processing"}:
+            return _error(400, "The order does not allow an invoice to be created.")
+        body = self._record(request, order)
+        invoice_id = self._take("invoice")
+        for item in order["items"]:
+            item["qty_invoiced"] = item["qty_ordered"]
+        for field in ("total_invoiced", "total_paid", "base_total_invoiced", "base_total_paid"):
+            order[field] = order["grand_total"]
+        order["total_due"] = order["base_total_due"] = 0.0
+        order["state"] = order["status"] = "processing"
+        online = bool(body.get("capture"))
+        self.invoices.append(
+            {"entity_id": invoice_id, "order_id": order["entity_id"], "grand_total": float(due), "state": 2}
+        )
+        self.ledger.record(str(order["entity_id"]), "capture", due, f"invoice-{invoice_id}", online=online)
+        return 200, invoice_id
+
     def _take(self, kind: str) -> int:
         self._next_id[kind] += 1
         return self._next_id[kind]
 
 
-def install(api: StubApi) -> None:
-    MagentoShop().install(api)
+def _authorized(paid: dict[str, Any], entity_id: int) -> dict[str, Any]:
+    """A paid order as an authorize-only method leaves it: processing, nothing invoiced, the total due."""
+    order = copy.deepcopy(paid)
+    order.update(entity_id=entity_id, increment_id=f"0000{entity_id}")
+    for field in ("total_invoiced", "total_paid", "base_total_invoiced", "base_total_paid"):
+        order[field] = 0.0
+    order["total_due"] = order["base_total_due"] = order["grand_total"]
+    order["payment"] = {
+        **(order.get("payment") or {}),
+        "method": "braintree",
+        "amount_authorized": order["grand_total"],
+    }
+    order["payment"]["last_trans_id"] = "kx9t2c"
+    for item in order["items"]:
+        item["qty_invoiced"] = 0
+        item["order_id"] = entity_id
+    return order
+
+
+def install(api: StubApi) -> MagentoShop:
+    shop = MagentoShop()
+    shop.install(api)
+    return shop
 
 
 # What the end-to-end tests look for after the demo order 318 is fulfilled (see local/stubs/__init__.py).

@@ -5,7 +5,8 @@ Serves the demo shop (``SHOP_DOMAIN``, access token ``ACCESS_TOKEN``) from the w
 (delivery 05): ``GET /admin/api/{version}/orders/{id}.json`` answers the REST Order, and
 ``POST …/graphql.json`` answers the operations the write-back sends, matched on the operation name in
 the query: ``WriteBackState``, ``FulfillmentCreate``, ``OrderCancel``, ``RefundCreate``, ``OrderUpdate`` (the
-note only), ``TagsAdd``.
+note only), ``TagsAdd``, ``OrderPayments`` and ``OrderCapture``. #1044 (delivery 06) is authorized for manual
+capture: an AUTHORIZATION transaction that expires after 7 days; every capture is in ``ledger``.
 Mutations take effect (fulfillments close their fulfillment orders, refunds add refund transactions,
 cancelling sets ``cancelledAt``; ``updated_at`` moves), so later reads see them and idempotency checks
 can be tested; ``writes`` records every accepted mutation with its variables.
@@ -19,18 +20,20 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from fulfillment.adapters.platforms.shopify import API_VERSION
+from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
 SHOP_DOMAIN = "kaffeekontor-berlin.myshopify.com"
 ACCESS_TOKEN = "shpat_local_demo"  # noqa: S105 - a local stub's fixed token, not a secret
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "shopify"
-DEFAULT_SNAPSHOTS = ("02_orders_paid.json", "05_orders_cancelled.json")
+DEFAULT_SNAPSHOTS = ("02_orders_paid.json", "05_orders_cancelled.json", "06_orders_create_authorized.json")
+AUTHORIZATION_DAYS = 7  # Shopify Payments holds a card authorization for 7 days (authorizationExpiresAt)
 # The route patterns, as tests name them to script faults (``StubApi.fail_next``).
 ORDER_ROUTE = rf"/admin/api/{API_VERSION}/orders/(\d+)\.json"
 GRAPHQL_ROUTE = rf"/admin/api/{API_VERSION}/graphql\.json"
@@ -121,6 +124,21 @@ class ShopOrder:
             for refund in rest.get("refunds") or []
             for transaction in refund.get("transactions") or []
         ]
+        if rest.get("financial_status") == "authorized":
+            # Manual capture: one AUTHORIZATION transaction, captured later by orderCapture. Held from when the
+            # stub loads the order (the recorded sample's own date is long past).
+            created = datetime.now(UTC)
+            order.transactions.append(
+                {
+                    "id": f"gid://shopify/OrderTransaction/{int(rest['id']) + 1}",
+                    "kind": "AUTHORIZATION",
+                    "status": "SUCCESS",
+                    "gateway": (rest.get("payment_gateway_names") or ["shopify_payments"])[0],
+                    "authorizationExpiresAt": (created + timedelta(days=AUTHORIZATION_DAYS)).isoformat(),
+                    "parentTransaction": None,
+                    "amountSet": _money(rest["total_price"], order.currency),
+                }
+            )
         if rest.get("financial_status") in {"paid", "partially_refunded", "refunded"}:
             payment_id = next((parent for parent in refund_parents if parent), int(rest["id"]) + 1)
             gateways = rest.get("payment_gateway_names") or ["manual"]
@@ -166,6 +184,18 @@ class ShopOrder:
             "refunds": [{k: v for k, v in refund.items() if k != "_key"} for refund in copy.deepcopy(self.refunds)],
             "transactions": copy.deepcopy(self.transactions),
         }
+
+    def captured_from(self, parent: str) -> Decimal:
+        return sum(
+            (
+                Decimal(t["amountSet"]["shopMoney"]["amount"])
+                for t in self.transactions
+                if t["kind"] == "CAPTURE"
+                and t["status"] == "SUCCESS"
+                and (t.get("parentTransaction") or {}).get("id") == parent
+            ),
+            Decimal(0),
+        )
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -269,6 +299,8 @@ class ShopifyShop:
         self.token = token
         self.orders: dict[str, ShopOrder] = {}
         self.writes: list[tuple[str, dict[str, Any]]] = []
+        self.ledger = MoneyLedger()  # the money this shop really moved, per order id
+        self.declining: set[str] = set()  # order ids whose next capture the gateway declines (status FAILURE)
         self._next_id = 7_000_000_000_001
         self._lock = threading.Lock()
         for name in snapshots:
@@ -279,6 +311,7 @@ class ShopifyShop:
         api.route("GET", ORDER_ROUTE, self._guarded(self._get_order))
         api.route("POST", GRAPHQL_ROUTE, self._guarded(self._graphql))
         api.route("PUT", SEED_ROUTE, self._seed)
+        self.ledger.install(api)
 
     def _seed(self, request: StubRequest, match: re.Match[str]) -> Answer:
         rest = request.json() or {}
@@ -312,6 +345,8 @@ class ShopifyShop:
             "OrderUpdate": self._order_update,
             "TagsAdd": self._tags_add,
             "OrderFetch": self._fetch,
+            "OrderPayments": self._state,
+            "OrderCapture": self._order_capture,
         }
         handler = handlers.get(operation)
         if handler is None:
@@ -448,6 +483,60 @@ class ShopifyShop:
         self._touch(order, "RefundCreate", variables)
         return {"refundCreate": {"refund": {"id": refund["id"], "note": refund["note"]}, "userErrors": []}}
 
+    def _order_capture(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``orderCapture``: a capture of at most what the parent AUTHORIZATION still holds, while it holds;
+        refusals are ``userErrors`` (HTTP 200), a declined capture a transaction with status FAILURE.
+        https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderCapture"""
+        capture_input = variables.get("input") or {}
+        order = self._order(capture_input.get("id"))
+        if order is None:
+            return {"orderCapture": {"transaction": None, **_user_error("id", "Order does not exist")}}
+        parent_id = capture_input.get("parentTransactionId")
+        parent = next((t for t in order.transactions if t["id"] == parent_id), None)
+        if parent is None or parent["kind"] != "AUTHORIZATION" or parent["status"] != "SUCCESS":
+            return {
+                "orderCapture": {
+                    "transaction": None,
+                    **_user_error("parentTransactionId", "Transaction is not capturable"),
+                }
+            }
+        if parent.get("voided"):
+            return {
+                "orderCapture": {
+                    "transaction": None,
+                    **_user_error("parentTransactionId", "Authorization has been voided"),
+                }
+            }
+        if datetime.fromisoformat(parent["authorizationExpiresAt"]) < datetime.now(UTC):
+            return {
+                "orderCapture": {"transaction": None, **_user_error("parentTransactionId", "Authorization has expired")}
+            }
+        amount = Decimal(str(capture_input.get("amount", "0")))
+        held = Decimal(parent["amountSet"]["shopMoney"]["amount"]) - order.captured_from(parent["id"])
+        if amount <= 0 or amount > held or parent.get("closed"):
+            return {
+                "orderCapture": {"transaction": None, **_user_error("amount", "Amount exceeds the capturable amount")}
+            }
+        declined = str(order.rest["id"]) in self.declining
+        self.declining.discard(str(order.rest["id"]))
+        transaction_id = self._new_gid("OrderTransaction")
+        transaction = {
+            "id": transaction_id,
+            "kind": "CAPTURE",
+            "status": "FAILURE" if declined else "SUCCESS",
+            "gateway": parent.get("gateway"),
+            "parentTransaction": {"id": parent["id"]},
+            "amountSet": _money(amount, order.currency),
+        }
+        order.transactions.append(transaction)
+        if not declined:
+            self.ledger.record(str(order.rest["id"]), "capture", amount, transaction_id)
+            parent["closed"] = bool(capture_input.get("finalCapture"))  # the uncaptured rest is released
+            order.rest["financial_status"] = "paid" if amount == held else "partially_paid"
+            order.rest["total_outstanding"] = f"{held - amount:.2f}"
+        self._touch(order, "OrderCapture", variables)
+        return {"orderCapture": {"transaction": copy.deepcopy(transaction), "userErrors": []}}
+
     def _order_update(self, variables: dict[str, Any]) -> dict[str, Any]:
         order_input = variables.get("input") or {}
         order = self._order(order_input.get("id"))
@@ -470,8 +559,10 @@ class ShopifyShop:
         return {"tagsAdd": {"node": {"id": order.gid}, "userErrors": []}}
 
 
-def install(api: StubApi, *, snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS, token: str = ACCESS_TOKEN) -> None:
-    ShopifyShop(snapshots, token).install(api)
+def install(api: StubApi, *, snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS, token: str = ACCESS_TOKEN) -> ShopifyShop:
+    shop = ShopifyShop(snapshots, token)
+    shop.install(api)
+    return shop
 
 
 # What the end-to-end tests look for after the demo order is fulfilled (see local/stubs/__init__.py).

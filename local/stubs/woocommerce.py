@@ -17,6 +17,7 @@ from the list's URL format) or ``custom_tracking_provider`` with ``custom_tracki
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import itertools
 import json
@@ -28,11 +29,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
 CONSUMER_KEY = "ck_kaffeekontor_demo"
 CONSUMER_SECRET = "cs_kaffeekontor_demo"  # noqa: S105 - a local stub's fixed credential, not a secret
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "woocommerce"
+PAID_ORDER_ID = 4711
+AUTHORIZED_ORDER_ID = 4713  # the paid sample, authorized only by the Stripe extension (on-hold, uncaptured)
+STRIPE_CAPTURED = "_stripe_charge_captured"
 STATUSES = frozenset(
     {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
 )
@@ -88,8 +93,12 @@ class WooCommerceShop:
             known = self.orders.get(order["id"])
             if known is None or known["date_modified_gmt"] < order["date_modified_gmt"]:
                 self.orders[order["id"]] = order
+        paid = self.orders[PAID_ORDER_ID]
+        self.orders[AUTHORIZED_ORDER_ID] = _authorized(paid, AUTHORIZED_ORDER_ID)
         for order_id in self.orders:
             self.notes[order_id], self.refunds[order_id], self.trackings[order_id] = [], [], []
+        self.ledger = MoneyLedger()  # the money this shop's gateways really moved, per order id
+        self.declining: set[int] = set()  # orders whose next Stripe capture the card issuer declines
 
     def install(self, api: StubApi) -> None:
         order = r"/wp-json/wc/v3/orders/(\d+)"
@@ -108,6 +117,7 @@ class WooCommerceShop:
             plugin_missing = not self.tracking_plugin and pattern == tracking
             api.route(method, pattern, self._guarded(self._no_route if plugin_missing else handler))
         api.route("GET", re.escape(PROVIDERS_PATH), self._providers)  # public: no order, no credentials
+        self.ledger.install(api)
 
     def _providers(self, _: StubRequest, __: re.Match[str]) -> Answer:
         if not self.tracking_plugin:
@@ -144,7 +154,28 @@ class WooCommerceShop:
             return _error(400, "rest_invalid_param", "Invalid parameter(s): status")
         self.writes.append(("PUT", f"/orders/{order_id}", body))
         self._touch(order_id, status=body["status"])
+        self._stripe_on_status(order_id, body["status"])
         return 200, self.orders[order_id]
+
+    def _stripe_on_status(self, order_id: int, status: str) -> None:
+        """The Stripe extension's hooks on a status change (``WC_Stripe_Order_Handler``): processing or completed
+        captures an uncaptured charge (``_stripe_charge_captured`` no → yes); cancelled releases it (the
+        PaymentIntent is cancelled, nothing was taken). A declined capture leaves it uncaptured, with a note."""
+        order = self.orders[order_id]
+        meta = {item.get("key"): item for item in order.get("meta_data") or []}
+        flag = meta.get(STRIPE_CAPTURED)
+        if order.get("payment_method") != "stripe" or flag is None or flag.get("value") != "no":
+            return
+        if status in {"processing", "completed"}:
+            if order_id in self.declining:
+                self.declining.discard(order_id)
+                self.notes[order_id].append({"id": next(self._ids), "note": "Unable to capture charge!"})
+                return
+            flag["value"] = "yes"
+            self.ledger.record(str(order_id), "capture", Decimal(order["total"]), str(order.get("transaction_id")))
+        elif status == "cancelled":
+            flag["value"] = "cancelled"
+            self.ledger.record(str(order_id), "void", Decimal(order["total"]), str(order.get("transaction_id")))
 
     def _add_note(self, request: StubRequest, order_id: int) -> Answer:
         body = request.json() or {}
@@ -220,9 +251,32 @@ class WooCommerceShop:
         return 201, tracking
 
 
-def install(api: StubApi, *, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, any_order: bool = True) -> None:
+def _authorized(paid: dict[str, Any], order_id: int) -> dict[str, Any]:
+    """The paid sample as the Stripe extension leaves an "authorize only" order: on-hold, the charge uncaptured."""
+    order = copy.deepcopy(paid)
+    meta = [item for item in order.get("meta_data") or [] if item.get("key") != STRIPE_CAPTURED]
+    meta.append({"id": 88001, "key": STRIPE_CAPTURED, "value": "no"})
+    order.update(
+        id=order_id,
+        number=str(order_id),
+        status="on-hold",
+        payment_method="stripe",
+        payment_method_title="Credit Card (Stripe)",
+        transaction_id="pi_3QAuthOnlyKaffee01",
+        date_paid=None,
+        date_paid_gmt=None,
+        meta_data=meta,
+    )
+    return order
+
+
+def install(
+    api: StubApi, *, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, any_order: bool = True
+) -> WooCommerceShop:
     """The local runtime's shop: any order id is known (demo and test orders get fresh ids)."""
-    WooCommerceShop(key, secret, any_order=any_order).install(api)
+    shop = WooCommerceShop(key, secret, any_order=any_order)
+    shop.install(api)
+    return shop
 
 
 # What the end-to-end tests look for after the demo order 4711 is fulfilled (see local/stubs/__init__.py).

@@ -215,6 +215,8 @@ class PaymentRecord(BaseModel):
         self.method, self.gateway = platform.method, platform.gateway
         self.authorized, self.authorization_ids = platform.authorized, list(platform.authorization_ids)
         self.authorization_expires_at = platform.authorization_expires_at
+        if platform.method != "platform_authorized":
+            self.capture_pending = False  # the platform says the money is taken (or gone): nothing is pending
 
 
 class ReturnLedger(BaseModel):

@@ -63,9 +63,10 @@ def _capture_on_platform(order: Order, deps: StepDeps) -> str:
         return _operator_capture(order, amount, deps)
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     result = client.capture(store, credentials, order, amount, capture_key(order))
-    order.payment.captured, order.payment.reference = result.amount, result.reference
-    order.payment.capture_pending = result.status == "pending"
-    return str(result.amount) + (" (pending)" if order.payment.capture_pending else "")
+    order.payment.reference = result.reference
+    order.payment.capture_pending = result.status == "pending"  # accepted, not settled: asked again at delivery
+    order.payment.captured = None if order.payment.capture_pending else result.amount
+    return str(result.amount) + (" (capture pending)" if order.payment.capture_pending else "")
 
 
 def _operator_capture(order: Order, amount: Any, deps: StepDeps) -> str:
@@ -85,6 +86,8 @@ def complete_payment(key: str, deps: StepDeps) -> Order:
     def settle(order: Order) -> dict[str, Any]:
         method = payment_method(order)
         order.payment.method = order.payment.method or str(method)
+        if order.payment.capture_pending:  # asked at shipment: settled by now, or still pending on the platform
+            return {"method": str(method), "amount": capture(order, deps)}
         done = order.payment.captured or order.payment.collected or order.payment.capture_task
         if due_at(order, deps) is None or done:
             return {"method": str(method), "amount": str(order.payment.captured or order.totals.grand_total)}

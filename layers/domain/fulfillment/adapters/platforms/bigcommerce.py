@@ -59,7 +59,7 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import ReportedLine, StoreReturnReport
-from fulfillment.model.payment import enters_fulfillment, platform_payment
+from fulfillment.model.payment import PaymentResult, enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -599,9 +599,43 @@ def _id_of(created: Any) -> str | None:
     return str(created["id"]) if isinstance(created, Mapping) and "id" in created else None
 
 
+class BigCommercePayments:
+    """Captures an authorization BigCommerce holds: ``POST /v3/orders/{id}/payment_actions/capture`` (no amount:
+    the whole authorization). BigCommerce answers before the gateway settles, so a capture is ``pending``
+    (``payment_status`` "capture pending") until the order's transactions show a successful ``capture``; asking
+    again reads them first and answers ``already`` once settled, ``pending`` while not, and captures nothing twice.
+    Scope: Orders modify, Order Transactions read-only.
+    https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions#capture-order-payment,
+    https://developer.bigcommerce.com/docs/rest-management/transactions#get-transactions"""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def capture(
+        self, store: Store, credentials: StoreCredentials, order: Order, amount: Money, idempotency_key: str
+    ) -> PaymentResult:
+        api = BigCommerceApi(self._http, store, credentials)
+        order_id = order.external_id
+        current = api.call("GET", _order_path(order_id)) or {}
+        status = str(current.get("payment_status") or "").lower()
+        for row in _data(api.call("GET", f"/v3/orders/{order_id}/transactions")) or []:
+            if row.get("event") in ("capture", "purchase") and row.get("status") == "ok":
+                paid = Money.parse(row.get("amount") or 0, order.currency)
+                return PaymentResult(status="already", amount=paid, reference=f"transaction-{row.get('id')}")
+        if status == "capture pending":
+            return PaymentResult(status="pending", amount=amount, reference=f"capture-{order_id}")
+        if status != "authorized":
+            raise PlatformRejected(f"BigCommerce order {order_id} has no authorization to capture ({status})", 422)
+        api.call("POST", f"/v3/orders/{order_id}/payment_actions/capture")
+        return PaymentResult(status="pending", amount=amount, reference=f"capture-{order_id}")
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
-        inbound=BigCommerceInbound(), source=BigCommerceSource(http), write_back=BigCommerceWriteBack(http)
+        inbound=BigCommerceInbound(),
+        source=BigCommerceSource(http),
+        write_back=BigCommerceWriteBack(http),
+        payments=BigCommercePayments(http),
     )
 
 

@@ -60,6 +60,7 @@ from fulfillment.errors import (
     InvalidSignature,
     MalformedPayload,
     OrderInvalid,
+    PaymentDeclined,
     PlatformRejected,
     TransientError,
 )
@@ -67,7 +68,7 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import PaymentRecord, ReportedLine, StoreReturnReport
-from fulfillment.model.payment import enters_fulfillment, platform_payment
+from fulfillment.model.payment import PaymentResult, enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -824,13 +825,93 @@ def _by_location(open_orders: list[dict[str, Any]], to_ship: dict[str, int]) -> 
     return list(groups.values())
 
 
+ORDER_PAYMENTS = """
+query OrderPayments($id: ID!) {
+  order(id: $id) {
+    id
+    transactions(first: 50) {
+      id kind status gateway authorizationExpiresAt
+      parentTransaction { id }
+      amountSet { shopMoney { amount currencyCode } }
+    }
+  }
+}
+"""
+ORDER_CAPTURE = """
+mutation OrderCapture($input: OrderCaptureInput!) {
+  orderCapture(input: $input) {
+    transaction { id kind status amountSet { shopMoney { amount currencyCode } } }
+    userErrors { field message }
+  }
+}
+"""
+
+
+class ShopifyPayments:
+    """Captures an authorization Shopify holds: ``orderCapture`` against its AUTHORIZATION transaction (the parent),
+    ``finalCapture: true`` so an uncaptured rest is released (Shopify Payments multi-capture). Before capturing,
+    the order's transactions are read: a successful CAPTURE of that parent means a retry, answered ``already``.
+    https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderCapture (scope ``write_orders``, and the
+    staff permission to capture payments); transactions:
+    https://shopify.dev/docs/api/admin-graphql/latest/objects/OrderTransaction"""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def capture(
+        self, store: Store, credentials: StoreCredentials, order: Order, amount: Money, idempotency_key: str
+    ) -> PaymentResult:
+        api = ShopifyApi(self._http, store, credentials)
+        gid = order.platform_refs.get("admin_graphql_api_id") or order_gid(order.external_id)
+        state = api.graphql(ORDER_PAYMENTS, {"id": gid}).get("order")
+        if not state:
+            raise PlatformRejected(f"Shopify has no order {gid}", 404)
+        transactions = state.get("transactions") or []
+        succeeded = [t for t in transactions if t.get("status") == "SUCCESS"]
+        for transaction in succeeded:
+            if transaction.get("kind") in PAYMENT_KINDS:  # captured before (a retry), or paid at checkout
+                return PaymentResult(
+                    status="already", amount=_shop_money(transaction, order), reference=transaction["id"]
+                )
+        parent = next((t for t in succeeded if t.get("kind") == "AUTHORIZATION"), None)
+        if parent is None:
+            raise PlatformRejected(f"Shopify order {gid} has no authorization to capture", 422)
+        captured = api.mutate(
+            ORDER_CAPTURE,
+            "orderCapture",
+            {
+                "input": {
+                    "id": gid,
+                    "parentTransactionId": parent["id"],
+                    "amount": _decimal_text(amount),
+                    "currency": amount.currency,
+                    "finalCapture": True,
+                }
+            },
+        )
+        transaction = captured.get("transaction") or {}
+        if transaction.get("status") != "SUCCESS":  # FAILURE / ERROR: the gateway declined the capture
+            raise PaymentDeclined(f"Shopify declined the capture of {amount} on order {gid}", "capture_failed")
+        return PaymentResult(status="captured", amount=_shop_money(transaction, order), reference=transaction["id"])
+
+
+def _shop_money(transaction: dict[str, Any], order: Order) -> Money:
+    shop_money = ((transaction.get("amountSet") or {}).get("shopMoney")) or {}
+    return Money.parse(str(shop_money.get("amount") or "0"), str(shop_money.get("currencyCode") or order.currency))
+
+
 def _decimal_text(amount: Money) -> str:
     value: Decimal = amount.to_decimal()
     return f"{value:f}"
 
 
 def build(http: HttpClient) -> PlatformAdapters:
-    return PlatformAdapters(inbound=ShopifyInbound(), write_back=ShopifyWriteBack(http), source=ShopifySource(http))
+    return PlatformAdapters(
+        inbound=ShopifyInbound(),
+        write_back=ShopifyWriteBack(http),
+        source=ShopifySource(http),
+        payments=ShopifyPayments(http),
+    )
 
 
 def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:

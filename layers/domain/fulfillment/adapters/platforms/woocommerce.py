@@ -25,17 +25,25 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.base import PlatformAdapters, PlatformSpec, as_utc, first_error, same_signature
-from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
+from fulfillment.errors import (
+    InvalidMoney,
+    InvalidSignature,
+    MalformedPayload,
+    OrderInvalid,
+    PaymentDeclined,
+    PlatformRejected,
+)
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import PaymentRecord, StoreReturnReport
-from fulfillment.model.payment import enters_fulfillment, platform_payment
+from fulfillment.model.payment import PaymentResult, enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 AUTHORIZED_STATUS = "on-hold"  # what authorize-only gateways leave an order in until it is captured
+STRIPE_CAPTURED = "_stripe_charge_captured"  # the Stripe extension's meta: "no" while authorized, "yes" once captured
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
 _HTML_ENTITIES = (
     ("&lt;", "<"),
@@ -132,7 +140,7 @@ def _payment(woo: WooOrder, money: Callable[[str], Money]) -> PaymentRecord:
     completed, ``WC_Stripe_Order_Handler::capture_payment``) and WooPayments' manual capture
     (``_intention_status`` = ``requires_capture``). Any other ``on-hold`` (a bank transfer) is not paid.
     https://woocommerce.com/document/stripe/admin-experience/order-statuses/"""
-    uncaptured = woo.meta("_stripe_charge_captured") == "no" or woo.meta("_intention_status") == "requires_capture"
+    uncaptured = woo.meta(STRIPE_CAPTURED) == "no" or woo.meta("_intention_status") == "requires_capture"
     holds = woo.status == AUTHORIZED_STATUS and uncaptured
     intent = woo.transaction_id or woo.meta("_stripe_intent_id") or woo.meta("_intent_id")
     return platform_payment(
@@ -426,8 +434,40 @@ def _id_of(created: Any, field: str) -> str | None:
     return str(created[field]) if isinstance(created, Mapping) and created.get(field) is not None else None
 
 
+class WooCommercePayments:
+    """Captures an authorization WooCommerce's gateway holds the only way Woo's REST API can: by the status change
+    the gateway captures on. The Stripe extension captures an uncaptured charge when the order moves to
+    processing (``WC_Stripe_Order_Handler::capture_payment`` on ``woocommerce_order_status_processing``) and
+    records ``_stripe_charge_captured`` = ``yes``; that meta, read before and after, is the truth: captured before
+    is ``already``, still uncaptured after the change is a decline. Other gateways are never asked
+    (``PaymentCapabilities.captures_on_status``): an operator captures them.
+    https://woocommerce.com/document/stripe/admin-experience/order-statuses/"""
+
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def capture(
+        self, store: Store, credentials: StoreCredentials, order: Order, amount: Money, idempotency_key: str
+    ) -> PaymentResult:
+        if not order.external_id.isdigit():
+            raise OrderInvalid(f"{order.external_id!r} is not a WooCommerce order id")
+        rest = _WooRest(self._http, store, credentials)
+        path = f"/wp-json/wc/v3/orders/{order.external_id}"
+        current = WooOrder.model_validate(rest.call("GET", path))
+        if current.meta(STRIPE_CAPTURED) == "yes":
+            return PaymentResult(status="already", amount=amount, reference=current.transaction_id or path)
+        if current.status != AUTHORIZED_STATUS or current.meta(STRIPE_CAPTURED) != "no":
+            raise PlatformRejected(f"WooCommerce order {order.external_id} holds no charge to capture", 422)
+        after = WooOrder.model_validate(rest.call("PUT", path, {"status": "processing"}))
+        if after.meta(STRIPE_CAPTURED) != "yes":
+            raise PaymentDeclined(f"the {current.payment_method} gateway did not capture order {order.number}")
+        return PaymentResult(status="captured", amount=amount, reference=after.transaction_id or path)
+
+
 def build(http: HttpClient) -> PlatformAdapters:
-    return PlatformAdapters(inbound=WooCommerceInbound(), write_back=WooCommerceApi(http))
+    return PlatformAdapters(
+        inbound=WooCommerceInbound(), write_back=WooCommerceApi(http), payments=WooCommercePayments(http)
+    )
 
 
 def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:
