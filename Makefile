@@ -87,6 +87,10 @@ bench: $(VENV)/.installed ## Benchmarks: intake overhead, cold-import ratios, co
 	$(PY) bench/import_time.py
 	$(PY) bench/cost.py --orders 20
 
+.PHONY: bench-load
+bench-load: $(VENV)/.installed ## Load: 200 paid orders, each delivered twice at once, through the local runtime (exact counts)
+	$(PY) bench/load.py --orders $(or $(ORDERS),200) --deliveries 2 --clients 16
+
 .PHONY: events
 events: $(VENV)/.installed ## Regenerate events/ for `sam local invoke -e`
 	$(PY) -m local.events

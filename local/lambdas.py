@@ -214,12 +214,46 @@ class _PerThreadLogFormat:
         formatter.__dict__.setdefault("_keys_per_thread", threading.local()).keys = keys
 
 
-def one_log_context_per_invocation() -> None:
-    """Local runtime only (once per process): each invocation's log lines carry its own keys (see above)."""
+class _PerThreadAttribute:
+    """A value each thread sees its own of, through instance and class attribute access alike."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __get__(self, owner: Any, owner_type: type | None = None) -> Any:
+        return getattr(self._local, "value", None)
+
+    def __set__(self, owner: Any, value: Any) -> None:
+        self._local.value = value
+
+
+def _event_per_thread() -> None:
+    """Powertools' event handler keeps the request it resolves on the ``BaseRouter`` class (``BaseRouter.current_event
+    = …`` in ``resolve``), shared by every resolver in the process — on Lambda, one request at a time. Here concurrent
+    requests read each other's event: a webhook verified against another's body (401), a callback applied to another
+    order. Making those two class attributes per thread needs a data descriptor on the class itself (instance reads)
+    and on its metaclass (``BaseRouter.current_event = …`` is a class attribute assignment)."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    names = ("current_event", "lambda_context")
+    if all(isinstance(BaseRouter.__dict__.get(name), _PerThreadAttribute) for name in names):
+        return
+    per_thread = {name: _PerThreadAttribute() for name in names}
+    for name, attribute in per_thread.items():
+        setattr(BaseRouter, name, attribute)  # while the metaclass is still ABCMeta: stored in the class dict
+    metaclass = type(BaseRouter)
+    BaseRouter.__class__ = type(f"PerThread{metaclass.__name__}", (metaclass,), dict(per_thread))  # type: ignore[method-assign]
+
+
+def one_context_per_invocation() -> None:
+    """Local runtime only (once per process): what Powertools keeps per process, and so per invocation on Lambda, is
+    kept per thread here, and each invocation runs on a thread of its own — its log keys (see above) and the HTTP
+    request its resolver reads."""
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
     if not isinstance(LambdaPowertoolsFormatter.__dict__.get("log_format"), _PerThreadLogFormat):
         LambdaPowertoolsFormatter.log_format = _PerThreadLogFormat()  # type: ignore[assignment]
+    _event_per_thread()
 
 
 def _scale(value: Any, factor: float) -> Any:

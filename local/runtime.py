@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local import aws_calls
-from local.lambdas import TIMEOUT_SCALE, LocalFunction, merged_environment, one_log_context_per_invocation
+from local.lambdas import TIMEOUT_SCALE, LocalFunction, merged_environment, one_context_per_invocation
 from local.moto_workarounds import answer_survives_heartbeat_setup
 from local.payment_simulator import PaymentSimulator
 from local.platforms import STORES_FILE
@@ -161,7 +161,7 @@ class LocalRuntime:
         _serialise_moto_dynamodb()
         _reuse_interpreter_clients()
         answer_survives_heartbeat_setup()
-        one_log_context_per_invocation()
+        one_context_per_invocation()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=cfg.aws_port, verbose=False)
         self._moto.start()
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})

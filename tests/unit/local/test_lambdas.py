@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fulfillment.edge.observability import logger as make_logger
-from local.lambdas import LocalFunction, one_log_context_per_invocation
+from local.lambdas import LocalFunction, one_context_per_invocation
 from local.template import FunctionSpec
 
 # Shared with the handler modules below, which the runner imports afresh for every container.
@@ -41,6 +41,21 @@ def handler(event, context):
     BOTH_INSIDE.wait()  # both invocations have set their context before either logs
     logger.info("step done")
     return {}
+"""
+
+ECHO = """
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from tests.unit.local.test_lambdas import BOTH_INSIDE
+
+app = APIGatewayHttpResolver()
+
+@app.post("/echo")
+def echo():
+    BOTH_INSIDE.wait()  # both requests are being resolved before either reads its own
+    return {"got": app.current_event.json_body}
+
+def handler(event, context):
+    return app.resolve(event, context)
 """
 
 
@@ -100,7 +115,7 @@ class Lines(logging.Handler):
 
 
 def test_concurrent_invocations_each_log_their_own_function_and_correlation_id(tmp_path: Path) -> None:
-    one_log_context_per_invocation()
+    one_context_per_invocation()
     functions = [LocalFunction(function(tmp_path, name, LOGGING), tmp_path) for name in ("reserve", "ship")]
     service = logging.getLogger(make_logger().service)  # the functions' loggers will share its formatter
     lines = Lines()
@@ -120,3 +135,31 @@ def test_concurrent_invocations_each_log_their_own_function_and_correlation_id(t
 
     seen = {(line["function_name"], line["correlation_id"], line["order_key"]) for line in lines.records}
     assert seen == {("ReserveFunction", "store:0", "store:0"), ("ShipFunction", "store:1", "store:1")}
+
+
+def test_concurrent_http_invocations_each_resolve_their_own_request(tmp_path: Path) -> None:
+    one_context_per_invocation()
+    echo = LocalFunction(function(tmp_path, "echo", ECHO), tmp_path)
+    BOTH_INSIDE.reset()
+    answers: dict[int, object] = {}
+
+    def request(n: int) -> None:
+        event = {
+            "version": "2.0",
+            "routeKey": "POST /echo",
+            "rawPath": "/echo",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/echo"}, "stage": "$default"},
+            "body": json.dumps({"n": n}),
+            "isBase64Encoded": False,
+        }
+        result = echo.invoke(event)
+        answers[n] = json.loads(result.payload["body"])["got"]
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert answers == {0: {"n": 0}, 1: {"n": 1}}  # not one request's body twice
