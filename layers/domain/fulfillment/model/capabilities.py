@@ -35,6 +35,8 @@ class PaymentCapabilities(BaseModel):
     refund: Refund = Refund.NONE
     cancel_with_refund: bool = False  # one call cancels the order and pays the money back (or voids it)
     void: bool = False  # an uncaptured authorization can be released through the API
+    # Captured before the goods leave, whatever the store's capture point (Magento invoices before it ships).
+    capture_before_shipment: bool = False
     # Gateway ids that capture when the order's status changes (WooCommerce: the status is the capture call).
     captures_on_status: frozenset[str] = frozenset()
     how: str = ""  # one line for README's table: the calls behind the capabilities

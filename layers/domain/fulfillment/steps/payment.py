@@ -36,7 +36,11 @@ def due_at(order: Order, deps: StepDeps, *, now: datetime | None = None) -> Orde
     """The status at which this order's money is ours to take, by its method and the store's capture point, and
     earlier (at shipment) when the authorization would lapse before the parcel can be delivered."""
     store = deps.stores.get(order.store_id)
-    due = payment_due_at(payment_method(order), capture_point(store) if store else CapturePoint.DELIVERY)
+    method = payment_method(order)
+    point = capture_point(store) if store else CapturePoint.DELIVERY
+    if method is PaymentMethod.PLATFORM_AUTHORIZED and payment_capabilities(order.platform).capture_before_shipment:
+        point = CapturePoint.SHIPMENT  # the platform captures by the invoice it wants before the shipment
+    due = payment_due_at(method, point)
     deadline = capture_deadline(order, store)
     if due is OrderStatus.DELIVERED and deadline is not None and deadline - CAPTURE_MARGIN <= (now or _now()):
         return OrderStatus.SHIPPED  # capture early: a lapsed authorization pays nobody

@@ -731,8 +731,9 @@ SPEC = PlatformSpec(
         # order voids its authorization, an invoiced one cannot be cancelled (Order::canCancel()).
         # https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-create-invoice/
         capture=Capture.WHOLE,
+        capture_before_shipment=True,
         refund=Refund.ONLINE_IF_GATEWAY,
         void=True,
-        how="invoice with capture: true; credit memo on the invoice (online where the method can); cancel voids",
+        how="invoice with capture: true (before shipping); online credit memo where the method can; cancel voids",
     ),
 )
