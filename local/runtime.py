@@ -280,6 +280,32 @@ class LocalRuntime:
         for table in template.tables():
             props = template.resolve(table.properties)
             dynamodb.create_table(TableName=table.logical_id, **{k: props[k] for k in table_keys if k in props})
+        s3 = self.client("s3")
+        for bucket in template.buckets():
+            props = template.resolve(bucket.properties)
+            s3.create_bucket(Bucket=bucket.logical_id)
+            if "BucketEncryption" in props:  # CloudFormation's shape to the API's
+                encryption = [
+                    {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                    for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+                s3.put_bucket_encryption(
+                    Bucket=bucket.logical_id, ServerSideEncryptionConfiguration={"Rules": encryption}
+                )
+            if "PublicAccessBlockConfiguration" in props:
+                s3.put_public_access_block(
+                    Bucket=bucket.logical_id, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+                )
+            expiring = [
+                rule for rule in props.get("LifecycleConfiguration", {}).get("Rules", []) if "ExpirationInDays" in rule
+            ]
+            if expiring:  # CloudFormation's shape to the API's
+                rules = [
+                    {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")},
+                     "Expiration": {"Days": rule["ExpirationInDays"]}}
+                    for rule in expiring
+                ]  # fmt: skip
+                s3.put_bucket_lifecycle_configuration(Bucket=bucket.logical_id, LifecycleConfiguration={"Rules": rules})
         sqs = self.client("sqs")
         # Dead-letter queues first: a redrive policy must name an existing queue.
         for queue in sorted(template.queues(), key=lambda spec: "RedrivePolicy" in spec.properties):

@@ -184,6 +184,8 @@ class LocalTemplate:
             return state_machine_arn(self._state_machine_name(name))
         if resource["Type"] == "AWS::SQS::Queue":
             return f"{self.aws_endpoint}/{ACCOUNT}/{self.queue_name(name)}"
+        if resource["Type"] == "AWS::S3::Bucket":
+            return bucket_name(name)
         return name  # tables, functions, APIs: the logical id is the local name
 
     def _get_att(self, name: str, attribute: str) -> str:
@@ -199,6 +201,8 @@ class LocalTemplate:
                 if attribute == "Arn"
                 else self.queue_name(name)
             )
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{bucket_name(name)}"
         if kind == "AWS::DynamoDB::Table" and attribute == "Arn":
             return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
         raise NotImplementedError(f"local runtime cannot resolve !GetAtt {name}.{attribute}")
@@ -271,6 +275,12 @@ class LocalTemplate:
             )
         return specs
 
+    def buckets(self) -> list[TableSpec]:
+        """The S3 buckets: (local name, properties)."""
+        return [
+            TableSpec(bucket_name(name), spec["Properties"]) for name, spec in self._of_type("AWS::S3::Bucket").items()
+        ]
+
     def tables(self) -> list[TableSpec]:
         return [TableSpec(name, spec["Properties"]) for name, spec in self._of_type("AWS::DynamoDB::Table").items()]
 
@@ -291,6 +301,11 @@ class LocalTemplate:
             self.root / spec["Properties"]["ContentUri"]
             for spec in self._of_type("AWS::Serverless::LayerVersion").values()
         ]
+
+
+def bucket_name(logical_id: str) -> str:
+    """A bucket's local name (CloudFormation generates one; S3 takes only lower case)."""
+    return logical_id.lower()
 
 
 def function_arn(name: str) -> str:

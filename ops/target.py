@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LOCAL_TABLE = "FulfillmentTable"
+LOCAL_ARCHIVE_BUCKET = "deliveryarchivebucket"  # local.template.bucket_name("DeliveryArchiveBucket")
 
 
 # Queue pairs ops can inspect and replay: (queue output, dead-letter queue output, local queue name).
@@ -93,6 +94,7 @@ def domain_deps(target: Target, **settings: str) -> Any:
             stage=target.stage,
             state_machine_arn=machine,
             write_back_queue_url=write_back_url,
+            archive_bucket=target.outputs.get("DeliveryArchiveBucketName", LOCAL_ARCHIVE_BUCKET),
         ).model_copy(update=settings)
     )
 

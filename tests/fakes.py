@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fulfillment.adapters.line_chunks import chunk_sk, lay_out
 from fulfillment.errors import OrderInvalid, TransientError, UnpackableItem, VersionConflict
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
 from fulfillment.model.inbound import FetchRequest, StartRequest
@@ -46,6 +47,7 @@ class AwsWouldRefuse(Exception):
 DYNAMODB_PARTITION_KEY_BYTES = 2048
 DYNAMODB_SORT_KEY_BYTES = 1024
 DYNAMODB_ITEM_BYTES = 400 * 1024
+DYNAMODB_TRANSACTION_ACTIONS = 100
 _EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _ISO_NOW = "2025-06-04T07:12:40.123456+00:00"  # as long as the ``updated_at`` the real repository writes
 
@@ -56,6 +58,8 @@ def _dynamodb_size(value: Any) -> int:
         return 1
     if isinstance(value, str):
         return len(value.encode("utf-8"))
+    if isinstance(value, bytes):
+        return len(value)
     if isinstance(value, int):
         digits = str(abs(value))  # boto3's serializer traps rounding: 10**40 fails too, trailing zeros or not
         if len(digits) > 38:
@@ -154,7 +158,14 @@ class InMemoryOrderRepository:
         document["version"] = order.version + 1
         document["events_recorded"] = order.events_recorded + len(order.pending_events)
         partition = f"ORDER#{order.key}"
-        dynamodb_item(document, partition, "ORDER", f"{_ISO_NOW}#{order.key}")
+        # The items the real repository writes: a large order's lines in chunk items beside the order item.
+        layout = lay_out(document["lines"])
+        item = {k: v for k, v in document.items() if k != "lines"} if layout.chunks else document
+        dynamodb_item(item, partition, "ORDER", f"{_ISO_NOW}#{order.key}")
+        for index, packed in enumerate(layout.chunks):
+            dynamodb_item({"digest": layout.digest, "lines_zlib": packed}, partition, chunk_sk(index))
+        if 1 + len(layout.chunks) + len(order.pending_events) + 1 > DYNAMODB_TRANSACTION_ACTIONS:
+            raise AwsWouldRefuse(f"a transaction of more than {DYNAMODB_TRANSACTION_ACTIONS} actions")
         for event in order.pending_events:
             dynamodb_item(event.model_dump(mode="json"), partition, f"EVENT#{event.seq:08d}")
         if order.carrier and order.tracking_number:

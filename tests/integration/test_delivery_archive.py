@@ -1,13 +1,15 @@
-"""DynamoDeliveryArchive against moto: kept bytes round-trip exactly, newest first, large bodies compressed."""
+"""DynamoDeliveryArchive against moto: kept bytes round-trip exactly, newest first, large bodies compressed or in S3."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from fulfillment.adapters.dynamodb import DynamoDeliveryArchive
+from fulfillment.adapters.s3 import S3Bodies
 from fulfillment.model.store import WebhookRequest
 from fulfillment.ports import StoredDelivery
 from tests.integration.conftest import AwsStack
@@ -66,3 +68,19 @@ def test_listed_newest_first_and_by_order(archive: DynamoDeliveryArchive) -> Non
     assert [kept.delivery_id for kept in archive.list("kaffeekontor", "1")] == ["c", "a"]
     assert [kept.delivery_id for kept in archive.list("kaffeekontor", limit=1)] == ["c"]
     assert archive.list("other-shop") == []
+
+
+def test_a_body_too_large_for_an_item_is_kept_whole_in_s3(aws: AwsStack) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="deliveryarchivebucket")
+    archive = DynamoDeliveryArchive(aws.table_name, aws.dynamodb, bodies=S3Bodies("deliveryarchivebucket", s3))
+    huge = os.urandom(1024 * 1024)  # incompressible, at the intake's limit
+
+    assert archive.keep(delivery(huge, "huge"))
+
+    kept = archive.get("kaffeekontor", "huge")
+    assert kept is not None and kept.request.body == huge
+    (item,) = [item for item in aws.items() if item["PK"]["S"] == "WEBHOOK#kaffeekontor"]
+    assert "body_zlib" not in item and "body" not in item  # the item names the object, no more
+    assert s3.get_object(Bucket="deliveryarchivebucket", Key=item["body_s3_key"]["S"])["Body"].read() == huge
+    assert archive.list("kaffeekontor") == [kept]

@@ -264,8 +264,7 @@ class TestWhatOnceAnsweredWith500:
 
     def test_a_signed_order_too_large_for_an_item_is_413(self, aws: AwsStack, woo_paid_body: bytes) -> None:
         order = json.loads(woo_paid_body)
-        line = order["line_items"][0] | {"name": "Mug " * 450, "meta_data": [], "taxes": []}
-        order["line_items"] = [line | {"id": number} for number in range(200)]  # a body under 1 MiB, an item over
+        order["shipping"]["address_2"] = "Hinterhaus " * 30_000  # a body under 1 MiB, an order item over
         body = json.dumps(order).encode()
         assert len(body) < 1024 * 1024
 
@@ -274,3 +273,20 @@ class TestWhatOnceAnsweredWith500:
         assert (code, answer["error"]) == (413, "payload_too_large")
         assert "MAX_ORDER_BYTES" in answer["message"]
         assert aws.items() == [] and aws.executions() == []
+
+    def test_a_signed_order_of_3000_lines_is_recorded_and_started(self, aws: AwsStack, woo_paid_body: bytes) -> None:
+        order = json.loads(woo_paid_body)
+        line = {
+            k: v for k, v in order["line_items"][0].items() if k not in {"image", "parent_name", "global_unique_id"}
+        }
+        line |= {"meta_data": [], "taxes": [], "quantity": 1, "subtotal": "14.50", "total": "14.50"}
+        order["line_items"] = [line | {"id": 10_000 + number} for number in range(3_000)]
+        body = json.dumps(order, separators=(",", ":")).encode()
+        assert 600_000 < len(body) < 1024 * 1024  # the 734 KB order, near enough
+
+        code, answer = deliver(aws, body, signed(body))
+
+        assert (code, answer["outcome"], answer["status"]) == (202, "accepted", "RECEIVED")
+        assert len(aws.executions()) == 1
+        stored = aws.deps.orders.get(answer["order_key"])
+        assert stored is not None and len(stored.lines) == 3_000

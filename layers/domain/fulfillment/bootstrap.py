@@ -145,8 +145,11 @@ class Container:
     @cached_property
     def archive(self) -> DeliveryArchive:
         from fulfillment.adapters.dynamodb import DynamoDeliveryArchive
+        from fulfillment.adapters.s3 import S3Bodies
 
-        return DynamoDeliveryArchive(self.settings.table_name, self.client("dynamodb"))
+        bucket = self.settings.archive_bucket
+        bodies = S3Bodies(bucket, self.client("s3")) if bucket else None
+        return DynamoDeliveryArchive(self.settings.table_name, self.client("dynamodb"), bodies=bodies)
 
     @cached_property
     def fetches(self) -> FetchQueue:

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     fetch_queue_url: str = ""
     write_back_queue_url: str = ""
     start_queue_url: str = ""
+    archive_bucket: str = ""  # kept webhook bodies too large for a DynamoDB item
 
     def carrier_secret_ref(self, carrier: str) -> str:
         return f"/fulfillment/{self.stage}/carriers/{carrier}/webhook-secret"
@@ -49,4 +50,5 @@ def get_settings() -> Settings:
         fetch_queue_url=env.get("FETCH_QUEUE_URL", ""),
         write_back_queue_url=env.get("WRITE_BACK_QUEUE_URL", ""),
         start_queue_url=env.get("START_QUEUE_URL", ""),
+        archive_bucket=env.get("ARCHIVE_BUCKET", ""),
     )

@@ -3,10 +3,14 @@
 | item            | PK                        | SK              | GSI1PK           | GSI1SK                 |
 |-----------------|---------------------------|-----------------|------------------|------------------------|
 | order           | ``ORDER#<order key>``     | ``ORDER``       | ``STATUS#<s>``   | ``<updated at>#<key>`` |
+| a large order's | ``ORDER#<order key>``     | ``LINES#<n>``   |                  |                        |
+| lines, chunked  |                           |                 |                  |                        |
 | timeline event  | ``ORDER#<order key>``     | ``EVENT#<seq>`` |                  |                        |
 | shipment lookup | ``TRACKING#<carrier>#<n>``| ``TRACKING``    |                  |                        |
 | store           | ``STORE#<store id>``      | ``STORE``       |                  |                        |
 | kept delivery   | ``WEBHOOK#<store id>``    | ``<received at>#<delivery id>`` |  |                   |
+
+A kept delivery's body too large for its item is in S3 (``adapters/s3.py``), the item naming its key.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from fulfillment.adapters.line_chunks import INLINE_LINES_BYTES, LINES_PREFIX, chunk_sk, lay_out, lines_of
 from fulfillment.errors import TransientError, VersionConflict
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.store import Store, WebhookRequest
@@ -33,6 +38,8 @@ from fulfillment.ports import StatusEntry, StoredDelivery
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+    from fulfillment.adapters.s3 import S3Bodies
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -49,6 +56,7 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _ORDER_FIELDS_NOT_STORED = {"pending_events"}
+_READ_ATTEMPTS = 5  # a large order's chunks read while a concurrent save replaced them: read again
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +118,10 @@ def newest_first(
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _approximate_size(values: dict[str, Any]) -> int:
+    return sum(len(str(key)) + len(str(value)) for key, value in values.items())
+
+
 def _gsi1_sort_key(item: dict[str, Any]) -> str:
     return str(item["GSI1SK"]["S"])
 
@@ -132,22 +144,67 @@ def _translate(error: ClientError, what: str) -> Exception:
 class DynamoOrderRepository:
     """Orders with optimistic locking; every save writes the order and its new events in one transaction.
 
-    ``filtered_page_size``: how many index items one page of a store-filtered listing reads (tests make it
-    small to force many pages); an unfiltered listing reads pages of the limit it was asked for.
+    A large order's lines live in chunk items beside it (``adapters/line_chunks.py``; ``inline_lines_bytes``:
+    tests make it small). ``filtered_page_size``: how many index items one page of a store-filtered listing
+    reads (tests make it small to force many pages); an unfiltered listing reads pages of the limit it was
+    asked for.
     """
 
-    def __init__(self, table_name: str, client: DynamoDBClient, *, filtered_page_size: int = 200) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: DynamoDBClient,
+        *,
+        filtered_page_size: int = 200,
+        inline_lines_bytes: int = INLINE_LINES_BYTES,
+    ) -> None:
         self._table = table_name
         self._client = client
         self._filtered_page_size = filtered_page_size
+        self._inline_lines = inline_lines_bytes
 
     # reads -----------------------------------------------------------------------------------
     def get(self, key: str) -> Order | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=_to_item({"PK": _order_pk(key), "SK": "ORDER"}), ConsistentRead=True
-        )
-        item = response.get("Item")
-        return self._order_from_item(item) if item else None
+        for _ in range(_READ_ATTEMPTS):
+            response = self._client.get_item(
+                TableName=self._table, Key=_to_item({"PK": _order_pk(key), "SK": "ORDER"}), ConsistentRead=True
+            )
+            item = response.get("Item")
+            if not item:
+                return None
+            order = self._order_from_values(_from_item(item))
+            if order is not None:
+                return order
+        raise TransientError(f"the lines of order {key} kept changing while it was read")
+
+    def _order_from_values(self, values: dict[str, Any]) -> Order | None:
+        """The order of a stored item, its chunked lines read beside it; None if they belong to another save."""
+        chunks = int(values.pop("line_chunks", 0))
+        digest = str(values.pop("lines_digest", ""))
+        if not chunks:
+            return Order.model_validate(values)
+        found = self._chunks(str(values["PK"]))
+        if len(found) != chunks or any(chunk["digest"] != digest for chunk in found):
+            return None
+        values["lines"] = lines_of([bytes(chunk["lines_zlib"]) for chunk in found])
+        order = Order.model_validate(values)
+        order._stored_lines = (digest, chunks)
+        return order
+
+    def _chunks(self, partition: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :lines)",
+            "ExpressionAttributeValues": _to_item({":pk": partition, ":lines": LINES_PREFIX}),
+            "ConsistentRead": True,
+        }
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._client.query(**kwargs)
+            found.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def timeline(self, key: str) -> list[TimelineEvent]:
         events: list[TimelineEvent] = []
@@ -182,7 +239,15 @@ class DynamoOrderRepository:
             for each in statuses
         ]
         merged = heapq.merge(*partitions, key=_gsi1_sort_key, reverse=True)
-        return [self._order_from_item(item) for item in itertools.islice(merged, limit)]
+        listed = (self._listed(item) for item in itertools.islice(merged, limit))
+        return [order for order in listed if order is not None]
+
+    def _listed(self, item: dict[str, Any]) -> Order | None:
+        """An order from its index item; a large one's lines are read from its chunks (as ``get`` does)."""
+        values = _from_item(item)
+        if "line_chunks" in values:
+            return self.get(str(values["order_key"]))
+        return Order.model_validate(values)
 
     def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
         """One page of the status's GSI1 partition read oldest first (its sort key starts with the save time)."""
@@ -194,10 +259,12 @@ class DynamoOrderRepository:
             ScanIndexForward=True,
             Limit=limit,
         )
-        return [
-            StatusEntry(self._order_from_item(item), datetime.fromisoformat(str(item["updated_at"]["S"])))
-            for item in page.get("Items", [])
-        ]
+        entries = []
+        for item in page.get("Items", []):
+            order = self._listed(item)
+            if order is not None:
+                entries.append(StatusEntry(order, datetime.fromisoformat(str(item["updated_at"]["S"]))))
+        return entries
 
     def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
         response = self._client.get_item(
@@ -221,17 +288,24 @@ class DynamoOrderRepository:
         self.committed(order)
 
     def order_writes(self, order: Order, condition: str, values: dict[str, Any]) -> list[TransactWriteItemTypeDef]:
-        """The order item, its new timeline events and its shipment lookup, as transaction items (a return's
-        save adds them to its own transaction)."""
+        """The order item (and a large order's changed line chunks), its new timeline events and its shipment
+        lookup, as transaction items (a return's save adds them to its own transaction)."""
         new_version = order.version + 1
         events_recorded = order.events_recorded + len(order.pending_events)
         now = datetime.now(UTC).isoformat()
         document = order.model_dump(mode="json", exclude=_ORDER_FIELDS_NOT_STORED)
         document["version"] = new_version
         document["events_recorded"] = events_recorded
+        stored = order._stored_lines
+        layout = lay_out(document["lines"], self._inline_lines, stored)
+        order._saving_lines = layout.state  # what ``committed`` records once the transaction went through
+        partition = _order_pk(order.key)
+        if layout.state is not None:
+            del document["lines"]
+            document["line_chunks"], document["lines_digest"] = layout.state[1], layout.digest
         order_item = {
             **document,
-            "PK": _order_pk(order.key),
+            "PK": partition,
             "SK": "ORDER",
             "order_key": order.key,
             "updated_at": now,
@@ -244,8 +318,15 @@ class DynamoOrderRepository:
         if values:
             put_order["Put"]["ExpressionAttributeValues"] = _to_item(values)
         writes: list[TransactWriteItemTypeDef] = [put_order]
+        if layout.state != stored:  # lines changed (or moved in or out of the order item): under the same condition
+            for index, packed in enumerate(layout.chunks):
+                chunk = {"PK": partition, "SK": chunk_sk(index), "digest": layout.digest, "lines_zlib": packed}
+                writes.append({"Put": {"TableName": self._table, "Item": _to_item(chunk)}})
+            for index in range(len(layout.chunks), stored[1] if stored else 0):
+                key = _to_item({"PK": partition, "SK": chunk_sk(index)})
+                writes.append({"Delete": {"TableName": self._table, "Key": key}})
         for event in order.pending_events:
-            event_item = {**event.model_dump(mode="json"), "PK": _order_pk(order.key), "SK": f"EVENT#{event.seq:08d}"}
+            event_item = {**event.model_dump(mode="json"), "PK": partition, "SK": f"EVENT#{event.seq:08d}"}
             writes.append(put_new(self._table, event_item))
         if (
             order.tracking_number
@@ -266,10 +347,7 @@ class DynamoOrderRepository:
         order.events_recorded += len(order.pending_events)
         order.version += 1
         order.pending_events.clear()
-
-    @staticmethod
-    def _order_from_item(item: dict[str, Any]) -> Order:
-        return Order.model_validate(_from_item(item))
+        order._stored_lines = order._saving_lines
 
 
 class DynamoStoreRegistry:
@@ -347,8 +425,9 @@ class DynamoDeliveryLog:
 class DynamoDeliveryArchive:
     """Verified deliveries, ``WEBHOOK#<store>`` / ``<received at ISO>#<delivery id>``, expiring after 30 days.
 
-    A body over ``compress_over`` bytes (or not UTF-8) is kept zlib-compressed and base64-encoded; an item that
-    would still exceed ``max_item_bytes`` (DynamoDB's limit is 400 KB) is not kept at all.
+    A body over ``compress_over`` bytes (or not UTF-8) is kept zlib-compressed and base64-encoded; one whose item
+    would still exceed ``max_item_bytes`` (DynamoDB's limit is 400 KB) goes to S3 (``bodies``), the item naming
+    it, so every delivery up to the intake limit is kept. Without ``bodies`` such a delivery is not kept.
     """
 
     def __init__(
@@ -358,12 +437,14 @@ class DynamoDeliveryArchive:
         keep_seconds: int = 30 * 24 * 3600,
         compress_over: int = 8 * 1024,
         max_item_bytes: int = 350 * 1024,
+        bodies: S3Bodies | None = None,
     ) -> None:
         self._table = table_name
         self._client = client
         self._keep = keep_seconds
         self._compress_over = compress_over
         self._max_item = max_item_bytes
+        self._bodies = bodies
 
     def keep(self, delivery: StoredDelivery) -> bool:
         body: dict[str, str] = {}
@@ -374,9 +455,10 @@ class DynamoDeliveryArchive:
             pass
         if not body:
             body["body_zlib"] = base64.b64encode(zlib.compress(delivery.request.body, 6)).decode("ascii")
+        sort_key = f"{delivery.received_at.isoformat()}#{delivery.delivery_id}"
         values: dict[str, Any] = {
             "PK": f"WEBHOOK#{delivery.store_id}",
-            "SK": f"{delivery.received_at.isoformat()}#{delivery.delivery_id}",
+            "SK": sort_key,
             "platform": delivery.platform,
             "store_id": delivery.store_id,
             "delivery_id": delivery.delivery_id,
@@ -388,13 +470,14 @@ class DynamoDeliveryArchive:
             "query": dict(delivery.request.query) or None,
             "body_bytes": len(delivery.request.body),
             "expires_at": int(delivery.received_at.timestamp()) + self._keep,
-            **body,
         }
-        size = sum(len(str(key)) + len(str(value)) for key, value in values.items())
-        if size > self._max_item:
-            return False
+        if _approximate_size(values | body) > self._max_item:
+            if self._bodies is None:
+                return False
+            # The body first: an item that is found always finds its body.
+            body = {"body_s3_key": self._bodies.put(f"webhooks/{delivery.store_id}", sort_key, delivery.request.body)}
         try:
-            self._client.put_item(TableName=self._table, Item=_to_item(values))
+            self._client.put_item(TableName=self._table, Item=_to_item(values | body))
         except ClientError as error:
             raise _translate(error, "delivery archive") from error
         return True
@@ -425,9 +508,10 @@ class DynamoDeliveryArchive:
                 break
         return found[:limit]
 
-    @staticmethod
-    def _from_item(values: dict[str, Any]) -> StoredDelivery:
-        if "body_zlib" in values:
+    def _from_item(self, values: dict[str, Any]) -> StoredDelivery:
+        if "body_s3_key" in values:
+            body = (self._bodies.get(str(values["body_s3_key"])) if self._bodies else None) or b""
+        elif "body_zlib" in values:
             body = zlib.decompress(base64.b64decode(values["body_zlib"]))
         else:
             body = str(values.get("body", "")).encode("utf-8")

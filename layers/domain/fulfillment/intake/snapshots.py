@@ -9,7 +9,7 @@ from fulfillment.intake.start import needs_start, start_or_queue
 from fulfillment.intake.store_returns import take_store_returns
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.lifecycle import CANCELLABLE, FULFILLED
-from fulfillment.model.limits import MAX_ORDER_BYTES, id_too_long
+from fulfillment.model.limits import MAX_ORDER_BYTES, MAX_ORDER_LINES_BYTES, id_too_long
 from fulfillment.ports import OrderRepository, RecordDeps, Workflow
 
 # Platform-owned content a newer snapshot may refresh until the order is validated.
@@ -17,16 +17,25 @@ _SNAPSHOT_FIELDS = ("number", "customer", "billing_address", "shipping_address",
 
 
 def ensure_storable(incoming: Order) -> None:
-    """A snapshot our table can hold: its id fits every key that embeds it, its document an item (else 400/413).
-
-    Checked before anything is logged, kept or written (``receive_webhook``, ``fetch_and_record``)."""
+    """A snapshot our table can hold: its id fits every key that embeds it, its document an item and its lines
+    their chunk items (else 400/413). Checked before anything is logged, kept or written (``receive_webhook``,
+    ``fetch_and_record``)."""
     reason = id_too_long(incoming.external_id, "the order id")
     if reason:
         raise MalformedPayload(reason)
-    size = len(incoming.model_dump_json()) + sum(len(r.model_dump_json()) for r in incoming.reported_returns)
+    lines = sum(len(line.model_dump_json()) + 1 for line in incoming.lines)
+    if lines > MAX_ORDER_LINES_BYTES:
+        raise PayloadTooLarge(
+            f"the order's {len(incoming.lines)} lines are {lines} bytes as stored; an order's lines are at most "
+            f"{MAX_ORDER_LINES_BYTES} (MAX_ORDER_LINES_BYTES)"
+        )
+    size = len(incoming.model_dump_json(exclude={"lines"})) + sum(
+        len(r.model_dump_json()) for r in incoming.reported_returns
+    )
     if size > MAX_ORDER_BYTES:
         raise PayloadTooLarge(
-            f"the order is {size} bytes as stored; an order is at most {MAX_ORDER_BYTES} (MAX_ORDER_BYTES)"
+            f"the order is {size} bytes as stored without its lines; an order is at most {MAX_ORDER_BYTES} "
+            "(MAX_ORDER_BYTES)"
         )
 
 

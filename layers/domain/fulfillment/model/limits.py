@@ -3,8 +3,9 @@
 A value over one of these is refused with the limit's name (a 400 ``malformed_payload``, or a 413
 ``payload_too_large`` for a whole order), never carried on until an AWS call fails with a 500.
 
-- DynamoDB: a partition key is at most 2048 bytes, a sort key 1024 bytes, an item 400 KB, and a number
-  has at most 38 significant digits. Ids are embedded in keys (``ORDER#<store>:<order>``,
+- DynamoDB: a partition key is at most 2048 bytes, a sort key 1024 bytes, an item 400 KB (a large order's lines
+  are therefore stored in chunk items of their own), a transaction 4 MB, and a number has at most 38 significant
+  digits. Ids are embedded in keys (``ORDER#<store>:<order>``,
   ``DELIVERY#<platform>#<store>#<event id>``, ``<received at>#<delivery id>``, ``<updated at>#<order key>``,
   ``RESTOCK#<return key>:<line>``): 200 characters, 800 bytes at worst in UTF-8, keeps every one of them
   under its limit.
@@ -25,7 +26,10 @@ MAX_KEY_LENGTH = 64 + 1 + MAX_ID_LENGTH + 16  # our keys: "<store id>:<order id>
 MAX_QUANTITY = 1_000_000_000  # units on one line
 MAX_MINOR_UNITS = 10**18  # an amount in minor units (Money.parse takes < 10^15 major units, up to 3 decimals)
 MAX_JSON_DEPTH = 64  # nesting of a delivery's JSON; real orders nest fewer than 10 levels
-MAX_ORDER_BYTES = 300 * 1024  # an order's stored document, as JSON: under DynamoDB's 400 KB item with room to grow
+MAX_ORDER_BYTES = 300 * 1024  # an order's stored document but its lines, as JSON: under DynamoDB's 400 KB item
+# An order's lines, as JSON: a large order's lines are stored in chunk items beside it, written in one transaction
+# with it (DynamoDB: 100 actions and 4 MB per transaction); 2 MiB is twice the lines of the largest webhook body.
+MAX_ORDER_LINES_BYTES = 2 * 1024 * 1024
 MAX_CALLBACK_BYTES = 256 * 1024  # a partner's callback body (a tracking event, an inspection report)
 
 BoundedId = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)]

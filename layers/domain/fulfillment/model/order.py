@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
 
 from fulfillment.errors import OrderInvalid
 from fulfillment.model.lifecycle import OrderStatus, ensure_transition
@@ -272,6 +272,10 @@ class Order(BaseModel):
     # What the delivery reported (refunds, returns, credit memos): read by intake, never stored.
     reported_returns: tuple[StoreReturnReport, ...] = Field(default=(), exclude=True)
     pending_events: list[TimelineEvent] = Field(default_factory=list, exclude=True)
+    # Storage bookkeeping, not part of the order: how the loaded lines are stored (``adapters/line_chunks.py``),
+    # so that saving a large order whose lines did not change does not write them again.
+    _stored_lines: tuple[str, int] | None = PrivateAttr(default=None)
+    _saving_lines: tuple[str, int] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _currencies_agree(self) -> Order:
