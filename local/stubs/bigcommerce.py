@@ -9,6 +9,10 @@ status or ``staff_notes``, a shipment marks its items shipped (status 2 or 3), a
 (status 14 or 4); every change moves ``date_modified``. Later reads see the effects, so idempotency checks can be
 tested; ``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists every refund recorded,
 ours and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`` items by order product id).
+1190 is the same order shipped to two addresses (the torch to a second one), as BigCommerce keeps a multi-address
+order: one shipping address row each, every product naming its ``order_address_id``. A shipment is for one
+``order_address_id`` and only that address's products (V2 Order Shipments, "Create Order Shipment"); its
+``tracking_carrier`` must be empty or a tracking-carrier slug the store knows (``TRACKING_CARRIER_SLUGS``), else 400.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from local.stub_api import StubApi, StubRequest
 STORE_HASH = "k3h9x2ab7q"
 API_TOKEN = "bc-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "bigcommerce"
+MULTI_ADDRESS_ORDER = 1190
+# The slugs this stub accepts in tracking_carrier (BigCommerce's list is AfterShip's courier slugs; a subset).
+TRACKING_CARRIER_SLUGS = frozenset({"usps", "ups", "fedex", "dhl", "dhl-germany", "royal-mail", "dpd", "gls", "tnt"})
 
 Answer = tuple[int, Any]
 _STATUS_LABELS = (
@@ -92,6 +99,7 @@ class BigCommerceStore:
         )
         self.add_order(*self._cancelled_copy(1188))
         self.add_order(*self._authorized_copy(1189))
+        self.add_order(*self._two_address_copy(MULTI_ADDRESS_ORDER))
 
     def add_order(self, order: dict[str, Any], products: list[dict[str, Any]], addresses: list[dict[str, Any]]) -> None:
         order_id = int(order["id"])
@@ -170,6 +178,28 @@ class BigCommerceStore:
         self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/capture", None))
         return 201, {"data": {}, "meta": {}}
 
+    def _two_address_copy(self, order_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        order, products, addresses = copy.deepcopy((self.orders[1187], self.products[1187], self.addresses[1187]))
+        order.update(id=order_id)
+        home, office = addresses[0], copy.deepcopy(addresses[0])
+        home.update(id=home["id"] + 20, order_id=order_id, items_total=3)
+        office.update(
+            id=home["id"] + 1,
+            order_id=order_id,
+            first_name="Dana",
+            last_name="Whitfield",
+            company="Whitfield Studio",
+            street_1="455 Market St",
+            city="San Francisco",
+            zip="94105",
+            state="California",
+            items_total=1,
+        )
+        for row in products:
+            torch = row["sku"] == "TORCH-CB-01"
+            row.update(id=row["id"] + 30, order_id=order_id, order_address_id=(office if torch else home)["id"])
+        return order, products, [home, office]
+
     def install(self, api: StubApi) -> None:
         self.ledger.install(api)
         v2 = rf"/stores/{re.escape(self.store_hash)}/v2/orders/(\d+)"
@@ -244,6 +274,8 @@ class BigCommerceStore:
         items = body.get("items") or []
         if not items:
             return _error(400, "items is required")
+        if body.get("tracking_carrier") and body["tracking_carrier"] not in TRACKING_CARRIER_SLUGS:
+            return _error(400, "tracking_carrier must be empty or a valid tracking carrier")
         for item in items:
             row = rows.get(item.get("order_product_id"))
             if row is None or row["order_address_id"] != body["order_address_id"]:

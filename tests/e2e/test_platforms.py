@@ -124,3 +124,30 @@ def test_a_shopify_order_at_two_locations_is_fulfilled_as_two_fulfillments(runti
         ["gid://shopify/FulfillmentOrder/615487699000100"],
         ["gid://shopify/FulfillmentOrder/615487699000101"],
     ]
+
+
+def test_a_bigcommerce_order_to_two_addresses_ships_as_two_shipments_with_their_own_items(
+    runtime: LocalRuntime,
+) -> None:
+    # Order 1190 of the stub store: the mug and tee to Austin (address 1475), the torch to San Francisco (1476).
+    sample = EVENTS / "bigcommerce" / "02_store_order_statusUpdated_paid.json"
+    body = sample.read_bytes().replace(b'"id":1187', b'"id":1190')
+    headers = {k: v for k, v in sample_headers(sample).items() if k.lower() != "webhook-id"}  # a delivery of its own
+    signed = sign("bigcommerce", body, headers, "test-secret")
+
+    answer = post(f"{runtime.api_url}/webhooks/bigcommerce/{demo_store('bigcommerce')}", signed.body, signed.headers)
+
+    assert (answer.status, answer.body.get("duplicate", False)) == (202, False), answer.body
+    execution = runtime.wait_for_execution(fulfillment_execution_name(demo_store("bigcommerce"), "1190"), 90)
+    assert execution["status"] == "SUCCEEDED", execution
+    order = container().orders.get(f"{demo_store('bigcommerce')}:1190")
+    assert order is not None
+    assert sorted({package.destination for package in order.packages}) == ["1475", "1476"]  # packed per address
+    stub = runtime.platform_apis["bigcommerce"]
+
+    def shipments() -> list[tuple[int, list[int]]]:
+        posted = [json.loads(r.body) for r in stub.received("POST", r".*/v2/orders/1190/shipments")]
+        return sorted((s["order_address_id"], [i["order_product_id"] for i in s["items"]]) for s in posted)
+
+    assert _eventually(lambda: len(shipments()) == 2), shipments()
+    assert shipments() == [(1475, [2331, 2332]), (1476, [2333])]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fulfillment.adapters.http_client import HttpClient
-from fulfillment.adapters.platforms.bigcommerce import BigCommerceSource, BigCommerceWriteBack
+from fulfillment.adapters.platforms.bigcommerce import BigCommerceApi, BigCommerceSource, BigCommerceWriteBack
 from fulfillment.errors import OrderInvalid, PlatformRejected, TransientError
 from fulfillment.model import Money, Order
 from fulfillment.model.store import Store, StoreCredentials
@@ -296,7 +296,12 @@ class TestShipping:
         self, api: StubApi, shop: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
     ) -> None:
         shop.shipments[1187].append(
-            {"id": 70, "tracking_number": "1Z9", "items": [{"order_product_id": 2301, "quantity": 2}]}
+            {
+                "id": 70,
+                "order_address_id": 1455,  # a shipment is always for one address
+                "tracking_number": "1Z9",
+                "items": [{"order_product_id": 2301, "quantity": 2}],
+            }
         )
         update = _update(_fetch(http, credentials), UpdateKind.SHIPPED, carrier="ups", tracking_number="1Z9")
         result = BigCommerceWriteBack(http).apply(STORE, credentials, update)
@@ -502,3 +507,70 @@ class TestReturned:
                 STORE, credentials, _update(order, UpdateKind.RETURNED, reference=reference)
             )
         assert shop.orders[1187]["staff_notes"].count("[bigshop:1187:returned:") == 2
+
+
+class TestMultiAddressOrders:
+    """Order 1190 ships to two addresses: the mug and tee to Austin (1475), the torch to San Francisco (1476)."""
+
+    def test_each_line_is_tied_to_the_address_its_product_names(
+        self, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        order = _fetch(http, credentials, "1190")
+
+        assert {line.sku: line.destination for line in order.lines} == {
+            "MUG-CC-BLU": "1475",
+            "TEE-ORG-M-GRN": "1475",
+            "TORCH-CB-01": "1476",
+        }
+        assert order.address_of("1476").city == "San Francisco" and order.shipping_address.city == "Austin"
+
+    def test_one_shipment_per_address_with_its_own_items(
+        self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore
+    ) -> None:
+        update = _update(_fetch(http, credentials, "1190"), UpdateKind.SHIPPED, carrier="ups", tracking_number="1Z1")
+
+        first = BigCommerceWriteBack(http).apply(STORE, credentials, update)
+        again = BigCommerceWriteBack(http).apply(STORE, credentials, update)
+
+        shipments = shop.shipments[1190]
+        assert [(s["order_address_id"], [i["order_product_id"] for i in s["items"]]) for s in shipments] == [
+            (1475, [2331, 2332]),
+            (1476, [2333]),
+        ]
+        assert not first.already and again.already and len(shipments) == 2
+
+    def test_a_short_line_ships_only_what_went_out(
+        self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore
+    ) -> None:
+        order = _fetch(http, credentials, "1190").model_copy(update={"short": {"MUG-CC-BLU": 1, "TORCH-CB-01": 1}})
+
+        BigCommerceWriteBack(http).apply(STORE, credentials, _update(order, UpdateKind.SHIPPED, tracking_number="1Z2"))
+
+        [shipment] = shop.shipments[1190]  # nothing of the torch's address shipped
+        assert [(i["order_product_id"], i["quantity"]) for i in shipment["items"]] == [(2331, 1), (2332, 1)]
+        assert shop.orders[1190]["status_id"] == 3  # Partially Shipped
+
+    def test_an_unknown_carrier_goes_with_an_empty_tracking_carrier_and_the_link(
+        self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore
+    ) -> None:
+        update = _update(
+            _fetch(http, credentials),
+            UpdateKind.SHIPPED,
+            carrier="simcarrier",
+            tracking_number="SIM1",
+            tracking_url="https://t/1",
+        )
+        BigCommerceWriteBack(http).apply(STORE, credentials, update)
+        [shipment] = shop.shipments[1187]
+        assert (shipment["tracking_carrier"], shipment["tracking_link"]) == ("", "https://t/1")
+
+    def test_the_store_refuses_a_tracking_carrier_it_does_not_know(
+        self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore, api: StubApi
+    ) -> None:
+        body = {
+            "order_address_id": 1455,
+            "tracking_carrier": "simcarrier",
+            "items": [{"order_product_id": 2301, "quantity": 1}],
+        }
+        with pytest.raises(PlatformRejected):
+            BigCommerceApi(http, STORE, credentials).call("POST", "/v2/orders/1187/shipments", body)

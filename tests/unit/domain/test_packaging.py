@@ -172,6 +172,7 @@ class TestChoosingBoxes:
             "box_code": "BOX-S",
             "items": [["MUG-CC-BLU", 1]],
             "weight_g": 620,
+            "destination": None,
         }
 
 

@@ -70,6 +70,9 @@ class LineItem(BaseModel):
     name: str
     quantity: Quantity
     unit_price: Money
+    # Where this line ships: a key of ``Order.destinations`` (the platform's id for the address, e.g. BigCommerce's
+    # order_address_id); None is the order's ``shipping_address``.
+    destination: str | None = None
 
     @property
     def subtotal(self) -> Money:
@@ -242,6 +245,8 @@ class Order(BaseModel):
     customer: Customer
     billing_address: Address
     shipping_address: Address
+    # An order shipped to several addresses: each by the id its lines name (``LineItem.destination``).
+    destinations: dict[str, Address] = Field(default_factory=dict)
     lines: tuple[LineItem, ...]
     totals: Totals
     placed_at: datetime
@@ -353,6 +358,8 @@ class Order(BaseModel):
 
     def problems_for_fulfillment(self) -> list[str]:
         problems = [f"shipping address has no {field}" for field in self.shipping_address.missing_for_shipping()]
+        for name, address in self.destinations.items():
+            problems += [f"destination {name} has no {field}" for field in address.missing_for_shipping()]
         if not self.lines:
             problems.append("order has no lines")
         items = sum((line.subtotal for line in self.lines), Money.zero(self.currency))
@@ -361,6 +368,25 @@ class Order(BaseModel):
         if not self.paid:
             problems.append("order is not paid")
         return problems
+
+    def address_of(self, destination: str | None) -> Address:
+        """The address a destination id names; the shipping address for None (or an id no longer known)."""
+        return self.destinations.get(destination, self.shipping_address) if destination else self.shipping_address
+
+    def ship_to(self, package: Package) -> Address:
+        """The address a package goes to: its destination's (``Package.destination``)."""
+        return self.address_of(package.destination)
+
+    def by_destination(self) -> list[tuple[str | None, tuple[LineItem, ...]]]:
+        """What ships to each destination, in order of first appearance: the lines with the units that leave the
+        warehouse (``shipped_quantities``; a line left out entirely is absent, a destination with nothing is too)."""
+        shipped = self.shipped_quantities()
+        groups: dict[str | None, list[LineItem]] = {}
+        for line in self.lines:
+            if shipped.get(line.line_id, 0) > 0:
+                part = line.model_copy(update={"quantity": shipped[line.line_id]})
+                groups.setdefault(line.destination if line.destination in self.destinations else None, []).append(part)
+        return [(destination, tuple(lines)) for destination, lines in groups.items()]
 
     def shipped_quantities(self) -> dict[str, int]:
         """Units of each line that left the warehouse: ordered less what a partial fulfillment left out

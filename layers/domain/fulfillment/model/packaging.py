@@ -89,6 +89,7 @@ class Package(BaseModel):
     box_code: str
     items: tuple[tuple[str, int], ...]  # (sku, quantity), by SKU
     weight_g: int  # gross, with the box's tare: what the label declares
+    destination: str | None = None  # the order destination it goes to (``Order.ship_to``); None: shipping address
     placements: tuple[Placement, ...] = Field(default=(), exclude=True)
 
     @property

@@ -92,6 +92,12 @@ FETCHED_SCOPES = frozenset(
 SHIPPING_PROVIDERS = frozenset(
     {"auspost", "canadapost", "endicia", "usps", "fedex", "royalmail", "ups", "upsready", "shipperhq"}
 )
+# Tracking-carrier slugs (AfterShip's, which BigCommerce's shipment tracking uses) for the carriers we buy labels
+# from; tracking_carrier must be one of BigCommerce's slugs or empty. A subset: others ship with an empty slug.
+TRACKING_CARRIERS = frozenset(
+    {"usps", "ups", "fedex", "dhl", "dhl-germany", "deutsch-post", "royal-mail", "parcel-force", "dpd", "dpd-uk"}
+    | {"canada-post", "australia-post", "tnt", "gls", "hermes", "hermes-de", "colissimo", "la-poste-colissimo"}
+)
 _PAGE = 250  # V2's largest page
 
 
@@ -224,6 +230,7 @@ class BcShippingAddress(BcAddress):
 class BcProduct(_Lenient):
     id: int
     product_id: int = 0
+    order_address_id: int | None = None  # the shipping address this product goes to (multi-address orders)
     sku: Text = ""
     name: Text = ""
     quantity: int
@@ -280,6 +287,8 @@ def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: l
         ),
         billing_address=billing,
         shipping_address=addresses[0].to_address() if addresses else billing,
+        # Every shipping address by its id: an order shipped to several names one per product (order_address_id).
+        destinations={str(address.id): address.to_address() for address in addresses},
         lines=tuple(
             LineItem(
                 line_id=str(product.id),  # the order product row id, which shipments name
@@ -287,6 +296,7 @@ def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: l
                 name=product.name,
                 quantity=product.quantity,
                 unit_price=money(product.price_ex_tax),
+                destination=str(product.order_address_id or addresses[0].id) if addresses else None,
             )
             for product in products
         ),
@@ -470,29 +480,44 @@ class BigCommerceWriteBack:
 
     @staticmethod
     def _ship(api: BigCommerceApi, path: str, update: StoreUpdate) -> WriteBackResult:
+        """One V2 shipment per shipping address: a shipment is for one ``order_address_id`` and only items of that
+        address (BigCommerce V2 Order Shipments, "Create Order Shipment"). Each lists the units that left the
+        warehouse (``Order.shipped_quantities``, so a short line ships short and its rest stays unshipped), less
+        what shipments already on the order took; an address with a shipment of this tracking number is done."""
         if not update.tracking_number:
             raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
         shipments = api.pages(f"{path}/shipments")
-        for shipment in shipments:
-            if str(shipment.get("tracking_number", "")).strip() == update.tracking_number:
-                return WriteBackResult(done=True, already=True, reference=str(shipment.get("id")))
         shipped = _shipped_quantities(shipments)
-        items = [
-            {"order_product_id": int(line.line_id), "quantity": line.quantity - shipped.get(line.line_id, 0)}
-            for line in update.order.lines
-            if line.quantity > shipped.get(line.line_id, 0)
+        ours = {str(s.get("order_address_id")) for s in shipments if _same_tracking(s, update.tracking_number)}
+        fallback = update.order.platform_refs.get("order_address_id")
+        sent = update.order.shipped_quantities()
+        by_address: dict[str, list[dict[str, int]]] = {}
+        for line in update.order.lines:
+            address_id = line.destination or fallback or _first_address_id(api, path)
+            quantity = sent.get(line.line_id, 0) - shipped.get(line.line_id, 0)
+            if quantity > 0 and address_id not in ours:
+                by_address.setdefault(address_id, []).append(
+                    {"order_product_id": int(line.line_id), "quantity": quantity}
+                )
+        if not by_address:  # every address has its shipment (ours, or made elsewhere): a new one would be refused
+            done = [s for s in shipments if _same_tracking(s, update.tracking_number)] or shipments
+            return WriteBackResult(done=True, already=True, reference=str(done[-1].get("id")) if done else None)
+        created = [
+            _id_of(
+                api.call(
+                    "POST",
+                    f"{path}/shipments",
+                    {
+                        "order_address_id": int(address_id),
+                        "tracking_number": update.tracking_number,
+                        "items": items,
+                        **_carrier_fields(update.carrier, update.tracking_url),
+                    },
+                )
+            )
+            for address_id, items in by_address.items()
         ]
-        if not items:  # everything went out in shipments made elsewhere; a new one would be refused
-            return WriteBackResult(done=True, already=True, reference=str(shipments[-1].get("id")))
-        address_id = update.order.platform_refs.get("order_address_id") or _first_address_id(api, path)
-        body: dict[str, Any] = {
-            "order_address_id": int(address_id),
-            "tracking_number": update.tracking_number,
-            "items": items,
-            **_carrier_fields(update.carrier, update.tracking_url),
-        }
-        created = api.call("POST", f"{path}/shipments", body)
-        return WriteBackResult(done=True, reference=_id_of(created))
+        return WriteBackResult(done=True, reference=",".join(str(shipment) for shipment in created))
 
     @staticmethod
     def _refund(api: BigCommerceApi, update: StoreUpdate) -> WriteBackResult:
@@ -532,6 +557,10 @@ def _status_of(order: Any) -> int:
     return int(order["status_id"])
 
 
+def _same_tracking(shipment: Any, number: str) -> bool:
+    return str(shipment.get("tracking_number", "")).strip() == number
+
+
 def _shipped_quantities(shipments: list[Any]) -> dict[str, int]:
     shipped: dict[str, int] = {}
     for shipment in shipments:
@@ -549,12 +578,14 @@ def _first_address_id(api: BigCommerceApi, path: str) -> str:
 
 
 def _carrier_fields(carrier: str | None, tracking_url: str | None) -> dict[str, str]:
+    """``shipping_provider`` for BigCommerce's own shipping modules; otherwise ``tracking_carrier``, which must be
+    empty or a tracking-carrier slug BigCommerce knows (``TRACKING_CARRIERS``): a carrier it does not know goes
+    with an empty slug and the ``tracking_link``, so the customer can still follow the parcel."""
     slug = (carrier or "").strip().lower()
-    fields = (
-        {"shipping_provider": slug}
-        if slug in SHIPPING_PROVIDERS or slug.startswith("carrier_")
-        else {"shipping_provider": "", "tracking_carrier": slug}
-    )
+    if slug in SHIPPING_PROVIDERS or slug.startswith("carrier_"):
+        fields = {"shipping_provider": slug}
+    else:
+        fields = {"shipping_provider": "", "tracking_carrier": slug if slug in TRACKING_CARRIERS else ""}
     if tracking_url:
         fields["tracking_link"] = tracking_url
     return fields
