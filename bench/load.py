@@ -129,6 +129,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
     parser.add_argument("--deliveries", type=int, default=2, help="deliveries of each order, sent at once")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients (at least --deliveries)")
     parser.add_argument("--start-quota", default="", help="BURST:RATE token bucket on StartExecution")
+    parser.add_argument("--rounds", type=int, default=1, help="send the orders in this many successive rounds")
     parser.add_argument("--payment", default="cod", help="the orders' WooCommerce payment_method (gateway id)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for every order to end")
     args = parser.parse_args()
@@ -202,27 +203,38 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
                 latencies.append(time.perf_counter() - started)
                 answers[status] += 1
 
-        began = time.monotonic()
-        with ThreadPoolExecutor(max_workers=args.clients, thread_name_prefix="store") as pool:
-            # An order's deliveries are queued next to each other, so C >= K workers pick them up together.
-            for _ in pool.map(deliver, [n for n in range(args.orders) for _ in range(args.deliveries)]):
-                pass
-        sent = time.monotonic()
-
         arn = runtime.state_machine_arn
         names = {fulfillment_execution_name(*key.split(":", 1)): key for key in keys}
-        deadline = sent + args.timeout
-        while True:
-            executions = [
-                execution
-                for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
-                for execution in page["executions"]
-                if execution["name"] in names
-            ]
-            running = sum(1 for execution in executions if execution["status"] == "RUNNING")
-            if (len({e["name"] for e in executions}) == len(names) and not running) or time.monotonic() > deadline:
-                break
-            time.sleep(2)
+
+        def ended_executions(wanted: set[str], deadline: float) -> list[dict[str, Any]]:
+            """The executions of these names once none is RUNNING (or at the deadline)."""
+            while True:
+                found = [
+                    execution
+                    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
+                    for execution in page["executions"]
+                    if execution["name"] in wanted
+                ]
+                running = sum(1 for execution in found if execution["status"] == "RUNNING")
+                if (len({e["name"] for e in found}) == len(wanted) and not running) or time.monotonic() > deadline:
+                    return found
+                time.sleep(2)
+
+        began = time.monotonic()
+        deadline = began + args.timeout
+        rounds: list[dict[str, Any]] = []
+        size = -(-args.orders // args.rounds)
+        for first in range(0, args.orders, size):
+            batch = range(first, min(args.orders, first + size))
+            with ThreadPoolExecutor(max_workers=args.clients, thread_name_prefix="store") as pool:
+                # An order's deliveries are queued next to each other, so C >= K workers pick them up together.
+                for _ in pool.map(deliver, [n for n in batch for _ in range(args.deliveries)]):
+                    pass
+            executions = ended_executions(
+                {name for name, key in names.items() if key in {keys[n] for n in batch}}, deadline
+            )
+            rounds.append({"orders": batch.stop, "rss_mb": round(memory.rss_mb()), "threads": threading.active_count()})
+        executions = ended_executions(set(names), deadline)
         ended = time.monotonic()
         memory.stop()
         rss_end = memory.rss_mb()
@@ -276,7 +288,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
         "execution_status": dict(statuses),
         "completed_per_second": completed / max(1e-9, last_stop - first_start) if last_stop else 0.0,
         "wall_seconds": ended - began,
-        "send_seconds": sent - began,
+        "rounds": rounds,
         "intake_p50_ms": 1000 * percentile(latencies, 0.5),
         "intake_p99_ms": 1000 * percentile(latencies, 0.99),
         "intake_mean_ms": 1000 * statistics.fmean(latencies) if latencies else 0.0,
@@ -303,6 +315,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
         f"  resident memory      start {report['rss_start_mb']} MB, peak {report['rss_peak_mb']} MB, "
         f"end {report['rss_end_mb']} MB ({report['rss_growth_kb_per_order']} KB per order)"
     )
+    if len(rounds) > 1:
+        print("  after each round     " + ", ".join(f"{r['orders']} orders: {r['rss_mb']} MB" for r in rounds))
     print(f"  lambda timeouts      {timeouts or 0}")
     if quota:
         print(f"  StartExecution       {quota.throttled} calls throttled (bucket {quota.burst} + {quota.rate}/s)")

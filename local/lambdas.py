@@ -90,7 +90,8 @@ class LocalFunction:
         self.timeout_seconds = spec.timeout * timeout_scale
         # Durations this function returns for the state machine to wait on, and the factor the runtime
         # scales them by (``template.duration_outputs``): days become seconds locally, as in the definition.
-        self.scaled_outputs: dict[str, float] = {}
+        # Each field maps to (factor, floor): a timeout never shrinks below the runtime's min_timeout_seconds.
+        self.scaled_outputs: dict[str, tuple[float, float]] = {}
 
     def _import_handler(self) -> tuple[str, Callable[..., Any]]:
         module_file, attribute = self.spec.handler.rsplit(".", 1)
@@ -123,7 +124,7 @@ class LocalFunction:
         if not self.scaled_outputs or not isinstance(payload, dict):
             return payload
         return {
-            key: _scale(value, self.scaled_outputs.get(key, 1.0)) if key in self.scaled_outputs else value
+            key: _scale(value, *self.scaled_outputs[key]) if key in self.scaled_outputs else value
             for key, value in payload.items()
         }
 
@@ -256,8 +257,10 @@ def one_context_per_invocation() -> None:
     _event_per_thread()
 
 
-def _scale(value: Any, factor: float) -> Any:
-    return max(1, round(value * factor)) if isinstance(value, int | float) and not isinstance(value, bool) else value
+def _scale(value: Any, factor: float, floor: float = 1) -> Any:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    return max(1, round(floor), round(value * factor))
 
 
 def merged_environment(functions: dict[str, FunctionSpec]) -> dict[str, str]:

@@ -103,6 +103,10 @@ class RuntimeConfig:
     stage: str = "dev"
     wait_scale: float = 1 / 3600  # an hour of Wait or retry interval becomes a second
     timeout_scale: float = 1 / 3600  # 14 days of delivery timeout become ~6 minutes
+    # No scaled timeout (TimeoutSeconds, HeartbeatSeconds, a function's returned timeout) below this: a callback
+    # under local load can take tens of seconds (bench/load.py), and a timeout shorter than that takes an answer
+    # still on its way for silence. Tests that want a timeout to fire set their own (``timers``).
+    min_timeout_seconds: float = 60.0
     lambda_timeout_scale: float = TIMEOUT_SCALE  # a function's Timeout, enforced locally (local/lambdas.py)
     simulators: SimulatorConfig = field(default_factory=SimulatorConfig)
     stores_file: Path = STORES_FILE
@@ -316,7 +320,10 @@ class LocalRuntime:
         sfn = self.client("stepfunctions")
         for machine in template.state_machines():
             definition = scale_durations(
-                machine.definition, wait_scale=self.config.wait_scale, timeout_scale=self.config.timeout_scale
+                machine.definition,
+                wait_scale=self.config.wait_scale,
+                timeout_scale=self.config.timeout_scale,
+                min_timeout=self.config.min_timeout_seconds,
             )
             self._definitions[machine.logical_id] = definition
             created = sfn.create_state_machine(
@@ -326,7 +333,10 @@ class LocalRuntime:
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-state-machine",
             )
             self.state_machine_arns[machine.logical_id] = created["stateMachineArn"]
-            factors = {"timeout": self.config.timeout_scale, "wait": self.config.wait_scale}
+            factors = {
+                "timeout": (self.config.timeout_scale, self.config.min_timeout_seconds),
+                "wait": (self.config.wait_scale, 1.0),
+            }
             for function, fields in duration_outputs(machine.definition).items():
                 self.functions[function].scaled_outputs |= {field: factors[kind] for field, kind in fields.items()}
         self.state_machine_arn = self.state_machine_arns["FulfillmentStateMachine"]

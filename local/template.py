@@ -316,26 +316,31 @@ def state_machine_arn(name: str) -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
 
 
-def scale_durations(definition: dict[str, Any], *, wait_scale: float, timeout_scale: float) -> dict[str, Any]:
+def scale_durations(
+    definition: dict[str, Any], *, wait_scale: float, timeout_scale: float, min_timeout: float = 1
+) -> dict[str, Any]:
     """Shrink waits, retry intervals and task timeouts so days become seconds locally.
 
-    moto really sleeps. Timeouts get their own factor so their behaviour stays testable;
-    intervals stay ≥ 1 s, as Step Functions requires.
+    moto really sleeps. Timeouts get their own factor so their behaviour stays testable, and a floor
+    (``min_timeout``): a timeout stands for "nobody answered", so it must stay longer than a local answer
+    can take under load, or a callback still on its way is taken for silence. Intervals stay ≥ 1 s, as
+    Step Functions requires.
     """
     scaled: dict[str, Any] = json.loads(json.dumps(definition))
 
-    def shrink(seconds: float, factor: float) -> int:
-        return max(1, round(seconds * factor))
+    def shrink(seconds: float, factor: float, floor: float = 1) -> int:
+        return max(1, round(floor), round(seconds * factor))
 
     def visit(states: dict[str, Any]) -> None:
         for state in states.values():
             if state.get("Type") == "Wait" and "Seconds" in state:
                 state["Seconds"] = shrink(state["Seconds"], wait_scale)
             if "TimeoutSeconds" in state:
-                state["TimeoutSeconds"] = shrink(state["TimeoutSeconds"], timeout_scale)
+                state["TimeoutSeconds"] = shrink(state["TimeoutSeconds"], timeout_scale, min_timeout)
             if "HeartbeatSeconds" in state:
                 state["HeartbeatSeconds"] = min(
-                    shrink(state["HeartbeatSeconds"], timeout_scale), max(1, state.get("TimeoutSeconds", 10**9) - 1)
+                    shrink(state["HeartbeatSeconds"], timeout_scale, min_timeout),
+                    max(1, state.get("TimeoutSeconds", 10**9) - 1),
                 )
             for retrier in state.get("Retry", []):
                 retrier["IntervalSeconds"] = shrink(retrier.get("IntervalSeconds", 1), wait_scale)

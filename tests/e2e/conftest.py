@@ -37,6 +37,7 @@ def _start_runtime(attempts: int = 3) -> LocalRuntime:
             payment_port=payment,
             # A day of waiting becomes 10 s (a 3-day heartbeat 30 s): timeouts are testable, never racing a callback.
             timeout_scale=1 / 8640,
+            min_timeout_seconds=10,  # the shortest timeout, a day, stays 10 s
             simulators=SimulatorConfig(in_transit_after=0.3, delivered_after=1.0),
         )
         runtime = LocalRuntime(config)
