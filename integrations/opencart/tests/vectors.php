@@ -7,6 +7,10 @@
  *   php vectors.php sign SECRET TIMESTAMP FILE the signature of FILE's bytes
  *   php vectors.php encode FILE                FILE's JSON decoded and encoded again as the extension sends it
  *   php vectors.php delays                     the retry schedule: seconds after each failed attempt
+ *   php vectors.php trigger VERSION WHEN       the addHistory event trigger the extension registers on VERSION
+ *   php vectors.php apisign KEY ROUTE CALL USERNAME HOST PATH STORE LANGUAGE CURRENCY TIME FORM_JSON
+ *                                              OpenCart 4.1's API signature of that request, the form as
+ *                                              OpenCart's Request cleans it (htmlspecialchars, trim)
  */
 declare(strict_types=1);
 
@@ -20,6 +24,27 @@ if ($mode === 'sign') {
 	echo Webhook::sign($argv[2], (int)$argv[3], file_get_contents($argv[4])), "\n";
 } elseif ($mode === 'encode') {
 	echo Webhook::encode(json_decode(file_get_contents($argv[2]), true, 512, JSON_THROW_ON_ERROR));
+} elseif ($mode === 'trigger') {
+	echo Webhook::historyTrigger($argv[2], $argv[3]), "\n";
+} elseif ($mode === 'apisign') {
+	// system/library/request.php clean(): what $this->request->post holds when startup/api.php signs it
+	$clean = function (mixed $data) use (&$clean): mixed {
+		if (is_array($data)) {
+			$cleaned = [];
+
+			foreach ($data as $key => $value) {
+				$cleaned[$clean($key)] = $clean($value);
+			}
+
+			return $cleaned;
+		}
+
+		return trim(htmlspecialchars((string)$data, ENT_COMPAT, 'UTF-8'));
+	};
+
+	$post = $clean(json_decode($argv[12], true, 512, JSON_THROW_ON_ERROR));
+
+	echo Webhook::apiSignature($argv[2], $argv[3], $argv[4], $argv[5], $argv[6], $argv[7], (int)$argv[8], $argv[9], $argv[10], $post, $argv[11]), "\n";
 } elseif ($mode === 'delays') {
 	$delays = [];
 

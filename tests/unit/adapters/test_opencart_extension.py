@@ -116,11 +116,14 @@ class TestThePhpSourceSignsThatWay:
         source = LIBRARY.read_text()
         assert "return base64_encode(hash_hmac('sha256', $timestamp . '.' . $body, $secret, true));" in source
 
-    def test_the_signature_is_the_only_hmac_in_the_extension(self) -> None:
+    def test_the_webhook_signature_and_opencart_41s_api_signature_are_the_only_hmacs_in_the_extension(self) -> None:
         calls = [
             match for path in EXTENSION.rglob("*.php") for match in re.findall(r"hash_hmac\([^;]*;", path.read_text())
         ]
-        assert calls == ["hash_hmac('sha256', $timestamp . '.' . $body, $secret, true));"]
+        assert sorted(calls) == [
+            "hash_hmac('sha1', $string, $key, true));",
+            "hash_hmac('sha256', $timestamp . '.' . $body, $secret, true));",
+        ]
 
     def test_the_sender_signs_with_the_library_at_send_time(self) -> None:
         sender = (EXTENSION / "order_webhook" / "cli" / "send.php").read_text()
@@ -131,10 +134,22 @@ class TestThePhpSourceSignsThatWay:
         for header in ("X-OC-Webhook-Id", "X-OC-Webhook-Event", "X-OC-Webhook-Timestamp", "X-OC-Webhook-Signature"):
             assert f"'{header}: '" in source
 
-    def test_the_install_hooks_the_history_change_of_opencart_4_0_2(self) -> None:
+    def test_the_install_names_the_trigger_by_the_running_release(self) -> None:
         admin = (EXTENSION / "order_webhook" / "admin" / "controller" / "module" / "order_webhook.php").read_text()
-        assert "'trigger'     => 'catalog/model/checkout/order.addHistory/after'" in admin
+        assert "'trigger'     => Webhook::historyTrigger($version, $event['when'])" in admin
+        assert "foreach (self::events(VERSION) as $code => $event)" in admin
         assert "'action'      => 'extension/order_webhook/module/order_webhook.after'" in admin
+        library = LIBRARY.read_text()
+        assert "version_compare($version, self::SIGNED_API_SINCE, '>=') ? '.' : '/'" in library
+        assert "public const SIGNED_API_SINCE = '4.1.0.0';" in library
+
+    def test_the_history_route_checks_the_41_signature_or_the_402_session(self) -> None:
+        controller = (
+            EXTENSION / "order_webhook" / "catalog" / "controller" / "module" / "order_webhook.php"
+        ).read_text()
+        assert "if (!Webhook::usesSignedApi(VERSION)) {" in controller
+        assert "$this->model_setting_api->getApiByToken($token)" in controller  # 4.0.2.x
+        assert "Webhook::apiSignature(" in controller and "$this->model_user_api->getIps(" in controller  # 4.1
 
     def test_the_history_route_is_the_one_the_write_back_reads(self) -> None:
         from fulfillment.adapters.platforms.opencart import HISTORY_ROUTE
@@ -142,6 +157,56 @@ class TestThePhpSourceSignsThatWay:
         module, method = HISTORY_ROUTE.removeprefix("extension/order_webhook/").split(".")
         controller = (EXTENSION / "order_webhook" / "catalog" / "controller" / f"{module}.php").read_text()
         assert f"public function {method}(): void" in controller
+
+
+# OpenCart 4.1's API signature: this request, signed by the shipped PHP (php vectors.php apisign …), the form
+# cleaned as OpenCart's Request does (quotes, <, > and & escaped; trailing blanks trimmed).
+API_SIGNATURE_VECTOR = {
+    "key": "key",
+    "route": "api/order",
+    "call": "history_add",
+    "username": "fulfillment",
+    "host": "shop.example",
+    "path": "/",
+    "store_id": "0",
+    "language": "en-gb",
+    "currency": "EUR",
+    "time": "1700000000",
+    "form": {"order_id": "1207", "comment": 'Shipped "x" <a> & b  ', "notify": "1"},
+    "signature": "fr59IDCd69Udd0ZWRI594wZuJQk=",
+}
+
+
+class TestOpenCart41ApiSignature:
+    def test_the_python_signer_gives_the_vector_the_php_library_gives(self) -> None:
+        from fulfillment.adapters.platforms.opencart import opencart41_signature
+
+        vector = dict(API_SIGNATURE_VECTOR)
+        expected, key, form = vector.pop("signature"), vector.pop("key"), vector.pop("form")
+        assert opencart41_signature(str(key), form=form, **{k: str(v) for k, v in vector.items()}) == expected  # type: ignore[arg-type]
+
+
+@needs_php
+class TestTheReleaseLines:
+    @pytest.mark.parametrize(
+        ("version", "when", "trigger"),
+        [
+            ("4.0.2.0", "after", "catalog/model/checkout/order/addHistory/after"),
+            ("4.0.2.3", "before", "catalog/model/checkout/order/addHistory/before"),
+            ("4.1.0.0", "after", "catalog/model/checkout/order.addHistory/after"),
+            ("4.1.0.4", "before", "catalog/model/checkout/order.addHistory/before"),
+        ],
+    )
+    def test_the_trigger_is_the_one_each_release_fires(self, version: str, when: str, trigger: str) -> None:
+        # 4.0.2.x: system/engine/loader.php model() fires 'model/' . $route . '/' . $method; 4.1: callback() fires
+        # the route as called, 'model/checkout/order.addHistory'; startup/event.php registers 'catalog/…' triggers.
+        assert _php("trigger", version, when).strip() == trigger
+
+    def test_the_shipped_php_signs_41_api_requests_as_the_vector_says(self) -> None:
+        v = API_SIGNATURE_VECTOR
+        args = [str(v[k]) for k in ("key", "route", "call", "username", "host", "path", "store_id", "language")]
+        printed = _php("apisign", *args, str(v["currency"]), str(v["time"]), json.dumps(v["form"]))
+        assert printed.strip() == v["signature"]
 
 
 @needs_php

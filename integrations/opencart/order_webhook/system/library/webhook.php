@@ -8,10 +8,47 @@ namespace Opencart\System\Library\Extension\OrderWebhook;
  */
 final class Webhook {
 	public const EVENT = 'order.history_added';
-	public const TRIGGER = 'catalog/model/checkout/order.addHistory/after';
+	public const SIGNED_API_SINCE = '4.1.0.0'; // the catalog API's signed requests; api/account/login is gone
 	public const USER_AGENT = 'order-webhook-extension/1.0';
 	public const MAX_ATTEMPTS = 12; // about 20 hours of retries
 	public const MAX_DELAY = 21600; // 6 hours
+
+	/**
+	 * The event trigger around model checkout/order addHistory, as the running release fires it: 4.0.2.x joins
+	 * model route and method with '/' (system/engine/loader.php model(): $route . '/' . $method), 4.1 fires the
+	 * route as called, with '.' (loader.php callback(): 'model/' . $trigger). The catalog's startup/event.php
+	 * registers triggers stored with the 'catalog/' prefix.
+	 */
+	public static function historyTrigger(string $version, string $when): string {
+		$separator = version_compare($version, self::SIGNED_API_SINCE, '>=') ? '.' : '/';
+
+		return 'catalog/model/checkout/order' . $separator . 'addHistory/' . $when;
+	}
+
+	public static function usesSignedApi(string $version): bool {
+		return version_compare($version, self::SIGNED_API_SINCE, '>=');
+	}
+
+	/**
+	 * OpenCart 4.1's catalog API signature (catalog/controller/startup/api.php): base64 of the raw HMAC-SHA1,
+	 * keyed with the API user's key, over route, call, username, host, path, store id, language, currency, the
+	 * md5 of the form as http_build_query() writes it, and the time, each followed by "\n". $post is the
+	 * form as OpenCart's Request holds it (every value htmlspecialchars(ENT_COMPAT)'d and trimmed: clean()).
+	 */
+	public static function apiSignature(string $key, string $route, string $call, string $username, string $host, string $path, int $store_id, string $language, string $currency, array $post, string $time): string {
+		$string  = $route . "\n";
+		$string .= $call . "\n";
+		$string .= $username . "\n";
+		$string .= $host . "\n";
+		$string .= $path . "\n";
+		$string .= $store_id . "\n";
+		$string .= $language . "\n";
+		$string .= $currency . "\n";
+		$string .= md5(http_build_query($post)) . "\n";
+		$string .= $time . "\n";
+
+		return base64_encode(hash_hmac('sha1', $string, $key, true));
+	}
 
 	/**
 	 * X-OC-Webhook-Signature: base64(HMAC-SHA256(secret, "{timestamp}.{body}")).
@@ -38,11 +75,11 @@ final class Webhook {
 	 * @param array $args  addHistory's arguments: order_id, order_status_id, comment, notify, override
 	 * @param array $order getOrder() with 'products' (getProducts()) and 'totals' (getTotals()) added
 	 */
-	public static function envelope(string $event_id, int $occurred_at, string $store_url, array $args, int $previous_status_id, array $order): array {
+	public static function envelope(string $event_id, int $occurred_at, string $store_url, array $args, int $previous_status_id, array $order, string $trigger = ''): array {
 		return [
 			'event_id'                 => $event_id,
 			'event'                    => self::EVENT,
-			'trigger'                  => self::TRIGGER,
+			'trigger'                  => $trigger ?: self::historyTrigger(defined('VERSION') ? VERSION : self::SIGNED_API_SINCE, 'after'),
 			'occurred_at'              => $occurred_at,
 			'store_url'                => $store_url,
 			'args'                     => [

@@ -1,4 +1,4 @@
-"""OpenCart 4.0.2+, through our extension ``integrations/opencart`` (OpenCart itself sends no webhooks).
+"""OpenCart 4.0.2.x and 4.1.x, through our extension ``integrations/opencart`` (OpenCart sends no webhooks).
 
 Verification: ``X-OC-Webhook-Signature`` = base64(HMAC-SHA256(secret, ``{X-OC-Webhook-Timestamp}.`` + raw
 body)), the timestamp within ±5 minutes; ``X-OC-Webhook-Id`` (= ``event_id``) identifies the event for
@@ -25,8 +25,10 @@ currency, as OpenCart displays them. Dates are the shop's local time: ``occurred
 the snapshot time, and its distance to ``date_modified`` (written in the same moment) gives the shop's
 UTC offset for ``date_added``.
 
-Write-back: OpenCart 4.0.2+ catalog API — ``api/account/login`` (API username + key; the caller's IP
-must be allow-listed) → ``api_token``, then ``api/sale/order.addHistory``. SHIPPED → status 3 with
+Write-back through the shop release's catalog API (``extra["opencart_version"]``): 4.0.2.x ``api/account/login``
+(API username + key; the caller's IP must be allow-listed) → ``api_token``, then ``api/sale/order.addHistory``;
+4.1.x (no login route any more) ``api/order`` with ``call=history_add``, every request signed
+(``opencart41_signature``). SHIPPED → status 3 with
 carrier, tracking number and link in the comment, customer notified; COMPLETED → 5; CANCELLED → 7;
 REFUNDED → 11 for the whole total (a status only: OpenCart moves no money), a comment for a part;
 PROCESSING and RETURNED (a return resolved) → a comment, status unchanged. Every comment carries
@@ -36,11 +38,16 @@ has no history read) and an entry with the same status and marker means the upda
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import html
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
-from urllib.parse import urlencode
+from typing import Any, Protocol
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -349,11 +356,73 @@ class OcHistoryAnswer(_Lenient):
     histories: list[OcHistory]
 
 
-class OpenCartSession:
-    """One logged-in conversation with a shop's catalog API (``index.php?route=…``; form posts, JSON answers).
+SIGNED_API_SINCE = (4, 1, 0, 0)
+DEFAULT_VERSION = "4.0.2.3"
 
-    OpenCart answers its own refusals with HTTP 200 and ``{"error": …}``: those become PlatformRejected.
-    """
+
+def release(credentials: StoreCredentials) -> tuple[int, ...]:
+    """The shop's OpenCart release (``extra["opencart_version"]``, e.g. "4.1.0.4"; 4.0.2.3 if unset)."""
+    text = credentials.extra.get("opencart_version", DEFAULT_VERSION)
+    parts = tuple(int(part) for part in text.split(".") if part.isdigit())
+    if len(parts) < 2:
+        raise PlatformRejected(f"opencart_version {text!r} is not an OpenCart release (e.g. 4.1.0.4)")
+    return parts
+
+
+def php_urlencode(text: str) -> str:
+    """PHP's ``urlencode`` (``http_build_query``'s default, RFC 1738): every byte but ``A-Za-z0-9-_.`` is
+    %-encoded and a space is ``+``; Python's ``quote_plus`` keeps ``~``, PHP does not."""
+    return quote_plus(text, safe="").replace("~", "%7E")
+
+
+def opencart_clean(text: str) -> str:
+    """What OpenCart's Request holds for a submitted value (system/library/request.php ``clean``):
+    ``trim(htmlspecialchars($value, ENT_COMPAT, 'UTF-8'))`` — ``&``, ``<``, ``>`` and ``"`` escaped."""
+    return html.escape(text, quote=False).replace('"', "&quot;").strip(" \t\n\r\0\x0b")
+
+
+def opencart41_signature(
+    key: str,
+    *,
+    route: str,
+    call: str,
+    username: str,
+    host: str,
+    path: str,
+    store_id: str,
+    language: str,
+    currency: str,
+    form: Mapping[str, str],
+    time: str,
+) -> str:
+    """OpenCart 4.1's catalog API signature (catalog/controller/startup/api.php, 4.1.0.0–4.1.0.4): base64 of the
+    raw HMAC-SHA1 with the API key over route, call, username, HTTP host, path (``dirname(PHP_SELF)`` with a
+    trailing ``/``), store id, language, currency, the md5 of ``http_build_query`` of the cleaned form, and the
+    time, each followed by a newline."""
+    query = "&".join(f"{php_urlencode(k)}={php_urlencode(opencart_clean(v))}" for k, v in form.items())
+    digest = hashlib.md5(query.encode(), usedforsecurity=False).hexdigest()  # OpenCart's choice, not ours
+    fields = [route, call, username, host, path, store_id, language, currency, digest]
+    message = "".join(f"{field}\n" for field in [*fields, time])
+    return base64.b64encode(hmac.new(key.encode(), message.encode(), hashlib.sha1).digest()).decode()
+
+
+class OpenCartApi(Protocol):
+    def history(self, order_id: str) -> OcHistoryAnswer: ...
+
+    def add_history(self, order_id: str, status_id: int, comment: str, *, notify: bool, currency: str) -> None: ...
+
+
+def open_api(http: HttpClient, store: Store, credentials: StoreCredentials) -> OpenCartApi:
+    """The catalog API of the shop's release: 4.1 signs every request (and has no api/account/login), 4.0.2.x
+    logs in for an ``api_token``."""
+    if release(credentials) >= SIGNED_API_SINCE:
+        return OpenCartSignedApi(http, store, credentials)
+    return OpenCartSession(http, store, credentials)
+
+
+class _Caller:
+    """``index.php?route=…`` form posts and JSON answers; OpenCart answers its own refusals with HTTP 200 and
+    ``{"error": …}`` (4.1's signature check with 403 and the same): those become PlatformRejected."""
 
     def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
         base = credentials.api_base_url or store.site_url
@@ -364,30 +433,9 @@ class OpenCartSession:
                 f"store {store.store_id} has no OpenCart API username (api_key) and key (api_secret)"
             )
         self._http = http
-        self._entry = f"{base.rstrip('/')}/index.php"
-        login = {"username": credentials.api_key, "key": credentials.api_secret}
-        answer = self._call("api/account/login", form=login, retry=True)  # a second session harms nothing
-        token = answer.get("api_token")
-        if not isinstance(token, str) or not token:
-            raise PlatformRejected("api/account/login answered no api_token")
-        self._token = token
-
-    def history(self, order_id: str) -> OcHistoryAnswer:
-        answer = self._call(HISTORY_ROUTE, query={"api_token": self._token, "order_id": order_id})
-        try:
-            return OcHistoryAnswer.model_validate(answer)
-        except ValidationError as exc:
-            raise PlatformRejected(f"the order history answer cannot be read: {first_error(exc)}") from exc
-
-    def add_history(self, order_id: str, status_id: int, comment: str, *, notify: bool) -> None:
-        form = {
-            "order_id": order_id,
-            "order_status_id": str(status_id),
-            "comment": comment,
-            "notify": "1" if notify else "0",
-            "override": "0",
-        }
-        self._call("api/sale/order.addHistory", query={"api_token": self._token}, form=form)
+        self._base = base.rstrip("/")
+        self._entry = f"{self._base}/index.php"
+        self._username, self._key = credentials.api_key, credentials.api_secret
 
     def _call(
         self,
@@ -410,6 +458,96 @@ class OpenCartSession:
                 retry=retry,
             )
         return _answer(route, response)
+
+
+class OpenCartSession(_Caller):
+    """OpenCart 4.0.2.x: ``api/account/login`` (username + key, the caller's IP allow-listed) → ``api_token``,
+    then ``api/sale/order.addHistory`` (catalog/controller/api/sale/order.php ``addHistory``)."""
+
+    def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
+        super().__init__(http, store, credentials)
+        login = {"username": self._username, "key": self._key}
+        answer = self._call("api/account/login", form=login, retry=True)  # a second session harms nothing
+        token = answer.get("api_token")
+        if not isinstance(token, str) or not token:
+            raise PlatformRejected("api/account/login answered no api_token")
+        self._token = token
+
+    def history(self, order_id: str) -> OcHistoryAnswer:
+        return _history(self._call(HISTORY_ROUTE, query={"api_token": self._token, "order_id": order_id}))
+
+    def add_history(self, order_id: str, status_id: int, comment: str, *, notify: bool, currency: str) -> None:
+        del currency  # 4.0.2.x sessions carry the store's own
+        self._call(
+            "api/sale/order.addHistory",
+            query={"api_token": self._token},
+            form=_history_form(order_id, status_id, comment, notify),
+        )
+
+
+class OpenCartSignedApi(_Caller):
+    """OpenCart 4.1: the catalog API lets only ``api/order`` and ``api/subscription`` through, each request signed
+    (``opencart41_signature``) and naming its ``call``; history is ``route=api/order&call=history_add``
+    (catalog/controller/api/order.php). The extension's history route checks the same signature, ``call=history``.
+    ``extra``: ``store_id`` (0), ``language`` (the shop's default, "en-gb")."""
+
+    def __init__(self, http: HttpClient, store: Store, credentials: StoreCredentials) -> None:
+        super().__init__(http, store, credentials)
+        parts = urlsplit(self._base)
+        self._host = parts.netloc  # HTTP_HOST as the shop sees it: host, and the port when not the default
+        self._path = parts.path.rstrip("/") + "/"  # dirname(PHP_SELF) of <base>/index.php, with its "/"
+        self._store_id = credentials.extra.get("store_id", "0")
+        self._language = credentials.extra.get("language", "en-gb")
+
+    def _signed(self, route: str, call: str, currency: str, form: Mapping[str, str] | None) -> dict[str, str]:
+        stamp = str(int(time.time()))
+        signature = opencart41_signature(
+            self._key,
+            route=route,
+            call=call,
+            username=self._username,
+            host=self._host,
+            path=self._path,
+            store_id=self._store_id,
+            language=self._language,
+            currency=currency,
+            form=form or {},
+            time=stamp,
+        )
+        return {
+            "call": call,
+            "username": self._username,
+            "store_id": self._store_id,
+            "language": self._language,
+            "currency": currency,
+            "time": stamp,
+            "signature": signature,
+        }
+
+    def history(self, order_id: str) -> OcHistoryAnswer:
+        query = self._signed(HISTORY_ROUTE, "history", "", None) | {"order_id": order_id}
+        return _history(self._call(HISTORY_ROUTE, query=query))
+
+    def add_history(self, order_id: str, status_id: int, comment: str, *, notify: bool, currency: str) -> None:
+        form = _history_form(order_id, status_id, comment, notify)
+        self._call("api/order", query=self._signed("api/order", "history_add", currency, form), form=form)
+
+
+def _history_form(order_id: str, status_id: int, comment: str, notify: bool) -> dict[str, str]:
+    return {
+        "order_id": order_id,
+        "order_status_id": str(status_id),
+        "comment": comment,
+        "notify": "1" if notify else "0",
+        "override": "0",
+    }
+
+
+def _history(answer: dict[str, Any]) -> OcHistoryAnswer:
+    try:
+        return OcHistoryAnswer.model_validate(answer)
+    except ValidationError as exc:
+        raise PlatformRejected(f"the order history answer cannot be read: {first_error(exc)}") from exc
 
 
 def _answer(route: str, response: HttpResponse) -> dict[str, Any]:
@@ -441,14 +579,14 @@ class OpenCartWriteBack:
         if not order_id.isdigit():
             raise OrderInvalid(f"{order_id!r} is not an OpenCart order id")
         status_id, comment, notify = _entry(update, credentials)
-        session = OpenCartSession(self._http, store, credentials)
+        session = open_api(self._http, store, credentials)
         history = session.history(order_id)
         for entry in history.histories:
             # A note (no status of its own) counts whatever status the order had when it was written.
             if marker(update) in entry.comment and status_id in (None, entry.order_status_id):
                 return WriteBackResult(done=True, already=True, reference=entry.order_history_id)
         target = history.order_status_id if status_id is None else status_id
-        session.add_history(order_id, target, comment, notify=notify)
+        session.add_history(order_id, target, comment, notify=notify, currency=update.order.currency)
         return WriteBackResult(done=True)
 
 

@@ -1,22 +1,46 @@
 <?php
 namespace Opencart\Admin\Controller\Extension\OrderWebhook\Module;
+
+use Opencart\System\Library\Extension\OrderWebhook\Webhook;
+
 /**
  * Settings (webhook URL, signing secret, status) and install/uninstall: the queue table and the
- * two events around catalog/model/checkout/order.addHistory.
+ * two events around model checkout/order addHistory, named as the running release fires them
+ * (4.0.2.x: catalog/model/checkout/order/addHistory/…, 4.1: catalog/model/checkout/order.addHistory/…).
  */
 class OrderWebhook extends \Opencart\System\Engine\Controller {
 	private const EVENTS = [
 		'order_webhook_before' => [
 			'description' => 'Order webhook: remember the status an order history change replaces',
-			'trigger'     => 'catalog/model/checkout/order.addHistory/before',
+			'when'        => 'before',
 			'action'      => 'extension/order_webhook/module/order_webhook.before'
 		],
 		'order_webhook' => [
 			'description' => 'Order webhook: queue a signed delivery for every order history change',
-			'trigger'     => 'catalog/model/checkout/order.addHistory/after',
+			'when'        => 'after',
 			'action'      => 'extension/order_webhook/module/order_webhook.after'
 		]
 	];
+
+	/**
+	 * @return array<string, array{code: string, description: string, trigger: string, action: string, status: int, sort_order: int}>
+	 */
+	public static function events(string $version): array {
+		$events = [];
+
+		foreach (self::EVENTS as $code => $event) {
+			$events[$code] = [
+				'code'        => $code,
+				'description' => $event['description'],
+				'trigger'     => Webhook::historyTrigger($version, $event['when']),
+				'action'      => $event['action'],
+				'status'      => 1,
+				'sort_order'  => 0
+			];
+		}
+
+		return $events;
+	}
 
 	public function index(): void {
 		$this->load->language('extension/order_webhook/module/order_webhook');
@@ -96,10 +120,10 @@ class OrderWebhook extends \Opencart\System\Engine\Controller {
 
 		$this->load->model('setting/event');
 
-		foreach (self::EVENTS as $code => $event) {
+		foreach (self::events(VERSION) as $code => $event) {
 			$this->model_setting_event->deleteEventByCode($code); // a reinstall registers each once
 
-			$this->model_setting_event->addEvent(['code' => $code, 'status' => 1, 'sort_order' => 0] + $event);
+			$this->model_setting_event->addEvent($event);
 		}
 	}
 

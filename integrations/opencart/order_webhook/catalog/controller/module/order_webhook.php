@@ -56,7 +56,7 @@ class OrderWebhook extends \Opencart\System\Engine\Controller {
 
 			unset(self::$previous[$order_id]);
 
-			$body = Webhook::encode(Webhook::envelope($event_id, time(), $store_url, $args, $previous, $order));
+			$body = Webhook::encode(Webhook::envelope($event_id, time(), $store_url, $args, $previous, $order, Webhook::historyTrigger(VERSION, 'after')));
 
 			$this->load->model('extension/order_webhook/module/order_webhook');
 
@@ -76,13 +76,7 @@ class OrderWebhook extends \Opencart\System\Engine\Controller {
 	public function history(): void {
 		$this->response->addHeader('Content-Type: application/json');
 
-		$this->load->model('setting/api');
-
-		$this->model_setting_api->cleanSessions();
-
-		$token = (string)($this->request->get['api_token'] ?? '');
-
-		if ($token === '' || !$this->model_setting_api->getApiByToken($token)) {
+		if (!$this->authorized()) {
 			$this->response->addHeader($this->request->server['SERVER_PROTOCOL'] . ' 401 Unauthorized');
 			$this->response->setOutput(json_encode(['error' => 'Warning: You do not have permission to access the API!']));
 
@@ -109,5 +103,59 @@ class OrderWebhook extends \Opencart\System\Engine\Controller {
 			'order_status_id' => (int)$order_info['order_status_id'],
 			'histories'       => $this->model_extension_order_webhook_module_order_webhook->getHistories($order_id)
 		]));
+	}
+
+	/**
+	 * The caller is the shop's API user. 4.0.2.x: an api_token session from api/account/login. 4.1 has no
+	 * sessions for the API (startup/api.php lets only api/order and api/subscription through, signed): the same
+	 * signed request as there, checked the same way — the user by username, its IP allow-list, the time within
+	 * 450 s, and the signature over this route with call=history.
+	 */
+	private function authorized(): bool {
+		if (!Webhook::usesSignedApi(VERSION)) {
+			$this->load->model('setting/api');
+
+			$this->model_setting_api->cleanSessions();
+
+			$token = (string)($this->request->get['api_token'] ?? '');
+
+			return $token !== '' && (bool)$this->model_setting_api->getApiByToken($token);
+		}
+
+		foreach (['route', 'call', 'username', 'store_id', 'language', 'currency', 'time', 'signature'] as $key) {
+			if (!isset($this->request->get[$key])) {
+				return false;
+			}
+		}
+
+		$this->load->model('user/api');
+
+		$api_info = $this->model_user_api->getApiByUsername((string)$this->request->get['username']);
+
+		if (!$api_info) {
+			return false;
+		}
+
+		$ips = array_map(fn (array $row): string => trim($row['ip']), $this->model_user_api->getIps($api_info['api_id']));
+
+		if (!in_array(oc_get_ip(), $ips) || abs(time() - (int)$this->request->get['time']) > 450) {
+			return false;
+		}
+
+		$expected = Webhook::apiSignature(
+			(string)$api_info['key'],
+			(string)$this->request->get['route'],
+			(string)$this->request->get['call'],
+			(string)$api_info['username'],
+			(string)$this->request->server['HTTP_HOST'],
+			!empty($this->request->server['PHP_SELF']) ? rtrim(dirname($this->request->server['PHP_SELF']), '/') . '/' : '/',
+			(int)$this->request->get['store_id'],
+			(string)$this->request->get['language'],
+			(string)$this->request->get['currency'],
+			$this->request->post,
+			(string)$this->request->get['time']
+		);
+
+		return hash_equals($expected, rawurldecode((string)$this->request->get['signature']));
 	}
 }
