@@ -201,6 +201,43 @@ class TestOutOfStock:
         finally:
             container().inventory.restock("main", sku, 100)  # for the scenarios after this one
 
+    def test_the_partial_policy_ships_what_is_there_and_writes_the_shipment_back_as_partial(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        store_id = "partial-shop"
+        runtime.register_store(  # with the stub shop's API, so the write-back reaches it
+            {
+                "platform": "woocommerce",
+                "store_id": store_id,
+                "webhook_secret": SECRET,
+                "site_url": "https://shop.kaffeekontor.example/",
+                "options": {"out_of_stock": "partial"},
+                "api": {
+                    "api_base_url": "{stub}",
+                    "api_key": "ck_kaffeekontor_demo",
+                    "api_secret": "cs_kaffeekontor_demo",
+                },
+            }
+        )
+        body, external_id = order_body(woo_paid_body, sku="NOT-STOCKED-1")  # the torch's line: none on the shelf
+        key = send(runtime, store_id, body)
+
+        execution = execution_of(runtime, key)
+
+        shipped = order(key)
+        assert (execution["status"], shipped.status) == ("SUCCEEDED", OrderStatus.COMPLETED)
+        assert shipped.short == {"NOT-STOCKED-1": 1}
+        assert all(sku != "NOT-STOCKED-1" for package in shipped.packages for sku, _ in package.items)
+        woo = runtime.platform_apis["woocommerce"]
+
+        def partial_notes() -> list[str]:
+            posted = [r.json() for r in woo.received("POST", rf"/wp-json/wc/v3/orders/{external_id}/notes")]
+            return [note["note"] for note in posted if "Partial shipment" in note["note"]]
+
+        notes = wait_until(partial_notes)
+        assert len(notes) == 1 and "not shipped: 1 x" in notes[0] and "(NOT-STOCKED-1)" in notes[0]
+        assert woo.received("POST", rf"/wp-json/wc-shipment-tracking/v3/orders/{external_id}/shipment-trackings")
+
 
 def _take(quantity: int, sku: str) -> None:
     """Reserve ``quantity`` units for a parked order so the shelf holds what a test needs."""

@@ -398,3 +398,20 @@ class TestWriteBackFaults:
         with pytest.raises(PlatformRejected) as caught:
             _apply(http, credentials, _update(UpdateKind.COMPLETED, unknown))
         assert caught.value.status == 404
+
+
+class TestPartialShipment:
+    def test_a_short_shipment_is_shipped_with_what_is_missing_in_the_private_notes(
+        self, api: StubApi, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        # Ecwid's fulfillment status is the order's, with no per-item shipment: the shortfall goes in the notes.
+        order = _fetch(http, credentials).model_copy(update={"short": {"TORCH-CB-01": 1}})
+        update = _update(UpdateKind.SHIPPED, order, carrier="DHL", tracking_number=TRACKING)
+
+        _apply(http, credentials, update)
+        again = _apply(http, credentials, update)
+
+        notes = store.orders["KX7Q2"]["privateAdminNotes"]
+        assert "Partial shipment:" in notes and "not shipped: 1 x" in notes and "(TORCH-CB-01)" in notes
+        assert notes.count(update.key) == 1 and again.already
+        assert store.orders["KX7Q2"]["trackingNumber"] == TRACKING

@@ -594,3 +594,19 @@ class TestMultiSourceInventory:
             with pytest.raises(PlatformRejected) as raised:
                 MagentoWriteBack(http).apply(STORE, at, update)
         assert raised.value.status == 400 and shop.shipments == []
+
+
+class TestPartialShipment:
+    def test_a_short_shipment_ships_only_the_units_that_left_and_the_order_stays_open(
+        self, http: HttpClient, credentials: StoreCredentials, api: StubApi, shop: MagentoShop, paid_order: Order
+    ) -> None:
+        short = paid_order.model_copy(update={"short": {"MUG-CC-BLU": 1, "TORCH-CB-01": 1}})
+        update = _update(short, UpdateKind.SHIPPED, carrier="Royal Mail", tracking_number="RM123456785GB")
+
+        MagentoWriteBack(http).apply(STORE, credentials, update)
+        again = MagentoWriteBack(http).apply(STORE, credentials, update)
+
+        (ship,) = api.received("POST", SHIP_PATH)
+        assert ship.json()["items"] == [{"order_item_id": 9001, "qty": 1}, {"order_item_id": 9002, "qty": 1}]
+        assert shop.orders[318]["state"] == "processing"  # the rest is still to ship
+        assert again.already

@@ -486,3 +486,21 @@ class TestTheStub:
         assert [(entry["order_status_id"], entry["comment"]) for entry in _history(shop)] == [
             (args["order_status_id"], args["comment"]) for args in deliveries
         ]
+
+
+class TestPartialShipment:
+    def test_a_short_shipment_is_shipped_with_what_is_missing_in_the_customers_comment(
+        self, api: StubApi, shop: OpenCartShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        # OpenCart's history has no per-product shipment: status 3 with a comment naming what did not ship.
+        first = order.lines[0]
+        update = _shipped(order.model_copy(update={"short": {first.sku: first.quantity}}))
+
+        _apply(http, credentials, update)
+        again = _apply(http, credentials, update)
+
+        (add,) = _adds(api)
+        comment = _form(add)["comment"]
+        assert _form(add)["order_status_id"] == "3" and _form(add)["notify"] == "1"
+        assert f"not shipped: {first.quantity} x" in comment and f"({first.sku})" in comment
+        assert again.already

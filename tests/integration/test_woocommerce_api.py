@@ -417,3 +417,17 @@ class TestTransientFailures:
         with pytest.raises(TransientError):
             _apply(http, credentials, StoreUpdate(kind=UpdateKind.REFUNDED, order=order))
         assert shop.refunds[4711] == []
+
+
+class TestPartialShipment:
+    def test_a_short_shipment_adds_its_tracking_and_tells_the_customer_what_is_missing_once(
+        self, api: StubApi, shop: WooCommerceShop, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        update = _shipped(order.model_copy(update={"short": {"TORCH-CB-01": 1}}))
+
+        _apply(http, credentials, update)
+        _apply(http, credentials, update)
+
+        (note,) = shop.notes[4711]
+        assert note["customer_note"] is True and "not shipped: 1 x" in note["note"] and "(TORCH-CB-01)" in note["note"]
+        assert len(shop.trackings[4711]) == 1

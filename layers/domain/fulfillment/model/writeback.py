@@ -45,6 +45,18 @@ class StoreUpdate(BaseModel):
         return f"{self.order.key}:{self.kind}"
 
 
+def partial_shipment_note(order: Order) -> str | None:
+    """What a shipment left behind, for platforms whose API ships a whole order (a note beside the tracking):
+    None when every unit shipped. Quantities from ``Order.shipped_quantities``."""
+    shipped = order.shipped_quantities()
+    left = [(line, line.quantity - shipped.get(line.line_id, 0)) for line in order.lines]
+    missing = [f"{units} x {line.name or line.sku} ({line.sku})" for line, units in left if units > 0]
+    if not missing:
+        return None
+    sent = [f"{shipped[line.line_id]} x {line.name or line.sku}" for line in order.lines if shipped.get(line.line_id)]
+    return f"Partial shipment: shipped {', '.join(sent) or 'nothing'}; not shipped: {', '.join(missing)}."
+
+
 class WriteBackResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 

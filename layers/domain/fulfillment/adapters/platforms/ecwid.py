@@ -75,7 +75,7 @@ from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import ReportedLine, StoreReturnReport, order_key
 from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult, partial_shipment_note
 
 DEFAULT_API_BASE = "https://app.ecwid.com"
 TOLERANCE_SECONDS = 300  # clock skew, either way
@@ -418,7 +418,12 @@ def _shipped(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Plan
         return _already(update.tracking_number)
     if fulfillment in CLOSED_FULFILLMENT_STATUSES:
         raise PlatformRejected(f"Ecwid order {current.id} is {fulfillment}: it will not be shipped", 409)
-    return {"fulfillmentStatus": "SHIPPED", "trackingNumber": update.tracking_number}
+    plan: dict[str, str] = {"fulfillmentStatus": "SHIPPED", "trackingNumber": update.tracking_number}
+    partial = partial_shipment_note(update.order)
+    if partial and update.key not in (current.private_admin_notes or ""):
+        # Ecwid's fulfillment status is per order, with no per-item shipment: what is missing goes in the notes
+        plan["privateAdminNotes"] = "\n".join(filter(None, [current.private_admin_notes, f"{partial} [{update.key}]"]))
+    return plan
 
 
 def _completed(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Plan:

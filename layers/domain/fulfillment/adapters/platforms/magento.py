@@ -577,7 +577,7 @@ class MagentoWriteBack:
             if any(str(track.get("track_number")) == update.tracking_number for track in tracks):
                 return WriteBackResult(done=True, already=True, reference=str(shipment.get("entity_id")))
         body: dict[str, Any] = {
-            "items": _items(update, full=True),
+            "items": _shipped_items(update),  # only what left the warehouse: Magento keeps the rest to ship
             "notify": True,
             "tracks": [
                 {
@@ -662,6 +662,14 @@ def _items(update: StoreUpdate, *, full: bool) -> list[dict[str, int]]:
             raise PlatformRejected(f"line {line.line_id!r} is not a Magento order item id")
         items.append({"order_item_id": int(line.line_id), "qty": line.quantity if full else 0})
     return items
+
+
+def _shipped_items(update: StoreUpdate) -> list[dict[str, int]]:
+    """The shipment's items: each order item with the units shipped (``Order.shipped_quantities``), none left out
+    entirely; a partial shipment leaves the order ``processing`` with the rest to ship, as Magento does."""
+    shipped = update.order.shipped_quantities()
+    items = [item for item in _items(update, full=True) if shipped.get(str(item["order_item_id"]), 0) > 0]
+    return [{**item, "qty": shipped[str(item["order_item_id"])]} for item in items]
 
 
 def _money_or_none(value: Any, currency: str) -> Money | None:

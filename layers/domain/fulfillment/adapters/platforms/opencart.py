@@ -69,7 +69,7 @@ from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import StoreReturnReport
 from fulfillment.model.payment import enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult, partial_shipment_note
 
 EVENT = "order.history_added"
 TOLERANCE_SECONDS = 300
@@ -601,6 +601,9 @@ def _entry(update: StoreUpdate, credentials: StoreCredentials) -> tuple[int | No
             parts = [f"Shipped with {update.carrier or 'carrier'}, tracking number {update.tracking_number}"]
             if update.tracking_url:
                 parts.append(update.tracking_url)
+            partial = partial_shipment_note(update.order)
+            if partial:  # OpenCart's history has no per-product shipment: the comment says what is missing
+                parts.append(partial)
             return _status(extra, "shipped_status_id", SHIPPED), " ".join([*parts, ref]), True
         case UpdateKind.COMPLETED:
             return _status(extra, "complete_status_id", COMPLETE), f"Delivered and completed {ref}", False

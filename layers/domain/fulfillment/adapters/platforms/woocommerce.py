@@ -39,7 +39,7 @@ from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import PaymentRecord, StoreReturnReport
 from fulfillment.model.payment import PaymentResult, enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
+from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult, partial_shipment_note
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 AUTHORIZED_STATUS = "on-hold"  # what authorize-only gateways leave an order in until it is captured
@@ -331,6 +331,9 @@ class WooCommerceApi:
         if not number:
             raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
         path = f"/wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"
+        partial = partial_shipment_note(update.order)
+        if partial:  # Woo ships whole orders: the customer is told what is missing (found again by its marker)
+            self._note(rest, order_id, update.model_copy(update={"reference": "partial"}), partial, customer_note=True)
         try:
             trackings = rest.call("GET", path)
         except PlatformRejected as error:
