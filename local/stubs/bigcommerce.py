@@ -12,7 +12,7 @@ ours and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`
 1190 is the same order shipped to two addresses (the torch to a second one), as BigCommerce keeps a multi-address
 order: one shipping address row each, every product naming its ``order_address_id``. A shipment is for one
 ``order_address_id`` and only that address's products (V2 Order Shipments, "Create Order Shipment"); its
-``tracking_carrier`` must be empty or a tracking-carrier slug the store knows (``TRACKING_CARRIER_SLUGS``), else 400.
+``tracking_carrier`` must be empty or a value of BigCommerce's published list (``tracking_carriers``), else 400.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fulfillment.adapters.platforms.bigcommerce import tracking_carriers
 from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
@@ -35,8 +36,6 @@ STORE_HASH = "k3h9x2ab7q"
 API_TOKEN = "bc-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "bigcommerce"
 MULTI_ADDRESS_ORDER = 1190
-# The slugs this stub accepts in tracking_carrier (BigCommerce's list is AfterShip's courier slugs; a subset).
-TRACKING_CARRIER_SLUGS = frozenset({"usps", "ups", "fedex", "dhl", "dhl-germany", "royal-mail", "dpd", "gls", "tnt"})
 
 Answer = tuple[int, Any]
 _STATUS_LABELS = (
@@ -274,7 +273,7 @@ class BigCommerceStore:
         items = body.get("items") or []
         if not items:
             return _error(400, "items is required")
-        if body.get("tracking_carrier") and body["tracking_carrier"] not in TRACKING_CARRIER_SLUGS:
+        if body.get("tracking_carrier") and body["tracking_carrier"] not in tracking_carriers():
             return _error(400, "tracking_carrier must be empty or a valid tracking carrier")
         for item in items:
             row = rows.get(item.get("order_product_id"))

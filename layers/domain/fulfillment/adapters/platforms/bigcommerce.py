@@ -35,10 +35,13 @@ appended to the order's ``staff_notes`` unless it holds the marker.
 
 from __future__ import annotations
 
+import csv
 import email.utils
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -89,15 +92,21 @@ FETCHED_SCOPES = frozenset(
 )
 # BigCommerce's own shipping modules go in ``shipping_provider``; any other carrier is an AfterShip
 # slug for ``tracking_carrier``.
-SHIPPING_PROVIDERS = frozenset(
-    {"auspost", "canadapost", "endicia", "usps", "fedex", "royalmail", "ups", "upsready", "shipperhq"}
+SHIPPING_PROVIDERS = frozenset(  # "auspost, canadapost, endicia, usps, fedex, ups, upsready, upsonline, or shipperhq"
+    {"auspost", "canadapost", "endicia", "usps", "fedex", "royalmail", "ups", "upsready", "upsonline", "shipperhq"}
 )
-# Tracking-carrier slugs (AfterShip's, which BigCommerce's shipment tracking uses) for the carriers we buy labels
-# from; tracking_carrier must be one of BigCommerce's slugs or empty. A subset: others ship with an empty slug.
-TRACKING_CARRIERS = frozenset(
-    {"usps", "ups", "fedex", "dhl", "dhl-germany", "deutsch-post", "royal-mail", "parcel-force", "dpd", "dpd-uk"}
-    | {"canada-post", "australia-post", "tnt", "gls", "hermes", "hermes-de", "colissimo", "la-poste-colissimo"}
-)
+# BigCommerce's published tracking-carrier values (bigcommerce/dev-docs assets/csv/tracking_carrier_values.csv, kept
+# as data/bigcommerce_tracking_carriers.csv): "Acceptable values for tracking_carrier include an empty string or
+# one of the valid tracking-carrier values" (V2 Order Shipments, Create Order Shipment, usage notes).
+TRACKING_CARRIERS_CSV = Path(__file__).resolve().parents[2] / "data" / "bigcommerce_tracking_carriers.csv"
+
+
+@cache
+def tracking_carriers() -> frozenset[str]:
+    with TRACKING_CARRIERS_CSV.open(encoding="utf-8", newline="") as rows:
+        return frozenset(row[1].strip() for row in list(csv.reader(rows))[1:] if len(row) > 1 and row[1].strip())
+
+
 _PAGE = 250  # V2's largest page
 
 
@@ -579,13 +588,13 @@ def _first_address_id(api: BigCommerceApi, path: str) -> str:
 
 def _carrier_fields(carrier: str | None, tracking_url: str | None) -> dict[str, str]:
     """``shipping_provider`` for BigCommerce's own shipping modules; otherwise ``tracking_carrier``, which must be
-    empty or a tracking-carrier slug BigCommerce knows (``TRACKING_CARRIERS``): a carrier it does not know goes
+    empty or a tracking-carrier slug BigCommerce knows (``tracking_carriers``): a carrier it does not know goes
     with an empty slug and the ``tracking_link``, so the customer can still follow the parcel."""
     slug = (carrier or "").strip().lower()
     if slug in SHIPPING_PROVIDERS or slug.startswith("carrier_"):
         fields = {"shipping_provider": slug}
     else:
-        fields = {"shipping_provider": "", "tracking_carrier": slug if slug in TRACKING_CARRIERS else ""}
+        fields = {"shipping_provider": "", "tracking_carrier": slug if slug in tracking_carriers() else ""}
     if tracking_url:
         fields["tracking_link"] = tracking_url
     return fields
