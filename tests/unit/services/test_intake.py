@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from fulfillment.adapters.platforms.ecwid import EcwidInbound, sign_sample
 from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import (
     DomainError,
@@ -22,6 +24,7 @@ from fulfillment.errors import (
 from fulfillment.intake.receive import receive_webhook
 from fulfillment.intake.result import IntakeResult
 from fulfillment.model import Order, OrderStatus
+from fulfillment.model.inbound import FetchRequest
 from fulfillment.model.store import WebhookRequest
 from fulfillment.ports import InboundPlatform
 from tests.fakes import (
@@ -429,3 +432,42 @@ class TestConcurrentCreation:
 
         assert (result.status, result.duplicate, result.fulfillment_started) == (OrderStatus.RECEIVED, False, True)
         assert [e.status for e in intake.orders.timeline(KEY)] == [OrderStatus.PENDING_PAYMENT, OrderStatus.RECEIVED]
+
+
+class _FlakyFetchQueue(RecordingFetchQueue):
+    """A fetch queue that cannot be reached for the first ``failures`` deliveries (a throttled SQS)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def enqueue(self, request: FetchRequest) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise TransientError("SQS throttled")
+        super().enqueue(request)
+
+
+class TestAPlatformsRetryOfADeliveryWeFailedToTake:
+    def test_the_ecwid_retry_15_minutes_later_is_taken_once(self) -> None:
+        # Ecwid resends after 15 min with the original eventCreated and eventId (docs.ecwid.com, "How to process
+        # webhooks"): the attempt we failed to take is forgotten by the delivery log, so its retry goes through once.
+        body = (Path(__file__).resolve().parents[3] / "events" / "ecwid" / "02_order_updated_paid.json").read_bytes()
+        created = 1_749_021_160
+        body, headers = sign_sample(body, {"content-type": "application/json"}, TEST_SECRET, created)
+        request = WebhookRequest(body=body, headers={k.lower(): v for k, v in headers.items()})
+        intake = Intake(
+            stores=InMemoryStoreRegistry(
+                woo_store(platform="ecwid").model_copy(update={"platform_store_id": "31415926"})
+            ),
+            platforms={"ecwid": EcwidInbound()},
+            fetches=_FlakyFetchQueue(failures=1),
+        )
+
+        with pytest.raises(TransientError):
+            receive_webhook("ecwid", STORE_ID, request, intake, now=created + 5)  # the first attempt: a 503
+        retry = receive_webhook("ecwid", STORE_ID, request, intake, now=created + 15 * 60)
+        again = receive_webhook("ecwid", STORE_ID, request, intake, now=created + 30 * 60)
+
+        assert (retry.outcome, retry.duplicate, again.duplicate) == ("queued", False, True)
+        assert [fetch.external_order_id for fetch in intake.fetches.requests] == ["KX7Q2"]
