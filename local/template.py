@@ -118,8 +118,12 @@ class LocalTemplate:
     stack_name: str = "local"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     aws_endpoint: str = "http://127.0.0.1:4566"
+    stack_id: str = ""  # CloudFormation's ARN of the stack; locally ``…:stack/<name>/<name>``
 
     def __post_init__(self) -> None:
+        # Its last part is CloudFormation's UUID; locally the stack name, so "<id>-fulfillment" is "local-fulfillment".
+        local_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/{self.stack_name}"
+        self.stack_id = self.stack_id or local_id
         self.document = load_template(self.root / "template.yaml")
         self.resources: dict[str, dict[str, Any]] = self.document["Resources"]
         self.parameters = {
@@ -147,6 +151,12 @@ class LocalTemplate:
             if key == "Fn::Join":
                 separator, items = argument
                 return separator.join(str(self.resolve(item)) for item in items)
+            if key == "Fn::Split":
+                separator, text = argument
+                return str(self.resolve(text)).split(separator)
+            if key == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(index)]
         return {key: self.resolve(item) for key, item in value.items()}
 
     def condition(self, name: str) -> bool:
@@ -172,6 +182,7 @@ class LocalTemplate:
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": self.stack_name,
+            "AWS::StackId": self.stack_id,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
         }

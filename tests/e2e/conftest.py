@@ -10,19 +10,23 @@ from contextlib import ExitStack
 
 import pytest
 
+from local import aws_calls
 from local.runtime import LocalRuntime, RuntimeConfig, free_ports
 from local.simulators import SimulatorConfig
+from tests import iam
 
 _order_ids = itertools.count(90001)
 
 
 @pytest.fixture(scope="package")
-def runtime() -> Iterator[LocalRuntime]:
+def runtime(worker_id: str) -> Iterator[LocalRuntime]:
     started = _start_runtime()
-    try:
-        yield started
-    finally:
-        started.stop()
+    with aws_calls.recording() as calls:  # the least-privilege check's evidence (tests/iam.py)
+        try:
+            yield started
+        finally:
+            started.stop()
+            iam.write_calls(worker_id, calls)
 
 
 def _start_runtime(attempts: int = 3) -> LocalRuntime:

@@ -44,3 +44,28 @@ def test_an_order_whose_start_fails_at_intake_completes_without_a_retry_from_the
     assert len(executions_for(runtime, name)) == 1
     order = container().orders.get(key)
     assert order is not None and order.status is OrderStatus.COMPLETED
+
+
+def test_an_order_whose_start_and_start_queue_both_fail_is_started_by_the_sweep(
+    runtime: LocalRuntime, woo_paid_body: bytes
+) -> None:
+    paid, key = new_order_body(woo_paid_body)
+    name = key.replace(":", "_")
+    with (
+        aws_calls.failing("states:StartExecution", "ThrottlingException", function="IntakeWebhookFunction"),
+        aws_calls.failing(
+            "sqs:SendMessage", "AWS.SimpleQueueService.ServiceUnavailable", function="IntakeWebhookFunction"
+        ),
+    ):
+        answer = send_woocommerce(runtime.api_url, "kaffeekontor", paid, "test-secret")
+    assert (answer.status, answer.body["start_queued"]) == (202, True)
+    assert executions_for(runtime, name) == []  # nothing started it, nothing queued it
+
+    # The schedule's own invocation, without waiting out its grace period (every order RECEIVED counts).
+    swept = runtime.functions["StartSweepFunction"].invoke({"grace_seconds": 0})
+
+    assert swept.error_type is None and swept.payload["queued"] >= 1
+    execution = runtime.wait_for_execution(name, timeout=90)
+    assert execution["status"] == "SUCCEEDED"
+    order = container().orders.get(key)
+    assert order is not None and order.status is OrderStatus.COMPLETED
