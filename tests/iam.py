@@ -38,6 +38,9 @@ EVENT_SOURCE_ACTIONS = {"SQS": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:
 # path is covered by unit or integration tests). Functions share one process locally, so a store or secret one
 # function read is in the cache another function would otherwise read it from.
 _STORE_RETURNS = "store-reported returns of a delivered order (returns.for_order); unit-tested in test_store_returns"
+_LARGE_ORDER = (
+    "a large order's line chunks (LINES#<n>, a Query under the order): the e2e 3,000-line order never reaches it"
+)
 _RETRY_AFTER = "only when a platform answers with Retry-After; integration-tested in test_sqs_queues"
 NOT_REACHED_LOCALLY: dict[tuple[str, str], str] = {
     ("IntakeWebhookFunction", "dynamodb:Query"): _STORE_RETURNS,
@@ -53,6 +56,19 @@ NOT_REACHED_LOCALLY: dict[tuple[str, str], str] = {
     "unit-tested in test_workflow_steps",
     ("AwaitCallbackFunction", "states:SendTaskFailure"): "a cancellation or a lost parcel recorded before the wait "
     "parks; unit-tested in test_workflow_steps",
+    **{
+        (function, "dynamodb:Query"): _LARGE_ORDER
+        for function in (
+            "StartFulfillmentFunction",
+            "RaiseAlertFunction",
+            "CompensateFunction",
+            "AuthorizeReturnFunction",
+            "AwaitReturnFunction",
+            "DisposeReturnFunction",
+            "ResolveReturnFunction",
+            "CloseReturnFunction",
+        )
+    },
     ("ResolveReturnFunction", "ssm:GetParameter"): "refunds through the payment gateway or the platform: the e2e "
     "returns are of prepaid orders refunded by the store's write-back (and keys are cached across functions locally)",
 }
