@@ -96,6 +96,26 @@ def stores_rotate_secret(args: argparse.Namespace, target: Target) -> dict[str, 
     }
 
 
+def stores_check(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """One call to the store's platform with its registered credentials; what is missing (exit 1 if anything)."""
+    from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+    from fulfillment.adapters.http_client import HttpClient
+    from fulfillment.adapters.platforms.registry import platform_spec
+    from fulfillment.errors import UnknownStore
+    from fulfillment.model.store import StoreCredentials
+    from fulfillment.onboarding.check import check_store
+
+    store = DynamoStoreRegistry(target.table_name, target.client("dynamodb")).get(args.store_id)
+    if store is None:
+        raise UnknownStore(f"no store {args.store_id!r} is registered")
+    secret = target.client("ssm").get_parameter(Name=store.secret_ref, WithDecryption=True)["Parameter"]["Value"]
+    adapters = platform_spec(store.platform).build(HttpClient(timeout=10.0, attempts=2))
+    report = check_store(store, StoreCredentials.from_secret(secret), adapters).model_dump(mode="json")
+    if not report["ok"]:
+        raise Refused(report)
+    return report
+
+
 def stores_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -388,6 +408,16 @@ def _add_stores(stores: Any) -> None:
     )
     rotate.set_defaults(run=stores_rotate_secret)
     command(stores, "list", "list registered stores (secrets are never shown)").set_defaults(run=stores_list)
+    checking = command(
+        stores,
+        "check",
+        "call the store's platform once with its registered credentials and report what is missing",
+        "Credentials and scopes refused, Magento's integration token as Bearer (off by default since 2.4.4), a "
+        "multi-source Magento without magento_source_code, OpenCart's API user, key and IP allow-list (and its "
+        "release), WooCommerce's Shipment Tracking extension. Exit 1 when anything is missing.",
+    )
+    checking.add_argument("--store-id", required=True, help="the registered store")
+    checking.set_defaults(run=stores_check)
 
 
 def _add_orders(orders: Any) -> None:

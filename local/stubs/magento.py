@@ -61,6 +61,7 @@ COMMENTS_PATH = r"/rest/V1/orders/(\d+)/comments"
 INVOICE_PATH = r"/rest/V1/order/(\d+)/invoice"
 AUTHORIZED_ORDER_ID = 319  # 318 again, authorized only (an authorize-only method): captured by invoicing it
 ADOBE_KEY_PATH = r"/prod/keys/pub-key([12])\.pem"
+SOURCES_PATH = r"/rest/V1/inventory/sources"  # MSI's SourceRepositoryInterface getList
 
 Answer = tuple[int, Any]
 _NOT_FOUND = "The entity that was requested doesn't exist. Verify the entity and try again."
@@ -124,6 +125,7 @@ class MagentoShop:
             ("POST", CANCEL_PATH, self._cancel),
             ("POST", COMMENTS_PATH, self._comment),
             ("POST", INVOICE_PATH, self._invoice),
+            ("GET", SOURCES_PATH, self._sources),
         ]
         for method, path, handler in routes:
             api.route(method, path, self._authorized(handler))
@@ -177,6 +179,10 @@ class MagentoShop:
         if not hmac.compare_digest(expected, params.get("oauth_signature", "")):
             return "The signature is invalid. Verify and try again."
         return None
+
+    def _sources(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        items = [{"source_code": code, "name": code, "enabled": True} for code in self.sources]
+        return 200, {"items": items, "search_criteria": {}, "total_count": len(items)}
 
     @staticmethod
     def _adobe_key(request: StubRequest, match: re.Match[str]) -> Answer:

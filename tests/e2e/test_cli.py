@@ -13,6 +13,7 @@ from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus, fulfillment_execution_name
 from fulfillment.model.store import StoreCredentials
 from local.client import send_woocommerce
+from local.platforms import demo_store, platform_names
 from local.runtime import STORES_FILE, LocalRuntime
 from local.simulators import SimulatorConfig
 from tests.e2e.conftest import new_order_body
@@ -300,3 +301,35 @@ class TestWebhooksReplay:
 
         unknown = fulfillment(runtime, "webhooks", "replay", "kaffeekontor", "sha256-not-kept")
         assert unknown.returncode == 1 and json.loads(unknown.stdout)["error"] == "delivery_not_found"
+
+
+@pytest.mark.parametrize("platform", platform_names())
+def test_stores_check_calls_every_demo_stores_platform_and_finds_nothing_missing(
+    runtime: LocalRuntime, platform: str
+) -> None:
+    done = fulfillment(runtime, "stores", "check", "--store-id", demo_store(platform))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout) == {
+        "store_id": demo_store(platform),
+        "platform": platform,
+        "ok": True,
+        "findings": [],
+    }
+
+
+def test_stores_check_says_what_is_missing_and_exits_1(runtime: LocalRuntime) -> None:
+    runtime.register_store(  # the demo Magento shop, but only the access token: refused as a Bearer token
+        {
+            "platform": "magento",
+            "store_id": "bearer-only",
+            "webhook_secret": "test-secret",
+            "platform_store_id": "kaffeekontor.production",
+            "api": {"api_base_url": "{stub}", "api_token": "magento-demo-token"},
+        }
+    )
+    done = fulfillment(runtime, "stores", "check", "--store-id", "bearer-only")
+
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["ok"] is False and "enable_integration_as_bearer" in report["findings"][0]

@@ -30,6 +30,7 @@ from fulfillment.ports import InboundPlatform, OrderSource, PlatformPayments, St
 
 if TYPE_CHECKING:
     from fulfillment.adapters.http_client import HttpClient
+    from fulfillment.model.store import Store, StoreCredentials
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class PlatformAdapters:
     write_back: StoreWriteBack | None = None
     source: OrderSource | None = None
     payments: PlatformPayments | None = None  # capture (and later refund, void) through the platform's API
+    # Onboarding (``fulfillment stores check``): one call to the platform with the store's credentials; what is
+    # missing, in words a merchant can act on (nothing: ready). Without it the order fetch is probed.
+    check: Callable[[Store, StoreCredentials], list[str]] | None = None
 
 
 # (sample body, its recorded headers, the store's webhook secret, now as Unix time) → (body, headers) as the

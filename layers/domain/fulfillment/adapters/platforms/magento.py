@@ -71,7 +71,14 @@ from fulfillment.adapters.platforms.base import (
     load_json,
     same_signature,
 )
-from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, PaymentDeclined, PlatformRejected
+from fulfillment.errors import (
+    InvalidMoney,
+    InvalidSignature,
+    MalformedPayload,
+    PaymentDeclined,
+    PlatformRejected,
+    TransientError,
+)
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
@@ -712,12 +719,53 @@ class MagentoPayments:
         return PaymentResult(status="captured", amount=amount, reference=f"invoice-{invoice}")
 
 
+def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
+    """Onboarding: one authenticated read, then the MSI sources. A 401 to a bare token is the Bearer setting."""
+
+    def run(store: Store, credentials: StoreCredentials) -> list[str]:
+        try:
+            MagentoSource(http).fetch_order(store, credentials, "999999999")
+        except PlatformRejected as refused:
+            if refused.status == 401 and oauth_credentials(credentials) is None:
+                return [
+                    "Magento refused the integration's access token as a Bearer token: from 2.4.4 "
+                    "oauth/consumer/enable_integration_as_bearer is off by default. Register the integration's "
+                    "consumer key (api_key), consumer secret (api_secret) and access token secret "
+                    "(extra.access_token_secret) so every call is OAuth 1.0a-signed, or enable that setting "
+                    "(Stores > Configuration > Services > OAuth > Consumer Settings)"
+                ]
+            if refused.status != 404:
+                return [f"Magento refused the registered credentials ({refused.status}): {refused}"]
+        except TransientError as unreachable:
+            return [f"Magento could not be reached: {unreachable}"]
+        return _source_findings(MagentoApi(http, credentials), store)
+
+    return run
+
+
+def _source_findings(api: MagentoApi, store: Store) -> list[str]:
+    """Multi-Source Inventory with several sources needs the source shipments leave from (store option)."""
+    try:
+        answer = api.get("/inventory/sources", {"searchCriteria[pageSize]": "100"})
+    except PlatformRejected:
+        return []  # no MSI (the module is off): shipments take the default source
+    items = answer.get("items") if isinstance(answer, dict) else None
+    codes = [str(item.get("source_code")) for item in items or [] if isinstance(item, dict)]
+    if len(codes) > 1 and store.options.get(SOURCE_OPTION) not in codes:
+        return [
+            f"the shop has {len(codes)} inventory sources ({', '.join(codes)}): set the store option "
+            f"{SOURCE_OPTION} to the one shipments leave from"
+        ]
+    return []
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
         inbound=MagentoInbound(http),
         write_back=MagentoWriteBack(http),
         source=MagentoSource(http),
         payments=MagentoPayments(http),
+        check=check(http),
     )
 
 

@@ -43,7 +43,7 @@ import hashlib
 import hmac
 import html
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -62,7 +62,14 @@ from fulfillment.adapters.platforms.base import (
     require_fresh,
     same_signature,
 )
-from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
+from fulfillment.errors import (
+    InvalidMoney,
+    InvalidSignature,
+    MalformedPayload,
+    OrderInvalid,
+    PlatformRejected,
+    TransientError,
+)
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import NO_PAYMENT_API
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
@@ -629,8 +636,33 @@ def _status(extra: Mapping[str, str], key: str, default: int) -> int:
     return int(value) if value.isdigit() else default
 
 
+def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
+    """Onboarding: read the history of an order no shop has through the release's API: "not found" means the API
+    user, its key and this service's IP (the API user's allow-list) all let us in."""
+
+    def run(store: Store, credentials: StoreCredentials) -> list[str]:
+        try:
+            open_api(http, store, credentials).history("999999999")
+        except PlatformRejected as refused:
+            if refused.status == 404:
+                return []
+            signed = release(credentials) >= SIGNED_API_SINCE
+            hint = (
+                "the API user (Admin > System > Users > API) with that username and key, enabled, with this "
+                "service's outgoing IP on its IP addresses tab, and the order_webhook extension installed"
+            )
+            if not signed and refused.status == 403:
+                hint += "; a 4.1 shop refuses api/account/login: register extra.opencart_version (e.g. 4.1.0.4)"
+            return [f"OpenCart refused the API call ({refused.status}: {refused}); check {hint}"]
+        except TransientError as unreachable:
+            return [f"OpenCart could not be reached: {unreachable}"]
+        return []
+
+    return run
+
+
 def build(http: HttpClient) -> PlatformAdapters:
-    return PlatformAdapters(inbound=OpenCartInbound(), write_back=OpenCartWriteBack(http))
+    return PlatformAdapters(inbound=OpenCartInbound(), write_back=OpenCartWriteBack(http), check=check(http))
 
 
 def sign_sample(body: bytes, headers: dict[str, str], secret: str, now: float) -> tuple[bytes, dict[str, str]]:

@@ -32,6 +32,7 @@ from fulfillment.errors import (
     OrderInvalid,
     PaymentDeclined,
     PlatformRejected,
+    TransientError,
 )
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
@@ -467,9 +468,34 @@ class WooCommercePayments:
         return PaymentResult(status="captured", amount=amount, reference=after.transaction_id or path)
 
 
+def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
+    """Onboarding: read an order no shop has (a 404 means the consumer key got in), then whether the Shipment
+    Tracking extension answers (without it, shipments reach the customer as an order note only)."""
+
+    def run(store: Store, credentials: StoreCredentials) -> list[str]:
+        try:
+            rest = _WooRest(http, store, credentials)
+            rest.call("GET", "/wp-json/wc/v3/orders/999999999")
+        except PlatformRejected as refused:
+            if refused.status != 404:
+                return [f"WooCommerce refused the consumer key ({refused.status}): {refused}; it needs Read/Write"]
+        except TransientError as unreachable:
+            return [f"WooCommerce could not be reached: {unreachable}"]
+        try:
+            rest.call("GET", PROVIDERS_PATH)
+        except PlatformRejected:
+            return ["the Shipment Tracking extension does not answer: tracking numbers go to customer notes only"]
+        return []
+
+    return run
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
-        inbound=WooCommerceInbound(), write_back=WooCommerceApi(http), payments=WooCommercePayments(http)
+        inbound=WooCommerceInbound(),
+        write_back=WooCommerceApi(http),
+        payments=WooCommercePayments(http),
+        check=check(http),
     )
 
 

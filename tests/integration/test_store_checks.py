@@ -1,0 +1,130 @@
+"""``stores check`` against each platform's stub: one call with the registered credentials, and what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fulfillment.adapters.http_client import HttpClient
+from fulfillment.adapters.platforms.registry import platform_spec
+from fulfillment.model.store import Store, StoreCredentials
+from fulfillment.onboarding.check import StoreCheckReport, check_store
+from local.stub_api import StubApi
+from local.stubs import bigcommerce, ecwid, magento, opencart, shopify, woocommerce
+
+
+def _check(platform: str, store: Store, credentials: StoreCredentials) -> StoreCheckReport:
+    return check_store(store, credentials, platform_spec(platform).build(HttpClient(timeout=2.0, attempts=1)))
+
+
+@pytest.fixture
+def api() -> Iterator[StubApi]:
+    with StubApi() as stub:
+        yield stub
+
+
+class TestMagento:
+    STORE = Store(store_id="m", platform="magento", secret_ref="/r")
+
+    def _credentials(self, api: StubApi, **extra: str) -> StoreCredentials:
+        return StoreCredentials(webhook_secret="s", api_base_url=api.url, api_token=magento.API_TOKEN, extra=extra)
+
+    def test_a_default_install_refuses_the_bare_token_and_the_check_says_why(self, api: StubApi) -> None:
+        magento.MagentoShop().install(api)
+        report = _check("magento", self.STORE, self._credentials(api))
+        assert not report.ok and "enable_integration_as_bearer" in report.findings[0]
+
+    def test_oauth_signed_credentials_pass(self, api: StubApi) -> None:
+        magento.MagentoShop().install(api)
+        credentials = self._credentials(api, access_token_secret=magento.ACCESS_TOKEN_SECRET).model_copy(
+            update={"api_key": magento.CONSUMER_KEY, "api_secret": magento.CONSUMER_SECRET}
+        )
+        assert _check("magento", self.STORE, credentials).ok
+
+    def test_a_multi_source_shop_needs_the_source_option(self, api: StubApi) -> None:
+        magento.MagentoShop(integration_as_bearer=True, sources=("default", "berlin")).install(api)
+        report = _check("magento", self.STORE, self._credentials(api))
+        assert not report.ok and "magento_source_code" in report.findings[0]
+        chosen = self.STORE.model_copy(update={"options": {"magento_source_code": "berlin"}})
+        assert _check("magento", chosen, self._credentials(api)).ok
+
+
+class TestOpenCart:
+    STORE = Store(store_id="o", platform="opencart", secret_ref="/r", site_url=opencart.SHOP_URL)
+
+    def _credentials(self, api: StubApi, version: str, key: str = opencart.API_KEY) -> StoreCredentials:
+        return StoreCredentials(
+            webhook_secret="s",
+            api_base_url=api.url,
+            api_key=opencart.API_USERNAME,
+            api_secret=key,
+            extra={"opencart_version": version},
+        )
+
+    @pytest.mark.parametrize("version", ["4.0.2.3", "4.1.0.4"])
+    def test_the_right_api_user_on_either_release_passes(self, api: StubApi, version: str) -> None:
+        opencart.OpenCartShop(version=version).install(api)
+        assert _check("opencart", self.STORE, self._credentials(api, version)).ok
+
+    def test_a_41_shop_registered_as_402_is_told_to_set_its_release(self, api: StubApi) -> None:
+        opencart.OpenCartShop(version="4.1.0.4").install(api)
+        report = _check("opencart", self.STORE, self._credentials(api, "4.0.2.3"))
+        assert not report.ok and "opencart_version" in report.findings[0]
+
+    def test_a_wrong_key_names_the_api_user_and_the_ip_list(self, api: StubApi) -> None:
+        opencart.OpenCartShop(version="4.1.0.4").install(api)
+        report = _check("opencart", self.STORE, self._credentials(api, "4.1.0.4", key="wrong"))
+        assert not report.ok and "IP addresses" in report.findings[0]
+
+
+class TestWooCommerce:
+    STORE = Store(store_id="w", platform="woocommerce", secret_ref="/r", site_url="https://shop.example/")
+
+    def _credentials(self, api: StubApi, secret: str = woocommerce.CONSUMER_SECRET) -> StoreCredentials:
+        return StoreCredentials(
+            webhook_secret="s", api_base_url=api.url, api_key=woocommerce.CONSUMER_KEY, api_secret=secret
+        )
+
+    def test_keys_and_the_tracking_extension_pass(self, api: StubApi) -> None:
+        woocommerce.WooCommerceShop().install(api)
+        assert _check("woocommerce", self.STORE, self._credentials(api)).ok
+
+    def test_wrong_keys_or_no_tracking_extension_are_named(self, api: StubApi) -> None:
+        woocommerce.WooCommerceShop(tracking_plugin=False).install(api)
+        assert "Shipment Tracking" in _check("woocommerce", self.STORE, self._credentials(api)).findings[0]
+        assert "consumer key" in _check("woocommerce", self.STORE, self._credentials(api, "cs_wrong")).findings[0]
+
+
+class TestTheOrderFetchProbe:
+    @pytest.mark.parametrize(
+        ("platform", "install", "store", "credentials"),
+        [
+            (
+                "bigcommerce",
+                bigcommerce.install,
+                Store(store_id="b", platform="bigcommerce", secret_ref="/r", platform_store_id=bigcommerce.STORE_HASH),
+                {"api_token": bigcommerce.API_TOKEN},
+            ),
+            (
+                "ecwid",
+                ecwid.install,
+                Store(store_id="e", platform="ecwid", secret_ref="/r", platform_store_id=ecwid.STORE_ID),
+                {"api_token": ecwid.API_TOKEN},
+            ),
+            (
+                "shopify",
+                shopify.install,
+                Store(store_id="s", platform="shopify", secret_ref="/r", platform_store_id=shopify.SHOP_DOMAIN),
+                {"api_token": shopify.ACCESS_TOKEN},
+            ),
+        ],
+    )
+    def test_right_credentials_pass_and_a_wrong_token_is_named(
+        self, api: StubApi, platform: str, install: object, store: Store, credentials: dict[str, str]
+    ) -> None:
+        install(api)  # type: ignore[operator]
+        good = StoreCredentials(webhook_secret="s", api_base_url=api.url, **credentials)
+        assert _check(platform, store, good).ok, _check(platform, store, good).findings
+        bad = _check(platform, store, good.model_copy(update={"api_token": "wrong"}))
+        assert not bad.ok and "refused the registered credentials" in bad.findings[0]
