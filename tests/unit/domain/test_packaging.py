@@ -236,3 +236,39 @@ def test_the_real_catalogue_boxes_take_whatever_fits_them(lines: list[tuple[Item
     small = [(item.model_copy(update={"weight_g": min(item.weight_g, 5_000)}), qty) for item, qty in lines]
     if all(fits_some_box_alone(item, BOXES) for item, _ in small):
         assert_valid(pack(small, BOXES), small, BOXES)
+
+
+class TestLargeOrders:
+    def test_packing_work_grows_with_the_parcels_not_with_units_times_parcels(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Units are packed as runs of identical ones: ten times the units is about ten times the work (unit by
+        unit, each parcel re-sorted every unit left: a hundred times, and minutes for a 3,000-line order)."""
+        from fulfillment.model import packaging
+
+        catalog, boxes = default_catalog()
+        calls = 0
+
+        def counted(order):  # type: ignore[no-untyped-def]
+            def key(unit):  # type: ignore[no-untyped-def]
+                nonlocal calls
+                calls += 1
+                return order(unit)
+
+            return key
+
+        monkeypatch.setattr(packaging, "_ORDERS", tuple(counted(order) for order in packaging._ORDERS))
+
+        def work(units: int) -> tuple[int, int]:
+            nonlocal calls
+            calls = 0
+            lines = [(catalog[sku], units // 3) for sku in ("MUG-CC-BLU", "TEE-ORG-M-GRN", "TORCH-CB-01")]
+            packages = pack(lines, boxes)
+            assert_valid(packages, lines, boxes)
+            return calls, len(packages)
+
+        small, small_parcels = work(300)
+        large, large_parcels = work(3_000)
+
+        assert large_parcels >= 7 * small_parcels
+        assert large <= 2 * (large_parcels / small_parcels) * small

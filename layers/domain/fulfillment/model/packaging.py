@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations
 from typing import TYPE_CHECKING, Annotated
 
@@ -114,11 +115,16 @@ class _Unit:
     orientations: tuple[tuple[int, int, int], ...]
 
 
+# Units as runs of identical ones, (unit, how many): a box takes a few dozen units, so filling one costs what it
+# places, not what the order holds (a 3,000-unit order packs in linear time; unit by unit it was quadratic).
+_Run = tuple[_Unit, int]
+
+
 @dataclass(frozen=True)
 class _Fill:
     box: Box
     placed: tuple[tuple[_Unit, Placement], ...]
-    rest: tuple[_Unit, ...]
+    rest: tuple[_Run, ...]
 
     @property
     def volume(self) -> int:
@@ -131,13 +137,13 @@ def pack(lines: Sequence[tuple[Item, int]], boxes: Sequence[Box]) -> list[Packag
         raise ValueError("quantities cannot be negative")
     catalogue = sorted(boxes, key=lambda box: (box.volume, box.max_weight_g, box.code))
     orientations: dict[tuple[int, int, int], tuple[tuple[int, int, int], ...]] = {}
-    units: list[_Unit] = []
+    runs: list[_Run] = []
     for item, quantity in lines:
         if quantity:
             _ensure_fits_some_box(item, catalogue)
             turns = orientations.setdefault(item.dims, _orientations(item.dims))
-            units.extend(_Unit(item, turns) for _ in range(quantity))
-    remaining = tuple(units)
+            runs.append((_Unit(item, turns), quantity))
+    remaining = tuple(runs)
 
     fills: list[_Fill] = []
     while remaining:
@@ -207,10 +213,10 @@ def _base_area_first(unit: _Unit) -> tuple[int, int, int, str]:
 _ORDERS = (_volume_first, _longest_side_first, _base_area_first)
 
 
-def _best_fill(box: Box, units: Sequence[_Unit]) -> _Fill:
+def _best_fill(box: Box, runs: Sequence[_Run]) -> _Fill:
     best: _Fill | None = None
     for order in _ORDERS:
-        fill = _fill(box, sorted(units, key=order))
+        fill = _fill(box, _merged(sorted(runs, key=lambda run: order(run[0]))))  # stable, as unit by unit
         if not fill.rest:
             return fill
         if best is None or (fill.volume, len(fill.placed)) > (best.volume, len(best.placed)):
@@ -219,28 +225,59 @@ def _best_fill(box: Box, units: Sequence[_Unit]) -> _Fill:
     return best
 
 
-def _fill(box: Box, units: Sequence[_Unit]) -> _Fill:
+def _merged(runs: Sequence[_Run]) -> list[_Run]:
+    """Adjacent runs of the same unit as one (the same sequence of units)."""
+    merged: list[_Run] = []
+    for unit, count in runs:
+        if merged and merged[-1][0] == unit:
+            merged[-1] = (unit, merged[-1][1] + count)
+        else:
+            merged.append((unit, count))
+    return merged
+
+
+def _fill(box: Box, runs: Sequence[_Run]) -> _Fill:
+    # A box takes at most ``_capacity`` units of an item, so a run longer than that fills it as any such run
+    # does: the placements are computed once per box and sequence of (capped) runs, and each parcel of a large
+    # order after the first reuses them.
+    capped = tuple((unit, min(count, _capacity(box, unit) + 1)) for unit, count in runs)
+    placed, taken = _placements(box, capped)
+    rest = tuple((unit, count - took) for (unit, count), took in zip(runs, taken, strict=True) if count > took)
+    return _Fill(box, placed, rest)
+
+
+def _capacity(box: Box, unit: _Unit) -> int:
+    """At most how many units of this item the box could take, by volume and by weight."""
+    return min(box.volume // unit.item.volume, max(box.max_weight_g - box.tare_g, 0) // unit.item.weight_g)
+
+
+@lru_cache(maxsize=1024)  # a pure function of its arguments: the memo changes no result
+def _placements(box: Box, runs: tuple[_Run, ...]) -> tuple[tuple[tuple[_Unit, Placement], ...], tuple[int, ...]]:
+    """Where each unit goes, placed one after the other, and how many of each run were placed."""
     spaces = [_Space(0, 0, 0, *box.dims)]
     weight = box.tare_g
     placed: list[tuple[_Unit, Placement]] = []
-    rest: list[_Unit] = []
+    taken: list[int] = []
     failed: set[tuple[tuple[int, int, int], int]] = set()  # free space only shrinks: a twin fails too
-    for unit in units:
+    for unit, count in runs:
         twin = (unit.item.dims, unit.item.weight_g)
-        spot = None
-        if twin not in failed and weight + unit.item.weight_g <= box.max_weight_g:
-            spot = _find_spot(spaces, unit.orientations)
-        if spot is None:
-            failed.add(twin)
-            rest.append(unit)
-            continue
-        space, size = spot
-        spaces.remove(space)
-        spaces.extend(_cut(space, size))
-        spaces.sort(key=lambda s: (s.z, s.y, s.x, s.length, s.width, s.height))
-        weight += unit.item.weight_g
-        placed.append((unit, Placement(sku=unit.item.sku, position=(space.x, space.y, space.z), size=size)))
-    return _Fill(box, tuple(placed), tuple(rest))
+        took = 0
+        while took < count:  # one unit after the other, until one fits no more: the rest of the run stays
+            spot = None
+            if twin not in failed and weight + unit.item.weight_g <= box.max_weight_g:
+                spot = _find_spot(spaces, unit.orientations)
+            if spot is None:
+                failed.add(twin)
+                break
+            space, size = spot
+            spaces.remove(space)
+            spaces.extend(_cut(space, size))
+            spaces.sort(key=lambda s: (s.z, s.y, s.x, s.length, s.width, s.height))
+            weight += unit.item.weight_g
+            placed.append((unit, Placement(sku=unit.item.sku, position=(space.x, space.y, space.z), size=size)))
+            took += 1
+        taken.append(took)
+    return tuple(placed), tuple(taken)
 
 
 def _find_spot(
@@ -275,7 +312,7 @@ def _cut(space: _Space, size: tuple[int, int, int]) -> list[_Space]:
 
 
 def _smallest_box_for(fill: _Fill, boxes: Sequence[Box]) -> _Fill:
-    units = tuple(unit for unit, _ in fill.placed)
+    units = _merged([(unit, 1) for unit, _ in fill.placed])
     for box in boxes:  # smallest first
         if box == fill.box:
             break
