@@ -22,8 +22,6 @@ from fulfillment.model.inventory import (
     shortfall,
 )
 
-MAX_SKUS_PER_ORDER = 99  # as DynamoInventory: one transaction per order
-
 
 class InMemoryInventory:
     def __init__(self, warehouse: str = DEFAULT_WAREHOUSE) -> None:
@@ -53,10 +51,6 @@ class InMemoryInventory:
         wanted = requested_quantities(order)
         if not wanted:
             raise OrderInvalid(f"order {order.key} has no lines to reserve")
-        if len(wanted) > MAX_SKUS_PER_ORDER:
-            raise OrderInvalid(
-                f"order {order.key} has {len(wanted)} SKUs; one reservation holds at most {MAX_SKUS_PER_ORDER}"
-            )
         with self._lock:
             self.reserve_calls += 1
             existing = self._reservations.get(order.attempt_ref())

@@ -16,6 +16,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -280,11 +281,115 @@ class TestReserve:
         with pytest.raises(OrderInvalid):
             contract.reserve(make_order(lines=()), CANCEL)
 
-    def test_more_skus_than_one_transaction_holds_is_invalid(self, contract: Inventory) -> None:
-        order = order_of("1", *((f"SKU-{number}", 1) for number in range(100)))
 
-        with pytest.raises(OrderInvalid, match="100 SKUs"):
-            contract.reserve(order, CANCEL)
+MANY = tuple(f"SKU-{number:03d}" for number in range(120))  # more SKUs than one transaction takes (99)
+
+
+def stocked(inventory: Inventory, units: int = 3, skus: tuple[str, ...] = MANY) -> None:
+    for sku in skus:
+        inventory.restock("main", sku, units)
+
+
+class TestOrdersOfManySkus:
+    """Reserved in parts (DynamoDB: a transaction per 99 SKUs), with the same contract as one transaction."""
+
+    def test_every_sku_is_held_once_and_released_once(self, contract: Inventory) -> None:
+        stocked(contract)
+        order = order_of("1", *((sku, 2) for sku in MANY))
+
+        outcome = contract.reserve(order, CANCEL)
+        again = contract.reserve(order, CANCEL)
+
+        assert outcome.complete and again == outcome
+        assert outcome.reservation is not None and len(outcome.reservation.lines) == len(MANY)
+        assert contract.reservation(order.key) == outcome.reservation
+        assert set(levels(contract, *MANY).values()) == {(3, 2, 1)}
+        assert contract.release(order.key)
+        assert not contract.release(order.key)
+        assert set(levels(contract, *MANY).values()) == {(3, 0, 3)}
+
+    def test_consumed_once(self, contract: Inventory) -> None:
+        stocked(contract)
+        order = order_of("1", *((sku, 2) for sku in MANY))
+        contract.reserve(order, CANCEL)
+
+        contract.consume(order.key)
+        contract.consume(order.key)
+
+        assert set(levels(contract, *MANY).values()) == {(1, 0, 1)}
+        assert not contract.release(order.key)
+
+    @pytest.mark.parametrize("policy", [WAIT, CANCEL])
+    def test_one_sku_short_takes_nothing(self, contract: Inventory, policy: OutOfStockPolicy) -> None:
+        stocked(contract)
+        order = order_of("1", *((sku, 5 if sku == MANY[-1] else 1) for sku in MANY))
+
+        with pytest.raises(OutOfStock) as raised:
+            contract.reserve(order, policy)
+
+        assert raised.value.short == {MANY[-1]: 2}
+        assert set(levels(contract, *MANY).values()) == {(3, 0, 3)}
+        assert contract.reservation(order.key) is None
+
+    def test_partial_takes_what_there_is(self, contract: Inventory) -> None:
+        stocked(contract, skus=MANY[:-10])  # the last ten never stocked
+        order = order_of("1", *((sku, 1) for sku in MANY))
+
+        outcome = contract.reserve(order, PARTIAL)
+
+        assert outcome.short == dict.fromkeys(MANY[-10:], 1)
+        assert outcome.reservation is not None and len(outcome.reservation.lines) == len(MANY) - 10
+        assert set(levels(contract, *MANY[:-10]).values()) == {(3, 1, 2)}
+
+
+@contextmanager
+def throttled_transaction(aws: AwsStack, nth: int) -> Iterator[None]:
+    """The ``nth`` TransactWriteItems from now is throttled (the step fails midway, to be retried)."""
+    sent = 0
+
+    def throttle(**_: Any) -> None:
+        nonlocal sent
+        sent += 1
+        if sent == nth:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Transact")
+
+    aws.dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", throttle)
+    try:
+        yield
+    finally:
+        aws.dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", throttle)
+
+
+class TestOrdersOfManySkusInDynamoDB:
+    def test_a_reserve_that_failed_midway_is_finished_by_its_retry(
+        self, stack: tuple[DynamoInventory, SerializedClient, AwsStack]
+    ) -> None:
+        inventory, _, aws = stack
+        stocked(inventory)
+        order = order_of("1", *((sku, 2) for sku in MANY))
+        with throttled_transaction(aws, 2), pytest.raises(TransientError):
+            inventory.reserve(order, CANCEL)
+        assert inventory.reservation(order.key) is None  # only the first part was taken
+
+        outcome = inventory.reserve(order, CANCEL)  # the state machine's retry
+
+        assert outcome.complete
+        assert set(levels(inventory, *MANY).values()) == {(3, 2, 1)}  # each SKU taken once
+
+    def test_a_consume_that_failed_midway_is_finished_by_its_retry(
+        self, stack: tuple[DynamoInventory, SerializedClient, AwsStack]
+    ) -> None:
+        inventory, _, aws = stack
+        stocked(inventory)
+        order = order_of("1", *((sku, 2) for sku in MANY))
+        inventory.reserve(order, CANCEL)
+        with throttled_transaction(aws, 3), pytest.raises(TransientError):
+            inventory.consume(order.key)
+        assert not inventory.release(order.key)  # decided: consumed, never released
+
+        inventory.consume(order.key)  # the retry
+
+        assert set(levels(inventory, *MANY).values()) == {(1, 0, 1)}
 
 
 # --- release and consume -------------------------------------------------------------------------
