@@ -297,6 +297,8 @@ class ShopifyShop:
 
     def __init__(self, snapshots: tuple[str, ...] = DEFAULT_SNAPSHOTS, token: str = ACCESS_TOKEN) -> None:
         self.token = token
+        # The demo app's grant: every scope the service calls need, and the orders read.
+        self.scopes = ["read_orders", "write_orders", "write_merchant_managed_fulfillment_orders"]
         self.orders: dict[str, ShopOrder] = {}
         self.writes: list[tuple[str, dict[str, Any]]] = []
         self.ledger = MoneyLedger()  # the money this shop really moved, per order id
@@ -345,6 +347,7 @@ class ShopifyShop:
             "OrderUpdate": self._order_update,
             "TagsAdd": self._tags_add,
             "OrderFetch": self._fetch,
+            "AccessScopes": self._access_scopes,
             "OrderPayments": self._state,
             "OrderCapture": self._order_capture,
         }
@@ -368,6 +371,10 @@ class ShopifyShop:
     def _state(self, variables: dict[str, Any]) -> dict[str, Any]:
         order = self._order(variables.get("id"))
         return {"order": order.graphql_view() if order else None}
+
+    def _access_scopes(self, _: dict[str, Any]) -> dict[str, Any]:
+        """currentAppInstallation.accessScopes: the scopes the merchant granted the app (``self.scopes``)."""
+        return {"currentAppInstallation": {"accessScopes": [{"handle": scope} for scope in self.scopes]}}
 
     def _fetch(self, variables: dict[str, Any]) -> dict[str, Any]:
         order = self._order(variables.get("id"))

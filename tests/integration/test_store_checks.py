@@ -127,4 +127,20 @@ class TestTheOrderFetchProbe:
         good = StoreCredentials(webhook_secret="s", api_base_url=api.url, **credentials)
         assert _check(platform, store, good).ok, _check(platform, store, good).findings
         bad = _check(platform, store, good.model_copy(update={"api_token": "wrong"}))
-        assert not bad.ok and "refused the registered credentials" in bad.findings[0]
+        assert not bad.ok and "refused the registered credentials" in bad.findings[0]  # Shopify: its scopes check
+
+
+class TestShopify:
+    STORE = Store(store_id="s", platform="shopify", secret_ref="/r", platform_store_id=shopify.SHOP_DOMAIN)
+
+    def test_an_app_without_the_fulfillment_order_scope_is_told_which_to_ask_for(self, api: StubApi) -> None:
+        shop = shopify.ShopifyShop()
+        shop.scopes = ["read_orders", "write_orders"]
+        shop.install(api)
+        credentials = StoreCredentials(webhook_secret="s", api_base_url=api.url, api_token=shopify.ACCESS_TOKEN)
+
+        report = _check("shopify", self.STORE, credentials)
+
+        assert report.findings == [
+            "the app lacks the access scopes write_merchant_managed_fulfillment_orders: ask the merchant to grant them"
+        ]

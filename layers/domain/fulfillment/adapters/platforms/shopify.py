@@ -905,12 +905,43 @@ def _decimal_text(amount: Money) -> str:
     return f"{value:f}"
 
 
+ACCESS_SCOPES = "query AccessScopes { currentAppInstallation { accessScopes { handle } } }"
+# What the write-back and fetch call: orders (fetch, tagsAdd, orderUpdate, orderCancel, refundCreate) and
+# fulfillmentCreate on the shop's own locations' fulfillment orders (shopify.dev, mutations/fulfillmentCreate:
+# write_merchant_managed_fulfillment_orders among the scopes it takes). A write scope implies its read.
+REQUIRED_SCOPES = ("write_orders", "write_merchant_managed_fulfillment_orders")
+
+
+def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
+    """Onboarding: the app installation's access scopes (currentAppInstallation.accessScopes) hold what we call."""
+
+    def run(store: Store, credentials: StoreCredentials) -> list[str]:
+        try:
+            data = ShopifyApi(http, store, credentials).graphql(ACCESS_SCOPES, {})
+        except PlatformRejected as refused:
+            return [f"Shopify refused the registered credentials ({refused.status}): {refused}"]
+        except TransientError as unreachable:
+            return [f"Shopify could not be reached: {unreachable}"]
+        granted = {
+            str(scope.get("handle"))
+            for scope in ((data.get("currentAppInstallation") or {}).get("accessScopes") or [])
+            if isinstance(scope, dict)
+        }
+        missing = [scope for scope in REQUIRED_SCOPES if scope not in granted]
+        return (
+            [f"the app lacks the access scopes {', '.join(missing)}: ask the merchant to grant them"] if missing else []
+        )
+
+    return run
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
         inbound=ShopifyInbound(),
         write_back=ShopifyWriteBack(http),
         source=ShopifySource(http),
         payments=ShopifyPayments(http),
+        check=check(http),
     )
 
 
