@@ -39,6 +39,13 @@ def test_a_3000_line_order_is_accepted_and_completes(
     history = runtime.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"])["events"]
     entered = [event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event]
     assert (execution["status"], entered) == ("SUCCEEDED", happy_path())
+    payloads = [
+        details.get("input") or details.get("output") or ""
+        for event in history
+        for name, details in event.items()
+        if name.endswith("EventDetails") and isinstance(details, dict)
+    ]
+    assert max(len(payload) for payload in payloads) < 2_048  # keys, not documents: far under Step Functions' 256 KB
     order = container().orders.get(key)
     assert order is not None and order.status is OrderStatus.COMPLETED
     assert len(order.lines) == LINES and sum(package.units for package in order.packages) == LINES
