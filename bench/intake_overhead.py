@@ -138,6 +138,13 @@ class Handler:
                 table_name=env["TABLE_NAME"], state_machine_arn=env["STATE_MACHINE_ARN"], stage=env["STAGE"]
             )
         )
+        # Warm for the whole run: on a slow machine the run outlasts the registry's 60 s cache, and its one refresh
+        # would be a GetItem the floor never makes (the refresh is amortised over a minute of webhooks on Lambda).
+        from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+
+        self.deps.__dict__["stores"] = DynamoStoreRegistry(
+            env["TABLE_NAME"], self.deps.client("dynamodb"), ttl_seconds=24 * 3600
+        )
         self.calls = count_calls([self.deps.client(name) for name in ("dynamodb", "ssm", "stepfunctions")])
 
     def request(self, order_id: int) -> tuple[dict[str, Any], Any]:

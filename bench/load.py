@@ -123,6 +123,39 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def print_report(report: dict[str, Any], why: dict[str, list[str]]) -> None:
+    print(
+        f"{report['orders']} orders x {report['deliveries_per_order']} concurrent deliveries, "
+        f"{report['clients']} clients"
+    )
+    print(f"  completed            {report['completed']}/{report['orders']}  {report['order_status']}")
+    print(f"  throughput           {report['completed_per_second']:.2f} completed orders/s")
+    print(f"  intake latency       p50 {report['intake_p50_ms']:.0f} ms, p99 {report['intake_p99_ms']:.0f} ms")
+    print(f"  answers              {report['answers']}")
+    print(
+        f"  resident memory      start {report['rss_start_mb']} MB, peak {report['rss_peak_mb']} MB, "
+        f"end {report['rss_end_mb']} MB ({report['rss_growth_kb_per_order']} KB per order)"
+    )
+    if len(report["rounds"]) > 1:
+        print(
+            "  after each round     " + ", ".join(f"{r['orders']} orders: {r['rss_mb']} MB" for r in report["rounds"])
+        )
+    if report["idle_seconds"]:
+        idle = report["rounds"][-1]
+        print(f"  after {report['idle_seconds']:.0f} s idle       {idle['rss_mb']} MB, {idle['threads']} threads")
+    print(f"  lambda timeouts      {report['lambda_timeouts'] or 0}")
+    if report["start_throttled"] is not None:
+        print(f"  StartExecution       {report['start_throttled']} calls throttled ({report['start_quota']})")
+    for name in ("executions", "labels", "captures", "reservations"):
+        print(f"  {name + ' per order':<20} {report[name + '_per_order']}  (count: orders)")
+    for key, path in why.items():
+        print(f"  not completed: {key}")
+        for step in path:
+            print(f"      {step}")
+    for check, ok in report["checks"].items():
+        print(f"  {'ok  ' if ok else 'FAIL'} {check}")
+
+
 def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, count, report
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=200)
@@ -130,6 +163,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients (at least --deliveries)")
     parser.add_argument("--start-quota", default="", help="BURST:RATE token bucket on StartExecution")
     parser.add_argument("--rounds", type=int, default=1, help="send the orders in this many successive rounds")
+    parser.add_argument("--idle", type=float, default=0, help="seconds to leave the runtime idle after the orders")
     parser.add_argument("--payment", default="cod", help="the orders' WooCommerce payment_method (gateway id)")
     parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for every order to end")
     args = parser.parse_args()
@@ -235,6 +269,11 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
             )
             rounds.append({"orders": batch.stop, "rss_mb": round(memory.rss_mb()), "threads": threading.active_count()})
         executions = ended_executions(set(names), deadline)
+        if args.idle:  # the runtime left alone (pollers, schedules, parked timers): its memory must not creep
+            time.sleep(args.idle)
+            rounds.append(
+                {"orders": args.orders, "rss_mb": round(memory.rss_mb()), "threads": threading.active_count()}
+            )
         ended = time.monotonic()
         memory.stop()
         rss_end = memory.rss_mb()
@@ -299,6 +338,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
         "rss_growth_kb_per_order": round(1024 * (rss_end - rss_start) / args.orders, 1),
         "lambda_timeouts": timeouts,
         "start_throttled": quota.throttled if quota else None,
+        "start_quota": f"bucket {quota.burst} + {quota.rate}/s" if quota else None,
+        "idle_seconds": args.idle,
         "executions_per_order": dict(Counter(per_order_executions[key] for key in keys)),
         "labels_per_order": dict(Counter(labels[key] for key in keys)),
         "captures_per_order": dict(Counter(captures[key] for key in keys)),
@@ -306,28 +347,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
         "stock_taken": stock_taken,
         "checks": checks,
     }
-    print(f"{args.orders} orders x {args.deliveries} concurrent deliveries, {args.clients} clients")
-    print(f"  completed            {completed}/{args.orders}  {dict(order_status)}")
-    print(f"  throughput           {report['completed_per_second']:.2f} completed orders/s")
-    print(f"  intake latency       p50 {report['intake_p50_ms']:.0f} ms, p99 {report['intake_p99_ms']:.0f} ms")
-    print(f"  answers              {report['answers']}")
-    print(
-        f"  resident memory      start {report['rss_start_mb']} MB, peak {report['rss_peak_mb']} MB, "
-        f"end {report['rss_end_mb']} MB ({report['rss_growth_kb_per_order']} KB per order)"
-    )
-    if len(rounds) > 1:
-        print("  after each round     " + ", ".join(f"{r['orders']} orders: {r['rss_mb']} MB" for r in rounds))
-    print(f"  lambda timeouts      {timeouts or 0}")
-    if quota:
-        print(f"  StartExecution       {quota.throttled} calls throttled (bucket {quota.burst} + {quota.rate}/s)")
-    for name in ("executions", "labels", "captures", "reservations"):
-        print(f"  {name + ' per order':<20} {report[name + '_per_order']}  (count: orders)")
-    for key, path in why.items():
-        print(f"  not completed: {key}")
-        for step in path:
-            print(f"      {step}")
-    for check, ok in checks.items():
-        print(f"  {'ok  ' if ok else 'FAIL'} {check}")
+    print_report(report, why)
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "load.json").write_text(json.dumps(report, indent=2, default=str))

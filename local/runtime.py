@@ -678,12 +678,15 @@ def _make_http_handler(runtime: LocalRuntime) -> type[BaseHTTPRequestHandler]:
             status, headers, payload = runtime.handle_http(
                 self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
             )
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            # A client that gave up meanwhile (its timeout) is gone, as a caller of API Gateway would be; the
+            # function ran all the same, and the partner's retry is answered by its dedupe.
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
