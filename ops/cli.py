@@ -116,6 +116,35 @@ def stores_check(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     return report
 
 
+def stores_subscribe(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    """The store's webhook subscriptions for our URL, created where missing (idempotent: run it again any time)."""
+    from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+    from fulfillment.adapters.http_client import HttpClient
+    from fulfillment.adapters.platforms.registry import platform_spec
+    from fulfillment.errors import UnknownStore
+    from fulfillment.model.store import StoreCredentials
+
+    store = DynamoStoreRegistry(target.table_name, target.client("dynamodb")).get(args.store_id)
+    if store is None:
+        raise UnknownStore(f"no store {args.store_id!r} is registered")
+    adapters = platform_spec(store.platform).build(HttpClient(timeout=10.0, attempts=2))
+    url = f"{args.webhook_base_url.rstrip('/')}/webhooks/{store.platform}/{store.store_id}"
+    if adapters.subscribe is None:
+        raise Refused(
+            {
+                "store_id": store.store_id,
+                "url": url,
+                "subscriptions": [],
+                "reason": (
+                    f"{store.platform}'s webhooks are not created through its API here: register {url} in the platform"
+                ),
+            }
+        )
+    secret = target.client("ssm").get_parameter(Name=store.secret_ref, WithDecryption=True)["Parameter"]["Value"]
+    done = adapters.subscribe(store, StoreCredentials.from_secret(secret), url)
+    return {"store_id": store.store_id, "url": url, "subscriptions": done}
+
+
 def stores_list(args: argparse.Namespace, target: Target) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -418,6 +447,16 @@ def _add_stores(stores: Any) -> None:
     )
     checking.add_argument("--store-id", required=True, help="the registered store")
     checking.set_defaults(run=stores_check)
+    subscribing = command(
+        stores,
+        "subscribe",
+        "create the store's webhook subscriptions for our URL where missing (WooCommerce, BigCommerce)",
+        "Points the platform's webhooks for the order topics we take at <webhook base URL>/webhooks/<platform>/<store>;"
+        " idempotent. Other platforms are registered by hand (the command says so and exits 1).",
+    )
+    subscribing.add_argument("--store-id", required=True, help="the registered store")
+    subscribing.add_argument("--webhook-base-url", required=True, help="the stack's WebhookBaseUrl output")
+    subscribing.set_defaults(run=stores_subscribe)
 
 
 def _add_orders(orders: Any) -> None:

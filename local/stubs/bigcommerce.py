@@ -81,6 +81,7 @@ class BigCommerceStore:
         self.shipments: dict[int, list[dict[str, Any]]] = {}
         self.refunds: dict[int, list[dict[str, Any]]] = {}
         self.writes: list[tuple[str, str, Any]] = []
+        self.hooks: list[dict[str, Any]] = []
         self.transactions: dict[int, list[dict[str, Any]]] = {}
         self.ledger = MoneyLedger()  # the money this store really moved, per order id
         # Captures settle at the next read of the order or its transactions (BigCommerce captures asynchronously);
@@ -222,6 +223,41 @@ class BigCommerceStore:
         ]
         for method, pattern, handler in routes:
             api.route(method, pattern, self._guarded(handler))
+        # V3 webhooks (BigCommerce Webhooks API: list, create {scope, destination, is_active}, update)
+        hooks = rf"/stores/{re.escape(self.store_hash)}/v3/hooks"
+        api.route("GET", hooks, self._token_only(lambda _, __: (200, {"data": copy.deepcopy(self.hooks), "meta": {}})))
+        api.route("POST", hooks, self._token_only(self._create_hook))
+        api.route("PUT", rf"{hooks}/(\d+)", self._token_only(self._update_hook))
+
+    def _token_only(
+        self, handler: Callable[[StubRequest, re.Match[str]], Answer]
+    ) -> Callable[[StubRequest, re.Match[str]], Answer]:
+        def answer(request: StubRequest, match: re.Match[str]) -> Answer:
+            if request.headers.get("x-auth-token") != self.token:
+                return _error(401, "You don't have a valid API key.")
+            with self._lock:
+                return handler(request, match)
+
+        return answer
+
+    def _create_hook(self, request: StubRequest, _: re.Match[str]) -> Answer:
+        body = request.json() or {}
+        if not str(body.get("scope", "")).startswith("store/") or not str(body.get("destination", "")).startswith(
+            "http"
+        ):
+            return 422, {"status": 422, "title": "scope and an https destination are required"}
+        hook = {"id": 1000 + len(self.hooks), "is_active": bool(body.get("is_active", True)), **body}
+        self.hooks.append(hook)
+        self.writes.append(("POST", "/v3/hooks", body))
+        return 200, {"data": hook, "meta": {}}
+
+    def _update_hook(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        hook = next((h for h in self.hooks if h["id"] == int(match.group(1))), None)
+        if hook is None:
+            return 404, {"status": 404, "title": "Webhook not found"}
+        hook.update(request.json() or {})
+        self.writes.append(("PUT", f"/v3/hooks/{hook['id']}", request.json()))
+        return 200, {"data": hook, "meta": {}}
 
     def _guarded(self, handler: Callable[[StubRequest, int], Answer]) -> Callable[[StubRequest, re.Match[str]], Answer]:
         def answer(request: StubRequest, match: re.Match[str]) -> Answer:

@@ -85,6 +85,7 @@ class WooCommerceShop:
         self.notes: dict[int, list[dict[str, Any]]] = {}
         self.refunds: dict[int, list[dict[str, Any]]] = {}
         self.trackings: dict[int, list[dict[str, Any]]] = {}
+        self.webhooks: list[dict[str, Any]] = []
         self.writes: list[tuple[str, str, Any]] = []
         self._ids = itertools.count(9001)
         self._lock = threading.Lock()
@@ -117,7 +118,29 @@ class WooCommerceShop:
             plugin_missing = not self.tracking_plugin and pattern == tracking
             api.route(method, pattern, self._guarded(self._no_route if plugin_missing else handler))
         api.route("GET", re.escape(PROVIDERS_PATH), self._providers)  # public: no order, no credentials
+        # wc/v3 webhooks (woocommerce-rest-api-docs "Webhooks": list; create {name, topic, delivery_url, secret})
+        api.route("GET", r"/wp-json/wc/v3/webhooks", self._authorized(lambda _: (200, list(self.webhooks))))
+        api.route("POST", r"/wp-json/wc/v3/webhooks", self._authorized(self._add_webhook))
         self.ledger.install(api)
+
+    def _authorized(self, handler: Callable[[StubRequest], Answer]) -> Callable[[StubRequest, re.Match[str]], Answer]:
+        def answer(request: StubRequest, _: re.Match[str]) -> Answer:
+            if request.headers.get("authorization") != self._authorization:
+                return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+            with self._lock:
+                return handler(request)
+
+        return answer
+
+    def _add_webhook(self, request: StubRequest) -> Answer:
+        body = request.json() or {}
+        if not body.get("topic") or not body.get("delivery_url"):
+            return _error(400, "rest_missing_callback_param", "Missing parameter(s): topic, delivery_url")
+        hook = {"id": next(self._ids), "status": body.get("status", "active"), **body}
+        hook.pop("secret", None)  # Woo never shows the secret back
+        self.webhooks.append(hook)
+        self.writes.append(("POST", "/webhooks", body))
+        return 201, hook
 
     def _providers(self, _: StubRequest, __: re.Match[str]) -> Answer:
         if not self.tracking_plugin:

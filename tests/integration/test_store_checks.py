@@ -144,3 +144,52 @@ class TestShopify:
         assert report.findings == [
             "the app lacks the access scopes write_merchant_managed_fulfillment_orders: ask the merchant to grant them"
         ]
+
+
+class TestWebhookSubscriptions:
+    URL = "https://api.example/webhooks/{platform}/{store}"
+
+    def test_woocommerce_gets_one_webhook_per_order_topic_once(self, api: StubApi) -> None:
+        shop = woocommerce.WooCommerceShop()
+        shop.install(api)
+        store = TestWooCommerce.STORE
+        credentials = StoreCredentials(
+            webhook_secret="whsec",
+            api_base_url=api.url,
+            api_key=woocommerce.CONSUMER_KEY,
+            api_secret=woocommerce.CONSUMER_SECRET,
+        )
+        subscribe = platform_spec("woocommerce").build(HttpClient(attempts=1)).subscribe
+        assert subscribe is not None
+        url = self.URL.format(platform="woocommerce", store="w")
+
+        first, second = subscribe(store, credentials, url), subscribe(store, credentials, url)
+
+        assert [hook["topic"] for hook in shop.webhooks] == ["order.created", "order.updated", "order.deleted"]
+        assert {hook["delivery_url"] for hook in shop.webhooks} == {url}
+        assert all("created" in line for line in first) and all("already there" in line for line in second)
+        posted = [body for method, path, body in shop.writes if path == "/webhooks"]
+        assert {body["secret"] for body in posted} == {"whsec"}  # signed with the registered webhook secret
+
+    def test_bigcommerce_gets_one_hook_per_fetched_scope_and_a_deactivated_one_back(self, api: StubApi) -> None:
+        shop = bigcommerce.BigCommerceStore()
+        shop.install(api)
+        store = Store(store_id="b", platform="bigcommerce", secret_ref="/r", platform_store_id=bigcommerce.STORE_HASH)
+        credentials = StoreCredentials(webhook_secret="s", api_base_url=api.url, api_token=bigcommerce.API_TOKEN)
+        subscribe = platform_spec("bigcommerce").build(HttpClient(attempts=1)).subscribe
+        assert subscribe is not None
+        url = self.URL.format(platform="bigcommerce", store="b")
+
+        subscribe(store, credentials, url)
+        shop.hooks[0]["is_active"] = False  # BigCommerce deactivates a hook after its retries run out
+        again = subscribe(store, credentials, url)
+
+        assert sorted(hook["scope"] for hook in shop.hooks) == [
+            "store/order/archived",
+            "store/order/created",
+            "store/order/refund/created",
+            "store/order/statusUpdated",
+            "store/order/updated",
+        ]
+        assert all(hook["is_active"] for hook in shop.hooks) and len(shop.hooks) == 5
+        assert sum("re-activated" in line for line in again) == 1

@@ -42,6 +42,9 @@ class PlatformAdapters:
     # Onboarding (``fulfillment stores check``): one call to the platform with the store's credentials; what is
     # missing, in words a merchant can act on (nothing: ready). Without it the order fetch is probed.
     check: Callable[[Store, StoreCredentials], list[str]] | None = None
+    # Onboarding (``fulfillment stores subscribe``): the platform's webhook subscriptions for our URL, created where
+    # missing (one per topic we take); answers a line per topic, "created" or "already there".
+    subscribe: Callable[[Store, StoreCredentials, str], list[str]] | None = None
 
 
 # (sample body, its recorded headers, the store's webhook secret, now as Unix time) → (body, headers) as the

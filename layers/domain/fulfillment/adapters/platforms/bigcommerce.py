@@ -38,7 +38,7 @@ from __future__ import annotations
 import csv
 import email.utils
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -670,12 +670,37 @@ class BigCommercePayments:
         return PaymentResult(status="pending", amount=amount, reference=f"capture-{order_id}")
 
 
+def subscribe(http: HttpClient) -> Callable[[Store, StoreCredentials, str], list[str]]:
+    """Our webhooks through ``POST /v3/hooks`` {scope, destination, is_active} (BigCommerce Webhooks API, "Create a
+    webhook"), one per order scope we fetch on, unless a hook for that scope and destination exists (re-activated
+    when BigCommerce deactivated it: ``PUT /v3/hooks/{id}`` {is_active: true})."""
+
+    def run(store: Store, credentials: StoreCredentials, url: str) -> list[str]:
+        api = BigCommerceApi(http, store, credentials)
+        hooks = [hook for hook in _data(api.call("GET", "/v3/hooks")) or [] if isinstance(hook, Mapping)]
+        done = []
+        for scope in sorted(FETCHED_SCOPES):
+            hook = next((h for h in hooks if h.get("scope") == scope and h.get("destination") == url), None)
+            if hook is None:
+                created = _data(api.call("POST", "/v3/hooks", {"scope": scope, "destination": url, "is_active": True}))
+                done.append(f"{scope}: created (id {_id_of(created)})")
+            elif not hook.get("is_active"):
+                api.call("PUT", f"/v3/hooks/{hook.get('id')}", {"is_active": True})
+                done.append(f"{scope}: re-activated")
+            else:
+                done.append(f"{scope}: already there")
+        return done
+
+    return run
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
         inbound=BigCommerceInbound(),
         source=BigCommerceSource(http),
         write_back=BigCommerceWriteBack(http),
         payments=BigCommercePayments(http),
+        subscribe=subscribe(http),
     )
 
 

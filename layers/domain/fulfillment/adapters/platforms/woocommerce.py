@@ -490,12 +490,41 @@ def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
     return run
 
 
+WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted")
+
+
+def subscribe(http: HttpClient) -> Callable[[Store, StoreCredentials, str], list[str]]:
+    """Our webhooks through ``POST /wp-json/wc/v3/webhooks`` {name, topic, delivery_url, secret, status}
+    (woocommerce-rest-api-docs, "Create a webhook"), one per topic unless one for that topic and URL exists."""
+
+    def run(store: Store, credentials: StoreCredentials, url: str) -> list[str]:
+        rest = _WooRest(http, store, credentials)
+        existing = _rows(rest.call("GET", "/wp-json/wc/v3/webhooks?per_page=100"))
+        done = []
+        for topic in WEBHOOK_TOPICS:
+            if any(row.get("topic") == topic and row.get("delivery_url") == url for row in existing):
+                done.append(f"{topic}: already there")
+                continue
+            body = {
+                "name": f"Fulfillment {topic}",
+                "topic": topic,
+                "delivery_url": url,
+                "secret": credentials.webhook_secret,
+                "status": "active",
+            }
+            done.append(f"{topic}: created (id {_id_of(rest.call('POST', '/wp-json/wc/v3/webhooks', body), 'id')})")
+        return done
+
+    return run
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
         inbound=WooCommerceInbound(),
         write_back=WooCommerceApi(http),
         payments=WooCommercePayments(http),
         check=check(http),
+        subscribe=subscribe(http),
     )
 
 
