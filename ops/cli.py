@@ -450,7 +450,7 @@ def _add_stores(stores: Any) -> None:
     subscribing = command(
         stores,
         "subscribe",
-        "create the store's webhook subscriptions for our URL where missing (WooCommerce, BigCommerce)",
+        "create the store's webhook subscriptions for our URL where missing (WooCommerce, BigCommerce, Shopify)",
         "Points the platform's webhooks for the order topics we take at <webhook base URL>/webhooks/<platform>/<store>;"
         " idempotent. Other platforms are registered by hand (the command says so and exits 1).",
     )

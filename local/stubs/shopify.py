@@ -300,6 +300,7 @@ class ShopifyShop:
         # The demo app's grant: every scope the service calls need, and the orders read.
         self.scopes = ["read_orders", "write_orders", "write_merchant_managed_fulfillment_orders"]
         self.orders: dict[str, ShopOrder] = {}
+        self.subscriptions: list[dict[str, Any]] = []
         self.writes: list[tuple[str, dict[str, Any]]] = []
         self.ledger = MoneyLedger()  # the money this shop really moved, per order id
         self.declining: set[str] = set()  # order ids whose next capture the gateway declines (status FAILURE)
@@ -348,6 +349,8 @@ class ShopifyShop:
             "TagsAdd": self._tags_add,
             "OrderFetch": self._fetch,
             "AccessScopes": self._access_scopes,
+            "WebhookSubscriptions": lambda _: {"webhookSubscriptions": {"nodes": copy.deepcopy(self.subscriptions)}},
+            "WebhookSubscriptionCreate": self._subscription_create,
             "OrderPayments": self._state,
             "OrderCapture": self._order_capture,
         }
@@ -371,6 +374,20 @@ class ShopifyShop:
     def _state(self, variables: dict[str, Any]) -> dict[str, Any]:
         order = self._order(variables.get("id"))
         return {"order": order.graphql_view() if order else None}
+
+    def _subscription_create(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """webhookSubscriptionCreate with the 2025-10 ``uri`` input (an https URI; topic an enum value)."""
+        uri = str((variables.get("webhookSubscription") or {}).get("uri") or "")
+        if not re.fullmatch(r"[A-Z_]+", str(variables.get("topic") or "")) or not uri.startswith(
+            ("https://", "http://")
+        ):
+            return {
+                "webhookSubscriptionCreate": {"webhookSubscription": None, **_user_error("uri", "Address is invalid")}
+            }
+        created = {"id": self._new_gid("WebhookSubscription"), "topic": variables["topic"], "uri": uri}
+        self.subscriptions.append(created)
+        self.writes.append(("WebhookSubscriptionCreate", copy.deepcopy(variables)))
+        return {"webhookSubscriptionCreate": {"webhookSubscription": created, "userErrors": []}}
 
     def _access_scopes(self, _: dict[str, Any]) -> dict[str, Any]:
         """currentAppInstallation.accessScopes: the scopes the merchant granted the app (``self.scopes``)."""

@@ -193,3 +193,26 @@ class TestWebhookSubscriptions:
         ]
         assert all(hook["is_active"] for hook in shop.hooks) and len(shop.hooks) == 5
         assert sum("re-activated" in line for line in again) == 1
+
+    def test_shopify_gets_one_subscription_per_topic_with_the_uri_field_once(self, api: StubApi) -> None:
+        shop = shopify.ShopifyShop()
+        shop.install(api)
+        store = TestShopify.STORE
+        credentials = StoreCredentials(webhook_secret="s", api_base_url=api.url, api_token=shopify.ACCESS_TOKEN)
+        subscribe = platform_spec("shopify").build(HttpClient(attempts=1)).subscribe
+        assert subscribe is not None
+        url = self.URL.format(platform="shopify", store="s")
+
+        first, second = subscribe(store, credentials, url), subscribe(store, credentials, url)
+
+        assert sorted(sub["topic"] for sub in shop.subscriptions) == [
+            "ORDERS_CANCELLED",
+            "ORDERS_CREATE",
+            "ORDERS_FULFILLED",
+            "ORDERS_PAID",
+            "ORDERS_PARTIALLY_FULFILLED",
+            "ORDERS_UPDATED",
+            "REFUNDS_CREATE",
+        ]
+        assert {sub["uri"] for sub in shop.subscriptions} == {url}
+        assert all("created" in line for line in first) and all("already there" in line for line in second)

@@ -935,6 +935,43 @@ def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
     return run
 
 
+WEBHOOK_SUBSCRIPTIONS = "query WebhookSubscriptions { webhookSubscriptions(first: 100) { nodes { id topic uri } } }"
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def subscribe(http: HttpClient) -> Callable[[Store, StoreCredentials, str], list[str]]:
+    """Our webhooks through ``webhookSubscriptionCreate(topic, webhookSubscription: {uri, format: JSON})`` (``uri``
+    from 2025-10: changelog "webhookSubscriptionCreate and webhookSubscriptionUpdate support all URI types"), one per
+    topic we take (``orders/create`` is ``ORDERS_CREATE``), unless a subscription of that topic has our URI."""
+
+    def run(store: Store, credentials: StoreCredentials, url: str) -> list[str]:
+        api = ShopifyApi(http, store, credentials)
+        nodes = (api.graphql(WEBHOOK_SUBSCRIPTIONS, {}).get("webhookSubscriptions") or {}).get("nodes") or []
+        have = {(str(node.get("topic")), str(node.get("uri"))) for node in nodes if isinstance(node, dict)}
+        done = []
+        for topic in sorted({*ORDER_TOPICS, REFUND_TOPIC}):
+            enum = topic.upper().replace("/", "_")
+            if (enum, url) in have:
+                done.append(f"{enum}: already there")
+                continue
+            created = api.mutate(
+                WEBHOOK_SUBSCRIPTION_CREATE,
+                "webhookSubscriptionCreate",
+                {"topic": enum, "webhookSubscription": {"uri": url, "format": "JSON"}},
+            )
+            done.append(f"{enum}: created ({(created.get('webhookSubscription') or {}).get('id')})")
+        return done
+
+    return run
+
+
 def build(http: HttpClient) -> PlatformAdapters:
     return PlatformAdapters(
         inbound=ShopifyInbound(),
@@ -942,6 +979,7 @@ def build(http: HttpClient) -> PlatformAdapters:
         source=ShopifySource(http),
         payments=ShopifyPayments(http),
         check=check(http),
+        subscribe=subscribe(http),
     )
 
 
