@@ -431,3 +431,20 @@ class TestPartialShipment:
         (note,) = shop.notes[4711]
         assert note["customer_note"] is True and "not shipped: 1 x" in note["note"] and "(TORCH-CB-01)" in note["note"]
         assert len(shop.trackings[4711]) == 1
+
+    def test_without_the_tracking_extension_a_short_shipment_gets_both_notes_once(
+        self, api: StubApi, http: HttpClient, credentials: StoreCredentials, order: Order
+    ) -> None:
+        bare = WooCommerceShop(tracking_plugin=False)
+        with StubApi() as other:
+            bare.install(other)
+            elsewhere = credentials.model_copy(update={"api_base_url": other.url})
+            update = _shipped(order.model_copy(update={"short": {"TORCH-CB-01": 1}}))
+            _apply(http, elsewhere, update)
+            _apply(http, elsewhere, update)
+        texts = [note["note"] for note in bare.notes[4711]]
+        assert len(texts) == 2
+        assert (
+            sum(t.startswith("Partial shipment") for t in texts) == 1
+            and sum(t.startswith("Shipped with") for t in texts) == 1
+        )

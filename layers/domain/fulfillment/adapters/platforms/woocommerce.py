@@ -334,7 +334,7 @@ class WooCommerceApi:
         path = f"/wp-json/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"
         partial = partial_shipment_note(update.order)
         if partial:  # Woo ships whole orders: the customer is told what is missing (found again by its marker)
-            self._note(rest, order_id, update.model_copy(update={"reference": "partial"}), partial, customer_note=True)
+            self._note(rest, order_id, update, partial, customer_note=True, mark=f"(ref: {update.key}:partial)")
         try:
             trackings = rest.call("GET", path)
         except PlatformRejected as error:
@@ -364,9 +364,11 @@ class WooCommerceApi:
         return WriteBackResult(done=True, reference=_id_of(rest.call("POST", path, body), "tracking_id"))
 
     @staticmethod
-    def _note(rest: _WooRest, order_id: str, update: StoreUpdate, text: str, *, customer_note: bool) -> WriteBackResult:
+    def _note(
+        rest: _WooRest, order_id: str, update: StoreUpdate, text: str, *, customer_note: bool, mark: str | None = None
+    ) -> WriteBackResult:
         path = f"/wp-json/wc/v3/orders/{order_id}/notes"
-        mark = _marker(update)
+        mark = mark or _marker(update)
         for note in _rows(rest.call("GET", path)):
             if mark in str(note.get("note", "")):
                 return WriteBackResult(done=True, already=True, reference=_id_of(note, "id"))
