@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             "--delivery",
             choices=["delivered", "silent", "lost", "returned_to_sender", "failed_attempt"],
             default="delivered",
-            help="what the simulated carrier reports after shipping",
+            help="what the EasyPost test trackers report after the labels are bought",
         )
         command.add_argument("--delivered-after", type=float, default=1.5, help="seconds from label to delivery")
         command.add_argument(

@@ -2,23 +2,22 @@
 
 Generated from the template's routes and the sample WooCommerce deliveries in events/woocommerce/,
 signed with the demo store's secret, so they stay in step with the code (a test checks they do).
-Carrier tracking events are signed over a timestamp and expire after five minutes: regenerate them
-(`make events`) right before invoking CarrierTrackingFunction.
+The EasyPost tracker event is EasyPost's published example (tests/fixtures/easypost/event-body.json) naming a
+shipment of the demo store, signed with the demo store's local EasyPost webhook secret.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fulfillment.intake.partners import partner_signature
 from local.client import EVENTS, WOO_SAMPLES, woocommerce_headers
 from local.demo import DEMO_SECRET, DEMO_STORE
-from local.runtime import CARRIER_SECRET, ROOT, http_api_event
+from local.easypost_stub import hmac_signature
+from local.runtime import ROOT, http_api_event, local_easypost_account
 from local.template import LocalTemplate
 
 FIXED_TIME = datetime(2025, 6, 4, 7, 12, 41, tzinfo=UTC)
@@ -34,7 +33,7 @@ def _api_event(
     )
 
 
-def generate(carrier_timestamp: int | None = None) -> dict[str, dict[str, Any]]:
+def generate() -> dict[str, dict[str, Any]]:
     """Relative path under events/ -> event."""
     events: dict[str, dict[str, Any]] = {}
     webhook_path = f"/webhooks/woocommerce/{DEMO_STORE}"
@@ -95,24 +94,19 @@ def generate(carrier_timestamp: int | None = None) -> dict[str, dict[str, Any]]:
     }
     events["returns/close_return.json"] = return_step | {"outcome": "closed"}
 
-    timestamp = str(carrier_timestamp or int(time.time()))
-    tracking = json.dumps(
-        {
-            "event_id": "sample-delivered",
-            "tracking_number": "SIM0001SAMPLE",
-            "status": "delivered",
-            "occurred_at": FIXED_TIME.isoformat(),
-        }
-    ).encode()
+    sample = json.loads((ROOT / "tests/fixtures/easypost/event-body.json").read_bytes())
+    sample["result"] |= {
+        "shipment_id": "shp_sample4711",
+        "status": "delivered",
+        "status_detail": "arrived_at_destination",
+    }
+    tracking = json.dumps(sample, separators=(",", ":")).encode()
+    secret = local_easypost_account(DEMO_STORE)["webhook_secret"]
     events["carrier_tracking/delivered.json"] = _api_event(
         "CarrierTrackingFunction",
-        "/carriers/simcarrier/tracking",
-        {"carrier": "simcarrier"},
-        {
-            "Content-Type": "application/json",
-            "X-Carrier-Timestamp": timestamp,
-            "X-Carrier-Signature": "sha256=" + partner_signature(CARRIER_SECRET, tracking, timestamp),
-        },
+        "/carriers/easypost/tracking",
+        {},
+        {"Content-Type": "application/json", "X-Hmac-Signature": hmac_signature(tracking, secret)},
         tracking,
         "delivered",
     )

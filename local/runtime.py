@@ -6,7 +6,8 @@
   ``before-call`` hook, before any request leaves, so no Docker is needed;
 - the HttpApi routes on ``http_port`` as real API Gateway payload-v2 events;
 - tables, parameters, the state machine (substitutions resolved, durations scaled) made from the template;
-- the carrier and warehouse simulators, which call the public routes like the real ones would.
+- a local EasyPost-compatible API (the official SDK pointed at it) and the warehouse simulator, which call the
+  public routes like the real ones would.
 """
 
 from __future__ import annotations
@@ -33,24 +34,33 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local import aws_calls
+from local.easypost_stub import EasyPostStub
 from local.lambdas import TIMEOUT_SCALE, LocalFunction, merged_environment, one_context_per_invocation
 from local.moto_workarounds import answer_survives_heartbeat_setup
 from local.payment_simulator import PaymentSimulator
 from local.platforms import STORES_FILE
 from local.queues import QueuePoller, local_queue_attributes
 from local.schedules import Scheduler, start_schedules
-from local.simulators import CarrierSimulator, SimulatorConfig, WarehouseSimulator
+from local.simulators import SimulatorConfig, WarehouseSimulator
 from local.stub_api import StubApi
 from local.template import ACCOUNT, REGION, FunctionSpec, LocalTemplate, Route, duration_outputs, scale_durations
 
 ROOT = Path(__file__).resolve().parent.parent
-CARRIER_SECRET = "local-only-carrier-secret"  # noqa: S105 - signs simulator callbacks, never deployed
+SHIPPING_FILE = Path(__file__).resolve().parent / "shipping.json"  # the demo warehouse's shipping settings
 WAREHOUSE_SECRET = "local-only-warehouse-secret"  # noqa: S105 - signs simulator callbacks, never deployed
 PAYMENT_API_KEY = "local-only-payment-key"
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
 _active: LocalRuntime | None = None
+
+
+def local_easypost_account(store_id: str) -> dict[str, str]:
+    """The demo store's EasyPost account on the local stub: a test key (EasyPost's start with ``EZTK``) and the
+    secret its webhook signs with. LOCAL ONLY, never deployed."""
+    return {"api_key": f"EZTK{store_id.replace('-', '')}local", "webhook_secret": f"local-easypost-{store_id}"}
+
+
 _hook_lock = threading.Lock()
 _hook_installed = False
 
@@ -119,7 +129,7 @@ class LocalRuntime:
         self.routes: list[Route] = []
         self.state_machine_arn = ""  # the fulfillment state machine
         self.state_machine_arns: dict[str, str] = {}  # every state machine, by logical id
-        self.carrier: CarrierSimulator | None = None
+        self.easypost: EasyPostStub | None = None
         self.payments: PaymentSimulator | None = None
         self.warehouse: WarehouseSimulator | None = None
         self.platform_apis: dict[str, StubApi] = {}  # a stub of each store platform's API, by platform
@@ -170,7 +180,7 @@ class LocalRuntime:
         self._moto.start()
         self._post_json(f"{self.aws_endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
 
-        self.carrier = CarrierSimulator(cfg.carrier_port, cfg.simulators, self.tracking_url, CARRIER_SECRET).start()
+        self.easypost = EasyPostStub(cfg.simulators, cfg.carrier_port).start()
         self.warehouse = WarehouseSimulator(
             cfg.warehouse_port, cfg.simulators, self.warehouse_callback_url, WAREHOUSE_SECRET
         ).start()
@@ -184,7 +194,7 @@ class LocalRuntime:
             stack_name="local",
             parameter_overrides={
                 "Stage": cfg.stage,
-                "CarrierApiUrl": self.carrier.url,
+                "EasyPostApiBase": self.easypost.api_base,
                 "WarehouseApiUrl": self.warehouse.url,
                 "PaymentApiUrl": payments.url,
             },
@@ -213,7 +223,7 @@ class LocalRuntime:
             poller.stop()
         for schedule in self.schedules:
             schedule.stop()
-        for server in (self.carrier, self.warehouse, self.payments, *self.platform_apis.values()):
+        for server in (self.easypost, self.warehouse, self.payments, *self.platform_apis.values()):
             if server:
                 server.stop()
         if self._http:
@@ -256,7 +266,7 @@ class LocalRuntime:
 
     @property
     def tracking_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.http_port}/carriers/{self.config.simulators.carrier_name}/tracking"
+        return f"http://127.0.0.1:{self.config.http_port}/carriers/easypost/tracking"
 
     def client(self, service: str) -> Any:
         """A client for this runtime's AWS endpoint, made once per service (boto3 clients are thread-safe)."""
@@ -342,7 +352,6 @@ class LocalRuntime:
         self.state_machine_arn = self.state_machine_arns["FulfillmentStateMachine"]
         ssm, stage, sims = self.client("ssm"), self.config.stage, self.config.simulators
         for name, value in (
-            (f"/fulfillment/{stage}/carriers/{sims.carrier_name}/webhook-secret", CARRIER_SECRET),
             (f"/fulfillment/{stage}/warehouses/{sims.warehouse_name}/webhook-secret", WAREHOUSE_SECRET),
             (f"/fulfillment/{stage}/payments/api-key", PAYMENT_API_KEY),
         ):
@@ -379,7 +388,15 @@ class LocalRuntime:
             stub = self.platform_apis.get(entry["platform"])
             api = json.loads(json.dumps(entry["api"]).replace("{stub}", stub.url if stub else ""))
             secret = json.dumps({"webhook_secret": entry["webhook_secret"], **api})
+        easypost = local_easypost_account(entry["store_id"])
+        secret = json.dumps(json.loads(secret) if secret.lstrip().startswith("{") else {"webhook_secret": secret})
+        secret = json.dumps(json.loads(secret) | {"easypost": easypost})
         self.client("ssm").put_parameter(Name=ref, Value=secret, Type="SecureString", Overwrite=True)
+        if self.easypost is not None:  # the store's EasyPost account posts its tracker events to our route
+            from easypost.easypost_client import EasyPostClient
+
+            client = EasyPostClient(easypost["api_key"], api_base=self.easypost.api_base)
+            client.webhook.create(url=self.tracking_url, webhook_secret=easypost["webhook_secret"])
         identity_key = platform_spec(entry["platform"]).identity_key  # site_url, or the platform's store id
         store = Store(
             store_id=entry["store_id"],
@@ -389,6 +406,7 @@ class LocalRuntime:
             site_url=entry.get("site_url"),
             platform_store_id=None if identity_key == "site_url" else entry.get(identity_key),
             options=entry.get("options", {}),
+            shipping=entry.get("shipping") or json.loads(SHIPPING_FILE.read_text(encoding="utf-8")),
         )
         DynamoStoreRegistry(os.environ["TABLE_NAME"], self.client("dynamodb")).put(store)
 

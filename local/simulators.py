@@ -1,7 +1,7 @@
-"""Outside actors for the local runtime: a carrier and a warehouse with configurable outcomes.
+"""Outside actors for the local runtime: the warehouse, and the outcomes of the carrier's test trackers.
 
-They answer their APIs on 127.0.0.1 and call our public routes the way the real ones would: the
-carrier posts signed tracking events (in transit, then delivered) to /carriers/{carrier}/tracking.
+The warehouse answers its API on 127.0.0.1 and calls our public routes the way a real one would. The carrier is
+EasyPost's API, played by ``local/easypost_stub.py``: ``SimulatorConfig.delivery`` is what its test trackers do.
 Every call they receive or make is recorded so tests can assert side effects happened exactly once.
 """
 
@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -21,9 +20,9 @@ from local.callbacks import post_callback, timestamped_hmac
 
 @dataclass
 class SimulatorConfig:
-    carrier_name: str = "simcarrier"
-    # delivered: in transit, then delivered; silent: in transit, then nothing (the wait times out);
-    # lost / returned_to_sender: in transit, then that exception; failed_attempt: a failed attempt, then delivered.
+    # delivered: in transit, out for delivery, delivered; silent: in transit, then nothing (the wait times out);
+    # lost / returned_to_sender: in transit, then ``failure`` (lost) or ``return_to_sender``; failed_attempt:
+    # available for pickup, then delivered.
     delivery: Literal["delivered", "silent", "lost", "returned_to_sender", "failed_attempt"] = "delivered"
     in_transit_after: float = 0.5
     delivered_after: float = 1.5
@@ -95,76 +94,6 @@ class _JsonServer:
                 return
 
         return Handler
-
-
-class CarrierSimulator(_JsonServer):
-    def __init__(self, port: int, config: SimulatorConfig, tracking_url: str, secret: str) -> None:
-        super().__init__(port, "carrier-simulator")
-        self.config = config
-        self._tracking_url = tracking_url
-        self._secret = secret
-        self.labels: dict[str, dict[str, Any]] = {}  # idempotency key -> label
-        self.cancelled: set[str] = set()  # tracking numbers voided before handover
-        self.callbacks: list[dict[str, Any]] = []  # tracking events sent, with our API's answer
-
-    def route(self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
-        if path == "/labels/cancel":
-            with self._lock:
-                label = next((lb for lb in self.labels.values() if lb["reference"] == body.get("reference")), None)
-                if label is None:
-                    return 200, {"cancelled": False}  # nothing was bought for that order
-                first = label["tracking_number"] not in self.cancelled
-                self.cancelled.add(label["tracking_number"])
-            return 200, {"cancelled": first, "tracking_number": label["tracking_number"]}
-        if path != "/labels":
-            return 404, {"error": "not found"}
-        key = headers.get("idempotency-key") or str(uuid.uuid4())
-        with self._lock:
-            if key in self.labels:  # a retried purchase returns the label already bought
-                return 200, self.labels[key]
-            tracking = f"SIM{len(self.labels) + 1:04d}{uuid.uuid4().hex[:8].upper()}"
-            label = {
-                "tracking_number": tracking,
-                "label_url": f"{self.url}/labels/{tracking}.pdf",
-                "reference": body.get("reference"),
-            }
-            self.labels[key] = label
-        threading.Thread(target=self._report, args=(tracking,), daemon=True).start()
-        return 201, label
-
-    def _report(self, tracking_number: str) -> None:
-        config = self.config
-        time.sleep(config.in_transit_after)
-        if tracking_number in self.cancelled:
-            return
-        self.send_tracking_event(tracking_number, "in_transit")
-        time.sleep(max(0.0, config.delivered_after - config.in_transit_after))
-        if tracking_number in self.cancelled or config.delivery == "silent":
-            return
-        if config.delivery in ("lost", "returned_to_sender"):
-            self.send_tracking_event(tracking_number, "exception", exception=config.delivery)
-            return
-        if config.delivery == "failed_attempt":
-            self.send_tracking_event(tracking_number, "exception", exception="failed_attempt")
-            time.sleep(0.3)
-        self.send_tracking_event(tracking_number, "delivered")
-
-    def send_tracking_event(
-        self, tracking_number: str, status: str, *, event_id: str | None = None, exception: str | None = None
-    ) -> int:
-        """POST a signed tracking event to our API, retrying on failure as carriers do."""
-        payload: dict[str, Any] = {
-            "event_id": event_id or str(uuid.uuid4()),
-            "tracking_number": tracking_number,
-            "status": status,
-            "occurred_at": datetime.now(UTC).isoformat(),
-        }
-        if exception:
-            payload |= {"exception": exception, "description": exception.replace("_", " ")}
-        code = post_callback(self._tracking_url, payload, timestamped_hmac(self._secret, "Carrier"))
-        with self._lock:
-            self.callbacks.append({"tracking_number": tracking_number, "status": status, "answer": code})
-        return code
 
 
 class WarehouseSimulator(_JsonServer):

@@ -41,6 +41,11 @@ def stores_register(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     from_stdin = args.secret_file == "-"  # noqa: S105 - a path, not a password
     text = sys.stdin.read() if from_stdin else Path(args.secret_file).read_text(encoding="utf-8")
     credentials = StoreCredentials.from_secret(text.strip())  # refuses a malformed secret before writing
+    shipping = None
+    if args.shipping_file:  # refused before anything is written if it is not a shipping profile
+        from fulfillment.model.shipping import ShippingProfile
+
+        shipping = ShippingProfile.model_validate_json(Path(args.shipping_file).read_bytes())
     store = Store(
         store_id=args.store_id,
         platform=args.platform,
@@ -49,11 +54,16 @@ def stores_register(args: argparse.Namespace, target: Target) -> dict[str, Any]:
         site_url=args.site_url,
         platform_store_id=args.platform_store_id,
         options=dict(option.split("=", 1) for option in args.option),
+        shipping=shipping,
     )
     target.client("ssm").put_parameter(Name=store.secret_ref, Value=text.strip(), Type="SecureString", Overwrite=True)
     DynamoStoreRegistry(target.table_name, target.client("dynamodb")).put(store)
     has_api = credentials.api_token or credentials.api_key or credentials.api_base_url
-    return {**store.model_dump(mode="json"), "api_credentials": bool(has_api)}
+    return {
+        **store.model_dump(mode="json"),
+        "api_credentials": bool(has_api),
+        "easypost_account": credentials.easypost is not None,
+    }
 
 
 def stores_rotate_secret(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -227,8 +237,16 @@ def orders_show(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     order = deps.orders.get(args.order)
     if order is None:
         raise ValueError(f"no order {args.order}")
+    from fulfillment.steps.labels import package_rows
+
     timeline = timeline_rows(deps.orders.timeline(args.order))
-    return {**_order_view(order), "timeline": timeline, "executions": _executions(target, order.execution_name())}
+    shipping = {"packages": package_rows(order), "shipping_cost": str(order.shipping_cost or "") or None}
+    return {
+        **_order_view(order),
+        **shipping,
+        "timeline": timeline,
+        "executions": _executions(target, order.execution_name()),
+    }
 
 
 def _executions(target: Target, name: str) -> list[dict[str, Any]]:
@@ -397,7 +415,7 @@ def _add_stores(stores: Any) -> None:
         "register a store and its secret (idempotent: re-registering replaces both)",
         "Reads the secret from a file (or - for stdin), never from the command line: either the bare "
         "webhook signing secret or a JSON object {webhook_secret, api_base_url, api_token, api_key, api_secret, "
-        "extra}.",
+        "extra, easypost: {api_key, webhook_secret}}.",
     )
     register.add_argument("--platform", required=True, choices=platform_names())
     register.add_argument("--store-id", required=True, help="our id, the one in the webhook URL (a-z, 0-9, -)")
@@ -415,6 +433,11 @@ def _add_stores(stores: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="a non-secret store setting, e.g. paid_status_ids=2,3,5,15 (OpenCart); repeatable",
+    )
+    register.add_argument(
+        "--shipping-file",
+        help="JSON shipping settings: ship_from (the warehouse address with phone), rate_policy (cheapest, fastest "
+        "or service_map rules), label_format (PDF, ZPL, PNG), carrier_accounts, customs_signer",
     )
     register.set_defaults(run=stores_register)
     rotate = command(

@@ -12,31 +12,49 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fulfillment.adapters.catalog import default_catalog
 from fulfillment.adapters.line_chunks import chunk_sk, lay_out
-from fulfillment.errors import OrderInvalid, TransientError, UnpackableItem, VersionConflict
+from fulfillment.errors import OrderInvalid, ShipmentRejected, TransientError, UnpackableItem, VersionConflict
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
 from fulfillment.model.inbound import FetchRequest, StartRequest
 from fulfillment.model.inventory import DEFAULT_WAREHOUSE, OutOfStockPolicy, StockLevel
+from fulfillment.model.labels import Label, Rate
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.order import WaitKind
-from fulfillment.model.packaging import Package
+from fulfillment.model.packaging import Item, Package
 from fulfillment.model.payment import PaymentMethod, payment_method
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
-from fulfillment.model.store import Label, Store
+from fulfillment.model.shipping import CarrierCredentials, Shipment, ShipmentRequest, ShippingProfile
+from fulfillment.model.store import Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import Execution, PlatformPayments, StatusEntry, StoredDelivery
+from fulfillment.steps.labels import buy_labels
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
 
 TEST_SECRET = "test-secret"
 STORE_ID = "kaffeekontor"
 SECRET_REF = f"/fulfillment/test/stores/{STORE_ID}/webhook-secret"
+EASYPOST = CarrierCredentials(api_key="EZTKtestkey", webhook_secret="sécret")
+# The store's secret as the workflow steps read it: the webhook secret and the store's EasyPost account.
+STORE_SECRET = json.dumps({"webhook_secret": TEST_SECRET, "easypost": EASYPOST.model_dump()})
+WAREHOUSE = Address(
+    name="Kaffeekontor Versand",
+    company="Kaffeekontor GmbH",
+    lines=("Lagerstraße 12",),
+    city="Hamburg",
+    postal_code="20095",
+    country="DE",
+    phone="+49 40 1234567",
+)
+SHIPPING = ShippingProfile(ship_from=WAREHOUSE, email="versand@kaffeekontor.example", customs_signer="Jana Weber")
 
 
 # --- what AWS refuses ------------------------------------------------------------------------------
@@ -134,9 +152,9 @@ class InMemoryOrderRepository:
         keys.sort(key=lambda key: (self.saved_when[key], self._saved_at[key]))
         return [StatusEntry(Order.model_validate(self._orders[key]), self.saved_when[key]) for key in keys[:limit]]
 
-    def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
-        dynamodb_key(f"TRACKING#{carrier}#{tracking_number}", "TRACKING")
-        return self._tracking.get((carrier, tracking_number))
+    def find_by_tracking(self, carrier: str, shipment_id: str) -> str | None:
+        dynamodb_key(f"TRACKING#{carrier}#{shipment_id}", "TRACKING")
+        return self._tracking.get((carrier, shipment_id))
 
     # writes
     def create(self, order: Order) -> None:
@@ -168,14 +186,13 @@ class InMemoryOrderRepository:
             raise AwsWouldRefuse(f"a transaction of more than {DYNAMODB_TRANSACTION_ACTIONS} actions")
         for event in order.pending_events:
             dynamodb_item(event.model_dump(mode="json"), partition, f"EVENT#{event.seq:08d}")
-        if order.carrier and order.tracking_number:
-            dynamodb_key(f"TRACKING#{order.carrier}#{order.tracking_number}", "TRACKING")
+        for carrier, shipment_id in order.pending_lookups:
+            dynamodb_key(f"TRACKING#{carrier}#{shipment_id}", "TRACKING")
         self._orders[order.key] = document
         for event in order.pending_events:
             events[event.seq] = event.model_dump(mode="json")
-        shipped = any(event.status is OrderStatus.SHIPPED for event in order.pending_events)
-        if shipped and order.carrier and order.tracking_number:
-            self._tracking[(order.carrier, order.tracking_number)] = order.key
+        for lookup in order.pending_lookups:
+            self._tracking[lookup] = order.key
         self._clock += 1
         self._saved_at[order.key] = self._clock
         self.saved_when[order.key] = datetime.now(UTC)
@@ -183,6 +200,7 @@ class InMemoryOrderRepository:
         order.version = document["version"]
         order.events_recorded = document["events_recorded"]
         order.pending_events.clear()
+        order.pending_lookups.clear()
 
     # test helpers
     def keys(self) -> list[str]:
@@ -261,6 +279,19 @@ class FlakyOrderRepository(InMemoryOrderRepository):
 
     def before_next_save(self, act: Callable[[Order], None]) -> None:
         self._interleaved.append(act)
+
+    def fail_save(self, nth: int, error: Exception | None = None) -> None:
+        """The ``nth`` save from now (1: the next one) fails; the ones before it go through."""
+        failure = error or VersionConflict("changed meanwhile")
+        countdown = [nth]
+
+        def maybe_fail(_: Order) -> None:
+            countdown[0] -= 1
+            if countdown[0] == 0:
+                raise failure
+            self._interleaved.insert(0, maybe_fail)
+
+        self._interleaved.append(maybe_fail)
 
     def save(self, order: Order) -> None:
         if self._interleaved:
@@ -377,47 +408,116 @@ class RecordingWorkflow:
 
 
 class FakeCarrier:
-    """Labels keyed on the order, like the real carrier's idempotency key: same order, same label.
+    """EasyPost in memory, per API key: shipments with a rate per service, one label per shipment (a second
+    purchase is refused, as EasyPost refuses it), refunds recorded once (``refund_status`` submitted, or rejected
+    once the tracker shows the carrier has the parcel: ``scan``)."""
 
-    ``cancel_label`` voids the label bought for the order (found by the order's key, as the real carrier
-    finds it by reference): True once, False when none was bought or it is already void.
-    """
+    RATES = (("USPS", "GroundAdvantage", "5.25", 5), ("USPS", "Priority", "7.42", 2), ("USPS", "Express", "34.15", 1))
 
-    def __init__(self, name: str = "simcarrier") -> None:
+    def __init__(self, name: str = "easypost") -> None:
         self.name = name
-        self.calls: list[str] = []
-        self.cancel_calls: list[str] = []
-        self.cancelled: list[str] = []
-        self._labels: dict[str, Label] = {}
+        self.requests: dict[str, ShipmentRequest] = {}  # shipment id -> what was asked
+        self._shipments: dict[str, Shipment] = {}
+        self._keys: dict[str, str] = {}
+        self._scanned: set[str] = set()
+        self.purchases: list[str] = []  # shipment ids, one per label bought
+        self.refunds: list[str] = []  # shipment ids, one per refund accepted
+        self.calls: list[str] = []  # method names, in order
 
-    def create_label(self, order: Order) -> Label:
-        self.calls.append(order.key)
-        reference = order.attempt_ref()
-        if reference not in self._labels:
-            number = f"TRK{len(self._labels) + 1:08d}"
-            self._labels[reference] = Label(carrier=self.name, tracking_number=number)
-        return self._labels[reference]
+    def create_shipment(self, api_key: str, request: ShipmentRequest) -> Shipment:
+        self.calls.append("create_shipment")
+        shipment_id = f"shp_{len(self._shipments) + 1:04d}"
+        rates = tuple(
+            Rate(
+                id=f"rate_{shipment_id}_{service}",
+                carrier=carrier,
+                service=service,
+                cost=Money.parse(cost, "USD"),
+                delivery_days=days,
+            )
+            for carrier, service, cost, days in self.RATES
+        )
+        self._shipments[shipment_id], self._keys[shipment_id] = Shipment(id=shipment_id, rates=rates), api_key
+        self.requests[shipment_id] = request
+        return self._shipments[shipment_id]
 
-    def cancel_label(self, order: Order) -> bool:
-        self.cancel_calls.append(order.key)
-        reference = order.attempt_ref()
-        if reference not in self._labels or reference in self.cancelled:
-            return False
-        self.cancelled.append(reference)
-        return True
+    def shipment(self, api_key: str, shipment_id: str) -> Shipment:
+        self.calls.append("shipment")
+        return self._mine(api_key, shipment_id)
+
+    def buy(self, api_key: str, shipment_id: str, rate_id: str) -> Shipment:
+        self.calls.append("buy")
+        shipment = self._mine(api_key, shipment_id)
+        if shipment.label is not None:
+            raise ShipmentRejected(f"EasyPost refused the label for {shipment_id} (422 SHIPMENT.POSTAGE.EXISTS)")
+        rate = next(rate for rate in shipment.rates if rate.id == rate_id)
+        number = f"EZ{len(self.purchases) + 1:08d}"
+        label = Label(
+            carrier=rate.carrier,
+            service=rate.service,
+            tracking_number=number,
+            tracking_url=f"https://track.easypost.com/trk_{number}",
+            label_url=f"https://easypost-files.example/{shipment_id}.pdf",
+            cost=rate.cost,
+            rate_id=rate.id,
+        )
+        self.purchases.append(shipment_id)
+        self._shipments[shipment_id] = shipment = shipment.model_copy(update={"label": label})
+        return shipment
+
+    def refund(self, api_key: str, shipment_id: str) -> Shipment:
+        self.calls.append("refund")
+        shipment = self._mine(api_key, shipment_id)
+        if shipment.label is None:
+            raise ShipmentRejected(f"{shipment_id} has no label to refund")
+        if shipment.refund_status is None:
+            status = "rejected" if shipment_id in self._scanned else "submitted"
+            self._shipments[shipment_id] = shipment = shipment.model_copy(update={"refund_status": status})
+            self.refunds.append(shipment_id)
+        return shipment
+
+    def scan(self, shipment_id: str) -> None:
+        """The carrier scanned the parcel (it left the warehouse): its label can no longer be refunded."""
+        self._scanned.add(shipment_id)
+
+    def _mine(self, api_key: str, shipment_id: str) -> Shipment:
+        if self._keys.get(shipment_id) != api_key:
+            raise ShipmentRejected(f"EasyPost has no shipment {shipment_id} for this key (404)")
+        return self._shipments[shipment_id]
+
+    # test helpers
+    def shipments_for(self, order_key: str) -> list[str]:
+        """The order's shipment ids over all its attempts, in creation order."""
+        return [
+            sid
+            for sid, request in self.requests.items()
+            if request.reference.startswith((f"{order_key}:p", f"{order_key}:a"))
+        ]
+
+    def labels_for(self, order_key: str) -> list[Label]:
+        return [label for sid in self.shipments_for(order_key) if (label := self._shipments[sid].label)]
 
     def bought(self, order_key: str) -> Label | None:
-        """The label of the order's latest attempt (``Order.attempt_ref``), if one was bought."""
-        attempts = [ref for ref in self._labels if ref == order_key or ref.startswith(f"{order_key}:a")]
-        return self._labels[attempts[-1]] if attempts else None
+        """The first label of the order's latest attempt (``Order.attempt_ref``), if one was bought."""
+        refs = [self.requests[sid].reference.rsplit(":p", 1)[0] for sid in self.shipments_for(order_key)]
+        latest = [
+            sid
+            for sid, ref in zip(self.shipments_for(order_key), refs, strict=True)
+            if ref == (refs[-1] if refs else "")
+        ]
+        labels = [self._shipments[sid].label for sid in latest if self._shipments[sid].label]
+        return labels[0] if labels else None
 
     def active(self, order_key: str) -> list[Label]:
-        """The order's labels, over all its attempts, that were not cancelled."""
+        """The order's labels, over all its attempts, that were not refunded."""
         return [
             label
-            for ref, label in self._labels.items()
-            if (ref == order_key or ref.startswith(f"{order_key}:a")) and ref not in self.cancelled
+            for sid in self.shipments_for(order_key)
+            if (label := self._shipments[sid].label) and self._shipments[sid].refund_status in (None, "rejected")
         ]
+
+    def refunded(self, order_key: str) -> list[str]:
+        return [sid for sid in self.refunds if sid in self.shipments_for(order_key)]
 
 
 class FakeWarehouse:
@@ -448,7 +548,8 @@ class RecordingPacker:
             if line.sku in self.unpackable:
                 raise UnpackableItem(f"{line.sku} fits no box", sku=line.sku)
         return [
-            Package(box_code="S", items=((line.sku, line.quantity),), weight_g=self.weight_g) for line in order.lines
+            Package(box_code="S", items=((line.sku, line.quantity),), weight_g=self.weight_g, dims_mm=(250, 200, 150))
+            for line in order.lines
         ]
 
 
@@ -459,7 +560,14 @@ def woo_sign(secret: str, body: bytes) -> str:
 
 
 def woo_store(store_id: str = STORE_ID, platform: str = "woocommerce", **options: str) -> Store:
-    return Store(store_id=store_id, platform=platform, secret_ref=SECRET_REF, name="Kaffeekontor", options=options)
+    return Store(
+        store_id=store_id,
+        platform=platform,
+        secret_ref=SECRET_REF,
+        name="Kaffeekontor",
+        options=options,
+        shipping=SHIPPING,
+    )
 
 
 def money(amount: str, currency: str = "EUR") -> Money:
@@ -629,6 +737,8 @@ class FulfillmentWorld:
     platform_payments: dict[str, PlatformPayments] = field(default_factory=dict)
     secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: "test-secret"}))
     packer: RecordingPacker = field(default_factory=RecordingPacker)
+    secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: STORE_SECRET}))
+    catalog: dict[str, Item] = field(default_factory=lambda: dict(default_catalog()[0]))
     returns: InMemoryReturnRepository = field(init=False)
 
     def __post_init__(self) -> None:
@@ -666,9 +776,13 @@ class FulfillmentWorld:
         for target in FULFILLMENT_PATH[1 : FULFILLMENT_PATH.index(milestone) + 1]:
             if target is OrderStatus.RESERVED:
                 self.inventory.reserve(order, OutOfStockPolicy.WAIT)
+            if target is OrderStatus.PACKAGED:
+                order.packages = order.packages or RecordingPacker()(order)
             if target is OrderStatus.SHIPPED:
-                label = self.carrier.create_label(order)
-                order.carrier, order.tracking_number = label.carrier, label.tracking_number
+                buy_labels(order, self)
+                first = order.packages[0].label
+                assert first is not None
+                order.carrier, order.tracking_number = first.carrier, first.tracking_number
                 self.inventory.consume(order.key)
             order.transition_to(target, f"given {target}")
         if terminal:

@@ -1,4 +1,4 @@
-"""POST /carriers/{carrier}/tracking: a carrier's signed tracking event; delivery resumes the waiting execution."""
+"""POST /carriers/easypost/tracking: EasyPost's signed tracker events; the last package delivered resumes the wait."""
 
 from __future__ import annotations
 
@@ -11,26 +11,23 @@ from fulfillment.bootstrap import Container, container
 from fulfillment.edge import observability
 from fulfillment.edge.http import json_response, register_refusals, webhook_request
 from fulfillment.edge.observability import traced
-from fulfillment.errors import UnknownShipment
-from fulfillment.intake.partners import verified_partner_event
-from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
+from fulfillment.intake.carrier_events import receive_easypost_event
 
 logger = observability.logger()
 app = APIGatewayHttpResolver()
 register_refusals(app)
 
 
-@app.post("/carriers/<carrier>/tracking")
-def receive_tracking_event(carrier: str) -> Response[str]:
+@app.post("/carriers/easypost/tracking")
+def receive_tracking_event() -> Response[str]:
     deps: Container = app.context["deps"]
-    request = webhook_request(app.current_event.raw_event)
-    if carrier != deps.settings.carrier_name:
-        raise UnknownShipment(f"no carrier {carrier!r} is configured")
-    secret = deps.secrets.get(deps.settings.carrier_secret_ref(carrier))
-    event = verified_partner_event(TrackingEvent, request, secret, "carrier")
-    order_key = record_tracking_event(carrier, event, deps)
-    logger.append_keys(order_key=order_key)  # the correlation id across every function
-    return json_response(202, {"order_key": order_key, "event_id": event.event_id})
+    result = receive_easypost_event(webhook_request(app.current_event.raw_event), deps)
+    if result.order_key:
+        logger.append_keys(order_key=result.order_key)  # the correlation id across every function
+    body: dict[str, object] = {"outcome": result.outcome, "order_key": result.order_key, "event_id": result.event_id}
+    if result.reason:
+        body["reason"] = result.reason
+    return json_response(200, body)
 
 
 @logger.inject_lambda_context(clear_state=True)

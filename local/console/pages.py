@@ -168,6 +168,7 @@ def order_page(details: OrderDetails) -> str:
         _replaces(details),
         _facts(order),
         _related(order),
+        _packages(order),
         "<h2>Timeline</h2>",
         _timeline(timeline=details.timeline),
         _returns(details.returns),
@@ -215,6 +216,33 @@ def _facts(order: Order) -> str:
         failure = "; ".join(f"{key}: {value}" for key, value in order.failure.model_dump(mode="json").items())
         items += f'<dt>Failure</dt><dd class="failure">{escape(failure)}</dd>'
     return f'<dl class="facts">{items}</dl>'
+
+
+def _link(url: object, text: str) -> str:
+    """A link to a carrier page (label, tracking) only for an http(s) URL: the rest is shown as text."""
+    if isinstance(url, str) and url.startswith(("https://", "http://")):
+        return f'<a href="{escape(url)}" rel="noreferrer">{escape(text)}</a>'
+    return "—"
+
+
+def _packages(order: Order) -> str:
+    """Each package's label as EasyPost sold it: tracking and label links, cost, tracking and refund status."""
+    from fulfillment.steps.labels import package_rows
+
+    rows = package_rows(order)
+    if not rows:
+        return ""
+    cells = [
+        f'<tr class="package"><td>{row["package"]}</td><td>{escape(str(row["box"]))} · {row["weight_g"]} g</td>'
+        f"<td>{escape(' '.join(str(row[k]) for k in ('carrier', 'service') if row[k]) or '—')}</td>"
+        f"<td>{_link(row['tracking_url'], str(row['tracking_number'] or 'tracking'))}</td>"
+        f"<td>{_link(row['label_url'], 'label')}</td><td>{escape(str(row['cost'] or '—'))}</td>"
+        f"<td>{escape(str(row['tracking_status'] or '—'))}</td><td>{escape(str(row['refund_status'] or '—'))}</td></tr>"
+        for row in rows
+    ]
+    cost = f" · shipping {escape(str(order.shipping_cost))}" if order.shipping_cost else ""
+    headers = ["#", "Box", "Carrier", "Tracking", "Label", "Cost", "Tracking status", "Refund"]
+    return f"<h2>Packages ({len(rows)}){cost}</h2>" + _table(headers, cells, "packages")
 
 
 def _related(order: Order) -> str:

@@ -69,9 +69,13 @@ class TestHappyPath:
             OrderStatus.PAYMENT_COMPLETED,
             OrderStatus.COMPLETED,
         ]
-        assert runtime.carrier is not None
-        labels = [label for label in runtime.carrier.labels.values() if label["reference"] == key]
-        assert len(labels) == 1 and labels[0]["tracking_number"] == order.tracking_number
+        assert runtime.easypost is not None
+        # one EasyPost shipment per package, each bought once, through the SDK on the local stub
+        shipments = runtime.easypost.shipments_for(key)
+        assert [s["id"] for s in shipments] == [p.shipment_id for p in order.packages]
+        assert sorted(runtime.easypost.bought) == sorted(s["id"] for s in shipments)
+        assert shipments[0]["tracking_code"] == order.tracking_number
+        assert all(p.tracking_status == "delivered" and p.label and p.label.cost for p in order.packages)
 
 
 class TestIdempotency:

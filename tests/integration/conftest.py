@@ -58,9 +58,6 @@ def aws() -> Iterator[AwsStack]:
         ssm = boto3.client("ssm")
         ref = f"/fulfillment/dev/stores/{STORE_ID}/webhook-secret"
         ssm.put_parameter(Name=ref, Value=SECRET, Type="SecureString")
-        ssm.put_parameter(
-            Name="/fulfillment/dev/carriers/simcarrier/webhook-secret", Value="carrier-secret", Type="SecureString"
-        )
         DynamoStoreRegistry("FulfillmentTable", dynamodb).put(
             Store(store_id=STORE_ID, platform="woocommerce", secret_ref=ref)
         )

@@ -13,6 +13,7 @@ from fulfillment.adapters.platforms.woocommerce import WooCommerceInbound
 from fulfillment.errors import VersionConflict
 from fulfillment.model import OrderStatus
 from fulfillment.model.order import WaitTime
+from fulfillment.model.packaging import Package
 from fulfillment.model.store import Store, WebhookRequest
 from tests.integration.conftest import AwsStack
 
@@ -231,20 +232,24 @@ class TestStatusIndex:
 
 
 class TestTrackingLookup:
-    def test_finds_the_order_of_a_shipment(self, repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:
+    def test_finds_the_order_of_a_carrier_shipment_once_it_is_recorded(
+        self, repo: DynamoOrderRepository, woo_paid_body: bytes
+    ) -> None:
         order = _order(woo_paid_body)
         order.record_receipt("placed and paid")
+        order.packages = [Package(box_code="S", items=(("MUG-CC-BLU", 1),), weight_g=620)]
         repo.create(order)
         loaded = repo.get(order.key)
         assert loaded is not None
-        for status in (OrderStatus.VALIDATED, OrderStatus.RESERVED, OrderStatus.INSPECTED, OrderStatus.PACKAGED):
-            loaded.transition_to(status, "step")
-        loaded.carrier, loaded.tracking_number = "simcarrier", "SIM0001"
-        loaded.transition_to(OrderStatus.SHIPPED, "shipped")
+        assert repo.find_by_tracking("easypost", "shp_1") is None
+
+        loaded.record_shipment(0, "easypost", "shp_1")
         repo.save(loaded)
 
-        assert repo.find_by_tracking("simcarrier", "SIM0001") == order.key
-        assert repo.find_by_tracking("simcarrier", "SIM9999") is None
+        assert repo.find_by_tracking("easypost", "shp_1") == order.key
+        assert repo.find_by_tracking("easypost", "shp_2") is None
+        stored = repo.get(order.key)
+        assert stored is not None and stored.packages[0].shipment_id == "shp_1"
 
 
 def test_a_timed_wait_round_trips(repo: DynamoOrderRepository, woo_paid_body: bytes) -> None:

@@ -47,7 +47,6 @@ def test_the_secrets_the_functions_read_are_in_the_readme() -> None:
 
     settings = Settings(table_name="t", stage="<Stage>")
     refs = [
-        settings.carrier_secret_ref("<CarrierName>"),
         settings.warehouse_secret_ref("<WarehouseName>"),
         settings.payment_secret_ref,
         "/fulfillment/<Stage>/stores/<storeId>/webhook-secret",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fulfillment.errors import VersionConflict
+from fulfillment.errors import ShipmentRejected, VersionConflict
 from fulfillment.model import OrderStatus
+from fulfillment.model.packaging import Package
+from fulfillment.model.shipping import ShipmentRequest
 from tests.fakes import (
+    WAREHOUSE,
     FakeCarrier,
     InMemoryOrderRepository,
     RecordingWorkflow,
@@ -93,20 +96,18 @@ class TestInMemoryOrderRepository:
         assert [event.seq for event in orders.timeline(order.key)] == [1, 2, 3, 4]
         assert orders.timeline("kaffeekontor:nope") == []
 
-    def test_finds_an_order_by_tracking_number_once_it_shipped(self) -> None:
+    def test_finds_an_order_by_a_carrier_shipment_once_it_is_recorded(self) -> None:
         orders = InMemoryOrderRepository()
         order = store_new_order(orders)
-        for status in (OrderStatus.VALIDATED, OrderStatus.RESERVED, OrderStatus.INSPECTED, OrderStatus.PACKAGED):
-            order.transition_to(status, "step")
-        order.carrier, order.tracking_number = "simcarrier", "TRK1"
+        order.packages = [Package(box_code="S", items=(("MUG-CC-BLU", 2),), weight_g=900)]
         orders.save(order)
-        assert orders.find_by_tracking("simcarrier", "TRK1") is None  # not shipped yet
+        assert orders.find_by_tracking("easypost", "shp_1") is None
 
-        order.transition_to(OrderStatus.SHIPPED, "handed over")
+        order.record_shipment(0, "easypost", "shp_1")
         orders.save(order)
 
-        assert orders.find_by_tracking("simcarrier", "TRK1") == order.key
-        assert orders.find_by_tracking("othercarrier", "TRK1") is None
+        assert orders.find_by_tracking("easypost", "shp_1") == order.key
+        assert orders.find_by_tracking("othercarrier", "shp_1") is None
 
     def test_lists_orders_by_status_most_recently_saved_first(self) -> None:
         orders = InMemoryOrderRepository()
@@ -155,15 +156,22 @@ class TestRecordingWorkflow:
 
 
 class TestFakeCarrier:
-    def test_the_same_order_gets_the_same_label(self) -> None:
+    def test_one_label_per_shipment_and_only_for_its_own_account(self) -> None:
         carrier = FakeCarrier()
-        first = carrier.create_label(make_order(external_id="1"))
-        again = carrier.create_label(make_order(external_id="1"))
-        other = carrier.create_label(make_order(external_id="2"))
+        request = ShipmentRequest(
+            reference="kaffeekontor:1:p1", ship_to=make_address(), ship_from=WAREHOUSE, weight_g=900
+        )
+        created = carrier.create_shipment("EZTKa", request)
+        cheapest = min(created.rates, key=lambda rate: rate.cost.minor)
 
-        assert first == again
-        assert other.tracking_number != first.tracking_number
-        assert carrier.calls == ["kaffeekontor:1", "kaffeekontor:1", "kaffeekontor:2"]
+        bought = carrier.buy("EZTKa", created.id, cheapest.id)
+
+        assert bought.label is not None and carrier.shipment("EZTKa", created.id) == bought
+        with pytest.raises(ShipmentRejected):
+            carrier.buy("EZTKa", created.id, cheapest.id)
+        with pytest.raises(ShipmentRejected):
+            carrier.shipment("EZTKother", created.id)
+        assert carrier.purchases == [created.id]
 
 
 class TestWhatAwsWouldRefuse:

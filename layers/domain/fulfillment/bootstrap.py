@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from fulfillment.adapters.platforms.base import PlatformAdapters
     from fulfillment.model import Order
-    from fulfillment.model.packaging import Package
+    from fulfillment.model.packaging import Item, Package
     from fulfillment.ports import (
         Carrier,
         DeliveryArchive,
@@ -171,9 +171,9 @@ class Container:
 
     @cached_property
     def carrier(self) -> Carrier:
-        from fulfillment.adapters.partners import HttpCarrier
+        from fulfillment.adapters.easypost_carrier import EasyPostCarrier
 
-        return HttpCarrier(self.settings.carrier_api_url, self.settings.carrier_name)
+        return EasyPostCarrier(self.settings.easypost_api_base or None)
 
     @cached_property
     def warehouse(self) -> Warehouse:
@@ -200,6 +200,12 @@ class Container:
             lambda api_key: HttpPaymentGateway(self.settings.payment_api_url, http, api_key),
         )
         return cast("PaymentGateway", gateway)
+
+    @cached_property
+    def catalog(self) -> Mapping[str, Item]:
+        from fulfillment.adapters.catalog import default_catalog
+
+        return default_catalog()[0]
 
     @cached_property
     def packer(self) -> Callable[[Order], list[Package]]:

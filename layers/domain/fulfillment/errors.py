@@ -98,6 +98,13 @@ class UnknownShipment(DomainError):
     code = "unknown_shipment"
 
 
+class ShipmentRejected(DomainError):
+    """The carrier refused a shipment for good (an address it cannot deliver to, no rate, a refused API key):
+    retrying the same request will not help, a person must fix the order or the store's shipping settings."""
+
+    code = "shipment_rejected"
+
+
 class InspectionFailed(DomainError):
     """Units failed inspection as often as a swap is tried; the order stops."""
 

@@ -11,10 +11,11 @@ from typing import Any, Protocol
 from fulfillment.model import Money, Order, OrderStatus, TimelineEvent
 from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent, StartRequest
 from fulfillment.model.inventory import OutOfStockPolicy, Reservation, ReservationOutcome, StockLevel
-from fulfillment.model.packaging import Package
+from fulfillment.model.packaging import Item, Package
 from fulfillment.model.payment import PaymentResult
 from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
-from fulfillment.model.store import Label, Store, StoreCredentials, WebhookRequest
+from fulfillment.model.shipping import Shipment, ShipmentRequest
+from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
 
 
@@ -33,7 +34,8 @@ class OrderRepository(Protocol):
         self, status: OrderStatus | None = None, limit: int = 50, *, store_id: str | None = None
     ) -> list[Order]: ...
 
-    def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None: ...
+    def find_by_tracking(self, carrier: str, shipment_id: str) -> str | None:
+        """The order a carrier shipment belongs to (indexed when the shipment was recorded on the order)."""
 
     def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
         """The ``limit`` orders longest in ``status`` (since their last save), oldest first."""
@@ -191,11 +193,26 @@ class StoreNotifier(Protocol):
 
 
 class Carrier(Protocol):
-    def create_label(self, order: Order) -> Label:
-        """Buy a label. Keyed on the order, so asking twice returns the same label."""
+    """A label aggregator (EasyPost) under the store's own account (``api_key``). A shipment is free until its
+    label is bought; buying is the step that costs money, so the caller stores the shipment id first and asks
+    for the shipment again on a retry (``shipment``) instead of creating and buying a second one.
 
-    def cancel_label(self, order: Order) -> bool:
-        """Void the order's label before handover; False if there was none (or it is already void)."""
+    A refusal for good (an address error, no rate, a refused key) raises ``ShipmentRejected``; a timeout, a 429
+    or a 5xx raises ``TransientError``."""
+
+    name: str
+
+    def create_shipment(self, api_key: str, request: ShipmentRequest) -> Shipment:
+        """Create a shipment for one parcel; it comes back with the rates offered for it."""
+
+    def shipment(self, api_key: str, shipment_id: str) -> Shipment:
+        """The shipment as the carrier has it now (its label, if one was bought; its refund status)."""
+
+    def buy(self, api_key: str, shipment_id: str, rate_id: str) -> Shipment:
+        """Buy the label at that rate."""
+
+    def refund(self, api_key: str, shipment_id: str) -> Shipment:
+        """Ask for an unused label's postage back; the shipment's ``refund_status`` says how it went."""
 
 
 class Warehouse(Protocol):
@@ -366,6 +383,17 @@ class StepDeps(Protocol):
     def secrets(self) -> SecretStore: ...
     @property
     def packer(self) -> Callable[[Order], list[Package]]: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def catalog(self) -> Mapping[str, Item]: ...
+
+
+class TrackingDeps(StepDeps, Protocol):
+    """What a carrier's tracking webhook needs: the steps' ports and the delivery log that dedupes its events."""
+
+    @property
+    def deliveries(self) -> DeliveryLog: ...
 
 
 class ReturnDeps(StepDeps, Protocol):

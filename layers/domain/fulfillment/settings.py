@@ -13,8 +13,7 @@ class Settings(BaseModel):
     state_machine_arn: str = ""
     return_state_machine_arn: str = ""
     stage: str = "dev"
-    carrier_name: str = "simcarrier"
-    carrier_api_url: str = ""
+    easypost_api_base: str = ""  # the SDK's default (EasyPost's API) when empty; locally, the stub
     warehouse_api_url: str = ""
     warehouse_name: str = "main"
     payment_api_url: str = ""
@@ -22,9 +21,6 @@ class Settings(BaseModel):
     write_back_queue_url: str = ""
     start_queue_url: str = ""
     archive_bucket: str = ""  # kept webhook bodies too large for a DynamoDB item
-
-    def carrier_secret_ref(self, carrier: str) -> str:
-        return f"/fulfillment/{self.stage}/carriers/{carrier}/webhook-secret"
 
     def warehouse_secret_ref(self, warehouse: str) -> str:
         return f"/fulfillment/{self.stage}/warehouses/{warehouse}/webhook-secret"
@@ -42,8 +38,7 @@ def get_settings() -> Settings:
         state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
         return_state_machine_arn=env.get("RETURN_STATE_MACHINE_ARN", ""),
         stage=env.get("STAGE", "dev"),
-        carrier_name=env.get("CARRIER_NAME", "simcarrier"),
-        carrier_api_url=env.get("CARRIER_API_URL", ""),
+        easypost_api_base=env.get("EASYPOST_API_BASE", ""),
         warehouse_api_url=env.get("WAREHOUSE_API_URL", ""),
         warehouse_name=env.get("WAREHOUSE_NAME", "main"),
         payment_api_url=env.get("PAYMENT_API_URL", ""),

@@ -27,6 +27,9 @@ def write_back(request: WriteBackRequest, deps: WriteBackDeps) -> WriteBackResul
         order=order,
         carrier=order.carrier,
         tracking_number=order.tracking_number,
+        # The first parcel's tracking page (EasyPost's public tracker URL); one update per package is the
+        # partial-shipment write-back's, which reads each package's label.
+        tracking_url=next((p.label.tracking_url for p in order.packages if p.label and p.label.tracking_url), None),
         amount=amount,
         reason=request.reason,
         reference=request.reference,

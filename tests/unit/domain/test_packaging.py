@@ -173,6 +173,11 @@ class TestChoosingBoxes:
             "items": [["MUG-CC-BLU", 1]],
             "weight_g": 620,
             "destination": None,
+            "dims_mm": [250, 175, 125],  # the box's: the parcel's size on the label
+            "shipment_id": None,
+            "label": None,
+            "tracking_status": None,
+            "refund_status": None,
         }
 
 

@@ -48,6 +48,7 @@ from fulfillment.returns.authorize import authorize_return
 from fulfillment.returns.request import ReturnLineRequest, ReturnRequest, request_return
 from fulfillment.returns.waits import park_return_wait
 from fulfillment.settings import Settings
+from local.easypost_stub import hmac_signature
 from local.lambdas import LambdaContext
 from local.platforms import EVENTS, demo_stores, sample_headers
 from local.runtime import http_api_event
@@ -67,7 +68,7 @@ REQUESTS_PER_ROUTE = int(os.environ.get("FUZZ_N", "10000"))  # 10,000 per route 
 SECRET = "fuzz-secret"  # not the samples' "test-secret": a recorded HMAC signature never verifies here
 ADOBE_CLIENT_ID = "4f2d9c0b8e1a47c6b3d5e7f9a1c2b3d4"  # the recorded Adobe I/O deliveries' recipient
 KEY_HOST = "https://keys.fuzz.example"
-CARRIER, WAREHOUSE = "simcarrier", "main"
+WAREHOUSE = "main"
 
 
 # --- the world the handlers run in -----------------------------------------------------------------
@@ -91,13 +92,13 @@ class World:
     fetches: RecordingFetchQueue = field(default_factory=RecordingFetchQueue)
     starts: RecordingStartQueue = field(default_factory=RecordingStartQueue)
     deps: Container = field(init=False)
-    tracking_numbers: list[str] = field(default_factory=list)
+    shipment_ids: list[str] = field(default_factory=list)
     inspection_keys: list[str] = field(default_factory=list)
     returns: list[tuple[str, str]] = field(default_factory=list)  # (return key, RMA)
 
     def __post_init__(self) -> None:
-        settings = Settings(table_name="FuzzTable", carrier_name=CARRIER, warehouse_name=WAREHOUSE)
-        secrets = {settings.carrier_secret_ref(CARRIER): SECRET, settings.warehouse_secret_ref(WAREHOUSE): SECRET}
+        settings = Settings(table_name="FuzzTable", warehouse_name=WAREHOUSE)
+        secrets = {settings.warehouse_secret_ref(WAREHOUSE): SECRET}
         stores = []
         for name, entry in demo_stores().items():
             identity_key = platform_spec(name).identity_key
@@ -111,7 +112,8 @@ class World:
                 options=entry.get("options", {}),
             )
             extra = {"adobe_key_base_url": KEY_HOST, "adobe_client_id": ADOBE_CLIENT_ID} if name == "magento" else {}
-            secrets[ref] = json.dumps({"webhook_secret": SECRET, "extra": extra})
+            easypost = {"api_key": f"EZTK{name}", "webhook_secret": SECRET}
+            secrets[ref] = json.dumps({"webhook_secret": SECRET, "extra": extra, "easypost": easypost})
             stores.append(store)
         adapters = build_platforms(KeyHost(timeout=0.2, attempts=1))
         deps = Container(settings)
@@ -142,7 +144,7 @@ class World:
         fakes = self.fakes
         for number in range(4):
             key = fakes.order_at(OrderStatus.SHIPPED, token=f"tok-delivery-{number}", external_id=f"90{number}")
-            self.tracking_numbers.append(fakes.stored(key).tracking_number or "")
+            self.shipment_ids.extend(package.shipment_id or "" for package in fakes.stored(key).packages)
             self.inspection_keys.append(
                 fakes.order_at(OrderStatus.RESERVED, token=f"tok-inspect-{number}", external_id=f"80{number}")
             )
@@ -461,15 +463,27 @@ def _platform_samples(platform: str) -> tuple[tuple[bytes, dict[str, str]], ...]
 
 
 def _tracking_body(world: World, rng: random.Random) -> bytes:
+    """An EasyPost Event (tests/fixtures/easypost/event-body.json's shape), about our shipments or not."""
+    tracker = {
+        "id": rng.choice(["trk_1", "t" * 3_000]),
+        "object": "Tracker",
+        "shipment_id": rng.choice([*world.shipment_ids, "shp_nope", None, "s" * 3_000, 7]),
+        "tracking_code": rng.choice(["EZ1000000001", None, "9" * 3_000]),
+        "status": rng.choice(["in_transit", "out_for_delivery", "delivered", "failure", "return_to_sender", "lost"]),
+        "status_detail": rng.choice(["arrived_at_facility", "lost", None, "d" * 3_000]),
+        "updated_at": rng.choice(["2025-06-06T10:00:00Z", "2025-06-06", "yesterday", 1749021160, None]),
+    }
     event = {
-        "event_id": rng.choice([str(uuid.uuid4()), "e-1", "x" * 3_000]),
-        "tracking_number": rng.choice([*world.tracking_numbers, "NOPE-1", "9" * 3_000]),
-        "status": rng.choice(["in_transit", "out_for_delivery", "delivered", "exception", "lost"]),
-        "occurred_at": rng.choice(["2025-06-06T10:00:00Z", "2025-06-06", "yesterday", 1749021160]),
-        "description": rng.choice(["", "left at the door", "x" * 5_000]),
-        "exception": rng.choice([None, "failed_attempt", "returned_to_sender", "lost", "stolen"]),
+        "object": "Event",
+        "id": rng.choice([f"evt_{uuid.uuid4().hex}", "evt_1", "x" * 3_000]),
+        "description": rng.choice(["tracker.updated", "tracker.updated", "tracker.created", "batch.created", 5]),
+        "result": rng.choice([tracker, tracker, tracker, None, [], "nope"]),
     }
     return dump(event)
+
+
+def sign_easypost(body: bytes, headers: dict[str, str], rng: random.Random) -> tuple[bytes, dict]:
+    return body, headers | {"x-hmac-signature": hmac_signature(body, SECRET)}
 
 
 def _inspection_body(world: World, rng: random.Random) -> bytes:
@@ -516,15 +530,6 @@ def _routes() -> list[FuzzRoute]:
         )
     for name, route, function, path, params, partner, bodies in [
         (
-            "carrier-tracking",
-            Route("POST", "/carriers/{carrier}/tracking", "CarrierTrackingFunction"),
-            "carrier_tracking",
-            f"/carriers/{CARRIER}/tracking",
-            {"carrier": CARRIER},
-            "carrier",
-            _tracking_body,
-        ),
-        (
             "warehouse-inspections",
             Route("POST", "/warehouses/{warehouse}/inspections", "WarehouseCallbackFunction"),
             "warehouse_callback",
@@ -555,6 +560,18 @@ def _routes() -> list[FuzzRoute]:
                 partner_bodies=bodies,
             )
         )
+    routes.append(
+        FuzzRoute(
+            name="carrier-tracking",
+            route=Route("POST", "/carriers/easypost/tracking", "CarrierTrackingFunction"),
+            function="carrier_tracking",
+            path="/carriers/easypost/tracking",
+            params={},
+            samples=(),
+            sign=sign_easypost,
+            partner_bodies=_tracking_body,
+        )
+    )
     return routes
 
 

@@ -81,8 +81,10 @@ FAULTABLE = frozenset(
         "inventory.reserve",
         "inventory.consume",
         "inventory.release",
-        "carrier.create_label",
-        "carrier.cancel_label",
+        "carrier.create_shipment",
+        "carrier.shipment",
+        "carrier.buy",
+        "carrier.refund",
         "warehouse.request_inspection",
         "payments.capture",
         "payments.collect_cash",
@@ -143,6 +145,7 @@ class FaultyPorts:
         for port in PORTS:
             setattr(self, port, _Port(self, port, getattr(world, port)))
         self.packer = world.packer
+        self.secrets, self.catalog = world.secrets, world.catalog
 
     def call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self._counts[name] += 1
@@ -187,16 +190,18 @@ def _warehouse_passes(deps: Any, world: FulfillmentWorld, key: str) -> object:
 
 
 def _carrier_delivers(deps: Any, world: FulfillmentWorld, key: str) -> object:
-    label = world.carrier.bought(key)
-    if label is None:
+    shipments = [package.shipment_id for package in world.stored(key).packages if package.label]
+    if not shipments:
         return None  # no label, no parcel, no tracking news
-    event = TrackingEvent(
-        event_id=f"delivered-{label.tracking_number}",
-        tracking_number=label.tracking_number,
-        status="delivered",
-        occurred_at=DELIVERED_AT,
-    )
-    return record_tracking_event(label.carrier, event, deps)
+    for shipment_id in shipments:
+        event = TrackingEvent(
+            event_id=f"delivered-{shipment_id}",
+            shipment_id=shipment_id or "",
+            status="delivered",
+            occurred_at=DELIVERED_AT,
+        )
+        record_tracking_event(world.carrier.name, event, deps)
+    return key
 
 
 def _operator(decision: Decision) -> Answer:
@@ -417,17 +422,18 @@ ALWAYS_CALLED = {
     "inventory.reserve",
     "warehouse.request_inspection",
     "workflow.resume",
-    "carrier.create_label",
+    "carrier.create_shipment",
+    "carrier.buy",
     "inventory.consume",
     "notifier.notify",
 }
 # Not on the happy path, so not in the tables: the order exists before its execution starts (orders.create),
-# undoing is compensation's (release, cancel_label, void, refund), nothing fails a wait or beats its heartbeat;
+# undoing is compensation's (release, label refund, void, refund), nothing fails a wait or beats its heartbeat;
 # a prepaid order takes no money from us, an authorized one no cash, a cash-on-delivery one no capture.
 NEVER_CALLED = {
     "orders.create",
     "inventory.release",
-    "carrier.cancel_label",
+    "carrier.refund",
     "payments.void",
     "payments.refund",
     "workflow.fail",
@@ -553,7 +559,8 @@ def ship_while_cancelling(world: FulfillmentWorld, key: str) -> Run:
 
 
 def cancel_before_the_delivery_wait_parks(world: FulfillmentWorld, key: str) -> Run:
-    world.orders.before_next_save(lambda _: None)  # the ship step's save
+    for _ in range(3):  # the ship step's saves: the shipment id, the label, SHIPPED
+        world.orders.before_next_save(lambda _: None)
     world.orders.before_next_save(lambda _: cancel(world, key))  # the delivery wait's save
     return run_happy_path(world, key, start_at="Ship order")
 
@@ -610,10 +617,10 @@ def assert_completed_once(world: FulfillmentWorld, key: str, payment: str, run: 
     order = world.stored(key)
     assert (run.end, order.status, order.failure) == ("Complete order", S.COMPLETED, None), run.errors
     assert status_changes(world, key) == list(FULFILLMENT_PATH), "each status once, in order"
-    # one label: the carrier keys labels on the order; the order tracks it and nobody cancelled it
+    # one label: its shipment id was saved before buying, so a retry reuses it; nobody refunded it
     label = world.carrier.bought(key)
     assert label is not None and order.tracking_number == label.tracking_number
-    assert world.carrier.cancelled == []
+    assert len(world.carrier.purchases) == 1 and world.carrier.refunds == []
     # the stock left the shelf once
     level = world.level(SKU)
     assert (level.on_hand, level.reserved) == (STOCK - UNITS, 0)
@@ -636,8 +643,9 @@ def assert_nothing_kept(world: FulfillmentWorld, key: str, *, reservation: bool 
         held = world.inventory.reservation(key)
         assert held is None or held.status != "held", held
         assert world.level(SKU).reserved == 0
-    label, delivered = world.carrier.bought(key), S.DELIVERED in status_changes(world, key)
-    assert label is None or key in world.carrier.cancelled or delivered, "a bought label is cancelled"
+    bought, delivered = world.carrier.labels_for(key), S.DELIVERED in status_changes(world, key)
+    refunded = world.carrier.refunded(key)
+    assert delivered or len(refunded) == len(bought), "every bought label is refunded"
     assert net_charged(world, key) == 0, world.payments.charges
 
 
@@ -778,7 +786,7 @@ class TestCancellationRacingShipment:
         assert (S.SHIPPED in status_changes(world, key)) is shipped
         if shipped:  # the cancellation failed the delivery wait, and compensation undid the shipment
             assert [(error, cause) for _, error, cause in world.workflow.failed] == [("OrderCancelled", REASON)]
-            assert world.carrier.cancelled == [key]
+            assert world.carrier.refunded(key) == world.carrier.shipments_for(key)
             assert world.notifier.kinds_for(key)[-1] is UpdateKind.CANCELLED
         else:  # cancelled before shipping: the store hears of no shipment
             assert UpdateKind.SHIPPED not in world.notifier.kinds_for(key)

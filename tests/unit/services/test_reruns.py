@@ -55,7 +55,7 @@ class TestReopeningAFailedOrder:
         self, world: FulfillmentWorld
     ) -> None:
         key = started(world)
-        fails_for_good_at(world, key, "carrier.create_label")
+        fails_for_good_at(world, key, "carrier.buy")
         assert world.stored(key).status is S.FAILED
 
         result = rerun(key, world.orders, world.workflow, by="ops-lead", reason="carrier API fixed")
@@ -91,15 +91,16 @@ class TestReopeningAFailedOrder:
         run_happy_path(world, key)
 
         assert world.stored(key).status is S.COMPLETED
-        [active] = world.carrier.active(key)
-        assert first_label is not None and active.tracking_number != first_label.tracking_number
-        assert world.stored(key).tracking_number == active.tracking_number
+        latest = world.carrier.bought(key)  # the lost parcel's label was used: it is not refunded
+        assert first_label is not None and latest is not None and latest.tracking_number != first_label.tracking_number
+        assert world.stored(key).tracking_number == latest.tracking_number
+        assert world.carrier.refunds == []
 
     def test_an_authorization_voided_by_compensation_is_refused_the_customer_must_pay_again(
         self, world: FulfillmentWorld
     ) -> None:
         key = started(world, platform_refs=AUTHORIZED)
-        fails_for_good_at(world, key, "carrier.create_label")
+        fails_for_good_at(world, key, "carrier.buy")
 
         with pytest.raises(RerunRefused, match=r"payment voided.*pay again"):
             rerun(key, world.orders, world.workflow, by="ops")
@@ -109,7 +110,7 @@ class TestReopeningAFailedOrder:
 
     def test_cash_on_delivery_closed_by_compensation_is_refused_too(self, world: FulfillmentWorld) -> None:
         key = started(world, platform_refs={"payment_method": "cod"})
-        fails_for_good_at(world, key, "carrier.create_label")
+        fails_for_good_at(world, key, "carrier.buy")
 
         with pytest.raises(RerunRefused, match="cash_on_delivery payment was voided"):
             rerun(key, world.orders, world.workflow, by="ops")
@@ -122,9 +123,9 @@ class TestReopeningAFailedOrder:
 
     def test_a_second_reopen_counts_attempts_and_reruns_on(self, world: FulfillmentWorld) -> None:
         key = started(world)
-        fails_for_good_at(world, key, "carrier.create_label")
+        fails_for_good_at(world, key, "carrier.buy")
         rerun(key, world.orders, world.workflow, by="ops")
-        run_happy_path(world, key, [Fault("carrier.create_label", times=None, error=broken)])
+        run_happy_path(world, key, [Fault("carrier.buy", times=None, error=broken)])
         execution_ends(world, f"{BASE}-rerun1")
 
         result = rerun(key, world.orders, world.workflow, by="ops")
@@ -137,7 +138,7 @@ class TestReopeningAFailedOrder:
 class TestRerunningAnExecutionThatFailedWithoutCompensating:
     def failed_mid_way(self, world: FulfillmentWorld) -> str:
         """The carrier was down at "Ship order", and compensation broke too: the order is left PACKAGED."""
-        faults = [Fault(call, times=None, error=broken) for call in ("carrier.create_label", "inventory.release")]
+        faults = [Fault(call, times=None, error=broken) for call in ("carrier.buy", "inventory.release")]
         run = run_happy_path(world, key := started(world), faults)
         assert (run.end, world.stored(key).status) == ("Fulfillment failed", S.PACKAGED), run.path
         execution_ends(world, BASE)
@@ -232,13 +233,12 @@ def _carrier_loses_it(deps: object, world: FulfillmentWorld, key: str) -> object
     from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
     from tests.unit.services.test_fault_injection import DELIVERED_AT
 
-    label = world.carrier.bought(key)
-    assert label is not None
+    [shipment_id] = [package.shipment_id or "" for package in world.stored(key).packages]
     event = TrackingEvent(
-        event_id=f"lost-{label.tracking_number}",
-        tracking_number=label.tracking_number,
-        status="exception",
-        exception="lost",
+        event_id=f"lost-{shipment_id}",
+        shipment_id=shipment_id,
+        status="failure",
+        status_detail="lost",
         occurred_at=DELIVERED_AT,
     )
-    return record_tracking_event(label.carrier, event, deps)  # type: ignore[arg-type]
+    return record_tracking_event(world.carrier.name, event, deps)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from fulfillment.errors import (
     OrderNotFound,
     OutOfStock,
     PaymentDeclined,
+    ShipmentRejected,
     UnknownShipment,
     UnpackableItem,
     VersionConflict,
@@ -35,6 +36,7 @@ from fulfillment.intake.partners import parse_partner_event, partner_signature, 
 from fulfillment.model import Money, Order, OrderStatus
 from fulfillment.model.lifecycle import FULFILLMENT_PATH
 from fulfillment.model.order import Failure, PaymentRecord, WaitKind
+from fulfillment.model.shipping import RatePolicy
 from fulfillment.model.writeback import UpdateKind
 from fulfillment.ports import StepDeps
 from fulfillment.steps.alerts import raise_alert
@@ -47,15 +49,15 @@ from fulfillment.steps.package import package_order
 from fulfillment.steps.payment import complete_payment
 from fulfillment.steps.reserve import reserve_inventory
 from fulfillment.steps.ship import ship_order
-from fulfillment.steps.tracking import TrackingEvent, record_tracking_event
+from fulfillment.steps.tracking import TrackerStatus, TrackingEvent, record_tracking_event
 from fulfillment.steps.validate import validate_order
 from fulfillment.steps.waits import park_task_token
-from tests.fakes import FulfillmentWorld, make_address, make_line, money
+from tests.fakes import EASYPOST, SHIPPING, FulfillmentWorld, make_address, make_line, money, woo_store
 
 S = OrderStatus
 SKU = "MUG-CC-BLU"
 TOKEN = "task-token-1"
-CARRIER = "simcarrier"
+CARRIER = "easypost"
 DELIVERED_AT = datetime(2025, 6, 6, 10, 30, tzinfo=UTC)
 AUTHORIZED = {"payment_method": "authorized"}
 CASH_ON_DELIVERY = {"payment_method": "cod"}
@@ -76,20 +78,24 @@ def cancel_requested(world: FulfillmentWorld, key: str, reason: str = "customer 
 def tracking(
     world: FulfillmentWorld,
     key: str,
-    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"],
+    status: TrackerStatus,
     *,
-    exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None,
+    detail: str = "",
     event_id: str = "evt-1",
-    tracking_number: str | None = None,
+    shipment_id: str | None = None,
     carrier: str = CARRIER,
+    package: int = 0,
 ) -> str:
+    """An EasyPost tracker update for one of the order's packages (the first, by default)."""
+    parcel = world.stored(key).packages[package]
     event = TrackingEvent(
         event_id=event_id,
-        tracking_number=tracking_number or world.stored(key).tracking_number or "",
+        shipment_id=shipment_id or parcel.shipment_id or "",
+        tracking_number=parcel.label.tracking_number if parcel.label else "",
         status=status,
+        status_detail=detail,
         occurred_at=DELIVERED_AT,
         description="parcel news",
-        exception=exception,
     )
     return record_tracking_event(carrier, event, world)
 
@@ -132,7 +138,9 @@ class TestTheWorld:
         assert held is not None and held.status == "held"
         label = world.carrier.bought(shipped)
         assert label is not None and world.stored(shipped).tracking_number == label.tracking_number
-        assert world.orders.find_by_tracking(CARRIER, label.tracking_number) == shipped
+        [package] = world.stored(shipped).packages
+        assert package.label == label and package.shipment_id is not None
+        assert world.orders.find_by_tracking(CARRIER, package.shipment_id) == shipped
         # 10 + 10 seeded, 2 held for the first order, 2 gone with the second
         assert (world.level().on_hand, world.level().reserved) == (18, 2)
         assert statuses(world, shipped) == list(FULFILLMENT_PATH[: FULFILLMENT_PATH.index(S.SHIPPED) + 1])
@@ -146,16 +154,18 @@ class TestTheWorld:
         assert world.workflow.fail("t2", "X", "y") is False
         assert world.workflow.failed == [("t1", "OrderCancelled", "why")]
 
-    def test_the_carrier_cancels_a_bought_label_once(self, world: FulfillmentWorld) -> None:
-        key = world.order_at(S.PACKAGED)
-        order = world.stored(key)
-        assert world.carrier.cancel_label(order) is False  # none bought
+    def test_the_carrier_buys_one_label_per_shipment_and_refunds_it_once(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.SHIPPED)
+        [package] = world.stored(key).packages
+        assert package.shipment_id is not None and package.label is not None
 
-        world.carrier.create_label(order)
+        with pytest.raises(ShipmentRejected, match=r"POSTAGE\.EXISTS"):
+            world.carrier.buy(EASYPOST.api_key, package.shipment_id, package.label.rate_id)
+        first = world.carrier.refund(EASYPOST.api_key, package.shipment_id)
+        again = world.carrier.refund(EASYPOST.api_key, package.shipment_id)
 
-        assert world.carrier.cancel_label(order) is True
-        assert world.carrier.cancel_label(order) is False
-        assert world.carrier.cancelled == [key]
+        assert (first.refund_status, again.refund_status) == ("submitted", "submitted")
+        assert world.carrier.refunds == [package.shipment_id]
 
 
 # --- what every step has in common ------------------------------------------------------------------
@@ -192,7 +202,8 @@ class TestEveryStep:
         step(world, key)
 
         stored = world.stored(key)
-        assert (stored.status, stored.version) == (after, version + 1)
+        # Shipping also saves each shipment id before buying its label, and each label once bought (one package).
+        assert (stored.status, stored.version) == (after, version + (3 if name == "ship" else 1))
         timeline = world.timeline(key)
         assert timeline[:-1] == events_before
         new = timeline[-1]
@@ -867,9 +878,16 @@ class TestShipOrder:
         ship_order(key, world)
 
         order = world.stored(key)
-        assert (order.carrier, order.tracking_number) == (CARRIER, "TRK00000001")
-        assert world.last_event(key).detail == {"carrier": CARRIER, "tracking_number": "TRK00000001"}
-        assert world.orders.find_by_tracking(CARRIER, "TRK00000001") == key
+        [package] = order.packages
+        assert (order.carrier, order.tracking_number) == ("USPS", "EZ00000001")
+        assert package.label is not None and package.shipment_id is not None
+        # the store's policy (cheapest) chose among the three rates offered
+        assert (package.label.service, str(package.label.cost)) == ("GroundAdvantage", "5.25 USD")
+        assert order.shipping_cost == Money(minor=525, currency="USD")
+        detail = world.last_event(key).detail
+        assert (detail["tracking_number"], detail["shipping_cost"]) == ("EZ00000001", "5.25 USD")
+        assert detail["labels"][0]["label_url"] == package.label.label_url
+        assert world.orders.find_by_tracking(CARRIER, package.shipment_id) == key
 
     def test_takes_the_reserved_stock_off_the_shelf(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
@@ -880,18 +898,74 @@ class TestShipOrder:
         reservation = world.inventory.reservation(key)
         assert reservation is not None and reservation.status == "consumed"
 
-    def test_a_retry_after_a_lost_save_buys_one_label_and_takes_the_stock_once(self, world: FulfillmentWorld) -> None:
+    @pytest.mark.parametrize(
+        ("lost", "calls"),
+        [
+            (1, ["create_shipment", "create_shipment", "buy"]),  # the shipment id: a new (free) shipment, one label
+            (2, ["create_shipment", "buy", "shipment"]),  # the label: the saved shipment is asked for, its label kept
+            (3, ["create_shipment", "buy"]),  # the SHIPPED save: nothing left to buy
+        ],
+    )
+    def test_a_retry_after_a_lost_save_buys_one_label_and_takes_the_stock_once(
+        self, world: FulfillmentWorld, lost: int, calls: list[str]
+    ) -> None:
         key = world.order_at(S.PACKAGED)
-        world.orders.fail_next_save()
+        world.orders.fail_save(lost)
         with pytest.raises(VersionConflict):
             ship_order(key, world)
 
         ship_order(key, world)
 
-        assert world.stored(key).tracking_number == "TRK00000001"
-        assert world.carrier.calls == [key, key]  # asked twice, keyed on the order: one label
+        assert world.stored(key).tracking_number == "EZ00000001"
+        assert world.carrier.calls == calls
+        assert len(world.carrier.purchases) == 1
         assert (world.level().on_hand, world.level().reserved) == (8, 0)
         assert statuses(world, key).count(S.SHIPPED) == 1
+
+    def test_buys_one_label_per_package_by_the_store_rate_policy(self, world: FulfillmentWorld) -> None:
+        world.stores.put(
+            woo_store().model_copy(
+                update={"shipping": SHIPPING.model_copy(update={"rate_policy": RatePolicy(kind="fastest")})}
+            )
+        )
+        key = world.order_at(S.PACKAGED, lines=(make_line(), make_line(line_id="302", sku="TEE-ORG-M-GRN")))
+
+        ship_order(key, world)
+
+        order = world.stored(key)
+        assert [(p.label.service, str(p.label.cost)) for p in order.packages if p.label] == [
+            ("Express", "34.15 USD"),
+            ("Express", "34.15 USD"),
+        ]
+        assert order.shipping_cost == Money(minor=6830, currency="USD")
+        assert len(world.carrier.purchases) == 2
+        [request, _] = world.carrier.requests.values()
+        assert (request.ship_to, request.ship_from, request.customs) == (
+            order.shipping_address,
+            SHIPPING.ship_from,
+            None,
+        )
+        assert request.reference == f"{key}:p1" and request.weight_g == 400 and request.dims_mm == (250, 200, 150)
+
+    def test_an_international_parcel_carries_customs_from_the_catalogue(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.PACKAGED, shipping_address=make_address(country="CH", city="Zürich", postal_code="8001"))
+
+        ship_order(key, world)
+
+        [request] = world.carrier.requests.values()
+        assert request.customs is not None
+        [line] = request.customs.lines
+        assert (line.hs_code, line.origin_country, line.quantity, str(line.value)) == ("691200", "PT", 2, "29.00 EUR")
+        assert (line.weight_g, request.customs.signer) == (920, "Jana Weber")
+
+    def test_a_store_without_shipping_settings_ships_nothing(self, world: FulfillmentWorld) -> None:
+        world.stores.put(woo_store().model_copy(update={"shipping": None}))
+        key = world.order_at(S.PACKAGED)
+
+        with pytest.raises(ShipmentRejected, match="no shipping settings"):
+            ship_order(key, world)
+
+        assert world.carrier.calls == [] and world.stored(key).status is S.PACKAGED
 
     def test_a_re_run_after_it_shipped_buys_nothing(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
@@ -899,7 +973,7 @@ class TestShipOrder:
 
         ship_order(key, world)
 
-        assert world.carrier.calls == [key]
+        assert world.carrier.calls == ["create_shipment", "buy"]
 
     def test_queues_the_shipped_write_back_also_on_a_re_run(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
@@ -969,7 +1043,7 @@ class TestShipOrder:
         order = world.stored(key)
         assert (order.status, order.tracking_number, order.payment) == (S.PACKAGED, None, PaymentRecord())
         assert world.orders.writes == writes
-        assert world.orders.find_by_tracking(CARRIER, "TRK00000001") is None
+        assert world.carrier.calls == []
         assert world.notifier.kinds_for(key) == []
 
     def test_a_declined_capture_leaves_the_stock_for_the_next_order(self, world: FulfillmentWorld) -> None:
@@ -996,7 +1070,7 @@ class TestRecordTrackingEvent:
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         event = world.last_event(key)
         assert (event.status, event.previous_status, event.at) == (S.DELIVERED, S.SHIPPED, DELIVERED_AT)
-        assert event.reason == "simcarrier confirmed delivery"
+        assert event.reason == "easypost confirmed delivery"
         assert event.detail == {"tracking_number": order.tracking_number, "carrier_event": "evt-9"}
 
     def test_a_duplicate_delivered_event_does_nothing(self, world: FulfillmentWorld) -> None:
@@ -1011,25 +1085,27 @@ class TestRecordTrackingEvent:
         assert world.timeline(key) == timeline
         assert world.orders.writes == writes
 
-    @pytest.mark.parametrize(
-        ("status", "exception"),
-        [("in_transit", None), ("out_for_delivery", None), ("exception", "failed_attempt")],
-    )
-    def test_news_of_a_moving_parcel_is_a_heartbeat(
-        self,
-        world: FulfillmentWorld,
-        status: Literal["in_transit", "out_for_delivery", "exception"],
-        exception: Literal["failed_attempt"] | None,
-    ) -> None:
+    @pytest.mark.parametrize("status", ["in_transit", "out_for_delivery", "available_for_pickup"])
+    def test_news_of_a_moving_parcel_is_a_heartbeat(self, world: FulfillmentWorld, status: TrackerStatus) -> None:
         key = world.order_at(S.SHIPPED, token=TOKEN)
-        writes = world.orders.writes
 
-        assert tracking(world, key, status, exception=exception) == key
+        assert tracking(world, key, status) == key
 
         assert world.workflow.heartbeats == [TOKEN]
         assert (world.workflow.resumed, world.workflow.failed) == ([], [])
+        order = world.stored(key)
+        assert (order.wait.token, order.packages[0].tracking_status) == (TOKEN, status)
+
+    @pytest.mark.parametrize("status", ["pre_transit", "unknown", "error"])
+    def test_news_that_the_parcel_is_not_moving_is_no_heartbeat(
+        self, world: FulfillmentWorld, status: TrackerStatus
+    ) -> None:
+        key = world.order_at(S.SHIPPED, token=TOKEN)
+
+        tracking(world, key, status)
+
+        assert world.workflow.heartbeats == []  # no news for the heartbeat period brings a person in
         assert world.stored(key).wait.token == TOKEN
-        assert world.orders.writes == writes
 
     def test_news_with_nobody_waiting_is_no_heartbeat(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.SHIPPED)
@@ -1038,13 +1114,20 @@ class TestRecordTrackingEvent:
 
         assert world.workflow.heartbeats == []
 
-    @pytest.mark.parametrize("exception", ["lost", "returned_to_sender"])
+    @pytest.mark.parametrize(
+        ("status", "detail", "exception"),
+        [
+            ("failure", "lost", "lost"),
+            ("return_to_sender", "return", "returned_to_sender"),
+            ("cancelled", "cancelled", "cancelled"),
+        ],
+    )
     def test_a_lost_or_returned_parcel_fails_the_wait_with_delivery_failed(
-        self, world: FulfillmentWorld, exception: Literal["lost", "returned_to_sender"]
+        self, world: FulfillmentWorld, status: TrackerStatus, detail: str, exception: str
     ) -> None:
         key = world.order_at(S.SHIPPED, token=TOKEN)
 
-        tracking(world, key, "exception", exception=exception)
+        tracking(world, key, status, detail=detail)
 
         assert world.workflow.failed == [(TOKEN, "DeliveryFailed", f"{exception}: parcel news")]
         order = world.stored(key)
@@ -1065,16 +1148,19 @@ class TestRecordTrackingEvent:
         assert world.workflow.resumed == [(TOKEN, {"order_key": key})]
         assert world.stored(key).wait.token is None
 
-    @pytest.mark.parametrize("exception", ["lost", "returned_to_sender"])
+    @pytest.mark.parametrize(
+        ("status", "detail", "exception"),
+        [("failure", "lost", "lost"), ("return_to_sender", "return", "returned_to_sender")],
+    )
     def test_lost_before_the_wait_parks_fails_the_wait_at_once(
-        self, world: FulfillmentWorld, exception: Literal["lost", "returned_to_sender"]
+        self, world: FulfillmentWorld, status: TrackerStatus, detail: str, exception: str
     ) -> None:
         # GIVEN a shipped order whose execution has not parked its delivery wait yet
         key = world.order_at(S.SHIPPED)
 
         # WHEN the carrier reports the parcel lost (twice: carriers redeliver), and then the wait parks
-        tracking(world, key, "exception", exception=exception)
-        tracking(world, key, "exception", exception=exception, event_id="evt-2")
+        tracking(world, key, status, detail=detail)
+        tracking(world, key, status, detail=detail, event_id="evt-2")
         assert world.workflow.failed == [] and world.stored(key).wait.early_failure is not None
         park_task_token(key, TOKEN, WaitKind.DELIVERY, world)
 
@@ -1085,14 +1171,12 @@ class TestRecordTrackingEvent:
         assert (order.wait.token, order.wait.early_failure) == (None, None)
         assert sum("before the delivery wait began" in event.reason for event in world.orders.timeline(key)) == 1
 
-    @pytest.mark.parametrize(("carrier", "tracking_number"), [(CARRIER, "TRK-UNKNOWN"), ("othercarrier", None)])
-    def test_refuses_an_unknown_shipment(
-        self, world: FulfillmentWorld, carrier: str, tracking_number: str | None
-    ) -> None:
+    @pytest.mark.parametrize(("carrier", "shipment_id"), [(CARRIER, "shp_unknown"), ("othercarrier", None)])
+    def test_refuses_an_unknown_shipment(self, world: FulfillmentWorld, carrier: str, shipment_id: str | None) -> None:
         key = world.order_at(S.SHIPPED, token=TOKEN)
 
         with pytest.raises(UnknownShipment):
-            tracking(world, key, "delivered", carrier=carrier, tracking_number=tracking_number)
+            tracking(world, key, "delivered", carrier=carrier, shipment_id=shipment_id)
 
         assert world.workflow.resumed == []
         assert world.stored(key).status is S.SHIPPED
@@ -1305,7 +1389,7 @@ class TestRequestCancellation:
         assert world.last_event(key).previous_status is S.PENDING_PAYMENT
         assert world.notifier.kinds_for(key) == [UpdateKind.CANCELLED]
         assert world.payments.calls == []
-        assert world.carrier.cancel_calls == []
+        assert world.carrier.calls == []
 
     @pytest.mark.parametrize("status", [S.FAILED, S.CANCELLED])
     def test_a_stopped_order_is_left_alone(self, world: FulfillmentWorld, status: OrderStatus) -> None:
@@ -1328,7 +1412,7 @@ class TestCompensate:
         assert order.status is S.CANCELLED
         assert (world.level().on_hand, world.level().reserved) == (10, 0)
         assert world.payments.calls == []
-        assert world.carrier.cancelled == []  # no label was bought
+        assert world.carrier.refunds == []  # no label was bought
         event = world.last_event(key)
         assert event.reason == "cancelled: customer changed their mind"
         assert event.detail == {"undone": ["reservation released", "store told"]}
@@ -1337,15 +1421,40 @@ class TestCompensate:
 
     def test_cancels_the_label_a_crashed_ship_step_bought(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED)
-        world.orders.fail_next_save(ConnectionError("the Lambda died before its save"))
+        world.orders.fail_save(2, ConnectionError("the Lambda died after buying, before saving the label"))
         with pytest.raises(ConnectionError):
             ship_order(key, world)
-        assert world.stored(key).tracking_number is None
+        assert world.stored(key).packages[0].label is None
 
         compensate(key, "failed", {"Error": "States.Timeout", "Cause": ""}, world)
 
-        assert world.carrier.cancelled == [key]
-        assert "label cancelled" in world.last_event(key).detail["undone"]
+        [shipment_id] = world.carrier.purchases
+        assert world.carrier.refunds == [shipment_id]  # found by the shipment id saved before buying
+        assert world.stored(key).packages[0].refund_status == "submitted"
+        assert any("refund submitted" in done for done in world.last_event(key).detail["undone"])
+
+    def test_refunds_every_label_before_handover_once_and_none_after(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.SHIPPED, lines=(make_line(), make_line(line_id="302", sku="TEE-ORG-M-GRN")))
+
+        compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer changed their mind"}, world)
+        compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "again"}, world)
+
+        order = world.stored(key)
+        assert world.carrier.refunds == [p.shipment_id for p in order.packages]
+        assert [p.refund_status for p in order.packages] == ["submitted", "submitted"]
+
+    def test_a_parcel_already_with_the_carrier_is_not_refunded_and_the_timeline_says_why(
+        self, world: FulfillmentWorld
+    ) -> None:
+        key = world.order_at(S.SHIPPED, token=TOKEN, lines=(make_line(), make_line(line_id="302", sku="TEE-ORG-M-GRN")))
+        tracking(world, key, "in_transit", package=1)
+
+        compensate(key, "cancelled", {"Error": "OrderCancelled", "Cause": "customer changed their mind"}, world)
+
+        order = world.stored(key)
+        assert world.carrier.refunds == [order.packages[0].shipment_id]
+        assert [p.refund_status for p in order.packages] == ["submitted", None]
+        assert "package 2 is already with the carrier (in_transit)" in world.last_event(key).reason
 
     def test_refunds_a_captured_payment_exactly_once(self, world: FulfillmentWorld) -> None:
         world.store_options(capture_on="shipment")
@@ -1461,7 +1570,7 @@ class TestCompensate:
         assert world.stored(key) == before
         assert world.orders.writes == writes
         assert side_effects(world) == effects
-        assert world.carrier.cancel_calls == []
+        assert world.carrier.refunds == []
         # A re-run may tell a cancelled or failed order's store again (the outbox dedupes); never a completed one's.
         expected = [] if status is S.COMPLETED else [UpdateKind.CANCELLED]
         assert world.notifier.kinds_for(key) == expected
@@ -1549,27 +1658,6 @@ class TestPartnerSignature:
 
 
 class TestPartnerEvents:
-    def test_reads_a_tracking_event(self) -> None:
-        body = (
-            b'{"event_id":"e","tracking_number":"T","status":"exception","exception":"lost",'
-            b'"occurred_at":"2025-06-06T10:30:00Z"}'
-        )
-        event = parse_partner_event(TrackingEvent, body)
-        assert (event.status, event.exception, event.occurred_at) == ("exception", "lost", DELIVERED_AT)
-
-    @pytest.mark.parametrize(
-        "body",
-        [
-            b"nope",
-            b"{}",
-            b'{"event_id":"e","tracking_number":"T","status":"lost","occurred_at":"2025-06-06"}',
-            b'{"event_id":"e","tracking_number":"T","status":"exception","exception":"stolen","occurred_at":"2025-06-06"}',
-        ],
-    )
-    def test_refuses_what_is_not_a_tracking_event(self, body: bytes) -> None:
-        with pytest.raises(MalformedPayload):
-            parse_partner_event(TrackingEvent, body)
-
     def test_reads_an_inspection_report(self) -> None:
         body = b'{"order_key":"kaffeekontor:4711","attempt":2,"result":"failed","notes":"chipped"}'
         report = parse_partner_event(InspectionReport, body)

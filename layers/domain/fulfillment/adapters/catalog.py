@@ -1,6 +1,7 @@
 """The product and box catalogue, read from JSON files shipped in the domain layer (``fulfillment/data``).
 
-``catalog.json``: ``{"items": [{"sku", "name", "dims_mm": [l, w, h], "weight_g"}]}``;
+``catalog.json``: ``{"items": [{"sku", "name", "dims_mm": [l, w, h], "weight_g", "hs_code", "origin_country"}]}``
+(the last two for customs declarations);
 ``boxes.json``: ``{"boxes": [{"code", "name", "inner_dims_mm": [l, w, h], "max_weight_g", "tare_g"}]}``.
 Millimetres and grams. One copy of the data: the Lambda layer ships it, the local runtime and the
 tests read the same files.
@@ -27,6 +28,8 @@ class _ItemEntry(BaseModel):
     name: str = ""
     dims_mm: Dimensions
     weight_g: int
+    hs_code: str = ""
+    origin_country: str = ""
 
 
 class _BoxEntry(BaseModel):
@@ -62,7 +65,14 @@ def load_catalog(path: Path | str | None = None) -> tuple[dict[str, Item], list[
     for entry in catalog.items:
         if entry.sku in items:
             raise ValueError(f"{folder / CATALOG_FILE}: SKU {entry.sku} is listed twice")
-        items[entry.sku] = Item(sku=entry.sku, name=entry.name, dims=entry.dims_mm, weight_g=entry.weight_g)
+        items[entry.sku] = Item(
+            sku=entry.sku,
+            name=entry.name,
+            dims=entry.dims_mm,
+            weight_g=entry.weight_g,
+            hs_code=entry.hs_code,
+            origin_country=entry.origin_country,
+        )
     boxes = [
         Box(
             code=entry.code,

@@ -6,7 +6,7 @@
 | a large order's | ``ORDER#<order key>``     | ``LINES#<n>``   |                  |                        |
 | lines, chunked  |                           |                 |                  |                        |
 | timeline event  | ``ORDER#<order key>``     | ``EVENT#<seq>`` |                  |                        |
-| shipment lookup | ``TRACKING#<carrier>#<n>``| ``TRACKING``    |                  |                        |
+| shipment lookup | ``TRACKING#<carrier>#<shipment id>``| ``TRACKING``    |                  |                        |
 | store           | ``STORE#<store id>``      | ``STORE``       |                  |                        |
 | kept delivery   | ``WEBHOOK#<store id>``    | ``<received at>#<delivery id>`` |  |                   |
 
@@ -71,8 +71,8 @@ def _order_pk(key: str) -> str:
     return f"ORDER#{key}"
 
 
-def _tracking_pk(carrier: str, tracking_number: str) -> str:
-    return f"TRACKING#{carrier}#{tracking_number}"
+def _tracking_pk(carrier: str, shipment_id: str) -> str:
+    return f"TRACKING#{carrier}#{shipment_id}"
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -266,9 +266,9 @@ class DynamoOrderRepository:
                 entries.append(StatusEntry(order, datetime.fromisoformat(str(item["updated_at"]["S"]))))
         return entries
 
-    def find_by_tracking(self, carrier: str, tracking_number: str) -> str | None:
+    def find_by_tracking(self, carrier: str, shipment_id: str) -> str | None:
         response = self._client.get_item(
-            TableName=self._table, Key=_to_item({"PK": _tracking_pk(carrier, tracking_number), "SK": "TRACKING"})
+            TableName=self._table, Key=_to_item({"PK": _tracking_pk(carrier, shipment_id), "SK": "TRACKING"})
         )
         item = response.get("Item")
         return str(_from_item(item)["order_key"]) if item else None
@@ -328,16 +328,8 @@ class DynamoOrderRepository:
         for event in order.pending_events:
             event_item = {**event.model_dump(mode="json"), "PK": partition, "SK": f"EVENT#{event.seq:08d}"}
             writes.append(put_new(self._table, event_item))
-        if (
-            order.tracking_number
-            and order.carrier
-            and any(event.status is OrderStatus.SHIPPED for event in order.pending_events)
-        ):
-            tracking_item = {
-                "PK": _tracking_pk(order.carrier, order.tracking_number),
-                "SK": "TRACKING",
-                "order_key": order.key,
-            }
+        for carrier, reference in order.pending_lookups:  # a shipment created since the load: its tracking finds it
+            tracking_item = {"PK": _tracking_pk(carrier, reference), "SK": "TRACKING", "order_key": order.key}
             writes.append({"Put": {"TableName": self._table, "Item": _to_item(tracking_item)}})
         return writes
 
@@ -348,6 +340,7 @@ class DynamoOrderRepository:
         order.version += 1
         order.pending_events.clear()
         order._stored_lines = order._saving_lines
+        order.pending_lookups.clear()
 
 
 class DynamoStoreRegistry:

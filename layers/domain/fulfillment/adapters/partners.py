@@ -1,6 +1,6 @@
-"""HTTP clients for the outside actors: the carrier and the warehouse.
+"""HTTP client for the warehouse (the carrier is EasyPost, through its SDK: ``adapters/easypost_carrier.py``).
 
-Both speak small JSON APIs; locally they are the simulators in ``local/simulators.py``. Every
+It speaks a small JSON API; locally it is the simulator in ``local/simulators.py``. Every
 request that creates something carries an ``Idempotency-Key`` so a retried step gets the same answer.
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 from fulfillment.errors import TransientError
 from fulfillment.model import Order
 from fulfillment.model.returns import Return
-from fulfillment.model.store import Label
 
 
 def _post(url: str, payload: dict[str, Any], idempotency_key: str, timeout: float) -> dict[str, Any]:
@@ -34,39 +33,6 @@ def _post(url: str, payload: dict[str, Any], idempotency_key: str, timeout: floa
         raise
     except (urllib.error.URLError, TimeoutError) as error:
         raise TransientError(f"{url} unreachable: {error}") from error
-
-
-class HttpCarrier:
-    def __init__(self, base_url: str, carrier: str, timeout: float = 5.0) -> None:
-        self._base = base_url.rstrip("/")
-        self._carrier = carrier
-        self._timeout = timeout
-
-    def create_label(self, order: Order) -> Label:
-        address = order.shipping_address
-        body = _post(
-            f"{self._base}/labels",
-            {
-                "reference": order.attempt_ref(),  # a reopened order's new attempt buys (and voids) its own label
-                "ship_to": {"country": address.country, "postal_code": address.postal_code, "city": address.city},
-                "parcels": sum(line.quantity for line in order.lines),
-            },
-            idempotency_key=f"label:{order.attempt_ref()}",
-            timeout=self._timeout,
-        )
-        return Label(
-            carrier=self._carrier, tracking_number=str(body["tracking_number"]), label_url=body.get("label_url")
-        )
-
-    def cancel_label(self, order: Order) -> bool:
-        """Void whatever label was bought for the order (found by reference); False if there is none to void."""
-        body = _post(
-            f"{self._base}/labels/cancel",
-            {"reference": order.attempt_ref()},
-            idempotency_key=f"void:{order.attempt_ref()}",
-            timeout=self._timeout,
-        )
-        return bool(body.get("cancelled"))
 
 
 class HttpWarehouse:

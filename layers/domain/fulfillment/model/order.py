@@ -281,6 +281,9 @@ class Order(BaseModel):
     # so that saving a large order whose lines did not change does not write them again.
     _stored_lines: tuple[str, int] | None = PrivateAttr(default=None)
     _saving_lines: tuple[str, int] | None = PrivateAttr(default=None)
+    # Carrier shipments created since the order was loaded, (carrier, shipment id): saved with the order as
+    # lookups, so the carrier's tracking events find it (``OrderRepository.find_by_tracking``).
+    pending_lookups: list[tuple[str, str]] = Field(default_factory=list, exclude=True)
 
     @model_validator(mode="after")
     def _currencies_agree(self) -> Order:
@@ -310,6 +313,19 @@ class Order(BaseModel):
         the first attempt keeps the plain order key, as every key stored before attempts existed.
         """
         return f"{self.key}:a{self.attempt}" if self.attempt else self.key
+
+    def record_shipment(self, index: int, carrier: str, shipment_id: str) -> None:
+        """The carrier's shipment for package ``index``: stored before its label is bought, and indexed."""
+        self.packages[index] = self.packages[index].model_copy(update={"shipment_id": shipment_id})
+        self.pending_lookups.append((carrier, shipment_id))
+
+    @property
+    def shipping_cost(self) -> Money | None:
+        """What the labels bought so far cost (None before any, or if their currencies differ)."""
+        costs = [package.label.cost for package in self.packages if package.label and package.label.cost]
+        if not costs or len({cost.currency for cost in costs}) > 1:
+            return None
+        return sum(costs[1:], costs[0])
 
     def transition_to(
         self, target: OrderStatus, reason: str, *, at: datetime | None = None, **detail: Any

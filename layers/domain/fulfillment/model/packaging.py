@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fulfillment.errors import UnpackableItem
+from fulfillment.model.labels import Label
 
 if TYPE_CHECKING:
     from fulfillment.model.order import Order
@@ -52,6 +53,8 @@ class Item(BaseModel):
     dims: Dimensions
     weight_g: int = Field(gt=0)
     name: str = ""
+    hs_code: str = ""  # customs tariff number (HS), for parcels leaving the ship-from country
+    origin_country: str = ""  # ISO 3166-1 alpha-2: where the goods were made
 
     @property
     def volume(self) -> int:
@@ -82,8 +85,16 @@ class Placement(BaseModel):
     size: tuple[int, int, int]
 
 
+# Tracking statuses (EasyPost ``Tracker.status``) before the carrier has the parcel: its label may still be refunded.
+NOT_HANDED_OVER = frozenset({None, "unknown", "pre_transit"})
+
+
 class Package(BaseModel):
-    """One parcel. ``placements`` is the packer's instruction sheet; it is not part of the stored record."""
+    """One parcel. ``placements`` is the packer's instruction sheet; it is not part of the stored record.
+
+    Once it ships: the carrier's shipment id (stored before the label is bought, so a retry finds it and never
+    buys a second one), the label, the last tracking status, and a refund's status if the label was voided.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -91,11 +102,21 @@ class Package(BaseModel):
     items: tuple[tuple[str, int], ...]  # (sku, quantity), by SKU
     weight_g: int  # gross, with the box's tare: what the label declares
     destination: str | None = None  # the order destination it goes to (``Order.ship_to``); None: shipping address
+    dims_mm: tuple[int, int, int] | None = None  # the box's (inner) length, width, height
     placements: tuple[Placement, ...] = Field(default=(), exclude=True)
+    shipment_id: str | None = None
+    label: Label | None = None
+    tracking_status: str | None = None  # EasyPost tracker status: pre_transit, in_transit, delivered, …
+    refund_status: str | None = None  # EasyPost refund_status once a refund was asked: submitted, refunded, rejected
 
     @property
     def units(self) -> int:
         return sum(quantity for _, quantity in self.items)
+
+    @property
+    def handed_over(self) -> bool:
+        """The carrier has the parcel (a scan after the label was made): its label can no longer be refunded."""
+        return self.tracking_status not in NOT_HANDED_OVER
 
 
 # --- the packer ----------------------------------------------------------------------------------------
@@ -328,5 +349,6 @@ def _package(fill: _Fill) -> Package:
         box_code=fill.box.code,
         items=tuple(sorted(counts.items())),
         weight_g=fill.box.tare_g + sum(unit.item.weight_g for unit, _ in fill.placed),
+        dims_mm=fill.box.dims,
         placements=tuple(placement for _, placement in fill.placed),
     )

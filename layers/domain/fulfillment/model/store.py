@@ -6,7 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fulfillment.model.labels import Label
 from fulfillment.model.order import StoreId
+from fulfillment.model.shipping import CarrierCredentials, ShippingProfile
+
+__all__ = ["Label", "Store", "StoreCredentials", "WebhookRequest"]
 
 
 class Store(BaseModel):
@@ -22,6 +26,9 @@ class Store(BaseModel):
     platform_store_id: str | None = None  # store hash, Ecwid store id, shop domain …
     # Per-store settings that are not secret, e.g. OpenCart's {"paid_status_ids": "2,3,5,15"}.
     options: dict[str, str] = Field(default_factory=dict)
+    # Where and how the store's parcels ship (warehouse address, rate policy, label format); None: not set up,
+    # and the ship step refuses to buy labels (``ShipmentRejected``) rather than guess a sender.
+    shipping: ShippingProfile | None = None
 
 
 class StoreCredentials(BaseModel):
@@ -42,6 +49,7 @@ class StoreCredentials(BaseModel):
     api_key: str | None = None  # WooCommerce consumer key, OpenCart API username
     api_secret: str | None = None  # WooCommerce consumer secret, OpenCart API key
     extra: dict[str, str] = Field(default_factory=dict)
+    easypost: CarrierCredentials | None = None  # the store's own EasyPost account: API key, webhook secret
 
     @classmethod
     def from_secret(cls, value: str) -> StoreCredentials:
@@ -74,11 +82,3 @@ class WebhookRequest(BaseModel):
     @property
     def media_type(self) -> str:
         return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
-
-
-class Label(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    carrier: str
-    tracking_number: str
-    label_url: str | None = None

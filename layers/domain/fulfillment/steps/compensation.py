@@ -12,6 +12,7 @@ from fulfillment.model.order import Failure
 from fulfillment.model.payment import PaymentMethod, payment_method, void_key
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import StepDeps
+from fulfillment.steps.labels import refund_labels
 
 
 def compensate(
@@ -25,13 +26,15 @@ def compensate(
         return order
     undone: list[str] = []
     started = order.status is not OrderStatus.PENDING_PAYMENT  # an unpaid order has nothing to undo but itself
-    # By the order's reference, not its tracking number: a ship step that crashed after buying the label
-    # never saved the number, and its label must not leak.
+    # By the shipment ids saved before buying: a ship step that crashed after buying a label never saved the
+    # label, and it must not leak. A parcel the carrier already has is not refunded; the timeline says so.
     may_have_label = has_reached(order.status, OrderStatus.PACKAGED) and not has_reached(
         order.status, OrderStatus.DELIVERED
     )
-    if may_have_label and deps.carrier.cancel_label(order):
-        undone.append("label cancelled")
+    kept: list[str] = []
+    if may_have_label:
+        refunded, kept = refund_labels(order, deps)
+        undone.extend(refunded)
     method = payment_method(order) if started else None
     if method in (PaymentMethod.AUTHORIZED, PaymentMethod.CASH_ON_DELIVERY):
         # Cancel-or-refund, keyed on the order: voids an authorization, refunds what was captured or collected,
@@ -60,6 +63,8 @@ def compensate(
             current.transition_to(OrderStatus.FAILED, f"{name}: {cause}"[:500], undone=undone)
         else:
             current.transition_to(OrderStatus.CANCELLED, f"cancelled: {cause}"[:500], undone=undone)
+        for reason in kept:  # after handover the parcel travels on; an intercept or return is a person's call
+            current.note(reason)
 
     update_order(deps.orders, key, record)  # recorded before the store is told: an outbox outage hides nothing
     _tell_store(key, error, deps)

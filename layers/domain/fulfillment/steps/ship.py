@@ -1,4 +1,4 @@
-"""Ship order: capture first where the store captures at shipment, buy the label, take the stock, tell the store."""
+"""Ship order: capture first where the store captures at shipment, buy the labels, take the stock, tell the store."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fulfillment.model import Order, OrderStatus
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import StepDeps
 from fulfillment.steps.advance import advance
+from fulfillment.steps.labels import buy_labels, package_rows
 from fulfillment.steps.payment import capture, due_at
 
 
@@ -16,9 +17,17 @@ def ship_order(key: str, deps: StepDeps) -> Order:
         detail: dict[str, Any] = {}
         if due_at(order, deps) is OrderStatus.SHIPPED:
             detail["captured"] = capture(order, deps)  # first: a declined card ships nothing and takes no stock
-        label = deps.carrier.create_label(order)  # keyed on the order: a retry gets the same label
-        order.carrier, order.tracking_number = label.carrier, label.tracking_number
-        return detail | {"carrier": label.carrier, "tracking_number": label.tracking_number}
+        buy_labels(order, deps)  # one label per package, each bought once (see steps/labels.py)
+        first = next((package.label for package in order.packages if package.label), None)
+        if first is not None:  # the order-level fields the store write-back reads: the first parcel's
+            order.carrier, order.tracking_number = first.carrier, first.tracking_number
+        cost = order.shipping_cost
+        return detail | {
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "labels": package_rows(order),
+            "shipping_cost": str(cost) if cost else None,
+        }
 
     order = advance(deps, key, OrderStatus.SHIPPED, "handed to the carrier", ship)
     # After the save, on every run: units leave the shelf only once the order has shipped (a ship step that

@@ -1,4 +1,6 @@
-"""Carrier tracking: a delivery resumes the wait; a loss or a return to sender fails it."""
+"""Carrier tracking: per-package tracker statuses; the last package delivered resumes the wait, a parcel lost,
+returned to sender or cancelled by the carrier fails it; pre-transit and tracker errors are only recorded (no news
+for the heartbeat period brings a person in)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fulfillment.aggregates import load_order, retry_on_conflict
+from fulfillment.aggregates import load_order, retry_on_conflict, update_order
 from fulfillment.errors import DeliveryFailed, NothingToDecide, UnknownShipment, VersionConflict
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.limits import BoundedId
@@ -21,13 +23,44 @@ def mark_delivered(order: Order, reason: str, at: datetime | None = None, **deta
         order.transition_to(OrderStatus.DELIVERED, reason, at=at, **detail)
 
 
+# EasyPost ``Tracker.status`` (docs.easypost.com/docs/trackers): every value it documents.
+TrackerStatus = Literal[
+    "unknown",
+    "pre_transit",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "available_for_pickup",
+    "return_to_sender",
+    "failure",
+    "cancelled",
+    "error",
+]
+# Still moving towards the customer: a heartbeat for the delivery wait (a parcel waiting at a pickup point after a
+# failed attempt too: the customer may still collect it).
+_MOVING = frozenset({"in_transit", "out_for_delivery", "available_for_pickup"})
+# The parcel will not reach the customer: the delivery-exception path (payment given back, store told).
+_FAILING = frozenset({"return_to_sender", "failure", "cancelled"})
+_FINAL = _FAILING | {"delivered"}
+
+
 class TrackingEvent(BaseModel):
+    """One tracker update for one package, read from the carrier's event (``adapters`` map EasyPost's)."""
+
     event_id: BoundedId
-    tracking_number: BoundedId
-    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
+    shipment_id: BoundedId  # the carrier's shipment the tracker follows: names the order and the package
+    tracking_number: str = Field(default="", max_length=200)
+    status: TrackerStatus
+    status_detail: str = Field(default="", max_length=200)  # EasyPost ``status_detail``: lost, arrived_at_facility …
     occurred_at: datetime
     description: str = Field(default="", max_length=2000)  # goes into the timeline and a failed wait's cause
-    exception: Literal["failed_attempt", "returned_to_sender", "lost"] | None = None
+
+    @property
+    def exception(self) -> str:
+        """Why a failing status fails the delivery, in the words the timeline and the failure use."""
+        if self.status == "return_to_sender":
+            return "returned_to_sender"
+        return self.status_detail if self.status == "failure" and self.status_detail else self.status
 
 
 def _answered_delivery_wait(order: Order, deps: StepDeps, **answer: Any) -> bool:
@@ -88,19 +121,37 @@ def _fail_delivery(key: str, carrier: str, event: TrackingEvent, deps: StepDeps)
     retry_on_conflict(attempt, f"order {key}")
 
 
+def _record_package_status(key: str, event: TrackingEvent, deps: StepDeps) -> Order:
+    """Keep the package's last status; a delivered or failed parcel keeps its final status (late scans)."""
+
+    def change(order: Order) -> None:
+        for index, package in enumerate(order.packages):
+            if package.shipment_id == event.shipment_id and package.tracking_status not in _FINAL:
+                order.packages[index] = package.model_copy(update={"tracking_status": event.status})
+                if event.status in ("available_for_pickup", "error"):
+                    what = "waits at a pickup point" if event.status == "available_for_pickup" else "has no tracking"
+                    order.note(f"package {index + 1} {what}: {event.description or event.status_detail}"[:500])
+
+    update_order(deps.orders, key, change)
+    return load_order(deps.orders, key)
+
+
 def record_tracking_event(carrier: str, event: TrackingEvent, deps: StepDeps) -> str:
-    """Apply a carrier tracking event. A duplicate or late event changes nothing. Returns the order key."""
-    key = deps.orders.find_by_tracking(carrier, event.tracking_number)
+    """Apply a carrier tracking event to its package and the order. A duplicate or late event changes nothing.
+    The order is delivered once every package is. Returns the order key."""
+    key = deps.orders.find_by_tracking(carrier, event.shipment_id)
     if key is None:
-        raise UnknownShipment(f"no shipment {event.tracking_number} with {carrier}")
-    order = load_order(deps.orders, key)
+        raise UnknownShipment(f"no shipment {event.shipment_id} with {carrier}")
+    if event.status in ("unknown", "pre_transit"):
+        return key  # a label exists, the carrier has nothing yet: what a bought package already says (no write)
+    order = _record_package_status(key, event, deps)
     waiting = order.wait.kind == str(WaitKind.DELIVERY) and order.wait.token is not None
-    if event.status == "delivered":
+    if event.status == "delivered" and all(package.tracking_status == "delivered" for package in order.packages):
         _deliver(key, carrier, event, deps)
         return key
-    if event.status == "exception" and event.exception in ("returned_to_sender", "lost"):
+    if event.status in _FAILING:
         _fail_delivery(key, carrier, event, deps)
         return key
-    if waiting and order.wait.token:
-        deps.workflow.heartbeat(order.wait.token)  # in transit, out for delivery, a failed attempt: still moving
+    if waiting and order.wait.token and event.status in _MOVING | {"delivered"}:
+        deps.workflow.heartbeat(order.wait.token)  # moving, or one of several parcels delivered: still on its way
     return key
