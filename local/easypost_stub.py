@@ -16,12 +16,11 @@ import re
 import threading
 import time
 import unicodedata
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from local.callbacks import post_callback
 from local.simulators import SimulatorConfig
 from local.stub_api import StubApi, StubRequest
 
@@ -359,24 +358,11 @@ class EasyPostStub:
             }
         return [self.post_event(hook["url"], event, hook["webhook_secret"]) for hook in hooks]
 
-    def post_event(self, url: str, event: dict[str, Any], secret: str, attempts: int = 5) -> int:
-        """POST one Event signed as EasyPost signs it, retrying timeouts, connection errors and 5xx (docs
-        "Webhooks": EasyPost retries an event that was not answered 2xx)."""
+    def post_event(self, url: str, event: dict[str, Any], secret: str) -> int:
+        """POST one Event signed as EasyPost signs it, retried on timeouts, connection errors, 429 and 5xx as
+        EasyPost retries an event not answered 2xx (docs "Webhooks"), through the simulators' one callback helper."""
         body = json.dumps(event, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "X-Hmac-Signature": hmac_signature(body, secret)}
-        code = 0
-        for attempt in range(attempts):
-            request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    code = response.status
-            except urllib.error.HTTPError as error:
-                code = error.code
-            except (urllib.error.URLError, TimeoutError):
-                code = 0
-            if 200 <= code < 500:
-                break
-            time.sleep(0.2 * 2**attempt)
+        code = post_callback(url, body, lambda signed: {"X-Hmac-Signature": hmac_signature(signed, secret)})
         with self._lock:
             self.events.append({"event": event, "answer": code})
         return code

@@ -735,7 +735,6 @@ class FulfillmentWorld:
     inventory: InMemoryInventory = field(default_factory=InMemoryInventory)
     payments: FakePaymentGateway = field(default_factory=FakePaymentGateway)
     platform_payments: dict[str, PlatformPayments] = field(default_factory=dict)
-    secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: "test-secret"}))
     packer: RecordingPacker = field(default_factory=RecordingPacker)
     secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: STORE_SECRET}))
     catalog: dict[str, Item] = field(default_factory=lambda: dict(default_catalog()[0]))
