@@ -83,12 +83,12 @@ def choose_rate(rates: Sequence[Rate], policy: RatePolicy, country: str, weight_
                 if offered:
                     return offered[0]
     if policy.kind == "fastest":
-        return min(allowed, key=lambda r: (r.delivery_days if r.delivery_days is not None else 10**6, _price(r)))
-    return min(allowed, key=lambda r: (_price(r), r.delivery_days if r.delivery_days is not None else 10**6))
+        return min(allowed, key=lambda r: (_days(r), r.cost.minor, r.carrier, r.service))
+    return min(allowed, key=lambda r: (r.cost.minor, _days(r), r.carrier, r.service))  # ties: sooner, then by name
 
 
-def _price(rate: Rate) -> tuple[int, str, str]:
-    return (rate.cost.minor, rate.carrier, rate.service)
+def _days(rate: Rate) -> int:
+    return rate.delivery_days if rate.delivery_days is not None else 10**6  # no promise: last among equals
 
 
 class CustomsLine(BaseModel):
