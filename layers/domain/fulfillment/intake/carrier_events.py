@@ -104,11 +104,12 @@ def _verify(request: WebhookRequest, store_id: str, deps: TrackingDeps) -> None:
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref)).easypost if store else None
     if credentials is None:
         raise InvalidSignature(f"store {store_id} has no EasyPost webhook secret")
+    signature = request.header("x-hmac-signature")
+    if signature is not None and not signature.isascii():  # the SDK's compare_digest raises TypeError on those
+        raise InvalidSignature("X-Hmac-Signature is not an hmac-sha256-hex digest")
     try:
         # The SDK reads the header by its exact name; ours are lower-cased.
-        validate_webhook(
-            request.body, {"X-Hmac-Signature": request.header("x-hmac-signature")}, credentials.webhook_secret
-        )
+        validate_webhook(request.body, {"X-Hmac-Signature": signature}, credentials.webhook_secret)
     except SignatureVerificationError as error:
         raise InvalidSignature(str(error)) from error
     except ValueError as error:  # signed, but not JSON the SDK can read

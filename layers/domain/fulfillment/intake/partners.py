@@ -1,4 +1,5 @@
-"""Partner callbacks (carrier, warehouse): verified over ``{timestamp}.{body}``, then read."""
+"""Partner callbacks (the warehouse): verified over ``{timestamp}.{body}``, then read. (EasyPost's tracker events
+are verified by its SDK: ``intake/carrier_events.py``.)"""
 
 from __future__ import annotations
 
