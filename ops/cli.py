@@ -229,6 +229,11 @@ def _order_view(order: Any) -> dict[str, Any]:
         "cancel_requested": order.cancel_requested,
         "tracking_number": order.tracking_number,
         "failure": order.failure.model_dump(mode="json") if order.failure else None,
+        "payment": order.payment.model_dump(mode="json", exclude_defaults=True),
+        "refunds_due": [
+            {"amount": str(due.amount), "reason": due.reason, "since": due.since.isoformat(), "refund": due.key}
+            for due in order.payment.outstanding_refunds
+        ],
     }
 
 
@@ -278,6 +283,15 @@ def orders_cancel(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
     deps = domain_deps(target)
     return _order_view(request_cancellation(args.order, f"{args.reason} ({args.by})", deps))
+
+
+def orders_confirm_refund(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from fulfillment.refunds import confirm_refund
+
+    order = confirm_refund(
+        args.order, domain_deps(target), by=args.by, reference=args.reference, refund_key=args.refund
+    )
+    return _order_view(order)
 
 
 def _intake_deps(target: Target) -> Any:
@@ -517,6 +531,20 @@ def _add_orders(orders: Any) -> None:
     cancel.add_argument("--reason", required=True, help="why (recorded on the timeline, told to the store)")
     cancel.add_argument("--by", default=by, help="who cancels (recorded on the timeline)")
     cancel.set_defaults(run=orders_cancel)
+    confirm = command(
+        orders,
+        "confirm-refund",
+        "confirm a refund that was due has been paid out by hand",
+        "A refund the platform could not pay through its API (Ecwid, OpenCart, a gateway or method without online "
+        "refunds, missing API permissions) is due: `orders show` lists it under refunds_due, with its alert on the "
+        "timeline. Once it is paid out (in the platform's admin, the payment provider, a bank transfer), this records "
+        "who paid and the payout's reference; a return waiting on it is refunded and closed.",
+    )
+    confirm.add_argument("order", help="the order key, <storeId>:<orderId>")
+    confirm.add_argument("--reference", required=True, help="the payout's reference (transaction id, transfer)")
+    confirm.add_argument("--refund", help="which refund, when several are due (its key, as orders show lists it)")
+    confirm.add_argument("--by", default=by, help="who paid it out (recorded on the timeline)")
+    confirm.set_defaults(run=orders_confirm_refund)
     _add_rerun(orders, by)
     add_start_arguments(command(orders, "start-return", "open a return for delivered goods (as returns start)"))
 

@@ -34,10 +34,11 @@ from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
 from fulfillment.model.shipping import CarrierCredentials, Shipment, ShipmentRequest, ShippingProfile
 from fulfillment.model.store import Store
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
-from fulfillment.ports import Execution, PlatformPayments, StatusEntry, StoredDelivery
+from fulfillment.ports import Execution, StatusEntry, StoredDelivery
 from fulfillment.steps.labels import buy_labels
 from tests.fakes_inventory import InMemoryInventory
 from tests.fakes_payment import FakePaymentGateway
+from tests.fakes_platform_payments import FakePlatformPayments
 
 TEST_SECRET = "test-secret"
 STORE_ID = "kaffeekontor"
@@ -734,7 +735,9 @@ class FulfillmentWorld:
     warehouse: FakeWarehouse = field(default_factory=FakeWarehouse)
     inventory: InMemoryInventory = field(default_factory=InMemoryInventory)
     payments: FakePaymentGateway = field(default_factory=FakePaymentGateway)
-    platform_payments: dict[str, PlatformPayments] = field(default_factory=dict)
+    platform_payments: dict[str, FakePlatformPayments] = field(
+        default_factory=lambda: {"woocommerce": FakePlatformPayments()}
+    )
     packer: RecordingPacker = field(default_factory=RecordingPacker)
     secrets: FakeSecretStore = field(default_factory=lambda: FakeSecretStore({SECRET_REF: STORE_SECRET}))
     catalog: dict[str, Item] = field(default_factory=lambda: dict(default_catalog()[0]))

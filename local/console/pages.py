@@ -210,8 +210,14 @@ def _facts(order: Order) -> str:
         "Total": str(order.totals.grand_total),
         "Carrier / tracking": f"{order.carrier or '—'} / {order.tracking_number or '—'}",
         "Inspection attempts": str(order.inspection_attempts),
+        "Payment": _payment(order),
     }
     items = "".join(f"<dt>{escape(name)}</dt><dd>{escape(value)}</dd>" for name, value in facts.items())
+    for due in order.payment.outstanding_refunds:  # owed back, not paid: as loud as a failure
+        text = f"{due.amount} since {_time(due.since)}: {due.reason} (fulfillment orders confirm-refund)"
+        items += f'<dt>Refund due</dt><dd class="failure refund-due">{escape(text)}</dd>'
+    if order.payment.capture_task:
+        items += f'<dt>Capture by hand</dt><dd class="failure">{escape(order.payment.capture_task)}</dd>'
     if order.failure:
         failure = "; ".join(f"{key}: {value}" for key, value in order.failure.model_dump(mode="json").items())
         items += f'<dt>Failure</dt><dd class="failure">{escape(failure)}</dd>'
@@ -243,6 +249,23 @@ def _packages(order: Order) -> str:
     cost = f" · shipping {escape(str(order.shipping_cost))}" if order.shipping_cost else ""
     headers = ["#", "Box", "Carrier", "Tracking", "Label", "Cost", "Tracking status", "Refund"]
     return f"<h2>Packages ({len(rows)}){cost}</h2>" + _table(headers, cells, "packages")
+
+
+def _payment(order: Order) -> str:
+    payment = order.payment
+    parts = [payment.method or "—"] + ([payment.gateway] if payment.gateway else [])
+    for label, amount in (
+        ("authorized", payment.authorized),
+        ("captured", payment.captured),
+        ("refunded", payment.refunded),
+    ):
+        if amount is not None:
+            parts.append(f"{label} {amount}")
+    if payment.capture_pending:
+        parts.append("capture pending")
+    if payment.voided:
+        parts.append("voided")
+    return ", ".join(parts)
 
 
 def _related(order: Order) -> str:

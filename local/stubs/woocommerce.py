@@ -38,6 +38,15 @@ EVENTS = Path(__file__).resolve().parents[2] / "events" / "woocommerce"
 PAID_ORDER_ID = 4711
 AUTHORIZED_ORDER_ID = 4713  # the paid sample, authorized only by the Stripe extension (on-hold, uncaptured)
 STRIPE_CAPTURED = "_stripe_charge_captured"
+# ``method_supports`` of the gateways the demo shop has: the Stripe extension and WooPayments refund through
+# the API; bank transfer (bacs), cash on delivery and cheque do not (WC_Payment_Gateway::$supports).
+GATEWAY_SUPPORTS: dict[str, tuple[str, ...]] = {
+    "stripe": ("products", "refunds"),
+    "woocommerce_payments": ("products", "refunds"),
+    "bacs": ("products",),
+    "cod": ("products",),
+    "cheque": ("products",),
+}
 STATUSES = frozenset(
     {"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "checkout-draft"}
 )
@@ -122,6 +131,7 @@ class WooCommerceShop:
         api.route("GET", r"/wp-json/wc/v3/webhooks", self._authorized(lambda _: (200, list(self.webhooks))))
         api.route("POST", r"/wp-json/wc/v3/webhooks", self._authorized(self._add_webhook))
         self.ledger.install(api)
+        api.route("GET", r"/wp-json/wc/v3/payment_gateways/([\w-]+)", self._authorized_only(self._gateway))
 
     def _authorized(self, handler: Callable[[StubRequest], Answer]) -> Callable[[StubRequest, re.Match[str]], Answer]:
         def answer(request: StubRequest, _: re.Match[str]) -> Answer:
@@ -155,11 +165,21 @@ class WooCommerceShop:
             with self._lock:
                 if order_id not in self.orders and self.any_order and self.orders:
                     template = next(iter(self.orders.values()))
-                    self.orders[order_id] = {**template, "id": order_id, "status": "processing"}
+                    # The gateway is the webhook's, which the stub never saw: left unknown (refunds trust the caller).
+                    copied = {**template, "id": order_id, "status": "processing", "payment_method": ""}
+                    self.orders[order_id] = copied
                     self.notes[order_id], self.refunds[order_id], self.trackings[order_id] = [], [], []
                 if order_id not in self.orders:
                     return _error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
                 return handler(request, order_id)
+
+        return answer
+
+    def _authorized_only(self, handler: Callable[[StubRequest, re.Match[str]], Answer]) -> Callable[..., Answer]:
+        def answer(request: StubRequest, match: re.Match[str]) -> Answer:
+            if request.headers.get("authorization") != self._authorization:
+                return _error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+            return handler(request, match)
 
         return answer
 
@@ -229,6 +249,12 @@ class WooCommerceShop:
         remaining = Decimal(order["total"]) - refunded
         if not amount.is_finite() or amount <= 0 or amount > remaining:
             return _error(400, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.")
+        paid_back = bool(body.get("api_refund", True))  # Woo's default: the gateway pays it back
+        gateway = str(order.get("payment_method") or "")
+        if paid_back and gateway and "refunds" not in GATEWAY_SUPPORTS.get(gateway, ()):
+            # wc_create_refund() asks the gateway; one without refund support fails it and no refund is kept
+            # (WC_REST_Order_Refunds_Controller answers 500 woocommerce_rest_cannot_create_order_refund).
+            return _error(500, "woocommerce_rest_cannot_create_order_refund", "Refund failed.")
         local, gmt = _now()
         refund = {
             "id": next(self._ids),
@@ -237,7 +263,7 @@ class WooCommerceShop:
             "amount": f"{amount:.2f}",
             "reason": str(body.get("reason", "")),
             "refunded_by": 1,
-            "refunded_payment": bool(body.get("api_refund", True)),
+            "refunded_payment": paid_back,
             "meta_data": [],
             "line_items": [],
         }
@@ -246,8 +272,16 @@ class WooCommerceShop:
             {"id": row["id"], "reason": row["reason"], "total": f"-{row['amount']}"} for row in self.refunds[order_id]
         ]
         self.writes.append(("POST", f"/orders/{order_id}/refunds", body))
+        self.ledger.record(str(order_id), "refund", amount, str(refund["id"]), online=paid_back)
         self._touch(order_id, **({"status": "refunded"} if amount == remaining else {}))
         return 201, refund
+
+    def _gateway(self, _: StubRequest, match: re.Match[str]) -> Answer:
+        """``GET /wc/v3/payment_gateways/{id}``: what the gateway supports (``method_supports``)."""
+        gateway = match.group(1)
+        if gateway not in GATEWAY_SUPPORTS:
+            return _error(404, "woocommerce_rest_payment_gateway_invalid", "Resource does not exist.")
+        return 200, {"id": gateway, "enabled": True, "method_supports": list(GATEWAY_SUPPORTS[gateway])}
 
     def _add_tracking(self, request: StubRequest, order_id: int) -> Answer:
         body = request.json() or {}

@@ -41,8 +41,9 @@ REFUND_PATH = [
 ]
 
 
-def completed_order(runtime: LocalRuntime, template: bytes, store_id: str) -> str:
-    body, _ = order_body(template)
+def completed_order(runtime: LocalRuntime, template: bytes, store_id: str, payment_method: str = "stripe") -> str:
+    # Paid by card through the Stripe extension, which refunds through the API (a bank transfer cannot: below).
+    body, _ = order_body(template, payment_method=payment_method)
     key = send(runtime, store_id, body)
     assert execution_of(runtime, key)["status"] == "SUCCEEDED"
     assert order(key).status is OrderStatus.COMPLETED
@@ -77,7 +78,7 @@ class TestRefunds:
     def test_a_full_return_is_refunded_by_the_store_restocked_and_the_order_returned(
         self, runtime: LocalRuntime, woo_paid_body: bytes
     ) -> None:
-        store_id = store(runtime, "returns-full")
+        store_id = store(runtime, "returns-full", with_api=True)
         key = completed_order(runtime, woo_paid_body, store_id)
         before = stock("MUG-CC-BLU").available
 
@@ -91,12 +92,12 @@ class TestRefunds:
         assert stock("MUG-CC-BLU").available == before + 2
 
     def test_a_partial_return_refunds_only_its_lines(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
-        store_id = store(runtime, "returns-partial")
+        store_id = store(runtime, "returns-partial", with_api=True)
         key = completed_order(runtime, woo_paid_body, store_id)
 
         return_key, execution = start_return(runtime, key, "MUG-CC-BLU:1")
 
-        assert execution["status"] == "SUCCEEDED"
+        assert execution["status"] == "SUCCEEDED", the_return(return_key).failure
         ret = the_return(return_key)
         assert str(ret.refund) == "14.50 EUR"
         current = order(key)
@@ -107,7 +108,7 @@ class TestRefunds:
     def test_two_returns_that_together_exceed_what_was_delivered_refuse_the_second(
         self, runtime: LocalRuntime, woo_paid_body: bytes
     ) -> None:
-        store_id = store(runtime, "returns-twice")
+        store_id = store(runtime, "returns-twice", with_api=True)
         key = completed_order(runtime, woo_paid_body, store_id)
 
         first_key, first = start_return(runtime, key, "301:2")
@@ -120,6 +121,41 @@ class TestRefunds:
         assert "2 delivered, 0 not yet returned" in refused.rejection
         assert path_of(runtime, second)[-1] == "Return rejected"
         assert order(key).returns.returned == {"301": 2}
+
+
+class TestRefundDue:
+    def test_a_return_the_platform_cannot_refund_is_due_until_a_person_confirms_the_payout(
+        self, runtime: LocalRuntime, woo_paid_body: bytes
+    ) -> None:
+        store_id = store(runtime, "returns-due", with_api=True)
+        key = completed_order(runtime, woo_paid_body, store_id, payment_method="bacs")  # a bank transfer
+
+        return_key, execution = start_return(runtime, key, "MUG-CC-BLU:1")
+
+        assert execution["status"] == "SUCCEEDED"
+        ret = the_return(return_key)
+        assert ret.status is ReturnStatus.REFUND_DUE and ret.refund is None  # never "refunded" before it is
+        [due] = order(key).payment.outstanding_refunds
+        assert str(due.amount) == "14.50 EUR"
+        alerts = [e.reason for e in container().orders.timeline(key) if e.detail.get("alert") == "refund_due"]
+        assert len(alerts) == 1 and "14.50 EUR" in alerts[0] and order(key).number in alerts[0]
+        shown = cli(runtime, "orders", "show", key)
+        assert json.loads(shown.stdout)["refunds_due"][0]["amount"] == "14.50 EUR"
+        assert refunds_paid(runtime, key.split(":", 1)[1]) == []  # the shop was never asked to pay
+
+        done = cli(runtime, "orders", "confirm-refund", key, "--reference", "SEPA-0042", "--by", "cs-anna")
+
+        assert done.returncode == 0, done.stderr + done.stdout
+        closed = the_return(return_key)
+        assert closed.status is ReturnStatus.CLOSED and str(closed.refund) == "14.50 EUR"
+        assert order(key).payment.outstanding_refunds == []
+        again = cli(runtime, "orders", "confirm-refund", key, "--reference", "SEPA-0042")
+        assert again.returncode != 0 and "no refund due" in again.stdout + again.stderr
+
+
+def refunds_paid(runtime: LocalRuntime, order_id: str) -> list[dict[str, Any]]:
+    stub = runtime.platform_apis["woocommerce"]
+    return [json.loads(r.body) for r in stub.received("POST") if r.path.endswith(f"/orders/{order_id}/refunds")]
 
 
 class TestRejectionsAndExceptions:
@@ -256,7 +292,7 @@ class TestRerunAndShow:
         assert stock("MUG-CC-BLU").available == before + 1  # restocked once across both executions
 
     def test_orders_start_return_is_the_same_command(self, runtime: LocalRuntime, woo_paid_body: bytes) -> None:
-        store_id = store(runtime, "returns-alias")
+        store_id = store(runtime, "returns-alias", with_api=True)
         key = completed_order(runtime, woo_paid_body, store_id)
 
         done = cli(runtime, "orders", "start-return", key, "--line", "302:1", "--reason", "wrong_item")

@@ -40,7 +40,9 @@ def simulators(runtime: LocalRuntime) -> Iterator[SimulatorConfig]:
     config.delivery, config.inspections, config.inspection_after, config.delivered_after = saved
 
 
-def store(runtime: LocalRuntime, store_id: str, **options: str) -> str:
+def store(runtime: LocalRuntime, store_id: str, *, with_api: bool = False, **options: str) -> str:
+    """A WooCommerce store; ``with_api``: with the stub shop's REST credentials (refunds go through it)."""
+    api = {"api_base_url": "{stub}", "api_key": "ck_kaffeekontor_demo", "api_secret": "cs_kaffeekontor_demo"}
     runtime.register_store(
         {
             "platform": "woocommerce",
@@ -49,6 +51,7 @@ def store(runtime: LocalRuntime, store_id: str, **options: str) -> str:
             "site_url": "https://shop.kaffeekontor.example/",
             "options": options,
         }
+        | ({"api": api} if with_api else {})
     )
     return store_id
 

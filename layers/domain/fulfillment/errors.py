@@ -136,6 +136,13 @@ class PaymentDeclined(DomainError):
         self.decline_code = decline_code
 
 
+class RefundNotPossible(DomainError):
+    """The platform cannot pay this refund through its API (a gateway or payment method without online refunds): the
+    refund is due, for a person to pay out and confirm; nothing moved."""
+
+    code = "refund_not_possible"
+
+
 class UnpackableItem(DomainError):
     """An item fits no box of the catalogue (by size or by weight), or has no dimensions on record."""
 

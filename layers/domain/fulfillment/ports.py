@@ -306,6 +306,22 @@ class PlatformPayments(Protocol):
     ) -> PaymentResult:
         """``captured``; ``pending`` where the platform captures asynchronously; ``already`` if it was."""
 
+    def refund(
+        self,
+        store: Store,
+        credentials: StoreCredentials,
+        order: Order,
+        amount: Money,
+        idempotency_key: str,
+        reason: str,
+    ) -> PaymentResult:
+        """Pay ``amount`` back to the original payment method: ``refunded``, or ``already`` (a refund carrying the
+        key exists). ``RefundNotPossible`` where the gateway or method cannot refund online (nothing moved);
+        ``PlatformRejected`` for a refund over what was captured."""
+
+    def void(self, store: Store, credentials: StoreCredentials, order: Order, idempotency_key: str) -> PaymentResult:
+        """Release an authorization nothing was captured from: ``voided``, or ``already``."""
+
 
 class OpenReturnDeps(Protocol):
     """What opening a return needs (``returns.request.request_return``): intake opens the ones stores report."""

@@ -23,7 +23,7 @@ from fulfillment.adapters.platforms.bigcommerce import (
     refund_reports,
     to_order,
 )
-from fulfillment.errors import InvalidSignature, MalformedPayload, PlatformRejected
+from fulfillment.errors import InvalidSignature, MalformedPayload, PlatformRejected, RefundNotPossible
 from fulfillment.model import Address, Money, Order
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 
@@ -469,11 +469,19 @@ class TestRefundMethodChoice:
             {"provider_id": "stripev3", "amount": 5.0, "offline": False}
         ]
 
-    def test_falls_back_to_the_first_method_when_all_are_offline(self) -> None:
+    def test_only_offline_methods_mean_the_refund_cannot_be_paid_through_the_api(self) -> None:
         offline = [{"provider_id": "bankdeposit", "amount": 5.0, "offline": True}]
-        assert _refund_payments({"refund_methods": [offline]}) == [
-            {"provider_id": "bankdeposit", "amount": 5.0, "offline": True}
-        ]
+        with pytest.raises(RefundNotPossible, match="bankdeposit"):
+            _refund_payments({"refund_methods": [offline]})
+
+    def test_store_credit_only_where_the_store_opts_in(self) -> None:
+        # BigCommerce's own example quote: "all as store credit" first, then the card.
+        credit = [{"provider_id": "storecredit", "amount": 5.0, "offline": False}]
+        card = [{"provider_id": "braintree", "amount": 5.0, "offline": False}]
+        assert _refund_payments({"refund_methods": [credit, card]}, store_credit=False)[0]["provider_id"] == "braintree"
+        with pytest.raises(RefundNotPossible):
+            _refund_payments({"refund_methods": [credit]}, store_credit=False)
+        assert _refund_payments({"refund_methods": [credit]}, store_credit=True)[0]["provider_id"] == "storecredit"
 
     def test_a_quote_without_methods_is_refused(self) -> None:
         with pytest.raises(PlatformRejected, match="no refund method"):

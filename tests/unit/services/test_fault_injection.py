@@ -146,6 +146,7 @@ class FaultyPorts:
             setattr(self, port, _Port(self, port, getattr(world, port)))
         self.packer = world.packer
         self.secrets, self.catalog = world.secrets, world.catalog
+        self.platform_payments = world.platform_payments
 
     def call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self._counts[name] += 1

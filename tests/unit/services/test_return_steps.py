@@ -21,6 +21,7 @@ from fulfillment.returns.rerun import rerun_return
 from fulfillment.returns.resolve import resolve_return
 from fulfillment.returns.waits import ReturnLineReport, ReturnReport, park_return_wait, record_return_report
 from tests.fakes import FulfillmentWorld, make_line, money
+from tests.fakes_platform_payments import FakePlatformPayments
 
 R = ReturnStatus
 
@@ -180,7 +181,7 @@ class TestAuthorization:
 
 
 class TestRefund:
-    def test_a_store_paid_order_is_refunded_by_the_store_once(self, world: FulfillmentWorld) -> None:
+    def test_a_store_paid_order_is_refunded_through_the_platform_once(self, world: FulfillmentWorld) -> None:
         key = _completed(world)
         ret = request_return(_request(key), world)
 
@@ -189,8 +190,10 @@ class TestRefund:
 
         stored = world.returns.get(ret.key)
         assert stored is not None and stored.status is R.CLOSED and stored.refund == money("14.50")
-        refunds = [r for r in world.notifier.requests if r.kind is UpdateKind.REFUNDED]
-        assert [(r.amount_minor, r.reference) for r in refunds] == [(1450, ret.key)]
+        platform = world.platform_payments["woocommerce"]
+        assert isinstance(platform, FakePlatformPayments)
+        assert [(m.kind, m.amount, m.key) for m in platform.moved(key)] == [("refund", 1450, f"refund:{ret.key}")]
+        assert world.stored(key).payment.refunded == money("14.50")
         order = world.stored(key)
         assert order.status is OrderStatus.PARTIALLY_RETURNED and order.returns.returned == {"301": 1}
         assert world.level().available == 10 - 2 + 1  # 2 shipped, 1 back on the shelf

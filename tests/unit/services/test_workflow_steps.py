@@ -1411,11 +1411,12 @@ class TestCompensate:
         order = world.stored(key)
         assert order.status is S.CANCELLED
         assert (world.level().on_hand, world.level().reserved) == (10, 0)
-        assert world.payments.calls == []
+        assert world.payments.calls == []  # a store-paid order: the store platform pays it back, once
+        assert [(m.kind, m.amount) for m in world.platform_payments["woocommerce"].moved(key)] == [("refund", 3490)]
         assert world.carrier.refunds == []  # no label was bought
         event = world.last_event(key)
         assert event.reason == "cancelled: customer changed their mind"
-        assert event.detail == {"undone": ["reservation released", "store told"]}
+        assert event.detail == {"undone": ["payment refunded (34.90 EUR)", "reservation released", "store told"]}
         [request] = world.notifier.requests
         assert (request.kind, request.reason) == (UpdateKind.CANCELLED, "customer changed their mind")
 

@@ -180,6 +180,20 @@ class Wait(BaseModel):
         self.token, self.kind, self.since = None, None, None
 
 
+class RefundDue(BaseModel):
+    """Money owed back that the platform could not pay through its API: a person pays it out (in the platform's
+    admin, the payment provider's dashboard, a bank transfer) and confirms it (``fulfillment orders
+    confirm-refund``). Never counted as refunded before that."""
+
+    key: str  # the refund's idempotency key (``refund:<return>``, ``void:<order>``): one entry per refund
+    amount: Money
+    reason: str
+    since: datetime
+    paid_out_at: datetime | None = None
+    paid_out_by: str | None = None
+    reference: str | None = None  # the payout's reference, as the operator gives it
+
+
 class PaymentRecord(BaseModel):
     """Who holds the order's money and what we did with it.
 
@@ -200,6 +214,16 @@ class PaymentRecord(BaseModel):
     reference: str | None = None  # the platform's or gateway's reference for the capture or collection
     # A capture the platform's API cannot make (``PaymentCapabilities``): what an operator must do, and by when.
     capture_task: str | None = None
+    refunded: Money | None = None  # paid back through the platform or our gateway (not what is only due)
+    voided: bool = False  # the authorization was released; nothing was taken
+    refunds_due: list[RefundDue] = Field(default_factory=list)
+
+    def refund_due(self, key: str) -> RefundDue | None:
+        return next((due for due in self.refunds_due if due.key == key), None)
+
+    @property
+    def outstanding_refunds(self) -> list[RefundDue]:
+        return [due for due in self.refunds_due if due.paid_out_at is None]
 
     def as_told(self) -> PaymentRecord:
         """Only what the platform told (a reopened order's fresh attempt keeps who holds the money)."""

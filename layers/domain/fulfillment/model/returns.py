@@ -29,6 +29,9 @@ class ReturnStatus(StrEnum):
     RECEIVED = "RECEIVED"  # the warehouse has the goods
     INSPECTED = "INSPECTED"  # every line passed or failed, and its disposition is done
     REFUNDED = "REFUNDED"
+    # Owed back, not paid: the platform cannot refund through its API; the order's ``payment.refunds_due`` holds it
+    # until a person pays it out and confirms it (``fulfillment orders confirm-refund``), then REFUNDED.
+    REFUND_DUE = "REFUND_DUE"
     REPLACED = "REPLACED"  # a replacement order is in fulfillment
     REFUSED = "REFUSED"  # nothing passed inspection: no refund, no replacement
     EXPIRED = "EXPIRED"  # the goods never arrived
@@ -42,7 +45,8 @@ RETURN_TRANSITIONS: dict[ReturnStatus, frozenset[ReturnStatus]] = {
     R.REQUESTED: frozenset({R.AUTHORIZED, R.REJECTED, R.FAILED}),
     R.AUTHORIZED: frozenset({R.RECEIVED, R.EXPIRED, R.FAILED}),
     R.RECEIVED: frozenset({R.INSPECTED, R.FAILED}),
-    R.INSPECTED: frozenset({R.REFUNDED, R.REPLACED, R.REFUSED, R.FAILED}),
+    R.INSPECTED: frozenset({R.REFUNDED, R.REFUND_DUE, R.REPLACED, R.REFUSED, R.FAILED}),
+    R.REFUND_DUE: frozenset({R.REFUNDED, R.FAILED}),
     R.REFUNDED: frozenset({R.CLOSED}),
     R.REPLACED: frozenset({R.CLOSED}),
     R.REFUSED: frozenset({R.CLOSED}),

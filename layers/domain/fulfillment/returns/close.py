@@ -25,6 +25,8 @@ def close_return(
     def close(ret: Return, order: Order) -> None:
         if ret.status in RETURN_TERMINAL:
             return
+        if outcome == "closed" and ret.status is S.REFUND_DUE:
+            return  # stays open on its refund: closed when a person confirms the payout (orders confirm-refund)
         if outcome == "closed":
             ret.transition_to(S.CLOSED, "closed")
         elif outcome == "expired":

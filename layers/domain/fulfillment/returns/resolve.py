@@ -19,6 +19,8 @@ from fulfillment.model.returns import (
 )
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import ReturnDeps
+from fulfillment.refunds import GivenBack, give_back
+from fulfillment.refunds import record as record_given_back
 
 S = ReturnStatus
 
@@ -75,35 +77,48 @@ def _units(ret: Return) -> int:
 
 def _refund(ret: Return, order: Order, deps: ReturnDeps) -> None:
     amount = ret.passed_value(order.currency)
-    method = payment_method(order)
-    notice: WriteBackRequest
+    key = refund_key(ret.key)
+    given: GivenBack | None = None
     if ret.refunded_by_store is not None:
         reference, how = "store", f"refunded by the store ({ret.refunded_by_store})"
-        notice = WriteBackRequest(order_key=order.key, kind=UpdateKind.RETURNED, reason=how, reference=ret.key)
-    elif method is PaymentMethod.PREPAID:
-        # The store holds the money: the write-back is the refund (keyed on the return, so it happens once).
-        reference, how = "store write-back", f"refund of {amount} requested from {order.platform}"
-        notice = WriteBackRequest(
-            order_key=order.key,
-            kind=UpdateKind.REFUNDED,
-            amount_minor=amount.minor,
-            reason=f"return R{ret.number}: {ret.reason}",
-            reference=ret.key,
-        )
     else:
-        result = deps.payments.refund(order, amount, refund_key(ret.key))  # one refund per return, however retried
-        reference, how = result.reference, f"refunded {result.amount} through the payment gateway"
-        notice = WriteBackRequest(order_key=order.key, kind=UpdateKind.RETURNED, reason=how, reference=ret.key)
+        # The one path money goes back by: the gateway, the platform to the original method, or a refund due.
+        given = give_back(order, amount, key, f"return R{ret.number}: {ret.reason}", deps)
+        reference = given.reference or given.status
+        how = (
+            f"refund of {given.amount} due: {given.why}; not yet paid"
+            if given.status == "due"
+            else f"refunded {given.amount} through {_through(order)}"
+        )
+    notice = WriteBackRequest(order_key=order.key, kind=UpdateKind.RETURNED, reason=how, reference=ret.key)
 
     def record(current: Return, current_order: Order) -> None:
         if current.status is not S.INSPECTED:
             return
-        current.refund, current.refund_reference = amount, reference
-        current.transition_to(S.REFUNDED, how, amount=str(amount), reference=reference)
+        if given is not None:
+            record_given_back(current_order, given, key, f"return R{ret.number}")
+        if given is not None and given.status == "due":
+            # Owed, not paid: the return stays open on the refund (REFUND_DUE) until a person confirms the payout.
+            current.refund_reference = f"due:{key}"
+            current.transition_to(S.REFUND_DUE, how, amount=str(amount), reference=key)
+            _take_back(current, current_order)
+            return
+        paid = given.amount if given is not None else amount  # capped at what the customer paid
+        current.refund, current.refund_reference = paid, reference
+        current.transition_to(S.REFUNDED, how, amount=str(paid), reference=reference)
         _take_back(current, current_order)
 
     update_return(deps, ret.key, record)
     deps.notifier.notify(notice)  # deduped per return: a re-run tells the store nothing twice
+
+
+def _through(order: Order) -> str:
+    method = payment_method(order)
+    return (
+        "the payment gateway"
+        if method in (PaymentMethod.AUTHORIZED, PaymentMethod.CASH_ON_DELIVERY)
+        else order.platform
+    )
 
 
 def _create_replacement(ret: Return, order: Order, deps: ReturnDeps) -> Order:

@@ -6,12 +6,15 @@ import json
 from typing import Literal
 
 from fulfillment.aggregates import load_order, update_order
+from fulfillment.errors import DomainError, OrderCancelled
 from fulfillment.model import Order, OrderStatus, has_reached
 from fulfillment.model.lifecycle import FULFILLED, TERMINAL
 from fulfillment.model.order import Failure
-from fulfillment.model.payment import PaymentMethod, payment_method, void_key
+from fulfillment.model.payment import void_key
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
 from fulfillment.ports import StepDeps
+from fulfillment.refunds import GivenBack, give_back, refundable, tell_store_refund_due
+from fulfillment.refunds import record as record_given_back
 from fulfillment.steps.labels import refund_labels
 
 
@@ -35,13 +38,14 @@ def compensate(
     if may_have_label:
         refunded, kept = refund_labels(order, deps)
         undone.extend(refunded)
-    method = payment_method(order) if started else None
-    if method in (PaymentMethod.AUTHORIZED, PaymentMethod.CASH_ON_DELIVERY):
-        # Cancel-or-refund, keyed on the order: voids an authorization, refunds what was captured or collected,
-        # including a capture whose answer was lost and never recorded on the order.
-        result = deps.payments.void(order, void_key(order))
-        if result.status != "already":
-            undone.append(f"payment {result.status} ({result.amount})")
+    given = None
+    if started:
+        # Everything held goes back, keyed on the order (``refunds.give_back``): a gateway's cancel-or-refund, a
+        # platform's void of its authorization or refund of what was captured (a capture whose answer was lost
+        # included), or a refund due where the platform cannot pay it.
+        given = _give_back_or_owe(order, _cause(error), deps)
+        if given.status != "nothing":
+            undone.append(given.describe())
     # Stock last: if the inventory itself is down, the label and the money are already given back.
     if has_reached(order.status, OrderStatus.SHIPPED):
         deps.inventory.consume(
@@ -54,6 +58,8 @@ def compensate(
     def record(current: Order) -> None:
         if current.status in TERMINAL:
             return
+        if given is not None:
+            record_given_back(current, given, void_key(current), "order cancelled")
         known = current.failure
         cause = _cause(error) if error.get("Cause") or known is None else known.cause or _cause(error)
         current.wait.clear()
@@ -67,8 +73,22 @@ def compensate(
             current.note(reason)
 
     update_order(deps.orders, key, record)  # recorded before the store is told: an outbox outage hides nothing
+    if given is not None:
+        tell_store_refund_due(order, given, void_key(order), deps)
     _tell_store(key, error, deps)
     return load_order(deps.orders, key)
+
+
+def _give_back_or_owe(order: Order, cause: str, deps: StepDeps) -> GivenBack:
+    """Everything held goes back; if the platform or gateway cannot be reached even after the step's retries, the
+    money is owed (a refund due, with its alert) rather than the compensation failing with the money kept."""
+    try:
+        return give_back(order, None, void_key(order), f"order cancelled: {cause}"[:200], deps)
+    except (DomainError, LookupError, OSError, RuntimeError) as error:
+        if isinstance(error, OrderCancelled):
+            raise
+        owed = refundable(order)
+        return GivenBack(status="due" if owed.minor else "nothing", amount=owed, why=f"could not give it back: {error}")
 
 
 def _tell_store(key: str, error: dict[str, str | None], deps: StepDeps) -> None:

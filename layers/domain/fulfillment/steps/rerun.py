@@ -115,16 +115,17 @@ def _reopen(
 def payment_closed(order: Order, timeline: list[TimelineEvent]) -> str | None:
     """Why the order's payment can take nothing more, if it cannot: compensation voids every payment we collect
     ourselves (cancel-or-refund, even with nothing held), and records "payment voided (…)" or "payment refunded
-    (…)" when money went back. A prepaid order's money is the store's business: nothing to refuse."""
+    (…)" when money went back. Money the platform holds is closed only where compensation gave it back."""
     try:
         method = payment_method(order)
     except OrderInvalid:
         return None
-    if method is PaymentMethod.PREPAID:
-        return None
     failed = next((event for event in reversed(timeline) if event.status is OrderStatus.FAILED), None)
     undone = [str(step) for step in (failed.detail.get("undone", []) if failed else [])]
-    return next((step for step in undone if step.startswith(_PAYMENT_GIVEN_BACK)), f"{method} payment was voided")
+    given_back = next((step for step in undone if step.startswith(_PAYMENT_GIVEN_BACK)), None)
+    if method in (PaymentMethod.PREPAID, PaymentMethod.PLATFORM_AUTHORIZED):
+        return given_back  # the platform's money: closed only if compensation gave it back (or owes it back)
+    return given_back or f"{method} payment was voided"
 
 
 def _start_new_attempt(order: Order, by: str, reason: str) -> Order:
@@ -137,6 +138,8 @@ def _start_new_attempt(order: Order, by: str, reason: str) -> Order:
     order.inspection_attempts = 0
     order.wait = Wait()
     order.carrier = order.tracking_number = None
+    for due in order.payment.outstanding_refunds:  # owed back while failed; fulfilled again instead
+        order.note(f"refund of {due.amount} withdrawn: the order is fulfilled again", refund_key=due.key)
     order.packages, order.short, order.payment = [], {}, order.payment.as_told()
     order.transition_to(
         OrderStatus.RECEIVED,

@@ -57,7 +57,14 @@ from fulfillment.adapters.platforms.base import (
     require_fresh,
     same_signature,
 )
-from fulfillment.errors import InvalidMoney, InvalidSignature, MalformedPayload, OrderInvalid, PlatformRejected
+from fulfillment.errors import (
+    InvalidMoney,
+    InvalidSignature,
+    MalformedPayload,
+    OrderInvalid,
+    PlatformRejected,
+    RefundNotPossible,
+)
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
@@ -76,6 +83,8 @@ CANCELLED_STATUSES = frozenset({5, 6, 4})
 # https://developer.bigcommerce.com/docs/rest-management/orders (payment_status); payment actions:
 # https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions
 AUTHORIZED_PAYMENT_STATUSES = frozenset({"authorized", "capture pending"})
+STORE_CREDIT = "storecredit"  # the refund quote's provider_id of store credit
+STORE_CREDIT_OPTION = "refund_to_store_credit"  # ``Store.options``: refunds may go to store credit
 # PROCESSING may move an order to Awaiting Fulfillment only from these; any other status is either
 # further along (leave it) or held/cancelled by the merchant (never overwrite).
 BEFORE_FULFILLMENT = frozenset({0, 1, 7})
@@ -529,7 +538,7 @@ class BigCommerceWriteBack:
         return WriteBackResult(done=True, reference=",".join(str(shipment) for shipment in created))
 
     @staticmethod
-    def _refund(api: BigCommerceApi, update: StoreUpdate) -> WriteBackResult:
+    def _refund(api: BigCommerceApi, update: StoreUpdate, *, store_credit: bool = True) -> WriteBackResult:
         amount = update.amount
         if amount is None or amount.minor <= 0:
             raise OrderInvalid(f"order {update.order.key}: a refund write-back needs a positive amount")
@@ -555,7 +564,7 @@ class BigCommerceWriteBack:
             }
         ]
         quote_ = _one(_data(api.call("POST", f"{actions}/refund_quotes", {"items": items})))
-        payments = _refund_payments(quote_)
+        payments = _refund_payments(quote_, store_credit=store_credit)
         created = api.call("POST", f"{actions}/refunds", {"items": items, "payments": payments})
         return WriteBackResult(done=True, reference=_id_of(_one(_data(created))))
 
@@ -623,16 +632,36 @@ def _same_amount(value: Any, amount: Money) -> bool:
         return False
 
 
-def _refund_payments(quote_: Any) -> list[dict[str, Any]]:
-    """The first refund method that pays back online, else the first (recorded as refunded offline)."""
+def _refund_payments(quote_: Any, *, store_credit: bool = True) -> list[dict[str, Any]]:
+    """The quote's refund method that mirrors how the order was paid: every option online, and not store credit
+    unless the store opts in (``refund_to_store_credit``; BigCommerce's own example quote offers "all as store
+    credit" first, refused for guests). None such: ``RefundNotPossible`` (nothing is refunded offline for us).
+    https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions#create-a-refund-quote"""
     methods = quote_.get("refund_methods") if isinstance(quote_, Mapping) else None
     if not methods:
         raise PlatformRejected("the refund quote offers no refund method")
-    chosen = next((method for method in methods if not any(option.get("offline") for option in method)), methods[0])
+
+    def mirrors_payment(method: list[dict[str, Any]]) -> bool:
+        online = not any(option.get("offline") for option in method)
+        credit = any(option.get("provider_id") == STORE_CREDIT for option in method)
+        return online and (store_credit or not credit)
+
+    chosen = next((method for method in methods if mirrors_payment(method) and not _is_credit(method)), None)
+    chosen = chosen or next((method for method in methods if mirrors_payment(method)), None)
+    if chosen is None:
+        offered = "; ".join(
+            ", ".join(str(option.get("provider_description") or option.get("provider_id")) for option in method)
+            for method in methods
+        )
+        raise RefundNotPossible(f"BigCommerce offers no online refund to the original payment ({offered})")
     return [
         {"provider_id": option["provider_id"], "amount": option["amount"], "offline": bool(option.get("offline"))}
         for option in chosen
     ]
+
+
+def _is_credit(method: list[dict[str, Any]]) -> bool:
+    return any(option.get("provider_id") == STORE_CREDIT for option in method)
 
 
 def _id_of(created: Any) -> str | None:
@@ -668,6 +697,42 @@ class BigCommercePayments:
             raise PlatformRejected(f"BigCommerce order {order_id} has no authorization to capture ({status})", 422)
         api.call("POST", f"/v3/orders/{order_id}/payment_actions/capture")
         return PaymentResult(status="pending", amount=amount, reference=f"capture-{order_id}")
+
+    def refund(
+        self,
+        store: Store,
+        credentials: StoreCredentials,
+        order: Order,
+        amount: Money,
+        idempotency_key: str,
+        reason: str,
+    ) -> PaymentResult:
+        """A refund quote, then a refund through its method that mirrors the payment (``_refund_payments``), marked
+        with the key in its reason; a refund carrying the key is ``already``."""
+        update = StoreUpdate(
+            kind=UpdateKind.REFUNDED, order=order, amount=amount, reason=reason, reference=idempotency_key
+        )
+        credit = store.options.get(STORE_CREDIT_OPTION, "").strip().lower() in {"1", "true", "yes"}
+        done = BigCommerceWriteBack._refund(BigCommerceApi(self._http, store, credentials), update, store_credit=credit)
+        return PaymentResult(
+            status="already" if done.already else "refunded", amount=amount, reference=done.reference or ""
+        )
+
+    def void(self, store: Store, credentials: StoreCredentials, order: Order, idempotency_key: str) -> PaymentResult:
+        """``POST /v3/orders/{id}/payment_actions/void`` while ``payment_status`` is authorized; void or void
+        pending already is ``already``."""
+        api = BigCommerceApi(self._http, store, credentials)
+        current = api.call("GET", _order_path(order.external_id)) or {}
+        status = str(current.get("payment_status") or "").lower()
+        held = order.payment.authorized or order.totals.grand_total
+        if status in ("void", "void pending"):
+            return PaymentResult(status="already", amount=held, reference=f"void-{order.external_id}")
+        if status != "authorized":
+            raise PlatformRejected(
+                f"BigCommerce order {order.external_id} has no authorization to void ({status})", 422
+            )
+        api.call("POST", f"/v3/orders/{order.external_id}/payment_actions/void")
+        return PaymentResult(status="voided", amount=held, reference=f"void-{order.external_id}")
 
 
 def subscribe(http: HttpClient) -> Callable[[Store, StoreCredentials, str], list[str]]:

@@ -77,6 +77,7 @@ from fulfillment.errors import (
     MalformedPayload,
     PaymentDeclined,
     PlatformRejected,
+    RefundNotPossible,
     TransientError,
 )
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
@@ -89,7 +90,11 @@ from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
 PAID_STATES = frozenset({"processing", "complete"})
-OPEN_STATES = frozenset({"new", "processing", "complete"})  # neither held, in review, cancelled nor closed
+OPEN_STATES = frozenset({"new", "processing", "complete"})
+# Magento's offline payment methods (Magento_OfflinePayments, cash on delivery): no online refund, no capture call.
+OFFLINE_METHODS = frozenset(
+    {"checkmo", "banktransfer", "cashondelivery", "purchaseorder", "free"}
+)  # neither held, in review, cancelled nor closed
 CANCELLED_STATE = "canceled"
 REFUNDED_STATE = "closed"
 MAGEOS_SIGNATURE_HEADER = "x-magento-signature"
@@ -604,15 +609,20 @@ class MagentoWriteBack:
 
     @staticmethod
     def _cancel(api: MagentoApi, order_id: str) -> WriteBackResult:
-        if api.order(order_id).get("state") == CANCELLED_STATE:
+        state = api.order(order_id).get("state")
+        if state == CANCELLED_STATE:
             return WriteBackResult(done=True, already=True)
+        if state == REFUNDED_STATE:  # refunded in full by a credit memo: closed, nothing left to cancel
+            return WriteBackResult(done=True, already=True, reference="closed")
         if api.post(f"/orders/{order_id}/cancel", {}) is not True:
             # Magento cannot cancel an order that is fully invoiced or shipped: that needs a refund.
             raise PlatformRejected(f"Magento refused to cancel order {order_id} (invoiced or shipped?)", status=200)
         return WriteBackResult(done=True)
 
     @staticmethod
-    def _refund(api: MagentoApi, order_id: str, update: StoreUpdate, marker: str) -> WriteBackResult:
+    def _refund(
+        api: MagentoApi, order_id: str, update: StoreUpdate, marker: str, *, invoice_id: str | None = None
+    ) -> WriteBackResult:
         order = update.order
         amount = update.amount or order.totals.grand_total
         if amount.currency != order.currency:
@@ -637,7 +647,11 @@ class MagentoWriteBack:
                 "adjustment_positive": float(amount.to_decimal()),
                 "adjustment_negative": 0,
             }
-        memo_id = api.post(f"/order/{order_id}/refund", body)
+        if invoice_id is not None:  # online: the payment method pays it back against the invoice it captured
+            body["isOnline"] = True
+            memo_id = api.post(f"/invoice/{quote(invoice_id, safe='')}/refund", body)
+        else:
+            memo_id = api.post(f"/order/{order_id}/refund", body)
         return WriteBackResult(done=True, reference=str(memo_id))
 
     @staticmethod
@@ -717,6 +731,48 @@ class MagentoPayments:
                 ) from refused
             raise
         return PaymentResult(status="captured", amount=amount, reference=f"invoice-{invoice}")
+
+    def refund(
+        self,
+        store: Store,
+        credentials: StoreCredentials,
+        order: Order,
+        amount: Money,
+        idempotency_key: str,
+        reason: str,
+    ) -> PaymentResult:
+        """An online credit memo against the order's invoice (``POST /V1/invoice/{invoiceId}/refund``,
+        ``isOnline: true``): the method refunds what it captured. A method that cannot refund online (check/money
+        order, bank transfer, cash on delivery, …) gets an offline credit memo (``POST /V1/order/{id}/refund``),
+        which records it in Magento but moves no money: ``RefundNotPossible``. A memo carrying the key is there.
+        https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-issue-refund/"""
+        api = MagentoApi(self._http, credentials)
+        update = StoreUpdate(
+            kind=UpdateKind.REFUNDED, order=order, amount=amount, reason=reason, reference=idempotency_key
+        )
+        marker = f"[fulfillment:{update.key}]"  # as the write-back marks what it creates
+        method = str((api.order(order.external_id).get("payment") or {}).get("method") or order.payment.gateway)
+        if method in OFFLINE_METHODS:
+            MagentoWriteBack._refund(api, order.external_id, update, marker)
+            raise RefundNotPossible(
+                f"Magento's {method} method cannot refund online: recorded as an offline credit memo"
+            )
+        invoices = api.list_for_order("invoices", order.external_id)
+        if not invoices:
+            raise PlatformRejected(f"Magento order {order.number} has no invoice: nothing was captured to refund", 422)
+        done = MagentoWriteBack._refund(
+            api, order.external_id, update, marker, invoice_id=str(invoices[0].get("entity_id"))
+        )
+        return PaymentResult(
+            status="already" if done.already else "refunded", amount=amount, reference=done.reference or ""
+        )
+
+    def void(self, store: Store, credentials: StoreCredentials, order: Order, idempotency_key: str) -> PaymentResult:
+        """Cancelling an order nothing was invoiced from releases its authorization (``Order::cancel()`` calls the
+        method's void); Magento refuses (``false``) once it is invoiced."""
+        done = MagentoWriteBack._cancel(MagentoApi(self._http, credentials), order.external_id)
+        held = order.payment.authorized or order.totals.grand_total
+        return PaymentResult(status="already" if done.already else "voided", amount=held, reference=order.external_id)
 
 
 def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:

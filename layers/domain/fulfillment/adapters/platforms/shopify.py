@@ -894,6 +894,59 @@ class ShopifyPayments:
             raise PaymentDeclined(f"Shopify declined the capture of {amount} on order {gid}", "capture_failed")
         return PaymentResult(status="captured", amount=_shop_money(transaction, order), reference=transaction["id"])
 
+    def refund(
+        self,
+        store: Store,
+        credentials: StoreCredentials,
+        order: Order,
+        amount: Money,
+        idempotency_key: str,
+        reason: str,
+    ) -> PaymentResult:
+        """``refundCreate`` to the original payment transaction, ``@idempotent`` on the key and its note marked
+        with it (a refund carrying the mark is ``already``).
+        https://shopify.dev/docs/api/admin-graphql/latest/mutations/refundCreate"""
+        api = ShopifyApi(self._http, store, credentials)
+        state = _write_back_state(api, order)
+        update = StoreUpdate(
+            kind=UpdateKind.REFUNDED, order=order, amount=amount, reason=reason, reference=idempotency_key
+        )
+        done = ShopifyWriteBack._refund(api, state, update)
+        return PaymentResult(
+            status="already" if done.already else "refunded", amount=amount, reference=done.reference or ""
+        )
+
+    def void(self, store: Store, credentials: StoreCredentials, order: Order, idempotency_key: str) -> PaymentResult:
+        """Cancelling the order with a refund to the original methods releases its authorizations ("authorized
+        payments are voided", orderCancel); a cancelled order is ``already``.
+        https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderCancel"""
+        api = ShopifyApi(self._http, store, credentials)
+        state = _write_back_state(api, order)
+        held = order.payment.authorized or order.totals.grand_total
+        if state.get("cancelledAt"):
+            return PaymentResult(status="already", amount=held, reference=str(state["id"]))
+        result = api.mutate(
+            ORDER_CANCEL,
+            "orderCancel",
+            {
+                "orderId": state["id"],
+                "reason": "OTHER",
+                "refundMethod": {"originalPaymentMethodsRefund": True},
+                "restock": True,
+                "notifyCustomer": True,
+                "staffNote": f"cancelled by fulfillment: authorization released [{idempotency_key}]"[:255],
+            },
+        )
+        return PaymentResult(status="voided", amount=held, reference=str((result.get("job") or {}).get("id") or ""))
+
+
+def _write_back_state(api: ShopifyApi, order: Order) -> dict[str, Any]:
+    gid = order.platform_refs.get("admin_graphql_api_id") or order_gid(order.external_id)
+    state: dict[str, Any] | None = api.graphql(WRITE_BACK_STATE, {"id": gid}).get("order")
+    if not state:
+        raise PlatformRejected(f"Shopify has no order {gid}", 404)
+    return state
+
 
 def _shop_money(transaction: dict[str, Any], order: Order) -> Money:
     shop_money = ((transaction.get("amountSet") or {}).get("shopMoney")) or {}

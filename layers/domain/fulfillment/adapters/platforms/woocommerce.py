@@ -32,6 +32,7 @@ from fulfillment.errors import (
     OrderInvalid,
     PaymentDeclined,
     PlatformRejected,
+    RefundNotPossible,
     TransientError,
 )
 from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
@@ -376,7 +377,7 @@ class WooCommerceApi:
         return WriteBackResult(done=True, reference=_id_of(created, "id"))
 
     @staticmethod
-    def _refund(rest: _WooRest, order_id: str, update: StoreUpdate) -> WriteBackResult:
+    def _refund(rest: _WooRest, order_id: str, update: StoreUpdate, *, api_refund: bool = False) -> WriteBackResult:
         amount = update.amount or update.order.totals.grand_total
         if amount.currency != update.order.currency or amount.minor <= 0:
             raise OrderInvalid(f"order {update.order.key}: cannot record a refund of {amount}")
@@ -388,7 +389,8 @@ class WooCommerceApi:
         body = {
             "amount": format(amount.to_decimal(), "f"),
             "reason": f"{update.reason or 'Refund'} {mark}",
-            "api_refund": False,  # Woo's default (true) would ask the payment gateway to pay it back
+            # true: the gateway pays it back (and Woo keeps no refund if the gateway fails); false: recorded only
+            "api_refund": api_refund,
         }
         return WriteBackResult(done=True, reference=_id_of(rest.call("POST", path, body), "id"))
 
@@ -468,6 +470,51 @@ class WooCommercePayments:
         if after.meta(STRIPE_CAPTURED) != "yes":
             raise PaymentDeclined(f"the {current.payment_method} gateway did not capture order {order.number}")
         return PaymentResult(status="captured", amount=amount, reference=after.transaction_id or path)
+
+    def refund(
+        self,
+        store: Store,
+        credentials: StoreCredentials,
+        order: Order,
+        amount: Money,
+        idempotency_key: str,
+        reason: str,
+    ) -> PaymentResult:
+        """``POST /orders/{id}/refunds`` with ``api_refund: true``: the order's gateway refunds it. Asked only where
+        the gateway says it can (``GET /payment_gateways/{id}``: ``method_supports`` holds ``refunds``); otherwise
+        ``RefundNotPossible`` and nothing is created. Marked ``(ref: <key>)``: a refund carrying it is ``already``.
+        https://woocommerce.github.io/woocommerce-rest-api-docs/#create-a-refund,
+        https://woocommerce.github.io/woocommerce-rest-api-docs/#payment-gateway-properties"""
+        if not order.external_id.isdigit():
+            raise OrderInvalid(f"{order.external_id!r} is not a WooCommerce order id")
+        rest = _WooRest(self._http, store, credentials)
+        gateway = order.payment.gateway or str(
+            rest.call("GET", f"/wp-json/wc/v3/orders/{order.external_id}").get("payment_method") or ""
+        )
+        update = StoreUpdate(
+            kind=UpdateKind.REFUNDED, order=order, amount=amount, reason=reason, reference=idempotency_key
+        )
+        mark = _marker(update)
+        for refund in _rows(rest.call("GET", f"/wp-json/wc/v3/orders/{order.external_id}/refunds?per_page=100")):
+            if mark in str(refund.get("reason", "")):
+                return PaymentResult(status="already", amount=amount, reference=_id_of(refund, "id") or "")
+        supports = rest.call("GET", f"/wp-json/wc/v3/payment_gateways/{gateway}") if gateway else {}
+        if "refunds" not in (supports.get("method_supports") or [] if isinstance(supports, Mapping) else []):
+            raise RefundNotPossible(f"WooCommerce's {gateway or 'unknown'} gateway cannot refund through the API")
+        done = WooCommerceApi._refund(rest, order.external_id, update, api_refund=True)
+        return PaymentResult(status="refunded", amount=amount, reference=done.reference or "")
+
+    def void(self, store: Store, credentials: StoreCredentials, order: Order, idempotency_key: str) -> PaymentResult:
+        """Cancelling the order releases an uncaptured Stripe charge (``WC_Stripe_Order_Handler::cancel_payment`` on
+        ``woocommerce_order_status_cancelled``); a cancelled order is ``already``."""
+        rest = _WooRest(self._http, store, credentials)
+        path = f"/wp-json/wc/v3/orders/{order.external_id}"
+        held = order.payment.authorized or order.totals.grand_total
+        current = WooOrder.model_validate(rest.call("GET", path))
+        if current.status == "cancelled":
+            return PaymentResult(status="already", amount=held, reference=path)
+        rest.call("PUT", path, {"status": "cancelled"})
+        return PaymentResult(status="voided", amount=held, reference=current.transaction_id or path)
 
 
 def check(http: HttpClient) -> Callable[[Store, StoreCredentials], list[str]]:
