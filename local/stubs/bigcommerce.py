@@ -4,7 +4,9 @@ Serves the demo store (hash ``k3h9x2ab7q``, token ``API_TOKEN``): order 1187 fro
 ``events/bigcommerce/rest_*.json``, and 1188 — the same order, cancelled, as sample delivery 06 names it; 1189, the
 same order authorized only (``payment_status`` authorized): ``POST …/payment_actions/capture`` leaves it "capture
 pending" until it settles (at the next read), when a ``capture`` transaction appears in ``GET
-/v3/orders/{id}/transactions`` and in ``ledger``. Write-backs take effect as on BigCommerce: ``PUT`` changes the
+/v3/orders/{id}/transactions`` and in ``ledger``; ``POST …/payment_actions/void`` voids it while authorized (in
+``ledger``, refused with 422 after a capture), and every refund is in ``ledger`` (``online`` unless the quote's
+method paid it offline). Write-backs take effect as on BigCommerce: ``PUT`` changes the
 status or ``staff_notes``, a shipment marks its items shipped (status 2 or 3), a refund raises ``refunded_amount``
 (status 14 or 4); every change moves ``date_modified``. Later reads see the effects, so idempotency checks can be
 tested; ``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists every refund recorded,
@@ -178,6 +180,22 @@ class BigCommerceStore:
         self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/capture", None))
         return 201, {"data": {}, "meta": {}}
 
+    def _void(self, _: StubRequest, order_id: int) -> Answer:
+        """``POST /v3/orders/{id}/payment_actions/void``: releases an authorization nothing was captured from
+        (``payment_status`` authorized → void; 201, empty data); any other payment status is refused with 422, so a
+        void after a capture moves nothing. BigCommerce Payment Actions, "Void":
+        https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions#void"""
+        order = self.orders[order_id]
+        if order.get("payment_status") != "authorized":
+            return _error(422, f"The payment of order {order_id} cannot be voided ({order.get('payment_status')}).")
+        order["payment_status"] = "void"
+        transaction = self._transaction(order_id, "void", Decimal(order["total_inc_tax"]))
+        self.transactions[order_id].append(transaction)
+        self.ledger.record(str(order_id), "void", Decimal(order["total_inc_tax"]), f"transaction-{transaction['id']}")
+        self._touch(order_id)
+        self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/void", None))
+        return 201, {"data": {}, "meta": {}}
+
     def _two_address_copy(self, order_id: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         order, products, addresses = copy.deepcopy((self.orders[1187], self.products[1187], self.addresses[1187]))
         order.update(id=order_id)
@@ -219,6 +237,7 @@ class BigCommerceStore:
             ("POST", rf"{v3}/refund_quotes", self._quote),
             ("POST", rf"{v3}/refunds", self._create_refund),
             ("POST", rf"{v3}/capture", self._capture),
+            ("POST", rf"{v3}/void", self._void),
             ("GET", rf"/stores/{re.escape(self.store_hash)}/v3/orders/(\d+)/transactions", self._read_transactions),
         ]
         for method, pattern, handler in routes:
@@ -432,6 +451,10 @@ class BigCommerceStore:
         }
         self._next_refund_id += 1
         self.refunds[order_id].append(refund)
+        # The money moves as the chosen quote method says: an ``offline`` provider is recorded only (BigCommerce
+        # Payment Actions, "Create a refund": offline payments are not sent to the gateway).
+        online = any(not payment.get("offline") for payment in payments)
+        self.ledger.record(str(order_id), "refund", total, f"refund-{refund['id']}", online=online)
         order = self.orders[order_id]
         order["refunded_amount"] = f"{Decimal(order['refunded_amount']) + total:.4f}"
         self._touch(order_id, 4 if self._refundable(order_id) <= 0 else 14)

@@ -3,6 +3,8 @@
 Serves the demo shop (integration token ``API_TOKEN``): order 318 from
 ``events/magento/rest_GET_V1_orders_318.json`` (paid: invoiced, processing), and 319, the same order authorized
 only (nothing invoiced, ``total_due`` the total), captured by an invoice with ``capture: true`` (``ledger``).
+``GET /V1/invoices`` lists the invoices (318's from its sample); ``POST /V1/invoice/{id}/refund`` is a credit memo
+against one, online where the method captured it online; every capture, refund and void is in ``ledger``.
 Use the shop's root (``api.url``) as the store's ``api_base_url`` and as ``extra["adobe_key_base_url"]``: Adobe I/O's
 test public keys are served at ``/prod/keys/pub-key{1,2}.pem``, as the sample deliveries name them.
 
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from fulfillment.adapters.platforms.magento import OFFLINE_METHODS
 from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
@@ -59,6 +62,8 @@ REFUND_PATH = r"/rest/V1/order/(\d+)/refund"
 CANCEL_PATH = r"/rest/V1/orders/(\d+)/cancel"
 COMMENTS_PATH = r"/rest/V1/orders/(\d+)/comments"
 INVOICE_PATH = r"/rest/V1/order/(\d+)/invoice"
+INVOICES_PATH = r"/rest/V1/invoices"  # InvoiceRepositoryInterface getList (searchCriteria, e.g. by order_id)
+INVOICE_REFUND_PATH = r"/rest/V1/invoice/(\d+)/refund"  # salesRefundInvoiceV1: a credit memo against an invoice
 AUTHORIZED_ORDER_ID = 319  # 318 again, authorized only (an authorize-only method): captured by invoicing it
 ADOBE_KEY_PATH = r"/prod/keys/pub-key([12])\.pem"
 SOURCES_PATH = r"/rest/V1/inventory/sources"  # MSI's SourceRepositoryInterface getList
@@ -108,7 +113,8 @@ class MagentoShop:
         self.add_order(json.loads((EVENTS / "rest_GET_V1_orders_318.json").read_text(encoding="utf-8")))
         self.add_order(_authorized(self.orders[DEMO_ORDER_ID], AUTHORIZED_ORDER_ID))
         self.ledger = MoneyLedger()  # the money this shop really moved, per order id
-        self.invoices: list[dict[str, Any]] = []
+        # 318 is invoiced in its sample (total_invoiced = grand_total): its invoice, as GET /V1/invoices lists it.
+        self.invoices: list[dict[str, Any]] = [self._invoice_row(self.orders[DEMO_ORDER_ID], self._take("invoice"))]
 
     def add_order(self, order: dict[str, Any]) -> None:
         """Serve this REST order (e.g. a sample delivery's ``data``) under its ``entity_id``."""
@@ -125,6 +131,8 @@ class MagentoShop:
             ("POST", CANCEL_PATH, self._cancel),
             ("POST", COMMENTS_PATH, self._comment),
             ("POST", INVOICE_PATH, self._invoice),
+            ("GET", INVOICES_PATH, self._list(self.invoices)),
+            ("POST", INVOICE_REFUND_PATH, self._refund_invoice),
             ("GET", SOURCES_PATH, self._sources),
         ]
         for method, path, handler in routes:
@@ -255,18 +263,51 @@ class MagentoShop:
         return 200, shipment_id
 
     def _refund(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        """``POST /V1/order/{id}/refund`` (salesRefundOrderV1): an offline credit memo, recorded in Magento, no
+        money moved (ledger ``online=False``). Answers the credit memo id.
+        https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-issue-refund/"""
         order = self._order(match)
         if order is None:
             return _error(404, _NOT_FOUND)
+        return self._credit_memo(request, order, None)
+
+    def _refund_invoice(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        """``POST /V1/invoice/{invoiceId}/refund`` (salesRefundInvoiceV1): a credit memo against that invoice,
+        ``isOnline: true`` asking the payment method to refund what the invoice captured. Answers the credit memo id
+        as a bare integer (``RefundInvoiceInterface::execute`` returns int). Refused with 400 when it asks more than
+        the invoice has left to refund ("The most money available to refund is …", as Magento's credit memo
+        validation words it). The money moves only where magento2 ``Sales/Model/Order/Payment.php`` ``refund()``
+        calls the gateway: online requested, a method that can refund, an invoice captured online (its
+        ``transaction_id``); otherwise the memo is recorded offline (ledger ``online=False``).
+        https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-issue-refund/"""
+        invoice = next((row for row in self.invoices if row["entity_id"] == int(match[1])), None)
+        if invoice is None:
+            return _error(404, _NOT_FOUND)
+        order = self.orders[int(invoice["order_id"])]
+        method = str((order.get("payment") or {}).get("method") or "")
+        online = (
+            bool((request.json() or {}).get("isOnline"))
+            and method not in OFFLINE_METHODS
+            and bool(invoice.get("transaction_id"))
+        )
+        return self._credit_memo(request, order, invoice, online=online)
+
+    def _credit_memo(
+        self, request: StubRequest, order: dict[str, Any], invoice: dict[str, Any] | None, *, online: bool = False
+    ) -> Answer:
         refundable = _dec(order.get("total_paid")) - _dec(order.get("total_refunded"))
+        if invoice is not None:  # never more than this invoice captured less what was refunded against it
+            refundable = min(refundable, _dec(invoice["grand_total"]) - _dec(invoice.get("base_total_refunded")))
         if order["state"] in {"canceled", "closed"} or refundable <= 0:
             return _error(400, "The order does not allow a creditmemo to be created.")
-        body = self._record(request, order)
+        body = request.json() or {}
         lines = body.get("items") or []
         quantities = {line["order_item_id"]: _dec(line["qty"]) for line in lines}
         if not lines:  # an empty list refunds every item (Magento's CreditmemoFactory)
             quantities = {item["item_id"]: _dec(item["qty_ordered"]) for item in order["items"]}
         by_id = {item["item_id"]: item for item in order["items"]}
+        if any(item_id not in by_id for item_id in quantities):
+            return _error(400, "The creditmemo contains an item that is not in the order.")
         total = sum((_dec(by_id[item_id]["price_incl_tax"]) * qty for item_id, qty in quantities.items()), Decimal(0))
         arguments = body.get("arguments") or {}
         shipping = arguments.get("shipping_amount", order.get("shipping_incl_tax"))
@@ -275,6 +316,7 @@ class MagentoShop:
         )
         if total <= 0 or total > refundable:
             return _error(400, f"The most money available to refund is {refundable}.")
+        self._record(request, order)  # refused above: nothing written, nothing moved
         order["total_refunded"] = _number(_dec(order.get("total_refunded")) + total)
         if _dec(order["total_refunded"]) >= _dec(order["grand_total"]):
             order["state"] = order["status"] = "closed"
@@ -284,15 +326,23 @@ class MagentoShop:
             {
                 "entity_id": memo_id,
                 "order_id": order["entity_id"],
+                "invoice_id": invoice["entity_id"] if invoice is not None else None,
                 "grand_total": _number(total),
                 "order_currency_code": order["order_currency_code"],
                 "items": lines,
                 "comments": [{"comment": comment, "parent_id": memo_id}] if comment else [],
             }
         )
+        if invoice is not None:
+            invoice["base_total_refunded"] = _number(_dec(invoice.get("base_total_refunded")) + total)
+        self.ledger.record(str(order["entity_id"]), "refund", total, f"creditmemo-{memo_id}", online=online)
         return 200, memo_id
 
     def _cancel(self, request: StubRequest, match: re.Match[str]) -> Answer:
+        """``POST /V1/orders/{id}/cancel`` answers ``false`` (HTTP 200) when ``Order::canCancel()`` is false: once
+        every item is invoiced (money was captured: that takes a credit memo), or the order is finished, held or in
+        payment review (magento2 ``Sales/Model/Order.php`` canCancel, ``OrderManagement::cancel``). Cancelling an
+        order nothing was invoiced from releases its authorization (``Payment::cancel`` voids it): ledger ``void``."""
         order = self._order(match)
         if order is None:
             return _error(404, _NOT_FOUND)
@@ -303,6 +353,9 @@ class MagentoShop:
         order["state"] = order["status"] = "canceled"
         for item in order["items"]:
             item["qty_canceled"] = item["qty_ordered"]
+        authorized = _dec((order.get("payment") or {}).get("amount_authorized"))
+        if authorized > 0 and _dec(order.get("total_paid")) <= 0:
+            self.ledger.record(str(order["entity_id"]), "void", authorized, f"cancel-{order['entity_id']}")
         return 200, True
 
     def _comment(self, request: StubRequest, match: re.Match[str]) -> Answer:
@@ -343,11 +396,26 @@ class MagentoShop:
         order["total_due"] = order["base_total_due"] = 0.0
         order["state"] = order["status"] = "processing"
         online = bool(body.get("capture"))
-        self.invoices.append(
-            {"entity_id": invoice_id, "order_id": order["entity_id"], "grand_total": float(due), "state": 2}
-        )
+        self.invoices.append(self._invoice_row(order, invoice_id, due, captured_online=online))
         self.ledger.record(str(order["entity_id"]), "capture", due, f"invoice-{invoice_id}", online=online)
         return 200, invoice_id
+
+    @staticmethod
+    def _invoice_row(
+        order: dict[str, Any], invoice_id: int, amount: Decimal | None = None, *, captured_online: bool = False
+    ) -> dict[str, Any]:
+        """An invoice as ``GET /V1/invoices`` lists it (SalesDataInvoiceInterface): state 2 is paid; a
+        ``transaction_id`` only when the method captured online (what an online credit memo refunds)."""
+        last = (order.get("payment") or {}).get("last_trans_id")
+        return {
+            "entity_id": invoice_id,
+            "order_id": order["entity_id"],
+            "grand_total": _number(amount if amount is not None else _dec(order["grand_total"])),
+            "base_total_refunded": 0.0,
+            "order_currency_code": order["order_currency_code"],
+            "state": 2,
+            "transaction_id": f"{last}-capture" if captured_online and last else None,
+        }
 
     def _take(self, kind: str) -> int:
         self._next_id[kind] += 1

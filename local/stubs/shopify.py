@@ -6,7 +6,9 @@ Serves the demo shop (``SHOP_DOMAIN``, access token ``ACCESS_TOKEN``) from the w
 ``POST …/graphql.json`` answers the operations the write-back sends, matched on the operation name in
 the query: ``WriteBackState``, ``FulfillmentCreate``, ``OrderCancel``, ``RefundCreate``, ``OrderUpdate`` (the
 note only), ``TagsAdd``, ``OrderPayments`` and ``OrderCapture``. #1044 (delivery 06) is authorized for manual
-capture: an AUTHORIZATION transaction that expires after 7 days; every capture is in ``ledger``.
+capture: an AUTHORIZATION transaction that expires after 7 days. Every capture, refund (``refundCreate``, and
+``orderCancel`` with ``refundMethod: {originalPaymentMethodsRefund: true}``) and void (that cancel of an
+authorized order) is in ``ledger``.
 Mutations take effect (fulfillments close their fulfillment orders, refunds add refund transactions,
 cancelling sets ``cancelledAt``; ``updated_at`` moves), so later reads see them and idempotency checks
 can be tested; ``writes`` records every accepted mutation with its variables.
@@ -185,6 +187,11 @@ class ShopOrder:
             "transactions": copy.deepcopy(self.transactions),
         }
 
+    def refunded(self) -> Decimal:
+        return sum(
+            (_amount(t) for t in self.transactions if t["kind"] == "REFUND" and t["status"] == "SUCCESS"), Decimal(0)
+        )
+
     def captured_from(self, parent: str) -> Decimal:
         return sum(
             (
@@ -196,6 +203,9 @@ class ShopOrder:
             ),
             Decimal(0),
         )
+
+
+PAID_KINDS = frozenset({"SALE", "CAPTURE"})  # transactions that took the customer's money
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -288,8 +298,18 @@ def _graphql_order(rest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _user_error(field_name: str, message: str, key: str = "userErrors") -> dict[str, Any]:
-    return {key: [{"field": [field_name], "message": message}]}
+def _user_error(field_name: str, message: str, key: str = "userErrors", code: str | None = None) -> dict[str, Any]:
+    """A mutation's refusal as Shopify answers it, HTTP 200: ``userErrors`` [{field: [path], message}] (UserError),
+    or a typed list such as ``orderCancelUserErrors`` whose entries add a ``code``.
+    https://shopify.dev/docs/api/admin-graphql/latest/objects/UserError"""
+    error: dict[str, Any] = {"field": [field_name], "message": message}
+    if code is not None:
+        error["code"] = code
+    return {key: [error]}
+
+
+def _amount(transaction: dict[str, Any]) -> Decimal:
+    return Decimal(transaction["amountSet"]["shopMoney"]["amount"])
 
 
 class ShopifyShop:
@@ -450,19 +470,68 @@ class ShopifyShop:
         return {"fulfillmentCreate": {"fulfillment": {"id": created["id"], "status": "SUCCESS"}, "userErrors": []}}
 
     def _order_cancel(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``orderCancel``: refusals are ``orderCancelUserErrors`` {field, message, code} (OrderCancelUserError, code
+        an OrderCancelUserErrorCode: NOT_FOUND, INVALID, …) with ``job`` null, HTTP 200. With ``refundMethod:
+        {originalPaymentMethodsRefund: true}`` (or the deprecated ``refund: true``) what was paid and not refunded
+        goes back to the original payment (a REFUND transaction, ledger ``refund``) and authorizations nothing was
+        captured from are voided (ledger ``void``); without it the money stays where it is.
+        https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderCancel,
+        https://shopify.dev/docs/api/admin-graphql/latest/input-objects/OrderCancelRefundMethodInput,
+        https://shopify.dev/docs/api/admin-graphql/latest/enums/OrderCancelUserErrorCode"""
         order = self._order(variables.get("orderId"))
         key = "orderCancelUserErrors"
         if order is None:
-            return {"orderCancel": {"job": None, **_user_error("orderId", "Order does not exist", key)}}
+            return {"orderCancel": {"job": None, **_user_error("orderId", "Order does not exist", key, "NOT_FOUND")}}
         if order.rest.get("cancelled_at"):
-            return {"orderCancel": {"job": None, **_user_error("orderId", "Order has already been cancelled", key)}}
+            refused = _user_error("orderId", "Order has already been cancelled", key, "INVALID")
+            return {"orderCancel": {"job": None, **refused}}
         order.rest["cancelled_at"] = _now()
         order.rest["cancel_reason"] = str(variables.get("reason", "OTHER")).lower()
         for fo in order.fulfillment_orders:
             if fo["status"] in {"OPEN", "IN_PROGRESS"}:
                 fo["status"] = "CANCELLED"
+        method = variables.get("refundMethod") or {}
+        if method.get("originalPaymentMethodsRefund") or variables.get("refund") is True:
+            self._give_back_on_cancel(order)
         self._touch(order, "OrderCancel", variables)
         return {"orderCancel": {"job": {"id": self._new_gid("Job"), "done": False}, key: []}}
+
+    def _give_back_on_cancel(self, order: ShopOrder) -> None:
+        order_id = str(order.rest["id"])
+        paid = sum(
+            (_amount(t) for t in order.transactions if t["kind"] in PAID_KINDS and t["status"] == "SUCCESS"),
+            Decimal(0),
+        )
+        left = paid - order.refunded()
+        if left > 0:
+            refund_id = self._new_gid("OrderTransaction")
+            order.transactions.append(
+                {
+                    "id": refund_id,
+                    "kind": "REFUND",
+                    "status": "SUCCESS",
+                    "gateway": next((t.get("gateway") for t in order.transactions if t["kind"] in PAID_KINDS), None),
+                    "amountSet": _money(left, order.currency),
+                }
+            )
+            order.refunds.append(
+                {
+                    "id": self._new_gid("Refund"),
+                    "note": "order cancelled",
+                    "totalRefundedSet": _money(left, order.currency),
+                }
+            )
+            self.ledger.record(order_id, "refund", left, refund_id)
+            order.rest["financial_status"] = "refunded"
+        for parent in order.transactions:
+            if parent["kind"] != "AUTHORIZATION" or parent["status"] != "SUCCESS" or parent.get("closed"):
+                continue
+            held = _amount(parent) - order.captured_from(parent["id"])
+            parent["voided"] = parent["closed"] = True
+            if held > 0:
+                self.ledger.record(order_id, "void", held, parent["id"])
+                if paid <= 0:
+                    order.rest["financial_status"] = "voided"
 
     def _refund_create(self, variables: dict[str, Any]) -> dict[str, Any]:
         refund_input = variables.get("input") or {}
@@ -504,6 +573,7 @@ class ShopifyShop:
                 }
             )
         order.rest["financial_status"] = "refunded" if refunded + amount >= paid else "partially_refunded"
+        self.ledger.record(str(order.rest["id"]), "refund", amount, str(refund["id"]))
         self._touch(order, "RefundCreate", variables)
         return {"refundCreate": {"refund": {"id": refund["id"], "note": refund["note"]}, "userErrors": []}}
 
