@@ -4,13 +4,14 @@ Serves the demo store (hash ``k3h9x2ab7q``, token ``API_TOKEN``): order 1187 fro
 ``events/bigcommerce/rest_*.json``, and 1188 — the same order, cancelled, as sample delivery 06 names it; 1189, the
 same order authorized only (``payment_status`` authorized): ``POST …/payment_actions/capture`` leaves it "capture
 pending" until it settles (at the next read), when a ``capture`` transaction appears in ``GET
-/v3/orders/{id}/transactions`` and in ``ledger``; ``POST …/payment_actions/void`` voids it while authorized (in
-``ledger``, refused with 422 after a capture), and every refund is in ``ledger`` (``online`` unless the quote's
-method paid it offline). Write-backs take effect as on BigCommerce: ``PUT`` changes the
-status or ``staff_notes``, a shipment marks its items shipped (status 2 or 3), a refund raises ``refunded_amount``
-(status 14 or 4); every change moves ``date_modified``. Later reads see the effects, so idempotency checks can be
-tested; ``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists every refund recorded,
-ours and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`` items by order product id).
+/v3/orders/{id}/transactions`` and in ``ledger``; ``POST …/payment_actions/void`` leaves it "void pending" until it
+settles the same way (a ``void`` in ``ledger``; refused with 422 after a capture), and every refund is in ``ledger``
+(``online`` unless the quote's method paid it offline). Write-backs take effect as on BigCommerce: ``PUT`` changes
+the status or ``staff_notes``, a shipment marks its items shipped (status 2 or 3), a refund raises
+``refunded_amount`` (status 14 or 4); every change moves ``date_modified``. Later reads see the effects, so
+idempotency checks can be tested; ``writes`` records every accepted write. ``GET …/payment_actions/refunds`` lists
+every refund recorded, ours and those ``refund_in_control_panel`` makes as a merchant would (``PRODUCT`` items by
+order product id).
 1190 is the same order shipped to two addresses (the torch to a second one), as BigCommerce keeps a multi-address
 order: one shipping address row each, every product naming its ``order_address_id``. A shipment is for one
 ``order_address_id`` and only that address's products (V2 Order Shipments, "Create Order Shipment"); its
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fulfillment.adapters.platforms.bigcommerce import tracking_carriers
-from local.money_ledger import MoneyLedger
+from local.money_ledger import Kind, MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
 STORE_HASH = "k3h9x2ab7q"
@@ -90,6 +91,7 @@ class BigCommerceStore:
         # False keeps them pending.
         self.auto_settle = True
         self._pending_captures: dict[int, Decimal] = {}
+        self._pending_voids: dict[int, Decimal] = {}
         self._next_transaction_id = 501
         self._next_shipment_id = 73  # sample delivery 05 names shipment 73
         self._next_refund_id = 41  # sample delivery 04 names refund 41
@@ -149,15 +151,21 @@ class BigCommerceStore:
         return order, products, addresses
 
     def settle(self, order_id: int) -> None:
-        """The gateway settles a pending capture: a ``capture`` transaction, ``payment_status`` captured."""
-        amount = self._pending_captures.pop(order_id, None)
-        if amount is None:
-            return
-        transaction = self._transaction(order_id, "capture", amount)
-        self.transactions[order_id].append(transaction)
-        self.ledger.record(str(order_id), "capture", amount, f"transaction-{transaction['id']}")
-        self.orders[order_id]["payment_status"] = "captured"
-        self._touch(order_id)
+        """The gateway settles a pending capture (a ``capture`` transaction, ``payment_status`` captured) or void
+        (a ``void`` transaction, status void)."""
+        settlements: tuple[tuple[dict[int, Decimal], Kind, str], ...] = (
+            (self._pending_captures, "capture", "captured"),
+            (self._pending_voids, "void", "void"),
+        )
+        for pending, event, status in settlements:
+            amount = pending.pop(order_id, None)
+            if amount is None:
+                continue
+            transaction = self._transaction(order_id, event, amount)
+            self.transactions[order_id].append(transaction)
+            self.ledger.record(str(order_id), event, amount, f"transaction-{transaction['id']}")
+            self.orders[order_id]["payment_status"] = status
+            self._touch(order_id)
 
     def _read_order(self, _: StubRequest, order_id: int) -> Answer:
         if self.auto_settle:
@@ -181,17 +189,16 @@ class BigCommerceStore:
         return 201, {"data": {}, "meta": {}}
 
     def _void(self, _: StubRequest, order_id: int) -> Answer:
-        """``POST /v3/orders/{id}/payment_actions/void``: releases an authorization nothing was captured from
-        (``payment_status`` authorized → void; 201, empty data); any other payment status is refused with 422, so a
-        void after a capture moves nothing. BigCommerce Payment Actions, "Void":
-        https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions#void"""
+        """``POST /v3/orders/{id}/payment_actions/void``: accepted (201, an empty object) only while the payment is
+        authorized; ``payment_status`` becomes "void pending" and the gateway voids later (settled as captures
+        are: at the next read, a ``void`` transaction, status void, the ledger's void). Any other payment status
+        is refused with 422, so a void after a capture moves nothing. BigCommerce Payment Actions, "Void":
+        https://developer.bigcommerce.com/docs/rest-management/transactions/payment-actions#void"""
         order = self.orders[order_id]
         if order.get("payment_status") != "authorized":
             return _error(422, f"The payment of order {order_id} cannot be voided ({order.get('payment_status')}).")
-        order["payment_status"] = "void"
-        transaction = self._transaction(order_id, "void", Decimal(order["total_inc_tax"]))
-        self.transactions[order_id].append(transaction)
-        self.ledger.record(str(order_id), "void", Decimal(order["total_inc_tax"]), f"transaction-{transaction['id']}")
+        order["payment_status"] = "void pending"
+        self._pending_voids[order_id] = Decimal(order["total_inc_tax"])
         self._touch(order_id)
         self.writes.append(("POST", f"/v3/orders/{order_id}/payment_actions/void", None))
         return 201, {"data": {}, "meta": {}}

@@ -104,6 +104,22 @@ class TestBigCommerce:
         assert len(voids) == 1
         assert store.orders[1189]["payment_status"] == "void"
 
+    def test_a_void_is_pending_until_the_gateway_voids_it_and_is_sent_once(
+        self, store: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
+    ) -> None:
+        store.auto_settle = False
+        order = self._order(http, credentials, "1189")
+        payments = BigCommercePayments(http)
+
+        first = payments.void(BIGCOMMERCE, credentials, order, "void:1189")
+        while_pending = payments.void(BIGCOMMERCE, credentials, order, "void:1189")
+        assert (first.status, while_pending.status) == ("voided", "already")
+        assert store.ledger.of("1189") == []  # accepted, not yet voided by the gateway
+        store.settle(1189)
+
+        assert _entries(store.ledger, 1189) == [("void", Decimal("116.86"), True)]
+        assert len([w for w in store.writes if w[1].endswith("/payment_actions/void")]) == 1
+
     def test_a_void_after_a_capture_is_refused_and_moves_nothing(
         self, store: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
     ) -> None:
