@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlencode
 
 import pytest
@@ -20,6 +21,7 @@ from fulfillment.errors import PlatformRejected, RefundNotPossible
 from fulfillment.model import Money, Order
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind
+from fulfillment.refunds import give_back
 from local.money_ledger import MoneyLedger
 from local.stub_api import StubApi
 from local.stubs.bigcommerce import API_TOKEN as BC_TOKEN
@@ -27,6 +29,8 @@ from local.stubs.bigcommerce import STORE_HASH, BigCommerceStore
 from local.stubs.magento import API_TOKEN as MAGENTO_TOKEN
 from local.stubs.magento import MagentoShop
 from local.stubs.shopify import ACCESS_TOKEN, SHOP_DOMAIN, ShopifyShop
+from tests.fakes import FakeSecretStore, FulfillmentWorld, InMemoryStoreRegistry
+from tests.fakes_platform_payments import FakePlatformPayments
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SHOPIFY = Store(store_id="kaffeekontor-berlin", platform="shopify", secret_ref="/ref", platform_store_id=SHOP_DOMAIN)
@@ -313,3 +317,79 @@ class TestShopify:
             {"field": ["orderId"], "message": "Order has already been cancelled", "code": "INVALID"}
         ]
         assert shop.ledger.of(SHOPIFY_PAID) == []  # no refundMethod: the money stays
+
+
+class TestThroughTheOnePath:
+    """``refunds.give_back`` (every cancellation and refunded return goes through it) with the real adapters against
+    the stubs: the path picks void or refund from where the money is, and a retry with the same key moves nothing."""
+
+    @pytest.fixture
+    def stubs(self, api: StubApi) -> tuple[BigCommerceStore, MagentoShop, ShopifyShop]:
+        stubs = (BigCommerceStore(), MagentoShop(integration_as_bearer=True), ShopifyShop())
+        for stub in stubs:
+            stub.install(api)
+        return stubs
+
+    @pytest.fixture
+    def world(self, api: StubApi, http: HttpClient, stubs: object) -> FulfillmentWorld:
+        tokens = {"bigcommerce": BC_TOKEN, "magento": MAGENTO_TOKEN, "shopify": ACCESS_TOKEN}
+        secrets = {
+            f"/ref/{platform}": StoreCredentials(
+                webhook_secret="test-secret", api_base_url=api.url, api_token=token
+            ).model_dump_json()
+            for platform, token in tokens.items()
+        }
+        stores = [
+            store.model_copy(update={"secret_ref": f"/ref/{store.platform}"})
+            for store in (BIGCOMMERCE, MAGENTO, SHOPIFY)
+        ]
+        payments = {
+            "bigcommerce": BigCommercePayments(http),
+            "magento": MagentoPayments(http),
+            "shopify": ShopifyPayments(http),
+        }
+        return FulfillmentWorld(
+            stores=InMemoryStoreRegistry(*stores),
+            secrets=FakeSecretStore(secrets),
+            platform_payments=cast(dict[str, FakePlatformPayments], payments),
+        )
+
+    def _twice(self, world: FulfillmentWorld, order: Order, amount: Money | None, key: str) -> list[str]:
+        return [give_back(order, amount, key, "cancelled", world).status for _ in range(2)]
+
+    def test_a_cancelled_captured_bigcommerce_order_is_refunded_once(
+        self, world: FulfillmentWorld, stubs: tuple[BigCommerceStore, MagentoShop, ShopifyShop], http: HttpClient
+    ) -> None:
+        credentials = StoreCredentials.from_secret(world.secrets.get("/ref/bigcommerce"))
+        order = BigCommerceSource(http).fetch_order(BIGCOMMERCE, credentials, "1187")
+        assert self._twice(world, order, None, "refund:cancel") == ["refunded", "refunded"]
+        assert _entries(stubs[0].ledger, 1187) == [("refund", Decimal("116.86"), True)]
+
+    def test_an_authorized_only_bigcommerce_order_cancelled_is_voided_once(
+        self, world: FulfillmentWorld, stubs: tuple[BigCommerceStore, MagentoShop, ShopifyShop], http: HttpClient
+    ) -> None:
+        credentials = StoreCredentials.from_secret(world.secrets.get("/ref/bigcommerce"))
+        order = BigCommerceSource(http).fetch_order(BIGCOMMERCE, credentials, "1189")
+        assert self._twice(world, order, None, "refund:cancel") == ["voided", "voided"]
+        assert _entries(stubs[0].ledger, 1189) == [("void", Decimal("116.86"), True)]
+
+    def test_a_magento_return_is_refunded_online_once_against_its_invoice(
+        self, world: FulfillmentWorld, stubs: tuple[BigCommerceStore, MagentoShop, ShopifyShop], http: HttpClient
+    ) -> None:
+        credentials = StoreCredentials.from_secret(world.secrets.get("/ref/magento"))
+        authorized = MagentoSource(http).fetch_order(MAGENTO, credentials, "319")
+        MagentoPayments(http).capture(MAGENTO, credentials, authorized, authorized.totals.grand_total, "capture:k")
+        order = MagentoSource(http).fetch_order(MAGENTO, credentials, "319")
+        part = Money.parse("30.00", order.currency)
+        assert self._twice(world, order, part, "refund:return-1") == ["refunded", "refunded"]
+        assert _entries(stubs[1].ledger, 319) == [
+            ("capture", Decimal("107.94"), True),
+            ("refund", Decimal("30.00"), True),
+        ]
+
+    def test_a_cancelled_paid_shopify_order_is_refunded_once(
+        self, world: FulfillmentWorld, stubs: tuple[BigCommerceStore, MagentoShop, ShopifyShop]
+    ) -> None:
+        order = TestShopify._order("02_orders_paid")
+        assert self._twice(world, order, None, "refund:cancel") == ["refunded", "refunded"]
+        assert _entries(stubs[2].ledger, SHOPIFY_PAID) == [("refund", Decimal("105.90"), True)]
