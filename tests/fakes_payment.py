@@ -1,4 +1,7 @@
-"""An in-memory ``PaymentGateway`` with the contract of ``HttpPaymentGateway`` + ``local/payment_simulator.py``.
+"""An in-memory ``PaymentGateway`` with the contract of ``StripePaymentGateway`` + ``local/payment_simulator.py``.
+
+Cash on delivery, which Stripe has no part in, is kept in the same ledger here (``cash`` charges) so the steps' tests
+can see a collection once; as with Stripe, cash cannot be refunded through the gateway (``RefundNotPossible``).
 
 Same rules, same controls (``authorize``, ``decline_next``, ``declining_orders``, ``charges_for``), so a
 use case tested against it behaves the same against the simulator over HTTP;
@@ -11,7 +14,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Literal
 
-from fulfillment.errors import PaymentDeclined, PlatformRejected
+from fulfillment.errors import PaymentDeclined, PlatformRejected, RefundNotPossible
 from fulfillment.model import Money, Order
 from fulfillment.model.payment import PaymentResult
 
@@ -149,6 +152,8 @@ class FakePaymentGateway:
         return self._result("collected", payment, amount.minor, payment.cash_ref)
 
     def _refund(self, order: Order, payment: _Payment, amount: Money, key: str) -> PaymentResult:
+        if not payment.card:
+            raise RefundNotPossible(f"order {order.key} was paid in cash on delivery: Stripe cannot refund it")
         if amount.minor > payment.refundable:
             raise PlatformRejected(f"{amount} exceeds the {payment.refundable} left to refund", status=400)
         payment.refunded += amount.minor

@@ -13,6 +13,7 @@ from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus, fulfillment_execution_name
 from fulfillment.model.store import StoreCredentials
 from local.client import send_woocommerce
+from local.payment_simulator import intent_id_for
 from local.platforms import demo_store, platform_names
 from local.runtime import STORES_FILE, LocalRuntime
 from local.simulators import SimulatorConfig
@@ -177,6 +178,7 @@ class TestOrdersRerun:
     ) -> None:
         body, key = new_order_body(woo_paid_body)
         body = body.replace(b'"payment_method":"bacs"', b'"payment_method":"authorized"')
+        body = body.replace(b'"transaction_id":""', f'"transaction_id":"{intent_id_for(key)}"'.encode())
         assert runtime.payments is not None
         runtime.payments.authorize(key, 10_000)
         self.lost(runtime, simulators, body, key)

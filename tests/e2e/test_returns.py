@@ -268,7 +268,8 @@ class TestRerunAndShow:
         key = send(runtime, store_id, body)
         assert execution_of(runtime, key)["status"] == "SUCCEEDED"
         before = stock("MUG-CC-BLU").available
-        runtime.payments.fail_next("POST", PaymentSimulator.REFUNDS, Fault(400, body={"error": "gateway says no"}))
+        refused = {"error": {"type": "invalid_request_error", "message": "gateway says no"}}  # Stripe's error shape
+        runtime.payments.fail_next("POST", PaymentSimulator.REFUNDS, Fault(400, body=refused))
 
         return_key, failed = start_return(runtime, key, "301:1")
 

@@ -22,6 +22,7 @@ import pytest
 from fulfillment.bootstrap import container
 from fulfillment.model import OrderStatus, fulfillment_execution_name
 from local.client import send_woocommerce
+from local.payment_simulator import intent_id_for
 from local.runtime import LocalRuntime
 from local.simulators import SimulatorConfig
 from tests.asl import happy_path
@@ -60,6 +61,8 @@ def order_body(template: bytes, *, payment_method: str | None = None, sku: str |
     body, key = new_order_body(template)
     if payment_method:
         body = body.replace(b'"payment_method":"bacs"', f'"payment_method":"{payment_method}"'.encode())
+    if payment_method == "authorized":  # the checkout's Stripe PaymentIntent, as the store records it
+        body = body.replace(b'"transaction_id":""', f'"transaction_id":"{intent_id_for(key)}"'.encode())
     if sku:
         body = body.replace(b'"sku":"TORCH-CB-01"', f'"sku":"{sku}"'.encode())
     return body, key.split(":", 1)[1]
@@ -372,8 +375,9 @@ class TestPayment:
 
         assert execution_of(runtime, key)["status"] == "SUCCEEDED"
         assert runtime.payments is not None
-        charges = [c for c in runtime.payments.charges if c.order_key == key]
-        assert [c.kind for c in charges] == ["cash"]
+        assert [c for c in runtime.payments.charges if c.order_key == key] == []  # Stripe has no part in cash
+        stored = order(key)
+        assert stored.payment.collected is not None and stored.payment.collected == stored.totals.grand_total
 
     def test_an_authorized_payment_is_captured_once_at_shipment_when_the_store_says_so(
         self, runtime: LocalRuntime, woo_paid_body: bytes
@@ -481,10 +485,10 @@ class TestFaultsAtTheGateway:
         from local.stub_api import Fault
 
         assert runtime.payments is not None
-        runtime.payments.fail_next("POST", PaymentSimulator.CASH, Fault(503), Fault.slow(6))
-        body, _ = order_body(woo_paid_body, payment_method="cod")
+        runtime.payments.fail_next("POST", PaymentSimulator.CAPTURE, Fault(503), Fault.slow(6))
+        body, _ = order_body(woo_paid_body, payment_method="authorized")
         key = send(runtime, "kaffeekontor", body)
 
         assert execution_of(runtime, key)["status"] == "SUCCEEDED"
         charges = [c for c in runtime.payments.charges if c.order_key == key]
-        assert [c.kind for c in charges] == ["cash"]  # a 503, then an answer lost to a timeout: one charge
+        assert [c.kind for c in charges] == ["capture"]  # a 503, then an answer lost to a timeout: one charge

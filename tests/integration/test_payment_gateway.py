@@ -1,40 +1,45 @@
-"""The payment gateway: ``HttpPaymentGateway`` against the simulator over real HTTP, and the fake, to one contract.
+"""The payment gateway: ``StripePaymentGateway`` (Stripe's SDK) against the Stripe-compatible stub over real HTTP,
+and the fake, to one contract.
 
-Idempotency: the same key always gets the first answer and never moves money twice — after a 429,
-a 5xx, a lost answer, or a caller-level retry. Declines raise ``PaymentDeclined`` (and a decline is
-replayed under its key too). ``void`` is "cancel or refund". A refund never exceeds what was taken.
+Idempotency: the same key always gets the first answer and never moves money twice — after a 5xx, a lost answer,
+or a caller-level retry. Declines raise ``PaymentDeclined`` (and a decline is replayed under its key too). ``void``
+is "cancel or refund". A refund never exceeds what was captured; a capture after a cancel is refused.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 import pytest
+import stripe
 
-from fulfillment.adapters.http_client import HttpClient
-from fulfillment.adapters.payment_gateway import HttpPaymentGateway
-from fulfillment.errors import PaymentDeclined, PlatformRejected, TransientError
+from fulfillment.adapters.payment_gateway import StripePaymentGateway
+from fulfillment.errors import PaymentDeclined, PlatformRejected, RefundNotPossible, TransientError
 from fulfillment.model import Order
 from fulfillment.model.payment import capture_key, cash_key, refund_key, void_key
 from fulfillment.ports import PaymentGateway
-from local.payment_simulator import PaymentSimulator
+from local.payment_simulator import PaymentSimulator, intent_id_for
 from local.stub_api import Fault
 from tests.fakes import make_order, money
 from tests.fakes_payment import FakePaymentGateway
 
 API_KEY = "sk_test_local"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "stripe"
 
 
 class Controls(Protocol):
-    """What the simulator and the fake both offer tests."""
+    """What the stub and the fake both offer tests."""
 
     declining_orders: set[str]
 
-    def authorize(self, order_key: str, amount: int, currency: str = "EUR", card: str = ...) -> None: ...
+    def authorize(self, order_key: str, amount: int, currency: str = "EUR", card: str = ...) -> Any: ...
     def decline_next(self, order_key: str, code: str = ...) -> None: ...
     def charges_for(self, order_key: str, kind: Any = None) -> list[Any]: ...
 
@@ -45,29 +50,32 @@ class Harness:
     controls: Controls
 
 
-def http_client(**overrides: Any) -> HttpClient:
-    settings: dict[str, Any] = {"timeout": 1.0, "attempts": 3, "base_delay": 0.01, "sleep": lambda _: None}
-    return HttpClient(**(settings | overrides))
-
-
 @pytest.fixture
 def simulator() -> Iterator[PaymentSimulator]:
-    with PaymentSimulator(api_key=API_KEY) as sim:
+    sim = PaymentSimulator(api_key=API_KEY)
+    with sim:
         yield sim
 
 
-@pytest.fixture(params=["http", "fake"])
+@pytest.fixture(params=["stripe", "fake"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "fake":
         fake = FakePaymentGateway(auto_authorize=False)
         yield Harness(fake, fake)
         return
-    with PaymentSimulator(api_key=API_KEY) as sim:
-        yield Harness(HttpPaymentGateway(sim.url, http_client(), API_KEY), sim)
+    sim = PaymentSimulator(api_key=API_KEY)
+    with sim:
+        yield Harness(gateway_for(sim), sim)
+
+
+def with_intent(order: Order) -> Order:
+    """The order as the platform adapter reads it: the checkout's PaymentIntent as its authorization id."""
+    order.payment.authorization_ids = [intent_id_for(order.key)]
+    return order
 
 
 def authorized_order(controls: Controls, **overrides: Any) -> Order:
-    order = make_order(platform_refs={"payment_method": "authorized"}, **overrides)
+    order = with_intent(make_order(platform_refs={"payment_method": "authorized"}, **overrides))
     controls.authorize(order.key, order.totals.grand_total.minor, order.currency)
     return order
 
@@ -106,7 +114,7 @@ class TestCapture:
         assert harness.controls.charges_for(order.key) != []
 
     def test_an_order_never_authorized_cannot_be_captured(self, harness: Harness) -> None:
-        order = make_order(platform_refs={"payment_method": "authorized"})
+        order = with_intent(make_order(platform_refs={"payment_method": "authorized"}))
         with pytest.raises(PlatformRejected):
             harness.gateway.capture(order, money("34.90"), capture_key(order))
         assert harness.controls.charges_for(order.key) == []
@@ -201,45 +209,47 @@ class TestRefunds:
 
 
 class TestCashOnDelivery:
-    def test_cash_is_collected_once(self, harness: Harness) -> None:
+    """Stripe has no part in cash on delivery: the collection is recorded, and cash cannot be refunded by Stripe."""
+
+    def test_cash_is_recorded_without_a_call(self, simulator: PaymentSimulator) -> None:
         order = cod_order()
+        collected = gateway_for(simulator).collect_cash(order, money("34.90"), cash_key(order))
+        assert (collected.status, collected.amount, collected.reference) == (
+            "collected",
+            money("34.90"),
+            f"cash:{cash_key(order)}",
+        )
+        assert simulator.received() == []
 
-        collected = harness.gateway.collect_cash(order, money("34.90"), cash_key(order))
-
-        assert (collected.status, collected.amount) == ("collected", money("34.90"))
-        assert harness.gateway.collect_cash(order, money("34.90"), cash_key(order)) == collected
-        assert harness.gateway.collect_cash(order, money("34.90"), "cash:again").status == "already"
-        assert [c.kind for c in harness.controls.charges_for(order.key)] == ["cash"]
-        with pytest.raises(PlatformRejected):  # cash on delivery is collected, not captured
-            harness.gateway.capture(order, money("34.90"), capture_key(order))
-
-    def test_refused_cash_is_a_decline(self, harness: Harness) -> None:
-        order = cod_order()
-        harness.controls.decline_next(order.key, "cash_refused")
-        with pytest.raises(PaymentDeclined) as declined:
-            harness.gateway.collect_cash(order, money("34.90"), cash_key(order))
-        assert declined.value.decline_code == "cash_refused"
-        assert harness.controls.charges_for(order.key) == []
-
-    def test_cancelled_before_delivery_nothing_is_held_and_nothing_is_collected_later(self, harness: Harness) -> None:
+    def test_cancelled_before_delivery_nothing_is_held(self, harness: Harness) -> None:
         order = cod_order()
         released = harness.gateway.void(order, void_key(order))
         assert (released.status, released.amount) == ("already", money("0.00"))
-        with pytest.raises(PlatformRejected):
-            harness.gateway.collect_cash(order, money("34.90"), cash_key(order))
         assert harness.controls.charges_for(order.key) == []
 
-    def test_collected_cash_can_be_refunded_and_no_more(self, harness: Harness) -> None:
+    def test_collected_cash_is_not_refunded_by_the_gateway(self, harness: Harness) -> None:
         order = cod_order()
         harness.gateway.collect_cash(order, money("34.90"), cash_key(order))
-        assert harness.gateway.refund(order, money("34.90"), refund_key(f"{order.key}:R4")).status == "refunded"
-        with pytest.raises(PlatformRejected):
-            harness.gateway.refund(order, money("0.01"), refund_key(f"{order.key}:R2"))
+        with pytest.raises(RefundNotPossible):
+            harness.gateway.refund(order, money("34.90"), refund_key(f"{order.key}:R1"))
+        assert [c.kind for c in harness.controls.charges_for(order.key) if c.kind == "refund"] == []
+
+    def test_an_order_without_a_payment_intent_cannot_be_captured(self, simulator: PaymentSimulator) -> None:
+        order = make_order(platform_refs={"payment_method": "authorized"})
+        with pytest.raises(PlatformRejected, match="names no PaymentIntent"):
+            gateway_for(simulator).capture(order, money("34.90"), capture_key(order))
+        assert simulator.received() == []
 
 
 # --- over HTTP only: transport faults and the wire format ------------------------------------------------
-def gateway_for(sim: PaymentSimulator, **client: Any) -> HttpPaymentGateway:
-    return HttpPaymentGateway(sim.url, http_client(**client), API_KEY)
+def gateway_for(sim: PaymentSimulator, *, timeout: float = 2.0, retries: int = 2, key: str = API_KEY) -> PaymentGateway:
+    client = stripe.StripeClient(
+        key,
+        base_addresses={"api": sim.url},
+        max_network_retries=retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+    return StripePaymentGateway(sim.url, key, client=client)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
@@ -250,37 +260,54 @@ def wait_until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
 
 
 class TestOverHttp:
-    def test_every_post_carries_the_key_and_the_api_key(self, simulator: PaymentSimulator) -> None:
+    def test_every_post_is_the_sdks_form_with_the_key_and_the_api_key(self, simulator: PaymentSimulator) -> None:
         order = authorized_order(simulator)
         gateway_for(simulator).capture(order, money("34.90"), capture_key(order))
 
         [request] = simulator.received("POST")
-        assert request.path == "/payments/kaffeekontor%3A4711/capture"
+        assert request.path == f"/v1/payment_intents/{intent_id_for(order.key)}/capture"
         assert request.headers["idempotency-key"] == "capture:kaffeekontor:4711"
         assert request.headers["authorization"] == f"Bearer {API_KEY}"
-        assert request.json() == {"amount": 3490, "currency": "EUR"}
+        assert parse_qs(request.body.decode()) == {
+            "amount_to_capture": ["3490"],
+            "metadata[order_key]": ["kaffeekontor:4711"],
+        }
 
-    def test_order_keys_are_escaped_in_the_path(self, simulator: PaymentSimulator) -> None:
-        order = authorized_order(simulator, external_id="A/17?x")
-        assert gateway_for(simulator).capture(order, money("34.90"), capture_key(order)).status == "captured"
-        assert simulator.payment("kaffeekontor:A/17?x") is not None
-
-    def test_a_429_is_waited_out_and_resent_charging_once(self, simulator: PaymentSimulator) -> None:
+    def test_refunds_and_cancels_carry_the_key_too(self, simulator: PaymentSimulator) -> None:
         order = authorized_order(simulator)
-        simulator.fail_next("POST", PaymentSimulator.CAPTURE, Fault(429, retry_after="0"))
+        gateway = gateway_for(simulator)
+        gateway.capture(order, money("34.90"), capture_key(order))
+        gateway.refund(order, money("1.00"), refund_key(f"{order.key}:R1"))
+        gateway.void(order, void_key(order))
 
+        posts = simulator.received("POST")
+        assert [r.headers.get("idempotency-key") for r in posts] == [
+            capture_key(order),
+            refund_key(f"{order.key}:R1"),
+            void_key(order),
+        ]
+        assert parse_qs(posts[1].body.decode())["amount"] == ["100"]
+
+    def test_a_429_is_transient_and_the_retry_charges_once(self, simulator: PaymentSimulator) -> None:
+        order = authorized_order(simulator)
+        simulator.fail_next("POST", PaymentSimulator.CAPTURE, Fault(429))
+
+        with pytest.raises(TransientError):  # the SDK retries 429 only when Stripe says Stripe-Should-Retry
+            gateway_for(simulator).capture(order, money("34.90"), capture_key(order))
         assert gateway_for(simulator).capture(order, money("34.90"), capture_key(order)).status == "captured"
-
-        assert len(simulator.received("POST")) == 2
         assert len(simulator.charges_for(order.key)) == 1
 
-    def test_a_server_error_is_resent_because_the_key_makes_it_safe(self, simulator: PaymentSimulator) -> None:
+    def test_a_server_error_is_resent_by_the_sdk_because_the_key_makes_it_safe(
+        self, simulator: PaymentSimulator
+    ) -> None:
         order = authorized_order(simulator)
         simulator.fail_next("POST", PaymentSimulator.CAPTURE, Fault(503), Fault(500))
 
         assert gateway_for(simulator).capture(order, money("34.90"), capture_key(order)).status == "captured"
 
-        assert len(simulator.received("POST")) == 3
+        posts = simulator.received("POST")
+        assert len(posts) == 3
+        assert {r.headers["idempotency-key"] for r in posts} == {capture_key(order)}
         assert len(simulator.charges_for(order.key)) == 1
 
     def test_a_lost_answer_is_resent_with_the_same_key_and_charges_once(self, simulator: PaymentSimulator) -> None:
@@ -290,15 +317,18 @@ class TestOverHttp:
 
         result = gateway_for(simulator, timeout=0.3).capture(order, money("34.90"), capture_key(order))
 
-        wait_until(lambda: simulator.replays >= 1)  # the slow first request, answered from the key table
+        wait_until(
+            lambda: (
+                len(simulator.charges_for(order.key)) == 1 and simulator.replays + len(simulator.received("POST")) >= 2
+            )
+        )
         assert result.status == "captured"
-        assert len(simulator.received("POST")) >= 2
         assert [c.reference for c in simulator.charges_for(order.key)] == [result.reference]
 
     def test_a_caller_retry_after_a_lost_answer_gets_the_first_answer(self, simulator: PaymentSimulator) -> None:
         order = authorized_order(simulator)
         simulator.fail_next("POST", PaymentSimulator.CAPTURE, Fault.slow(0.4))
-        once = gateway_for(simulator, timeout=0.1, attempts=1)
+        once = gateway_for(simulator, timeout=0.1, retries=0)
 
         with pytest.raises(TransientError):  # the Lambda fails; Step Functions retries the step
             once.capture(order, money("34.90"), capture_key(order))
@@ -336,7 +366,7 @@ class TestOverHttp:
         assert len(simulator.charges_for(order.key)) == 1
 
     def test_stripe_declining_test_cards_are_declined(self, simulator: PaymentSimulator) -> None:
-        order = make_order()
+        order = with_intent(make_order())
         simulator.authorize(order.key, 3490, "EUR", card="4000000000009995")
         with pytest.raises(PaymentDeclined) as declined:
             gateway_for(simulator).capture(order, money("34.90"), capture_key(order))
@@ -345,33 +375,72 @@ class TestOverHttp:
     def test_a_wrong_api_key_is_refused(self, simulator: PaymentSimulator) -> None:
         order = authorized_order(simulator)
         with pytest.raises(PlatformRejected) as rejected:
-            HttpPaymentGateway(simulator.url, http_client(), "sk_wrong").capture(order, money("1.00"), "k")
+            gateway_for(simulator, key="sk_wrong").capture(order, money("1.00"), "k")
         assert rejected.value.status == 401
         assert simulator.charges_for(order.key) == []
 
-    def test_a_post_without_a_key_is_refused_and_moves_nothing(self, simulator: PaymentSimulator) -> None:
-        order = authorized_order(simulator)
-        with pytest.raises(PlatformRejected) as rejected:
-            http_client().request(
-                "POST",
-                f"{simulator.url}/payments/kaffeekontor%3A4711/capture",
-                headers={"Authorization": f"Bearer {API_KEY}"},
-                json_body={"amount": 3490, "currency": "EUR"},
-            )
-        assert rejected.value.status == 400
-        assert simulator.charges_for(order.key) == []
-
     def test_auto_authorize_serves_a_local_runtime_where_no_checkout_authorized(self) -> None:
-        order = make_order(platform_refs={"payment_method": "authorized"})
-        with PaymentSimulator(api_key=API_KEY, auto_authorize=True) as sim:
+        order = with_intent(make_order(platform_refs={"payment_method": "authorized"}))
+        sim = PaymentSimulator(api_key=API_KEY, auto_authorize=True)
+        with sim:
             assert gateway_for(sim).capture(order, money("34.90"), capture_key(order)).status == "captured"
-            assert http_client().request("GET", f"{sim.url}/payments/kaffeekontor%3A4711").json() == {
-                "order_key": order.key,
-                "currency": "EUR",
-                "authorized": 3490,
-                "method": "card",
-                "captured": 3490,
-                "collected": 0,
-                "refunded": 0,
-                "voided": False,
-            }
+            intent = sim.intent_of(order.key)
+            assert intent is not None
+            assert (intent.order_key, intent.status, intent.amount_received) == (order.key, "succeeded", 3490)
+
+
+class TestStubAnswersAreStripesObjects:
+    """The stub's answers parse as the SDK's objects, with the fields the published examples have."""
+
+    def test_a_captured_payment_intent(self, simulator: PaymentSimulator) -> None:
+        order = authorized_order(simulator)
+        gateway_for(simulator).capture(order, money("34.90"), capture_key(order))
+        answer = _get(simulator, f"/v1/payment_intents/{intent_id_for(order.key)}")
+        published = json.loads((FIXTURES / "payment_intent.json").read_text())
+
+        intent = stripe.PaymentIntent.construct_from(answer, API_KEY)
+        assert isinstance(intent, stripe.PaymentIntent)
+        assert set(answer) <= set(published)
+        assert (intent.object, intent.status, intent.amount_received, intent.currency) == (
+            "payment_intent",
+            "succeeded",
+            3490,
+            "eur",
+        )
+
+    def test_a_refund(self, simulator: PaymentSimulator) -> None:
+        order = authorized_order(simulator)
+        gateway = gateway_for(simulator)
+        gateway.capture(order, money("34.90"), capture_key(order))
+        gateway.refund(order, money("4.90"), refund_key(f"{order.key}:R1"))
+        [answer] = _get(simulator, f"/v1/refunds?payment_intent={intent_id_for(order.key)}")["data"]
+        published = json.loads((FIXTURES / "refund.json").read_text())
+
+        refund = stripe.Refund.construct_from(answer, API_KEY)
+        assert set(answer) <= set(published)
+        assert (refund.object, refund.amount, refund.status) == ("refund", 490, "succeeded")
+
+    def test_a_capture_after_a_cancel_is_stripes_error_and_a_clear_refusal(self, simulator: PaymentSimulator) -> None:
+        order = authorized_order(simulator)
+        gateway = gateway_for(simulator)
+        gateway.void(order, void_key(order))
+
+        with pytest.raises(PlatformRejected) as refused:
+            gateway.capture(order, money("34.90"), capture_key(order))
+
+        cause = refused.value.__cause__
+        assert isinstance(cause, stripe.InvalidRequestError)  # the SDK read the stub's error as Stripe's
+        assert (cause.http_status, cause.code) == (400, "payment_intent_unexpected_state")
+        assert "payment_intent_unexpected_state" in str(refused.value)
+        published = json.loads((FIXTURES / "error.json").read_text())["error"]
+        assert cause.error is not None
+        assert {"type", "code", "message"} <= set(published) and cause.error.type == published["type"]
+        assert [c.kind for c in simulator.charges_for(order.key)] == ["void"]
+
+
+def _get(sim: PaymentSimulator, path: str) -> Any:
+    import urllib.request
+
+    request = urllib.request.Request(sim.url + path, headers={"Authorization": f"Bearer {API_KEY}"})
+    with urllib.request.urlopen(request, timeout=2) as answer:
+        return json.loads(answer.read())

@@ -189,15 +189,13 @@ class Container:
 
     @cached_property
     def payments(self) -> PaymentGateway:
-        from fulfillment.adapters.http_client import HttpClient
-        from fulfillment.adapters.payment_gateway import HttpPaymentGateway
+        from fulfillment.adapters.payment_gateway import StripePaymentGateway
         from fulfillment.adapters.secrets import KeyedClient
 
-        http = HttpClient(timeout=4.0, attempts=3)
         # The API key is looked up at every use through the secrets' bounded cache: a rotated key is picked up.
         gateway = KeyedClient(
             lambda: self.secrets.get(self.settings.payment_secret_ref),
-            lambda api_key: HttpPaymentGateway(self.settings.payment_api_url, http, api_key),
+            lambda api_key: StripePaymentGateway(self.settings.payment_api_url, api_key),
         )
         return cast("PaymentGateway", gateway)
 

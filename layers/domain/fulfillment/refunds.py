@@ -68,7 +68,10 @@ def give_back(order: Order, amount: Money | None, key: str, reason: str, deps: S
     method = payment_method(order)
     if method in (PaymentMethod.AUTHORIZED, PaymentMethod.CASH_ON_DELIVERY):
         # amount None is cancel-or-refund: voids an authorization, refunds what was captured or collected
-        result = deps.payments.void(order, key) if amount is None else deps.payments.refund(order, amount, key)
+        try:
+            result = deps.payments.void(order, key) if amount is None else deps.payments.refund(order, amount, key)
+        except RefundNotPossible as cannot:  # cash on delivery: Stripe never held it, a person pays it back
+            return GivenBack(status="due", amount=amount or refundable(order), why=str(cannot))
         if result.status == "already" and amount is None:
             return GivenBack(status="nothing", amount=result.amount, reference=result.reference)
         status: Literal["refunded", "voided"] = "voided" if result.status == "voided" else "refunded"

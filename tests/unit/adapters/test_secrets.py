@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fulfillment.adapters.payment_gateway import HttpPaymentGateway
+from fulfillment.adapters.payment_gateway import StripePaymentGateway
 from fulfillment.adapters.secrets import SECRET_MAX_AGE_SECONDS, CachedSecrets
 from fulfillment.bootstrap import Container
 from fulfillment.settings import Settings
@@ -66,7 +66,7 @@ def test_the_payment_key_goes_through_the_same_cache_and_a_rotated_key_is_used()
     payments = container.payments
 
     first = payments.current()  # type: ignore[attr-defined]
-    assert isinstance(first, HttpPaymentGateway)
+    assert isinstance(first, StripePaymentGateway)
     assert first._api_key == "sk_old"
     ssm.values["/fulfillment/dev/payments/api-key"] = "sk_new"
     assert payments.current() is first  # type: ignore[attr-defined]  # within the cache age

@@ -1,108 +1,183 @@
-"""``PaymentGateway`` over a small Stripe-like JSON API (locally: ``local/payment_simulator.py``).
+"""``PaymentGateway`` for payments taken outside the store platform: Stripe, through its official Python SDK.
 
-    POST /payments/{order_key}/capture  {"amount": minor, "currency": "EUR"}  → 200 captured
-    POST /payments/{order_key}/void     {"currency": "EUR"}                   → 200 voided | refunded | already
-    POST /payments/{order_key}/refunds  {"amount": minor, "currency": "EUR"}  → 201 refunded
-    POST /payments/{order_key}/cash     {"amount": minor, "currency": "EUR"}  → 201 collected
+Locally (tests, the local runtime) the SDK is pointed at ``local/payment_simulator.py`` by its base-address
+option (``StripeClient(base_addresses={"api": ...})``); nothing else differs.
 
-Answers carry ``{"status", "amount", "currency", "id"}``. ``402`` is a decline (``PaymentDeclined``,
-with the gateway's ``decline_code``); ``409 already_captured`` / ``already_collected`` means the money
-was taken before, under another key, and reads as ``PaymentResult(status="already")``; other 4xx
-(unknown payment, a refund over what is left, a key reused for another request) raise
-``PlatformRejected``.
+The payment is the checkout's PaymentIntent, whose id the order carries as its authorization id
+(``order.payment.authorization_ids[0]``, e.g. WooCommerce's ``transaction_id`` / ``_stripe_intent_id``).
 
-Every POST carries an ``Idempotency-Key``: the gateway answers a repeated key with its first answer
-and moves no money. That makes resending safe, so unlike the store clients this adapter lets
-``HttpClient`` resend after 5xx, timeouts and lost connections too, not only after 429; when its
-attempts run out, ``TransientError`` goes to the caller, whose retry (Step Functions) sends the same
-key again.
+- capture: ``POST /v1/payment_intents/{id}/capture`` with ``amount_to_capture`` in minor units; the rest of the
+  authorization is released (https://docs.stripe.com/api/payment_intents/capture).
+- void (cancel or refund): a PaymentIntent still ``requires_capture`` is cancelled
+  (``POST /v1/payment_intents/{id}/cancel``, https://docs.stripe.com/api/payment_intents/cancel); one that
+  ``succeeded`` is refunded for what is left (``POST /v1/refunds`` with ``payment_intent``; no ``amount`` is the
+  whole remainder, https://docs.stripe.com/api/refunds/create); one already ``canceled`` is ``already``.
+- refund: ``POST /v1/refunds`` with ``payment_intent`` and ``amount``.
+- collect_cash: cash on delivery is collected by the carrier, not by Stripe. Nothing is sent; the collection is
+  recorded on the order by the caller (``collected``), keyed by the idempotency key. A refund of cash is not
+  something Stripe can pay: ``RefundNotPossible``.
+
+Every POST carries our ``idempotency_key`` in its request options: Stripe answers a repeated key with the first
+answer and moves no money (https://docs.stripe.com/api/idempotent_requests), so the SDK's own network retries
+(``max_network_retries``: connection errors, 409, 429, 5xx) and the caller's retries (Step Functions) are safe.
+Errors (https://docs.stripe.com/api/errors): ``CardError`` is a decline (``PaymentDeclined`` with Stripe's
+``decline_code``); ``RateLimitError``, ``APIConnectionError`` and 5xx are ``TransientError``; any other refusal
+(``InvalidRequestError``: a refund over what was captured, a capture after a cancel, an unknown PaymentIntent) is
+``PlatformRejected`` with Stripe's code, and moved nothing.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
-from urllib.parse import quote
+from collections.abc import Callable
+from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+import stripe
 
-from fulfillment.adapters.http_client import HttpClient, HttpResponse
-from fulfillment.errors import PaymentDeclined, PlatformRejected
+from fulfillment.errors import PaymentDeclined, PlatformRejected, RefundNotPossible, TransientError
 from fulfillment.model import Money, Order
 from fulfillment.model.payment import PaymentResult
 
-_ALREADY = frozenset({"already_captured", "already_collected"})
+_T = TypeVar("_T")
+TIMEOUT_SECONDS = 4.0
+NETWORK_RETRIES = 2
+_UNEXPECTED_STATE = "payment_intent_unexpected_state"  # https://docs.stripe.com/error-codes
 
 
-class _Answer(BaseModel):
-    status: Literal["captured", "collected", "voided", "refunded", "already"]
-    amount: int
-    currency: str
-    id: str
-
-
-class HttpPaymentGateway:
-    def __init__(self, base_url: str, http: HttpClient, api_key: str) -> None:
-        self._base = base_url.rstrip("/")
-        self._http = http
+class StripePaymentGateway:
+    def __init__(self, base_url: str, api_key: str, *, client: stripe.StripeClient | None = None) -> None:
         self._api_key = api_key
+        # No base URL: Stripe's own (https://api.stripe.com); locally the stub's.
+        self._stripe = client or stripe.StripeClient(
+            api_key,
+            base_addresses={"api": base_url.rstrip("/")} if base_url else None,
+            max_network_retries=NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        )
 
     def capture(self, order: Order, amount: Money, idempotency_key: str) -> PaymentResult:
-        return self._post(order, "capture", idempotency_key, _amount(amount))
+        intent_id = _intent_id(order)
+        if intent_id is None:
+            raise PlatformRejected(
+                f"Stripe capture for order {order.key}: the order names no PaymentIntent", status=400
+            )
+        try:
+            intent = self._call(
+                "capture",
+                order,
+                lambda: self._stripe.v1.payment_intents.capture(
+                    intent_id,
+                    {"amount_to_capture": amount.minor, "metadata": {"order_key": order.key}},
+                    {"idempotency_key": idempotency_key},
+                ),
+            )
+        except PlatformRejected as refused:
+            # Captured before under another key: Stripe refuses (payment_intent_unexpected_state); the port's
+            # answer is "already", with what was taken.
+            if _code(refused) != _UNEXPECTED_STATE:
+                raise
+            held = self._intent(intent_id, order)
+            if held.status != "succeeded":
+                raise
+            return _result("already", held.amount_received, held.currency, held.id)
+        return _result("captured", intent.amount_received, intent.currency, intent.id)
 
     def void(self, order: Order, idempotency_key: str) -> PaymentResult:
-        return self._post(order, "void", idempotency_key, {"currency": order.currency})
+        intent_id = _intent_id(order)
+        if intent_id is None:  # cash on delivery cancelled before delivery: Stripe holds nothing
+            return PaymentResult(status="already", amount=Money(minor=0, currency=order.currency), reference="")
+        intent = self._intent(intent_id, order)
+        if intent.status == "succeeded":  # captured: refund what is left (no amount: the whole remainder)
+            try:
+                refund = self._call(
+                    "void",
+                    order,
+                    lambda: self._stripe.v1.refunds.create(
+                        {"payment_intent": intent_id, "metadata": {"order_key": order.key}},
+                        {"idempotency_key": idempotency_key},
+                    ),
+                )
+            except PlatformRejected as refused:  # charge_already_refunded: nothing left to give back
+                if _code(refused) != "charge_already_refunded" or intent.amount_received > sum(
+                    refund.amount for refund in self._refunds_of(intent_id, order)
+                ):
+                    raise
+                return _result("already", 0, intent.currency, intent.id)
+            return _result("refunded", refund.amount, refund.currency, refund.id)
+        try:  # also when already canceled: the same key replays the first answer, another is refused
+            cancelled = self._call(
+                "void",
+                order,
+                lambda: self._stripe.v1.payment_intents.cancel(intent_id, options={"idempotency_key": idempotency_key}),
+            )
+        except PlatformRejected as refused:  # payment_intent_unexpected_state: canceled before, under another key
+            if _code(refused) != _UNEXPECTED_STATE or self._intent(intent_id, order).status != "canceled":
+                raise
+            return _result("already", 0, intent.currency, intent.id)
+        return _result("voided", cancelled.amount, cancelled.currency, cancelled.id)
 
     def refund(self, order: Order, amount: Money, idempotency_key: str) -> PaymentResult:
-        return self._post(order, "refunds", idempotency_key, _amount(amount))
+        intent_id = _intent_id(order)
+        if intent_id is None:
+            raise RefundNotPossible(f"order {order.key} was paid in cash on delivery: Stripe cannot refund it")
+        refund = self._call(
+            "refund",
+            order,
+            lambda: self._stripe.v1.refunds.create(
+                {"payment_intent": intent_id, "amount": amount.minor, "metadata": {"order_key": order.key}},
+                {"idempotency_key": idempotency_key},
+            ),
+        )
+        return _result("refunded", refund.amount, refund.currency, refund.id)
 
     def collect_cash(self, order: Order, amount: Money, idempotency_key: str) -> PaymentResult:
-        return self._post(order, "cash", idempotency_key, _amount(amount))
+        # Record only: the carrier took the cash; Stripe has no part in it (see the module docstring).
+        return PaymentResult(status="collected", amount=amount, reference=f"cash:{idempotency_key}")
 
-    def _post(self, order: Order, action: str, idempotency_key: str, body: dict[str, Any]) -> PaymentResult:
-        url = f"{self._base}/payments/{quote(order.key, safe='')}/{action}"
-        headers = {"Authorization": f"Bearer {self._api_key}", "Idempotency-Key": idempotency_key}
-        try:
-            response = self._http.request("POST", url, headers=headers, json_body=body, retry=True)
-        except PlatformRejected as rejected:
-            error = _error_body(rejected.body)
-            if rejected.status == 402:
-                reason = str(error.get("decline_code") or error.get("error") or "declined")
-                message = str(error.get("message") or reason)
-                raise PaymentDeclined(f"{action} for order {order.key} declined: {message}", reason) from rejected
-            if rejected.status == 409 and error.get("error") in _ALREADY:
-                return _result(error, "already", url)
-            raise
-        return _result(_json(response, url), None, url)
+    # Reads are GETs, idempotent by definition: Stripe takes idempotency keys on POSTs only
+    # (https://docs.stripe.com/api/idempotent_requests).
+    def _intent(self, intent_id: str, order: Order) -> stripe.PaymentIntent:
+        return self._call("read", order, lambda: self._stripe.v1.payment_intents.retrieve(intent_id))
 
-
-def _amount(amount: Money) -> dict[str, Any]:
-    return {"amount": amount.minor, "currency": amount.currency}
-
-
-def _error_body(text: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _json(response: HttpResponse, url: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise PlatformRejected(f"POST {url} answered {response.status} without a JSON object", status=response.status)
-    return body
-
-
-def _result(body: dict[str, Any], status: Literal["already"] | None, url: str) -> PaymentResult:
-    try:
-        answer = _Answer.model_validate(body if status is None else {**body, "status": status})
-        return PaymentResult(
-            status=answer.status, amount=Money(minor=answer.amount, currency=answer.currency), reference=answer.id
+    def _refunds_of(self, intent_id: str, order: Order) -> list[stripe.Refund]:
+        # GET /v1/refunds?payment_intent=… (https://docs.stripe.com/api/refunds/list)
+        listed = self._call(
+            "read", order, lambda: self._stripe.v1.refunds.list({"payment_intent": intent_id, "limit": 100})
         )
-    except ValidationError as exc:
-        raise PlatformRejected(f"POST {url}: unreadable payment answer {body!r}: {exc}") from exc
+        return [refund for refund in listed.data if refund.status != "failed"]
+
+    @staticmethod
+    def _call(action: str, order: Order, call: Callable[[], _T]) -> _T:
+        what = f"Stripe {action} for order {order.key}"
+        try:
+            return call()
+        except stripe.CardError as declined:
+            reason = (declined.error.decline_code if declined.error else None) or declined.code or "card_declined"
+            raise PaymentDeclined(f"{what} declined: {declined.user_message or reason}", reason) from declined
+        except (stripe.RateLimitError, stripe.APIConnectionError) as transient:
+            raise TransientError(f"{what}: {transient.user_message or transient}") from transient
+        except stripe.StripeError as refused:
+            status = refused.http_status or 0
+            if status >= 500 or isinstance(refused, stripe.APIError):
+                raise TransientError(f"{what}: Stripe answered {status}") from refused
+            raise PlatformRejected(
+                f"{what} refused ({refused.code or type(refused).__name__}): {refused.user_message or refused}",
+                status=status,
+                body=str(refused.json_body or ""),
+            ) from refused
+
+
+def _code(refused: PlatformRejected) -> str | None:
+    """Stripe's error code behind a refusal (https://docs.stripe.com/error-codes)."""
+    cause = refused.__cause__
+    return cause.code if isinstance(cause, stripe.StripeError) else None
+
+
+def _intent_id(order: Order) -> str | None:
+    return next(iter(order.payment.authorization_ids), None)
+
+
+def _result(status: str, amount: int, currency: str, reference: str) -> PaymentResult:
+    # Stripe gives currencies in lower case (https://docs.stripe.com/currencies); ours are ISO upper case.
+    return PaymentResult.model_validate(
+        {"status": status, "amount": Money(minor=amount, currency=currency.upper()), "reference": reference}
+    )

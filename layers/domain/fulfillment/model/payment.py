@@ -182,7 +182,9 @@ def platform_payment(
             authorization_ids=[i for i in authorization_ids if i],
             authorization_expires_at=expires_at,
         )
-    return PaymentRecord(method=PaymentMethod.PREPAID if paid else None, gateway=gateway)
+    # Authorized at our payment gateway (Stripe): the checkout's PaymentIntent is the authorization we capture.
+    ours = [i for i in authorization_ids if i] if _normalised(gateway) in _AUTHORIZED else []
+    return PaymentRecord(method=PaymentMethod.PREPAID if paid else None, gateway=gateway, authorization_ids=ours)
 
 
 def enters_fulfillment(payment: PaymentRecord, paid_by_status: bool) -> bool:
