@@ -151,3 +151,10 @@ def test_a_bigcommerce_order_to_two_addresses_ships_as_two_shipments_with_their_
 
     assert _eventually(lambda: len(shipments()) == 2), shipments()
     assert shipments() == [(1475, [2331, 2332]), (1476, [2333])]
+    # Each shipment carries the label of the parcel that went to its address, not the order's first one.
+    posted = {
+        str(s["order_address_id"]): s["tracking_number"]
+        for s in (json.loads(r.body) for r in stub.received("POST", r".*/v2/orders/1190/shipments"))
+    }
+    labels = {package.destination: package.label.tracking_number for package in order.packages if package.label}
+    assert posted == labels and len(set(posted.values())) == 2, (posted, labels)

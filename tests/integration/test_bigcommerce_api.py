@@ -11,6 +11,8 @@ from fulfillment.adapters.http_client import HttpClient
 from fulfillment.adapters.platforms.bigcommerce import BigCommerceApi, BigCommerceSource, BigCommerceWriteBack
 from fulfillment.errors import OrderInvalid, PlatformRejected, TransientError
 from fulfillment.model import Money, Order
+from fulfillment.model.labels import Label
+from fulfillment.model.packaging import Package
 from fulfillment.model.store import Store, StoreCredentials
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 from local.stub_api import Fault, StubApi
@@ -524,20 +526,53 @@ class TestMultiAddressOrders:
         }
         assert order.address_of("1476").city == "San Francisco" and order.shipping_address.city == "Austin"
 
-    def test_one_shipment_per_address_with_its_own_items(
+    def test_one_shipment_per_address_with_its_own_items_and_its_own_parcel_tracking(
         self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore
     ) -> None:
-        update = _update(_fetch(http, credentials, "1190"), UpdateKind.SHIPPED, carrier="ups", tracking_number="1Z1")
+        def parcel(destination: str | None, number: str, carrier: str = "ups") -> Package:
+            label = Label(carrier=carrier, tracking_number=number, tracking_url=f"https://t.example/{number}")
+            return Package(box_code="S", items=(), weight_g=500, destination=destination, label=label)
+
+        # Two parcels to Austin (only the first one's number fits the one shipment), one to San Francisco.
+        packages = [parcel(None, "1Z1"), parcel("1476", "JD2", "dhl"), parcel("1475", "1Z3")]
+        order = _fetch(http, credentials, "1190").model_copy(update={"packages": packages})
+        update = _update(order, UpdateKind.SHIPPED, carrier="ups", tracking_number="1Z1")
 
         first = BigCommerceWriteBack(http).apply(STORE, credentials, update)
         again = BigCommerceWriteBack(http).apply(STORE, credentials, update)
 
         shipments = shop.shipments[1190]
-        assert [(s["order_address_id"], [i["order_product_id"] for i in s["items"]]) for s in shipments] == [
-            (1475, [2331, 2332]),
-            (1476, [2333]),
+        assert [
+            (s["order_address_id"], [i["order_product_id"] for i in s["items"]], s["tracking_number"])
+            for s in shipments
+        ] == [(1475, [2331, 2332], "1Z1"), (1476, [2333], "JD2")]
+        assert [(s["shipping_provider"], s["tracking_carrier"], s["tracking_link"]) for s in shipments] == [
+            ("ups", "", "https://t.example/1Z1"),  # a BigCommerce shipping module
+            ("", "dhl", "https://t.example/JD2"),
         ]
         assert not first.already and again.already and len(shipments) == 2
+
+    def test_a_retry_after_one_address_shipped_adds_only_the_other(
+        self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore
+    ) -> None:
+        label = Label(carrier="dhl", tracking_number="JD2")
+        packages = [Package(box_code="S", items=(), weight_g=500, destination="1476", label=label)]
+        order = _fetch(http, credentials, "1190").model_copy(update={"packages": packages})
+        shop.shipments[1190].append(  # the San Francisco parcel's shipment, made before a lost answer
+            {
+                "id": 71,
+                "order_address_id": 1476,
+                "tracking_number": "JD2",
+                "items": [{"order_product_id": 2333, "quantity": 1}],
+            }
+        )
+
+        BigCommerceWriteBack(http).apply(STORE, credentials, _update(order, UpdateKind.SHIPPED, tracking_number="1Z1"))
+
+        assert [(s["order_address_id"], s["tracking_number"]) for s in shop.shipments[1190]] == [
+            (1476, "JD2"),
+            (1475, "1Z1"),
+        ]
 
     def test_a_short_line_ships_only_what_went_out(
         self, http: HttpClient, credentials: StoreCredentials, shop: BigCommerceStore

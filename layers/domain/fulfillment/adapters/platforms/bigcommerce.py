@@ -501,13 +501,22 @@ class BigCommerceWriteBack:
         """One V2 shipment per shipping address: a shipment is for one ``order_address_id`` and only items of that
         address (BigCommerce V2 Order Shipments, "Create Order Shipment"). Each lists the units that left the
         warehouse (``Order.shipped_quantities``, so a short line ships short and its rest stays unshipped), less
-        what shipments already on the order took; an address with a shipment of this tracking number is done."""
+        what shipments already on the order took. Each carries the label of a package shipped to its address
+        (``_tracking_for``); an address with a shipment of that tracking number is done, so a retry adds nothing."""
         if not update.tracking_number:
             raise OrderInvalid(f"order {update.order.key}: a shipment write-back needs a tracking number")
         shipments = api.pages(f"{path}/shipments")
         shipped = _shipped_quantities(shipments)
-        ours = {str(s.get("order_address_id")) for s in shipments if _same_tracking(s, update.tracking_number)}
         fallback = update.order.platform_refs.get("order_address_id")
+
+        def tracking(address_id: str) -> tuple[str, str | None, str | None]:
+            return _tracking_for(update, address_id, fallback)
+
+        ours = {
+            str(s.get("order_address_id"))
+            for s in shipments
+            if _same_tracking(s, tracking(str(s.get("order_address_id")))[0])
+        }
         sent = update.order.shipped_quantities()
         by_address: dict[str, list[dict[str, int]]] = {}
         for line in update.order.lines:
@@ -518,23 +527,13 @@ class BigCommerceWriteBack:
                     {"order_product_id": int(line.line_id), "quantity": quantity}
                 )
         if not by_address:  # every address has its shipment (ours, or made elsewhere): a new one would be refused
-            done = [s for s in shipments if _same_tracking(s, update.tracking_number)] or shipments
+            done = [s for s in shipments if str(s.get("order_address_id")) in ours] or shipments
             return WriteBackResult(done=True, already=True, reference=str(done[-1].get("id")) if done else None)
-        created = [
-            _id_of(
-                api.call(
-                    "POST",
-                    f"{path}/shipments",
-                    {
-                        "order_address_id": int(address_id),
-                        "tracking_number": update.tracking_number,
-                        "items": items,
-                        **_carrier_fields(update.carrier, update.tracking_url),
-                    },
-                )
-            )
-            for address_id, items in by_address.items()
-        ]
+        created = []
+        for address_id, items in by_address.items():
+            number, carrier, url = tracking(address_id)
+            body = {"order_address_id": int(address_id), "tracking_number": number, "items": items}
+            created.append(_id_of(api.call("POST", f"{path}/shipments", {**body, **_carrier_fields(carrier, url)})))
         return WriteBackResult(done=True, reference=",".join(str(shipment) for shipment in created))
 
     @staticmethod
@@ -577,6 +576,17 @@ def _status_of(order: Any) -> int:
 
 def _same_tracking(shipment: Any, number: str) -> bool:
     return str(shipment.get("tracking_number", "")).strip() == number
+
+
+def _tracking_for(update: StoreUpdate, address_id: str, fallback: str | None) -> tuple[str, str | None, str | None]:
+    """Tracking number, carrier and tracking link of the parcel shipped to ``address_id``: the label of the first
+    package of that destination (a package without one is the shipping address's, ``fallback``). A V2 shipment
+    has a single ``tracking_number`` (V2 Order Shipments, "Create Order Shipment"), so when several packages go to
+    one address only the first one's is written back. An order without labels goes with the order's tracking."""
+    for package in update.order.packages:
+        if package.label and (package.destination or fallback) == address_id:
+            return package.label.tracking_number, package.label.carrier, package.label.tracking_url
+    return update.tracking_number or "", update.carrier, update.tracking_url
 
 
 def _shipped_quantities(shipments: list[Any]) -> dict[str, int]:
