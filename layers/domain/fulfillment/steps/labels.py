@@ -16,6 +16,7 @@ from fulfillment.model.shipping import (
     CarrierCredentials,
     Customs,
     CustomsLine,
+    Shipment,
     ShipmentRequest,
     ShippingProfile,
     choose_rate,
@@ -85,32 +86,35 @@ def _customs(order: Order, package: Package, profile: ShippingProfile, deps: Ste
 
 
 def buy_labels(order: Order, deps: StepDeps) -> Order:
-    """Buy each package's label once; the order is saved after each shipment is created and each label bought."""
+    """Buy each package's label once, in two passes: create every missing shipment and save their ids (one save,
+    before anything is bought), then buy each shipment's label. A retry or re-run retrieves each saved shipment
+    and keeps a label already bought (EasyPost: a bought shipment carries its postage_label), so nothing is
+    bought twice; the labels themselves are saved with the step's own save. Two saves, not two per package: an
+    order of hundreds of parcels stays within the step's time. A crash between creating shipments and saving
+    their ids leaves unbought shipments behind, which cost nothing."""
     if not order.packages:
         raise ShipmentRejected(f"order {order.key} has no packages to ship")
     account = account_for(order, deps)
     key = account.credentials.api_key
-    for index in range(len(order.packages)):
-        if order.packages[index].label is not None:
+    created: dict[int, Shipment] = {}
+    for index, package in enumerate(order.packages):
+        if package.label is None and package.shipment_id is None:
+            created[index] = deps.carrier.create_shipment(key, shipment_request(order, index, account.profile, deps))
+            order.record_shipment(index, deps.carrier.name, created[index].id)
+    if created:
+        deps.orders.save(order)  # before buying: a retry finds these shipments instead of buying others
+    for index, package in enumerate(order.packages):
+        if package.label is not None or package.shipment_id is None:
             continue
-        shipment_id = order.packages[index].shipment_id
-        if shipment_id is None:
-            created = deps.carrier.create_shipment(key, shipment_request(order, index, account.profile, deps))
-            order.record_shipment(index, deps.carrier.name, created.id)
-            deps.orders.save(order)  # before buying: a retry finds this shipment instead of buying another
-            shipment = created
-        else:
-            shipment = deps.carrier.shipment(key, shipment_id)
+        shipment = created.get(index) or deps.carrier.shipment(key, package.shipment_id)
         if shipment.label is None:
-            package = order.packages[index]
             rate = choose_rate(
                 shipment.rates, account.profile.rate_policy, order.ship_to(package).country, package.weight_g
             )
             shipment = deps.carrier.buy(key, shipment.id, rate.id)
         if shipment.label is None:
             raise ShipmentRejected(f"EasyPost sold no label for shipment {shipment.id}")
-        order.packages[index] = order.packages[index].model_copy(update={"label": shipment.label})
-        deps.orders.save(order)
+        order.packages[index] = package.model_copy(update={"label": shipment.label})
     return order
 
 
