@@ -81,6 +81,10 @@ test-e2e: $(VENV)/.installed ## End to end through the local runtime (in paralle
 test: lint typecheck ## Lint, type-check and the whole offline test suite, with a branch-coverage report
 	$(PY) -m pytest $(XDIST) --cov --cov-report=term
 
+.PHONY: test-large
+test-large: $(VENV)/.installed ## The 3,000-line order end to end, alone (it saturates a worker's runtime)
+	$(PY) -m pytest tests/e2e/test_large_orders.py -m large
+
 .PHONY: bench
 bench: $(VENV)/.installed ## Benchmarks: intake overhead, cold-import ratios, cost per 1,000 orders
 	$(PY) bench/intake_overhead.py

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 LINES = 3_000
 
 
+@pytest.mark.large
 def test_a_3000_line_order_is_accepted_and_shipped_one_label_per_parcel(
     runtime: LocalRuntime, simulators: SimulatorConfig, woo_paid_body: bytes
 ) -> None:
