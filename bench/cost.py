@@ -158,19 +158,11 @@ def main() -> int:
     from fulfillment.bootstrap import container
     from fulfillment.model import OrderStatus, fulfillment_execution_name
     from local.client import send_woocommerce
-    from local.runtime import LocalRuntime, RuntimeConfig, free_ports
+    from local.runtime import LocalRuntime, RuntimeConfig
     from local.simulators import SimulatorConfig
     from local.template import LocalTemplate
 
-    http, aws, carrier, warehouse, payment = free_ports(5)
-    config = RuntimeConfig(
-        http_port=http,
-        aws_port=aws,
-        carrier_port=carrier,
-        warehouse_port=warehouse,
-        payment_port=payment,
-        simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6),
-    )
+    config = RuntimeConfig.on_free_ports(simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6))
     memory = {name: spec.memory for name, spec in LocalTemplate(ROOT).functions().items()}
     body = (ROOT / "events" / "woocommerce" / "order_updated_paid.json").read_bytes()
     with LocalRuntime(config) as runtime:

@@ -30,18 +30,10 @@ def main() -> int:
     from fulfillment.bootstrap import container
     from fulfillment.model import OrderStatus
     from local.client import send_woocommerce, woocommerce_order_of_lines
-    from local.runtime import LocalRuntime, RuntimeConfig, free_ports
+    from local.runtime import LocalRuntime, RuntimeConfig
     from local.simulators import SimulatorConfig
 
-    http, aws, carrier, warehouse, payment = free_ports(5)
-    config = RuntimeConfig(
-        http_port=http,
-        aws_port=aws,
-        carrier_port=carrier,
-        warehouse_port=warehouse,
-        payment_port=payment,
-        simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6),
-    )
+    config = RuntimeConfig.on_free_ports(simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6))
     template = (ROOT / "events" / "woocommerce" / "order_updated_paid.json").read_bytes()
     spent: dict[str, Counter[str]] = {}
     with LocalRuntime(config) as runtime:

@@ -182,18 +182,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
     from fulfillment.bootstrap import container
     from fulfillment.model import fulfillment_execution_name
     from local.client import send_woocommerce
-    from local.runtime import LocalRuntime, RuntimeConfig, free_ports
+    from local.runtime import LocalRuntime, RuntimeConfig
     from local.simulators import SimulatorConfig
 
-    http, aws, carrier, warehouse, payment = free_ports(5)
-    config = RuntimeConfig(
-        http_port=http,
-        aws_port=aws,
-        carrier_port=carrier,
-        warehouse_port=warehouse,
-        payment_port=payment,
-        simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6),
-    )
+    config = RuntimeConfig.on_free_ports(simulators=SimulatorConfig(in_transit_after=0.2, delivered_after=0.6))
     # Cash on delivery: the money moves through the local payment gateway (collected once, at delivery), so the
     # bench counts it; the sample's bank transfer was paid before the order reached us.
     template = re.sub(

@@ -8,31 +8,22 @@ after the visibility timeout; the queue's redrive policy moves them to the DLQ i
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
+from local.background import BackgroundLoop
 from local.lambdas import LocalFunction
 from local.template import ACCOUNT, REGION, QueueSource
 
 
-class QueuePoller:
+class QueuePoller(BackgroundLoop):
     def __init__(self, source: QueueSource, queue_name: str, queue_url: str, function: LocalFunction, sqs: Any) -> None:
+        super().__init__(f"poll-{queue_name}")
         self._source = source
         self._arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}"
         self._url = queue_url
         self._function = function
         self._sqs = sqs
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poll-{queue_name}", daemon=True)
         self.batches = 0
-
-    def start(self) -> QueuePoller:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

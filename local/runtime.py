@@ -121,6 +121,19 @@ class RuntimeConfig:
     simulators: SimulatorConfig = field(default_factory=SimulatorConfig)
     stores_file: Path = STORES_FILE
 
+    @classmethod
+    def on_free_ports(cls, **settings: Any) -> RuntimeConfig:
+        """A configuration on free ports (tests and benches run beside a served runtime), with ``settings``."""
+        http, aws, carrier, warehouse, payment = free_ports(5)
+        return cls(
+            http_port=http,
+            aws_port=aws,
+            carrier_port=carrier,
+            warehouse_port=warehouse,
+            payment_port=payment,
+            **settings,
+        )
+
 
 class LocalRuntime:
     def __init__(self, config: RuntimeConfig | None = None) -> None:
@@ -139,9 +152,9 @@ class LocalRuntime:
         self._http: ThreadingHTTPServer | None = None
         self._serving = False
         self._saved_env: dict[str, str | None] = {}
-        self._definitions: dict[str, dict[str, Any]] = {}
+        self._definitions: dict[str, dict[str, Any]] = {}  # each state machine's definition as created, scaled
         self._clients: dict[str, Any] = {}
-        self._clients_lock = threading.Lock()  # each state machine's definition as created, scaled
+        self._clients_lock = threading.Lock()
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self) -> LocalRuntime:

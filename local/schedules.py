@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
+from local.background import BackgroundLoop
 from local.lambdas import LocalFunction
 
 MIN_PERIOD_SECONDS = 5.0
@@ -54,22 +54,13 @@ def scaled_event(event: dict[str, Any], scale: float) -> dict[str, Any]:
     }
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
     def __init__(self, spec: ScheduleSpec, function: LocalFunction, scale: float) -> None:
+        super().__init__(f"schedule-{spec.function}")
         self.period = max(MIN_PERIOD_SECONDS, spec.period_seconds * scale)
         self.event = scaled_event(spec.event, scale)
         self._function = function
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"schedule-{spec.function}", daemon=True)
         self.runs = 0
-
-    def start(self) -> Scheduler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.wait(self.period):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import errno
 import itertools
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
 
 from local import aws_calls
-from local.runtime import LocalRuntime, RuntimeConfig, free_ports
+from local.runtime import LocalRuntime, RuntimeConfig
 from local.simulators import SimulatorConfig
 from tests import iam
 
@@ -29,16 +30,20 @@ def runtime(worker_id: str) -> Iterator[LocalRuntime]:
             iam.write_calls(worker_id, calls)
 
 
+def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Whether ``check`` holds within ``timeout`` (asked every 0.2 s, and once more at the end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
 def _start_runtime(attempts: int = 3) -> LocalRuntime:
     """On free ports; again on others if another process took one before the runtime bound it."""
     for attempt in range(1, attempts + 1):
-        http, aws, carrier, warehouse, payment = free_ports(5)
-        config = RuntimeConfig(
-            http_port=http,
-            aws_port=aws,
-            carrier_port=carrier,
-            warehouse_port=warehouse,
-            payment_port=payment,
+        config = RuntimeConfig.on_free_ports(
             # A day of waiting becomes 10 s (a 3-day heartbeat 30 s): timeouts are testable, never racing a callback.
             timeout_scale=1 / 8640,
             min_timeout_seconds=10,  # the shortest timeout, a day, stays 10 s

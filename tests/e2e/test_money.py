@@ -4,8 +4,6 @@ platform, exactly once, at its capture point, and the platform stub's money ledg
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -21,17 +19,9 @@ from local.stubs.magento import AUTHORIZED_ORDER_ID as MAGENTO_AUTHORIZED
 from local.stubs.magento import MagentoShop
 from local.stubs.woocommerce import AUTHORIZED_ORDER_ID as WOO_AUTHORIZED
 from local.stubs.woocommerce import WooCommerceShop
+from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def _ledger(runtime: LocalRuntime, platform: str, order_id: str) -> list[tuple[str, Decimal]]:
@@ -96,6 +86,6 @@ def test_a_bigcommerce_authorization_is_captured_once_asynchronously(runtime: Lo
 
     assert payment_method(order) is PaymentMethod.PLATFORM_AUTHORIZED
     # Accepted at delivery, settled by BigCommerce afterwards: one capture, whatever read it first.
-    assert _eventually(lambda: _ledger(runtime, "bigcommerce", "1189") == [("capture", Decimal("116.86"))])
+    assert eventually(lambda: _ledger(runtime, "bigcommerce", "1189") == [("capture", Decimal("116.86"))])
     captures = [r for r in runtime.platform_apis["bigcommerce"].received("POST") if r.path.endswith("/capture")]
     assert len(captures) == 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -20,17 +19,9 @@ from local.deliveries import paid_delivery, sign
 from local.platforms import EVENTS, demo_store, platform_names, platform_spec, sample_headers
 from local.runtime import LocalRuntime
 from local.stubs import platform_stub
+from tests.e2e.conftest import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 @pytest.mark.parametrize("platform", platform_names())
@@ -49,10 +40,10 @@ def test_a_paid_order_from_every_platform_completes_and_the_store_is_told(runtim
     assert order.tracking_number
     checks = platform_stub(platform)
     stub = runtime.platform_apis[platform]
-    assert _eventually(lambda: any(checks.wrote_shipment(r, order.tracking_number or "") for r in stub.received())), (
+    assert eventually(lambda: any(checks.wrote_shipment(r, order.tracking_number or "") for r in stub.received())), (
         f"{platform}: no shipment write-back; got {[(r.method, r.path) for r in stub.received()]}"
     )
-    assert _eventually(lambda: any(checks.wrote_completion(r) for r in stub.received())), (
+    assert eventually(lambda: any(checks.wrote_completion(r) for r in stub.received())), (
         f"{platform}: no completion write-back; got {[(r.method, r.path) for r in stub.received()]}"
     )
 
@@ -119,7 +110,7 @@ def test_a_shopify_order_at_two_locations_is_fulfilled_as_two_fulfillments(runti
             if "6154876990001" in json.dumps(call["variables"])
         ]
 
-    assert _eventually(lambda: len(fulfilled()) == 2), fulfilled()
+    assert eventually(lambda: len(fulfilled()) == 2), fulfilled()
     assert sorted(fulfilled()) == [
         ["gid://shopify/FulfillmentOrder/615487699000100"],
         ["gid://shopify/FulfillmentOrder/615487699000101"],
@@ -149,7 +140,7 @@ def test_a_bigcommerce_order_to_two_addresses_ships_as_two_shipments_with_their_
         posted = [json.loads(r.body) for r in stub.received("POST", r".*/v2/orders/1190/shipments")]
         return sorted((s["order_address_id"], [i["order_product_id"] for i in s["items"]]) for s in posted)
 
-    assert _eventually(lambda: len(shipments()) == 2), shipments()
+    assert eventually(lambda: len(shipments()) == 2), shipments()
     assert shipments() == [(1475, [2331, 2332]), (1476, [2333])]
     # Each shipment carries the label of the parcel that went to its address, not the order's first one.
     posted = {
