@@ -8,9 +8,11 @@ was (no field changed, no timeline event added) is not saved at all.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from fulfillment.backoff import full_jitter
 from fulfillment.errors import OrderNotFound, VersionConflict
 
 if TYPE_CHECKING:
@@ -21,13 +23,20 @@ if TYPE_CHECKING:
 CONFLICT_ATTEMPTS = 8  # enough for a burst of duplicate deliveries and callbacks on one order
 
 
-def retry_on_conflict[T](attempt: Callable[[], T], what: str) -> T:
-    """Run ``attempt`` (which loads, changes and saves) until it saves without a ``VersionConflict``."""
-    for _ in range(CONFLICT_ATTEMPTS):
+CONFLICT_PAUSE_SECONDS = 0.01  # the first pause's cap; it doubles per conflict, up to CONFLICT_PAUSE_CAP_SECONDS
+CONFLICT_PAUSE_CAP_SECONDS = 0.5
+
+
+def retry_on_conflict[T](attempt: Callable[[], T], what: str, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``attempt`` (which loads, changes and saves) until it saves without a ``VersionConflict``. Between
+    attempts a pause with full jitter: writers racing on one aggregate (an order's parcels' tracker events, all
+    at once) spread out instead of colliding again in lockstep until every one runs out of attempts."""
+    for tries in range(CONFLICT_ATTEMPTS):
         try:
             return attempt()
         except VersionConflict:
-            continue
+            if tries + 1 < CONFLICT_ATTEMPTS:
+                sleep(full_jitter(CONFLICT_PAUSE_SECONDS, tries, cap=CONFLICT_PAUSE_CAP_SECONDS))
     raise VersionConflict(f"{what} kept changing")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import random
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fulfillment.backoff import full_jitter
 from fulfillment.errors import PlatformRejected, TransientError
 
 _RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -79,7 +79,7 @@ class HttpClient:
         resend_any_failure = retry if retry is not None else method.upper() in _IDEMPOTENT
         for attempt in range(self.attempts):
             if attempt and last is not None:
-                backoff = random.uniform(0, self.base_delay * 2**attempt)  # noqa: S311 - jitter, not crypto
+                backoff = full_jitter(self.base_delay, attempt)
                 self.sleep(min(self.max_wait, max(backoff, last.retry_after or 0.0)))
             try:
                 return self._once(method, url, all_headers, payload)

@@ -9,8 +9,7 @@ the start queue, whose consumer retries it with backoff; an order the queue neve
 
 from __future__ import annotations
 
-import random
-
+from fulfillment.backoff import full_jitter
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.inbound import StartRequest
 from fulfillment.ports import OrderRepository, StartQueue, Workflow
@@ -56,5 +55,4 @@ def start_backoff(receive_count: int) -> float:
     """Seconds a failed start waits before its next try: exponential with full jitter (1 s, then up to 2, 4, …
     900 s), so a backlog spreads out under Step Functions' StartExecution token bucket instead of refilling it
     in lockstep."""
-    ceiling = min(MAX_START_BACKOFF_SECONDS, 2 ** min(receive_count, 10))
-    return random.uniform(1, ceiling)  # noqa: S311 - jitter, not a secret
+    return full_jitter(1.0, receive_count, cap=MAX_START_BACKOFF_SECONDS, floor=1.0)
