@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import io
 import json
 import logging
@@ -536,6 +537,7 @@ def _serialise_moto_dynamodb() -> None:
 
         setattr(DynamoDBBackend, name, locked)
     _roll_back_items_not_tables(DynamoDBBackend)
+    _transactions_honour_client_request_token()
     DynamoDBBackend._serialised = True  # type: ignore[attr-defined]
 
 
@@ -587,6 +589,48 @@ def _roll_back_items_not_tables(backend: Any) -> None:
                 raise
 
     backend.transact_write_items = transact_write_items
+
+
+CLIENT_REQUEST_TOKEN_SECONDS = 600  # DynamoDB: "valid for 10 minutes after the first request that uses it"
+
+
+def _transactions_honour_client_request_token() -> None:
+    """A ``TransactWriteItems`` repeated with its ``ClientRequestToken`` has the effect of one call, as on DynamoDB
+    (API reference, TransactWriteItems, ClientRequestToken; moto 5.2.5 ignores the token).
+
+    botocore fills the token in itself (``idempotencyToken`` in DynamoDB's service model) and sends the same one
+    on each of its retries. When a transaction went through but its answer was late (a loaded machine, the 5 s
+    read timeout in ``bootstrap``), the retry would otherwise fail its own conditions: an order created by the
+    first attempt reads as created by someone else, and five identical deliveries all answer "duplicate". The same
+    token with other items is refused with ``IdempotentParameterMismatchException``, as DynamoDB does."""
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.transact_write_items
+    went_through: dict[str, tuple[str, float, Any]] = {}  # token: (what it wrote, when, the answer)
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        fingerprint = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        with _dynamodb_lock:
+            now = time.monotonic()
+            for stale in [t for t, (_, at, _) in went_through.items() if now - at > CLIENT_REQUEST_TOKEN_SECONDS]:
+                del went_through[stale]
+            if token in went_through:
+                items, _, answer = went_through[token]
+                if items != fingerprint:
+                    raise DynamodbException(
+                        ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                        "The request uses the same client token as a previous, but non-identical request.",
+                    )
+                return answer
+            answer = original(self)  # a refused transaction wrote nothing: its retry is evaluated afresh
+            went_through[token] = (fingerprint, now, answer)
+            return answer
+
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _reuse_interpreter_clients() -> None:

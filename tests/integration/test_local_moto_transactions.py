@@ -1,6 +1,7 @@
 """The local runtime's DynamoDB transactions on moto (``local/runtime.py``): serialised, and rolled back item
 by item instead of by restoring a copy of the whole table: a failed transaction leaves every item it named as
-it was, whatever it wrote before failing; one that succeeds writes everything."""
+it was, whatever it wrote before failing; one that succeeds writes everything; and one repeated with its
+ClientRequestToken (botocore's retry of a late answer) has the effect of one, as on DynamoDB."""
 
 from __future__ import annotations
 
@@ -95,3 +96,97 @@ def test_a_transaction_that_holds_writes_everything(ddb: Any) -> None:
     assert stored(ddb, "a") == {**key("a"), "n": {"N": "2"}}
     assert stored(ddb, "c") == {**key("c"), "n": {"N": "0"}}
     assert stored(ddb, "b") is None
+
+
+def test_a_transaction_repeated_with_its_client_request_token_has_the_effect_of_one(ddb: Any) -> None:
+    # botocore resends its own token when an answer is late; the retry must not fail its own condition
+    writes = [put_new("c"), add_one("a")]
+    ddb.transact_write_items(TransactItems=writes, ClientRequestToken="answer-was-late")
+    ddb.transact_write_items(TransactItems=writes, ClientRequestToken="answer-was-late")
+
+    assert stored(ddb, "c") == {**key("c"), "n": {"N": "0"}}
+    assert stored(ddb, "a") == {**key("a"), "n": {"N": "2"}}  # added once
+    with pytest.raises(ClientError) as raised:  # a new token is a new request: c exists now
+        ddb.transact_write_items(TransactItems=writes, ClientRequestToken="another-request")
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+
+
+def test_the_same_client_request_token_with_other_writes_is_refused(ddb: Any) -> None:
+    ddb.transact_write_items(TransactItems=[add_one("a")], ClientRequestToken="one-request")
+
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=[add_one("b")], ClientRequestToken="one-request")
+
+    assert raised.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert stored(ddb, "b") == {**key("b"), "n": {"N": "5"}}
+
+
+def test_a_refused_transaction_is_evaluated_afresh_when_retried_with_its_token(ddb: Any) -> None:
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(TransactItems=[put_new("d")], ClientRequestToken="refused")
+    ddb.delete_item(TableName=TABLE, Key=key("d"))
+
+    ddb.transact_write_items(TransactItems=[put_new("d")], ClientRequestToken="refused")
+
+    assert stored(ddb, "d") == {**key("d"), "n": {"N": "0"}}
+
+
+def test_a_transaction_whose_answer_came_too_late_for_the_sdk_holds_when_botocore_retries_it() -> None:
+    """End to end through the server as the local runtime's Lambdas reach it: the first answer is later than the
+    client's read timeout, botocore resends the same request (its own ClientRequestToken), and the create stands
+    as the caller's own rather than failing its attribute_not_exists condition."""
+    import threading
+    import time
+
+    import boto3
+    from botocore.config import Config
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.server import ThreadedMotoServer
+
+    from local.runtime import free_ports
+
+    _serialise_moto_dynamodb()
+    (port,) = free_ports(1)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    slow_once = threading.Event()
+    original = DynamoDBBackend.transact_write_items
+
+    def late_answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        if not slow_once.is_set():
+            slow_once.set()
+            time.sleep(1.5)  # written, but answered after the client gave up waiting
+        return result
+
+    DynamoDBBackend.transact_write_items = late_answer  # type: ignore[method-assign]
+    try:
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(read_timeout=0.5, retries={"mode": "standard", "max_attempts": 3}),
+        )
+        ddb.create_table(
+            TableName="Late",
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "PK", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        new: dict[str, Any] = {
+            "Item": {**key("late"), "n": {"N": "0"}},
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "Late", **new}}])  # no error: created once
+
+        assert slow_once.is_set()
+        assert ddb.get_item(TableName="Late", Key=key("late"))["Item"] == {**key("late"), "n": {"N": "0"}}
+    finally:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+        server.stop()
