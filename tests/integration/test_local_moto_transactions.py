@@ -178,12 +178,13 @@ def test_a_transaction_whose_answer_came_too_late_for_the_sdk_holds_when_botocor
             ],
             BillingMode="PAY_PER_REQUEST",
         )
-        new: dict[str, Any] = {
+        new: Any = {
+            "TableName": "Late",
             "Item": {**key("late"), "n": {"N": "0"}},
             "ConditionExpression": "attribute_not_exists(PK)",
         }
 
-        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "Late", **new}}])  # no error: created once
+        ddb.transact_write_items(TransactItems=[{"Put": new}])  # no error: created once
 
         assert slow_once.is_set()
         assert ddb.get_item(TableName="Late", Key=key("late"))["Item"] == {**key("late"), "n": {"N": "0"}}
