@@ -613,7 +613,8 @@ def _transactions_honour_client_request_token() -> None:
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
-        fingerprint = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        written = json.dumps(self.body["TransactItems"], sort_keys=True, default=_bytes_as_text)  # B values: bytes
+        fingerprint = hashlib.sha256(written.encode()).hexdigest()
         with _dynamodb_lock:
             now = time.monotonic()
             for stale in [t for t, (_, at, _) in went_through.items() if now - at > CLIENT_REQUEST_TOKEN_SECONDS]:
@@ -631,6 +632,12 @@ def _transactions_honour_client_request_token() -> None:
             return answer
 
     DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _bytes_as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} in a DynamoDB request")
 
 
 def _reuse_interpreter_clients() -> None:

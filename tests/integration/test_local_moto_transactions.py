@@ -191,3 +191,14 @@ def test_a_transaction_whose_answer_came_too_late_for_the_sdk_holds_when_botocor
     finally:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
         server.stop()
+
+
+def test_a_binary_attribute_is_part_of_what_the_token_stands_for(ddb: Any) -> None:
+    blob = {"Put": {"TableName": TABLE, "Item": {**key("blob"), "b": {"B": b"\x00zlib"}}}}
+    ddb.transact_write_items(TransactItems=[blob], ClientRequestToken="with-bytes")
+    ddb.transact_write_items(TransactItems=[blob], ClientRequestToken="with-bytes")
+
+    other = {"Put": {"TableName": TABLE, "Item": {**key("blob"), "b": {"B": b"\x01zlib"}}}}
+    with pytest.raises(ClientError) as raised:
+        ddb.transact_write_items(TransactItems=[other], ClientRequestToken="with-bytes")
+    assert raised.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
