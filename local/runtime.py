@@ -679,7 +679,7 @@ def start_platform_stubs() -> dict[str, StubApi]:
     apis = {}
     for name in stub_names():
         api = StubApi(name=f"{name}-api-stub")
-        platform_stub(name).install(api)
+        api.shop = platform_stub(name).install(api)
         apis[name] = api.start()
     return apis
 

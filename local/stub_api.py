@@ -58,6 +58,7 @@ class _Route:
 class StubApi:
     def __init__(self, port: int = 0, name: str = "stub-api") -> None:
         self._routes: list[_Route] = []
+        self.shop: object = None  # what holds the routes' state (a platform stub's shop), where one does
         self.requests: list[StubRequest] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())

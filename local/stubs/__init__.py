@@ -1,6 +1,7 @@
 """Local stand-ins for the store platforms' APIs, one module per platform, named as the platform.
 
-Each module provides ``install(api)`` (its routes and state on a ``StubApi``) and two checks the
+Each module provides ``install(api)`` (its routes on a ``StubApi``; it answers the shop object that holds their
+state, kept as ``api.shop``) and two checks the
 end-to-end tests ask of every platform: ``wrote_shipment(request, tracking_number)`` — the request is
 the shipment write-back carrying that tracking number — and ``wrote_completion(request)``. The modules are
 found by file name, like the platforms themselves.
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class PlatformStub(Protocol):
-    def install(self, api: StubApi) -> None: ...
+    def install(self, api: StubApi) -> object: ...
 
     def wrote_shipment(self, request: StubRequest, tracking_number: str) -> bool: ...
 

@@ -140,8 +140,10 @@ class EcwidStore:
         return 200, {"updateCount": 1}
 
 
-def install(api: StubApi, *, store_id: str = STORE_ID, token: str = API_TOKEN, currency: str = CURRENCY) -> None:
-    EcwidStore(store_id, token, currency).install(api)
+def install(api: StubApi, *, store_id: str = STORE_ID, token: str = API_TOKEN, currency: str = CURRENCY) -> EcwidStore:
+    store = EcwidStore(store_id, token, currency)
+    store.install(api)
+    return store
 
 
 # What the end-to-end tests look for after the demo order is fulfilled (see local/stubs/__init__.py).

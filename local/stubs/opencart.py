@@ -188,8 +188,10 @@ class OpenCartShop:
         }
 
 
-def install(api: StubApi, *, username: str = API_USERNAME, key: str = API_KEY) -> None:
-    OpenCartShop(username, key, version="4.1.0.4").install(api)  # the current release
+def install(api: StubApi, *, username: str = API_USERNAME, key: str = API_KEY) -> OpenCartShop:
+    shop = OpenCartShop(username, key, version="4.1.0.4")  # the current release
+    shop.install(api)
+    return shop
 
 
 # What the end-to-end tests look for after the demo order is fulfilled (see local/stubs/__init__.py): an order

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import itertools
 import re
@@ -61,11 +62,13 @@ def _start_runtime(attempts: int = 3) -> LocalRuntime:
 
 @pytest.fixture
 def simulators(runtime: LocalRuntime) -> Iterator[SimulatorConfig]:
-    """The simulators' behaviour for one test, restored afterwards."""
+    """The simulators' behaviour for one test, every setting restored afterwards (one left changed, such as a
+    slow warehouse, would time out the inspections of every later test on this worker's runtime)."""
     config = runtime.config.simulators
-    saved = (config.delivery, config.inspection, config.return_goods, dict(config.return_inspection))
+    saved = dataclasses.asdict(config)  # a deep copy
     yield config
-    config.delivery, config.inspection, config.return_goods, config.return_inspection = saved
+    for setting, value in saved.items():
+        setattr(config, setting, value)
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ one refund due of that amount, an alert naming it and ``orders show`` listing it
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
@@ -20,6 +22,7 @@ from fulfillment.model import Order, OrderStatus, fulfillment_execution_name
 from fulfillment.model.payment import amount_to_collect
 from local.client import HttpAnswer, post, send_woocommerce
 from local.deliveries import paid_delivery
+from local.money_ledger import MoneyLedger
 from local.platforms import demo_stores, platform_names
 from local.runtime import LocalRuntime
 from local.simulators import SimulatorConfig
@@ -48,6 +51,29 @@ CASES = [
     Case("ecwid", "paid, partly refunded by the store", paid_back=False),
     Case("opencart", "paid", paid_back=False),
 ]
+
+
+@pytest.fixture
+def stubs_as_they_were(runtime: LocalRuntime) -> Iterator[None]:
+    """The platform stubs' shops put back as they were after the test: the demo orders this test cancels and
+    refunds are the ones every other end-to-end test on this worker fulfils (the same ids in the same stubs)."""
+    saved = {name: _data(api.shop) for name, api in runtime.platform_apis.items()}
+    yield
+    for name, api in runtime.platform_apis.items():
+        for attribute, value in copy.deepcopy(saved[name]).items():
+            if isinstance(getattr(api.shop, attribute), MoneyLedger):  # its route is bound to it: refilled in place
+                getattr(api.shop, attribute).entries = value
+            else:
+                setattr(api.shop, attribute, value)
+
+
+def _data(shop: object) -> dict[str, Any]:
+    """What a stub's shop holds: its public attributes (not its locks and id counters), a ledger's entries."""
+    return {
+        attribute: copy.deepcopy(value.entries if isinstance(value, MoneyLedger) else value)
+        for attribute, value in vars(shop).items()
+        if not attribute.startswith("_")
+    }
 
 
 def test_every_platform_has_a_case() -> None:
@@ -86,7 +112,7 @@ def _order(key: str) -> Order:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.platform}: {case.paid_with}")
 def test_a_paid_order_cancelled_mid_fulfillment_gives_the_money_back_once_where_it_is(
-    runtime: LocalRuntime, simulators: SimulatorConfig, case: Case
+    runtime: LocalRuntime, simulators: SimulatorConfig, stubs_as_they_were: None, case: Case
 ) -> None:
     simulators.inspection_after = 30.0  # the warehouse takes its time: the order is cancelled while it inspects
     store_id = _fresh_store(runtime, case.platform)

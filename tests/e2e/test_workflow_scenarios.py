@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,14 +30,6 @@ from tests.e2e.conftest import new_order_body
 pytestmark = pytest.mark.e2e
 SECRET = "test-secret"
 HAPPY_PATH = happy_path()  # walked from the ASL's StartAt
-
-
-@pytest.fixture
-def simulators(runtime: LocalRuntime) -> Iterator[SimulatorConfig]:
-    config = runtime.config.simulators
-    saved = (config.delivery, list(config.inspections), config.inspection_after, config.delivered_after)
-    yield config
-    config.delivery, config.inspections, config.inspection_after, config.delivered_after = saved
 
 
 def store(runtime: LocalRuntime, store_id: str, *, with_api: bool = False, **options: str) -> str:
