@@ -617,8 +617,11 @@ def _transactions_honour_client_request_token() -> None:
         fingerprint = hashlib.sha256(written.encode()).hexdigest()
         with _dynamodb_lock:
             now = time.monotonic()
-            for stale in [t for t, (_, at, _) in went_through.items() if now - at > CLIENT_REQUEST_TOKEN_SECONDS]:
-                del went_through[stale]
+            while went_through:  # kept in the order they went through: the stale ones are at the front
+                oldest = next(iter(went_through))
+                if now - went_through[oldest][1] <= CLIENT_REQUEST_TOKEN_SECONDS:
+                    break
+                del went_through[oldest]
             if token in went_through:
                 items, _, answer = went_through[token]
                 if items != fingerprint:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -246,10 +247,10 @@ def _with_quantity(body: bytes, sku: str, quantity: int) -> bytes:
     """The order with ``quantity`` units on its ``sku`` line, its totals following."""
     order = json.loads(body)
     line = next(line for line in order["line_items"] if line["sku"] == sku)
-    extra = float(line["price"]) * (quantity - line["quantity"])
+    price = Decimal(str(line["price"]))
+    order["total"] = f"{Decimal(order['total']) + price * (quantity - line['quantity']):.2f}"
     line["quantity"] = quantity
-    line["subtotal"] = line["total"] = f"{float(line['price']) * quantity:.2f}"
-    order["total"] = f"{float(order['total']) + extra:.2f}"
+    line["subtotal"] = line["total"] = f"{price * quantity:.2f}"
     return json.dumps(order).encode()
 
 

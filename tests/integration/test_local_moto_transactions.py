@@ -131,66 +131,22 @@ def test_a_refused_transaction_is_evaluated_afresh_when_retried_with_its_token(d
     assert stored(ddb, "d") == {**key("d"), "n": {"N": "0"}}
 
 
-def test_a_transaction_whose_answer_came_too_late_for_the_sdk_holds_when_botocore_retries_it() -> None:
-    """End to end through the server as the local runtime's Lambdas reach it: the first answer is later than the
-    client's read timeout, botocore resends the same request (its own ClientRequestToken), and the create stands
-    as the caller's own rather than failing its attribute_not_exists condition."""
-    import threading
-    import time
+def test_a_transaction_whose_answer_was_lost_holds_when_botocore_resends_it(ddb: Any) -> None:
+    """As a late answer looks to the SDK: the first attempt went through, botocore's retry handler resends the same
+    request (its own ClientRequestToken), and the create stands as the caller's own instead of failing its
+    attribute_not_exists condition."""
+    seen: list[int] = []
 
-    import boto3
-    from botocore.config import Config
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.server import ThreadedMotoServer
+    def answer_lost_once(attempts: int, **_: Any) -> float | None:  # botocore passes the attempt number by name
+        seen.append(attempts)
+        return 0 if attempts == 1 else None  # retry the first at once, as after a read timeout
 
-    from local.runtime import free_ports
+    ddb.meta.events.register_first("needs-retry.dynamodb.TransactWriteItems", answer_lost_once)
 
-    _serialise_moto_dynamodb()
-    (port,) = free_ports(1)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    slow_once = threading.Event()
-    original = DynamoDBBackend.transact_write_items
+    ddb.transact_write_items(TransactItems=[put_new("late")])  # no error: created once, by this call
 
-    def late_answer(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, *args, **kwargs)
-        if not slow_once.is_set():
-            slow_once.set()
-            time.sleep(1.5)  # written, but answered after the client gave up waiting
-        return result
-
-    DynamoDBBackend.transact_write_items = late_answer  # type: ignore[method-assign]
-    try:
-        ddb = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(read_timeout=0.5, retries={"mode": "standard", "max_attempts": 3}),
-        )
-        ddb.create_table(
-            TableName="Late",
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        new: Any = {
-            "TableName": "Late",
-            "Item": {**key("late"), "n": {"N": "0"}},
-            "ConditionExpression": "attribute_not_exists(PK)",
-        }
-
-        ddb.transact_write_items(TransactItems=[{"Put": new}])  # no error: created once
-
-        assert slow_once.is_set()
-        assert ddb.get_item(TableName="Late", Key=key("late"))["Item"] == {**key("late"), "n": {"N": "0"}}
-    finally:
-        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-        server.stop()
+    assert seen[:2] == [1, 2]
+    assert stored(ddb, "late") == {**key("late"), "n": {"N": "0"}}
 
 
 def test_a_binary_attribute_is_part_of_what_the_token_stands_for(ddb: Any) -> None:
