@@ -26,6 +26,10 @@ class Movement:
 @dataclass
 class FakePlatformPayments:
     refunds_online: bool = True  # False: the gateway cannot refund through the API (RefundNotPossible)
+    # Captures accepted, not yet settled (BigCommerce's "capture pending"), by order key: the next capture call
+    # reads it settled when ``settles``, else pending again; a refund of it is refused, as nothing was taken yet.
+    pending: dict[str, int] = field(default_factory=dict)
+    settles: bool = True
     ledger: list[Movement] = field(default_factory=list)
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (action, order key, idempotency key)
 
@@ -41,6 +45,10 @@ class FakePlatformPayments:
         self.calls.append(("capture", order.key, idempotency_key))
         if self.moved(order.key, "void"):
             raise PlatformRejected(f"order {order.key}: the authorization was voided", 422)
+        if order.key in self.pending:
+            if not self.settles:
+                return PaymentResult(status="pending", amount=amount, reference=idempotency_key)
+            self.ledger.append(Movement("capture", order.key, self.pending.pop(order.key), idempotency_key))
         done = next(iter(self.moved(order.key, "capture")), None)
         if done is not None:
             return PaymentResult(
@@ -61,6 +69,8 @@ class FakePlatformPayments:
         self.calls.append(("refund", order.key, idempotency_key))
         if self._done("refund", idempotency_key) is not None:
             return PaymentResult(status="already", amount=amount, reference=idempotency_key)
+        if order.key in self.pending:
+            raise PlatformRejected(f"order {order.key}: the capture is still pending", 422)
         if not self.refunds_online:
             raise RefundNotPossible(f"the {order.payment.gateway or 'order'} gateway cannot refund through the API")
         refunded = sum(m.amount for m in self.moved(order.key, "refund"))

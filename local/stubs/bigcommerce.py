@@ -60,6 +60,9 @@ _STATUS_LABELS = (
 )  # by status_id
 
 
+_UNSETTLED = frozenset({"authorized", "capture pending", "void", "void pending"})  # nothing captured to refund
+
+
 def _now() -> str:
     return email.utils.format_datetime(datetime.now(UTC))
 
@@ -389,6 +392,14 @@ class BigCommerceStore:
         return total.quantize(Decimal("0.01"))
 
     def _quote(self, request: StubRequest, order_id: int) -> Answer:
+        """``POST /v3/orders/{id}/payment_actions/refund_quotes``. A payment not yet settled (authorized, a capture
+        or void still pending) has nothing the gateway can refund: refused with 422. BigCommerce's Payment Actions
+        release an authorization by ``void`` and refund only what was captured; the docs do not print this error,
+        so the stub takes the strict reading, as a gateway does (PayPal's ``PENDING_CAPTURE``: "Cannot initiate a
+        refund as the capture is pending")."""
+        status = str(self.orders[order_id].get("payment_status") or "")
+        if status in _UNSETTLED:
+            return 422, {"status": 422, "title": f"The payment of order {order_id} is not settled ({status})."}
         items = (request.json() or {}).get("items") or []
         total = self._items_total(order_id, items)
         if not items or total <= 0 or total > self._refundable(order_id):

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import errno
 import itertools
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
+from fulfillment.bootstrap import container
+from fulfillment.model import Order
 from local import aws_calls
+from local.money_ledger import MoneyLedger
+from local.platforms import demo_stores
 from local.runtime import LocalRuntime, RuntimeConfig
 from local.simulators import SimulatorConfig
 from tests import iam
@@ -86,3 +93,57 @@ def new_order_body(template: bytes, order_id: int | None = None) -> tuple[bytes,
     order_id = order_id or next(_order_ids)
     body = re.sub(rb'^\{"id":\d+', b'{"id":' + str(order_id).encode(), template)
     return body, f"kaffeekontor:{order_id}"
+
+
+@pytest.fixture
+def stubs_as_they_were(runtime: LocalRuntime) -> Iterator[None]:
+    """The platform stubs' shops put back as they were after the test: the demo orders this test cancels and
+    refunds are the ones every other end-to-end test on this worker fulfils (the same ids in the same stubs)."""
+    saved = {name: _data(api.shop) for name, api in runtime.platform_apis.items()}
+    yield
+    for name, api in runtime.platform_apis.items():
+        for attribute, value in copy.deepcopy(saved[name]).items():
+            _put_back(api.shop, attribute, value)
+
+
+def _put_back(shop: object, attribute: str, value: Any) -> None:
+    """Containers are refilled in place: a stub's routes are bound to them (``GET /V1/invoices`` lists the very
+    list the invoice route appends to; a ledger's route reads its entries), so a new object would go unseen."""
+    current = getattr(shop, attribute)
+    if isinstance(current, MoneyLedger):
+        current.entries = value
+    elif isinstance(current, list):
+        current[:] = value
+    elif isinstance(current, dict):
+        current.clear()
+        current.update(value)
+    else:
+        setattr(shop, attribute, value)
+
+
+def _data(shop: object) -> dict[str, Any]:
+    """What a stub's shop holds: its public attributes (not its locks and id counters), a ledger's entries."""
+    return {
+        attribute: copy.deepcopy(value.entries if isinstance(value, MoneyLedger) else value)
+        for attribute, value in vars(shop).items()
+        if not attribute.startswith("_")
+    }
+
+
+_fresh_stores = itertools.count(1)
+
+
+def fresh_store(runtime: LocalRuntime, platform: str, **options: str) -> str:
+    """The platform's demo store again under a new id: the same shop (its stub, its identity, its secret), so a
+    sample order is a new order here and the money a test moves is that test's alone."""
+    entry: dict[str, Any] = json.loads(json.dumps(demo_stores()[platform]))
+    entry["store_id"] = f"fresh-{platform}-{next(_fresh_stores)}"
+    entry["options"] = {**entry.get("options", {}), **options}
+    runtime.register_store(entry)
+    return str(entry["store_id"])
+
+
+def stored_order(key: str) -> Order:
+    found = container().orders.get(key)
+    assert found is not None, key
+    return found

@@ -26,11 +26,11 @@ from fulfillment.aggregates import load_order, update_order, update_return
 from fulfillment.errors import OrderInvalid, PlatformRejected, RefundNotPossible
 from fulfillment.model import Money, Order
 from fulfillment.model.order import RefundDue
-from fulfillment.model.payment import PaymentMethod, payment_method
+from fulfillment.model.payment import PaymentMethod, capture_key, payment_method
 from fulfillment.model.returns import Return, ReturnStatus
-from fulfillment.model.store import StoreCredentials
+from fulfillment.model.store import Store, StoreCredentials
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
-from fulfillment.ports import ReturnDeps, StepDeps
+from fulfillment.ports import PlatformPayments, ReturnDeps, StepDeps
 
 _NOT_ALLOWED = frozenset({0, 401, 403})  # PlatformRejected without an HTTP status is a configuration problem
 REFUND_DUE_ALERT = "refund_due"  # the alert (and metric dimension) of money owed back that nobody has paid yet
@@ -46,6 +46,7 @@ class GivenBack(BaseModel):
     amount: Money
     reference: str = ""
     why: str = ""  # for ``due``: why the platform could not pay it
+    settled: Money | None = None  # a pending capture found settled on the way: what the platform took
 
     def describe(self) -> str:
         if self.status == "due":
@@ -79,6 +80,11 @@ def give_back(order: Order, amount: Money | None, key: str, reason: str, deps: S
     capabilities = payment_capabilities(order.platform)
     client = deps.platform_payments.get(order.platform)
     store = deps.stores.get(order.store_id)
+    current = _with_capture_settled(order, client, store, deps)
+    if isinstance(current, GivenBack):
+        return current
+    settled = current.payment.captured if current is not order else None
+    order = current
     captured = method is PaymentMethod.PREPAID or order.payment.captured is not None or order.payment.capture_pending
     if not captured:  # authorized on the platform, nothing taken: release the authorization
         held = order.payment.authorized or order.totals.grand_total
@@ -93,26 +99,49 @@ def give_back(order: Order, amount: Money | None, key: str, reason: str, deps: S
     # Never more than was paid and not yet given back (lines' value can exceed it: an order-level discount).
     owed = left if amount is None or amount.minor > left.minor else amount
     if owed.minor <= 0:
-        return GivenBack(status="nothing", amount=owed)
+        return GivenBack(status="nothing", amount=owed, settled=settled)
     if not capabilities.refunds_online or client is None or store is None:
-        return GivenBack(status="due", amount=owed, why=f"{order.platform}'s API cannot refund")
+        return GivenBack(status="due", amount=owed, why=f"{order.platform}'s API cannot refund", settled=settled)
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
     try:
         refunded = client.refund(store, credentials, order, owed, key, reason)
     except RefundNotPossible as cannot:
-        return GivenBack(status="due", amount=owed, why=str(cannot))
+        return GivenBack(status="due", amount=owed, why=str(cannot), settled=settled)
     except PlatformRejected as refused:
         if refused.status not in _NOT_ALLOWED:
             raise
         # No API credentials, or a token without the scope or permission to refund: the merchant's configuration,
         # which no retry fixes. Owed, with the reason, until someone pays it out (or fixes it and confirms).
-        return GivenBack(status="due", amount=owed, why=f"{order.platform} refused the refund: {refused}"[:300])
-    return GivenBack(status="refunded", amount=refunded.amount, reference=refunded.reference)
+        why = f"{order.platform} refused the refund: {refused}"[:300]
+        return GivenBack(status="due", amount=owed, why=why, settled=settled)
+    return GivenBack(status="refunded", amount=refunded.amount, reference=refunded.reference, settled=settled)
+
+
+def _with_capture_settled(
+    order: Order, client: PlatformPayments | None, store: Store | None, deps: StepDeps
+) -> Order | GivenBack:
+    """A capture asked for and not yet settled can be neither refunded (a gateway refunds only what it took) nor
+    voided (BigCommerce refuses a void once a capture was asked): ask where it stands — the capture call reads the
+    transactions first and captures nothing twice. Settled: the order as it now is (captured). Still pending: the
+    money is owed, for a person to refund once it settles."""
+    if not order.payment.capture_pending or order.payment.captured is not None or client is None or store is None:
+        return order
+    credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
+    asked = order.payment.authorized or refundable(order)
+    now = client.capture(store, credentials, order, asked, capture_key(order))
+    if now.status == "pending":
+        why = f"{order.platform} has not settled the capture of {now.amount} yet: refund it once it has"
+        return GivenBack(status="due", amount=refundable(order), why=why)
+    settled = order.model_copy(deep=True)
+    settled.payment.captured, settled.payment.capture_pending = now.amount, False
+    return settled
 
 
 def record(order: Order, given: GivenBack, key: str, reason: str, *, at: datetime | None = None) -> None:
     """Write what ``give_back`` did on the order (inside the caller's save): refunded, voided, or a refund due with
     its alert, once per key."""
+    if given.settled is not None:  # the capture that was pending has settled: the money was taken, then given back
+        order.payment.captured, order.payment.capture_pending = given.settled, False
     if given.status == "refunded":
         previous = order.payment.refunded.minor if order.payment.refunded else 0
         order.payment.refunded = Money(minor=previous + given.amount.minor, currency=order.currency)

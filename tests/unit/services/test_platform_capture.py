@@ -4,11 +4,12 @@ an alert: never taken at our payment gateway, never reported captured when nobod
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from fulfillment.model import OrderStatus
 from fulfillment.model.order import PaymentRecord
 from fulfillment.model.payment import PaymentMethod
+from fulfillment.steps.compensation import compensate
 from fulfillment.steps.payment import CAPTURE_BY_OPERATOR_ALERT, complete_payment, due_at
 from fulfillment.steps.ship import ship_order
 from tests.fakes import FulfillmentWorld, money
@@ -72,3 +73,41 @@ class TestDeadline:
         world = FulfillmentWorld()
         key = world.order_at(OrderStatus.PACKAGED)
         assert due_at(world.stored(key), world) is None
+
+
+class TestAPendingCaptureGivenBack:
+    """A capture the platform accepted but has not settled (BigCommerce's "capture pending") cannot be refunded
+    yet, nor voided: a lost parcel first asks where it stands, refunds it once settled, else owes it."""
+
+    LOST: ClassVar[dict[str, str | None]] = {"Error": "DeliveryFailed", "Cause": "lost: parcel news"}
+
+    def _pending(self, world: FulfillmentWorld) -> str:
+        key = world.order_at(OrderStatus.SHIPPED, payment=_authorized("stripe", capture_pending=True))
+        world.platform_payments["woocommerce"].pending[key] = 3490
+        return key
+
+    def test_settled_by_now_it_is_refunded_once(self) -> None:
+        world = FulfillmentWorld()
+        key = self._pending(world)
+
+        compensate(key, "failed", self.LOST, world)
+        compensate(key, "failed", self.LOST, world)  # a re-run moves nothing more
+
+        platform = world.platform_payments["woocommerce"]
+        assert [(m.kind, m.amount) for m in platform.moved(key)] == [("capture", 3490), ("refund", 3490)]
+        order = world.stored(key)
+        assert (order.payment.captured, order.payment.capture_pending) == (money("34.90"), False)
+        assert order.payment.refunded == money("34.90") and order.payment.outstanding_refunds == []
+
+    def test_still_pending_it_is_owed_never_reported_refunded(self) -> None:
+        world = FulfillmentWorld()
+        key = self._pending(world)
+        world.platform_payments["woocommerce"].settles = False
+
+        compensate(key, "failed", self.LOST, world)
+
+        assert world.platform_payments["woocommerce"].moved(key) == []  # neither refunded nor voided
+        order = world.stored(key)
+        [due] = order.payment.outstanding_refunds
+        assert due.amount == money("34.90") and order.payment.refunded is None
+        assert any("not settled the capture" in e.reason for e in world.timeline(key))
