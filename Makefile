@@ -80,9 +80,10 @@ test-e2e: $(VENV)/.installed ## End to end through the local runtime (in paralle
 .PHONY: test
 test: lint typecheck ## Lint, type-check and the whole offline test suite, with a branch-coverage report
 	$(PY) -m pytest $(XDIST) --cov --cov-report=term
+	$(PY) -m pytest tests/e2e/test_large_orders.py -m large --no-cov -q
 
 .PHONY: test-large
-test-large: $(VENV)/.installed ## The 3,000-line order end to end, alone (it saturates a worker's runtime)
+test-large: $(VENV)/.installed ## The 3,000-line order end to end, alone (make test runs it after the parallel suite)
 	$(PY) -m pytest tests/e2e/test_large_orders.py -m large
 
 .PHONY: bench

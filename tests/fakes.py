@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fulfillment.adapters.catalog import default_catalog
-from fulfillment.adapters.line_chunks import chunk_sk, lay_out
+from fulfillment.adapters.line_chunks import chunk_sk, lay_out, packed_contents, parcel_sk, with_parcel_statuses
 from fulfillment.errors import OrderInvalid, ShipmentRejected, TransientError, UnpackableItem, VersionConflict
 from fulfillment.model import Address, Customer, LineItem, Money, Order, OrderStatus, TimelineEvent, Totals
 from fulfillment.model.inbound import FetchRequest, StartRequest
@@ -122,6 +122,7 @@ class InMemoryOrderRepository:
         self._orders: dict[str, dict[str, Any]] = {}
         self._events: dict[str, dict[int, dict[str, Any]]] = {}
         self._tracking: dict[tuple[str, str], str] = {}
+        self._parcels: dict[str, dict[str, str]] = {}  # order key -> shipment id -> tracker status
         self._saved_at: dict[str, int] = {}
         self.saved_when: dict[str, datetime] = {}  # the last save's time (a test may age an order)
         self._clock = 0
@@ -131,7 +132,17 @@ class InMemoryOrderRepository:
     def get(self, key: str) -> Order | None:
         dynamodb_key(f"ORDER#{key}", "ORDER")
         document = self._orders.get(key)
-        return Order.model_validate(document) if document is not None else None
+        if document is None:
+            return None
+        return with_parcel_statuses(Order.model_validate(document), self._parcels.get(key, {}))
+
+    def record_parcel_status(self, key: str, shipment_id: str, status: str, *, unless: frozenset[str]) -> bool:
+        dynamodb_key(f"ORDER#{key}", parcel_sk(shipment_id))
+        parcels = self._parcels.setdefault(key, {})
+        if parcels.get(shipment_id) in unless:
+            return False
+        parcels[shipment_id] = status
+        return True
 
     def timeline(self, key: str) -> list[TimelineEvent]:
         events = self._events.get(key, {})
@@ -180,6 +191,7 @@ class InMemoryOrderRepository:
         # The items the real repository writes: a large order's lines in chunk items beside the order item.
         layout = lay_out(document["lines"])
         item = {k: v for k, v in document.items() if k != "lines"} if layout.chunks else document
+        item = {**item, "packages": packed_contents(document["packages"])}
         dynamodb_item(item, partition, "ORDER", f"{_ISO_NOW}#{order.key}")
         for index, packed in enumerate(layout.chunks):
             dynamodb_item({"digest": layout.digest, "lines_zlib": packed}, partition, chunk_sk(index))

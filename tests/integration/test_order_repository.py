@@ -264,3 +264,47 @@ def test_a_timed_wait_round_trips(repo: DynamoOrderRepository, woo_paid_body: by
 
     stored = repo.get(order.key)
     assert stored is not None and (stored.wait.since, stored.wait.last) == (order.wait.since, order.wait.last)
+
+
+class TestParcelsAndContents:
+    """A parcel's tracker status in its own item beside the order; a parcel's contents as one attribute."""
+
+    FINAL = frozenset({"delivered", "failure"})
+
+    def _shipped(self, repo: DynamoOrderRepository, body: bytes) -> str:
+        order = _order(body, "4790")
+        order.packages = [
+            Package(box_code="BOX-M", items=(("MUG-CC-BLU", 2), ("TORCH-CB-01", 1)), weight_g=900, shipment_id="shp_1"),
+            Package(box_code="BOX-S", items=(("TEE-ORG-M-GRN", 1),), weight_g=300, shipment_id="shp_2"),
+        ]
+        order.record_receipt("placed and paid")
+        repo.create(order)
+        return str(order.key)
+
+    def test_statuses_are_read_back_onto_the_packages_and_a_final_one_stands(
+        self, repo: DynamoOrderRepository, aws: AwsStack, woo_paid_body: bytes
+    ) -> None:
+        key = self._shipped(repo, woo_paid_body)
+
+        assert repo.record_parcel_status(key, "shp_1", "in_transit", unless=self.FINAL)
+        assert repo.record_parcel_status(key, "shp_1", "delivered", unless=self.FINAL)
+        assert not repo.record_parcel_status(key, "shp_1", "in_transit", unless=self.FINAL)  # a late scan
+        assert repo.record_parcel_status(key, "shp_2", "out_for_delivery", unless=self.FINAL)
+
+        order = repo.get(key)
+        assert order is not None
+        assert [p.tracking_status for p in order.packages] == ["delivered", "out_for_delivery"]
+        assert order.version == 1  # the order item was never written
+        stored = aws.dynamodb.get_item(
+            TableName=aws.table_name, Key={"PK": {"S": f"ORDER#{key}"}, "SK": {"S": "ORDER"}}
+        )
+        assert stored["Item"]["packages"]["L"][0]["M"]["items"] == {"S": '[["MUG-CC-BLU",2],["TORCH-CB-01",1]]'}
+        assert order.packages[0].items == (("MUG-CC-BLU", 2), ("TORCH-CB-01", 1))
+
+    def test_an_order_with_no_shipment_is_read_with_one_get_and_no_query(
+        self, repo: DynamoOrderRepository, queries: list[dict[str, Any]], woo_paid_body: bytes
+    ) -> None:
+        key = _received(repo, woo_paid_body, "kaffeekontor", "4791")
+
+        assert repo.get(key) is not None
+        assert queries == []

@@ -37,6 +37,12 @@ class OrderRepository(Protocol):
     def find_by_tracking(self, carrier: str, shipment_id: str) -> str | None:
         """The order a carrier shipment belongs to (indexed when the shipment was recorded on the order)."""
 
+    def record_parcel_status(self, key: str, shipment_id: str, status: str, *, unless: frozenset[str]) -> bool:
+        """Keep a parcel's last tracker status in an item of its own beside the order (never the order item, so
+        the tracker events of an order's many parcels neither contend with each other nor with the step saving
+        the order), unless the stored status is one of ``unless``. True if written. ``get`` reads it back onto
+        the package (``Package.tracking_status``)."""
+
     def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
         """The ``limit`` orders longest in ``status`` (since their last save), oldest first."""
         ...

@@ -1096,6 +1096,26 @@ class TestRecordTrackingEvent:
         order = world.stored(key)
         assert (order.wait.token, order.packages[0].tracking_status) == (TOKEN, status)
 
+    def test_a_parcels_news_is_kept_beside_the_order_not_written_on_it(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.SHIPPED, token=TOKEN, lines=(make_line(), make_line(line_id="302", sku="TEE-ORG-M-GRN")))
+        version, writes = world.stored(key).version, world.orders.writes
+
+        tracking(world, key, "in_transit", package=0)
+        tracking(world, key, "out_for_delivery", event_id="evt-2", package=1)
+
+        # The order item is untouched (no save races the ship step's or another parcel's); reads see the news.
+        assert (world.stored(key).version, world.orders.writes) == (version, writes)
+        assert [p.tracking_status for p in world.stored(key).packages] == ["in_transit", "out_for_delivery"]
+
+    def test_a_late_scan_after_delivery_changes_nothing(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.SHIPPED, lines=(make_line(), make_line(line_id="302", sku="TEE-ORG-M-GRN")))
+        tracking(world, key, "delivered", package=0)
+
+        tracking(world, key, "in_transit", event_id="evt-late", package=0)
+
+        assert world.stored(key).packages[0].tracking_status == "delivered"
+        assert world.stored(key).status is S.SHIPPED  # one of two parcels delivered: still on its way
+
     @pytest.mark.parametrize("status", ["pre_transit", "unknown", "error"])
     def test_news_that_the_parcel_is_not_moving_is_no_heartbeat(
         self, world: FulfillmentWorld, status: TrackerStatus

@@ -29,7 +29,18 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from fulfillment.adapters.line_chunks import INLINE_LINES_BYTES, LINES_PREFIX, chunk_sk, lay_out, lines_of
+from fulfillment.adapters.line_chunks import (
+    INLINE_LINES_BYTES,
+    LINES_PREFIX,
+    PARCEL_PREFIX,
+    chunk_sk,
+    lay_out,
+    lines_of,
+    packed_contents,
+    parcel_sk,
+    unpacked_contents,
+    with_parcel_statuses,
+)
 from fulfillment.errors import TransientError, VersionConflict
 from fulfillment.model import Order, OrderStatus, TimelineEvent
 from fulfillment.model.store import Store, WebhookRequest
@@ -174,13 +185,14 @@ class DynamoOrderRepository:
                 return None
             order = self._order_from_values(_from_item(item))
             if order is not None:
-                return order
+                return self._with_parcels(order)
         raise TransientError(f"the lines of order {key} kept changing while it was read")
 
     def _order_from_values(self, values: dict[str, Any]) -> Order | None:
         """The order of a stored item, its chunked lines read beside it; None if they belong to another save."""
         chunks = int(values.pop("line_chunks", 0))
         digest = str(values.pop("lines_digest", ""))
+        values["packages"] = unpacked_contents(values.get("packages") or [])
         if not chunks:
             return Order.model_validate(values)
         found = self._chunks(str(values["PK"]))
@@ -191,11 +203,19 @@ class DynamoOrderRepository:
         order._stored_lines = (digest, chunks)
         return order
 
-    def _chunks(self, partition: str) -> list[dict[str, Any]]:
+    def _with_parcels(self, order: Order) -> Order:
+        """The packages' tracker statuses from their parcel items (read only once a shipment exists)."""
+        if not any(package.shipment_id for package in order.packages):
+            return order
+        parcels = self._chunks(_order_pk(order.key), PARCEL_PREFIX)
+        return with_parcel_statuses(order, {str(p["SK"])[len(PARCEL_PREFIX) :]: str(p["status"]) for p in parcels})
+
+    def _chunks(self, partition: str, prefix: str = LINES_PREFIX) -> list[dict[str, Any]]:
+        """The items of the order's partition under ``prefix`` (its line chunks; its parcels), every page."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :lines)",
-            "ExpressionAttributeValues": _to_item({":pk": partition, ":lines": LINES_PREFIX}),
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": _to_item({":pk": partition, ":prefix": prefix}),
             "ConsistentRead": True,
         }
         found: list[dict[str, Any]] = []
@@ -247,6 +267,7 @@ class DynamoOrderRepository:
         values = _from_item(item)
         if "line_chunks" in values:
             return self.get(str(values["order_key"]))
+        values["packages"] = unpacked_contents(values.get("packages") or [])
         return Order.model_validate(values)
 
     def oldest_in_status(self, status: OrderStatus, limit: int) -> list[StatusEntry]:
@@ -274,6 +295,26 @@ class DynamoOrderRepository:
         return str(_from_item(item)["order_key"]) if item else None
 
     # writes ----------------------------------------------------------------------------------
+    def record_parcel_status(self, key: str, shipment_id: str, status: str, *, unless: frozenset[str]) -> bool:
+        finals = {f":final{n}": value for n, value in enumerate(sorted(unless))}
+        at = datetime.now(UTC).isoformat()
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _to_item({"PK": _order_pk(key), "SK": parcel_sk(shipment_id), "status": status, "at": at}),
+            "ConditionExpression": "attribute_not_exists(#status)",
+            "ExpressionAttributeNames": {"#status": "status"},
+        }
+        if finals:
+            request["ConditionExpression"] += f" OR NOT #status IN ({', '.join(finals)})"
+            request["ExpressionAttributeValues"] = _to_item(finals)
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False  # a final status stands: a late scan changes nothing
+            raise _translate(error, f"parcel {shipment_id} of order {key}") from error
+        return True
+
     def create(self, order: Order) -> None:
         self._write(order, condition="attribute_not_exists(PK)", values={})
 
@@ -296,6 +337,7 @@ class DynamoOrderRepository:
         document = order.model_dump(mode="json", exclude=_ORDER_FIELDS_NOT_STORED)
         document["version"] = new_version
         document["events_recorded"] = events_recorded
+        document["packages"] = packed_contents(document["packages"])
         stored = order._stored_lines
         layout = lay_out(document["lines"], self._inline_lines, stored)
         order._saving_lines = layout.state  # what ``committed`` records once the transaction went through

@@ -1,4 +1,5 @@
-"""How an order's lines are laid out in the table: on the order item while small, in chunk items once large.
+"""How an order's lines (and its parcels' contents) are laid out in the table: lines on the order item while
+small, in chunk items once large; each parcel's contents as one attribute.
 
 A 3,000-line order is about 600 KB as a DynamoDB item, and DynamoDB refuses items over 400 KB. So lines whose
 JSON exceeds ``inline_bytes`` leave the order item: their JSON, zlib-compressed (a tenth of the size: fewer write
@@ -9,6 +10,16 @@ version (a concurrent save between its two reads) sees the mismatch and reads ag
 same transaction as the order item, and only when the lines changed (a digest other than the one loaded), so the
 order's optimistic version covers them and a step's save of a large order writes as little as a small one's.
 
+A parcel's contents (``Package.items``, (SKU, quantity) pairs) are one compact JSON string each: a 3,000-line
+order's ~75 parcels hold ~40 SKUs apiece, which as DynamoDB lists of lists are ~9,000 attribute values on the order
+item, marshalled again by every read and write of the order though they never change after packing (the local
+runtime's moto took over a second per read of that item, and the parcels' tracker events all read it).
+
+Each parcel's last tracker status is an item of its own, ``PARCEL#<shipment id>`` in the order's partition
+(``OrderRepository.record_parcel_status``), read back onto the packages when the order is read: an order's parcels
+report independently, and writing their news onto the order item made 75 parcels' events contend with each other
+and with the ship step's own save of that item.
+
 Shared by ``DynamoOrderRepository`` and the in-memory fake (``tests/fakes.py``), so both store the same items.
 """
 
@@ -17,13 +28,17 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fulfillment.model import Order
 
 INLINE_LINES_BYTES = 64 * 1024  # lines up to this stay on the order item (every order but the largest)
 CHUNK_BYTES = 300 * 1024  # one chunk item's share of the compressed lines: under DynamoDB's 400 KB
 LINES_PREFIX = "LINES#"
+PARCEL_PREFIX = "PARCEL#"
 
 
 def chunk_sk(index: int) -> str:
@@ -67,3 +82,37 @@ def lines_of(chunks: Sequence[bytes]) -> list[dict[str, Any]]:
     """The lines back from their chunks, in order."""
     lines: list[dict[str, Any]] = json.loads(zlib.decompress(b"".join(chunks)))
     return lines
+
+
+def packed_contents(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored packages (``model_dump(mode="json")``), each one's ``items`` as one JSON string attribute."""
+    return [
+        {**package, "items": json.dumps(package["items"], separators=(",", ":"), ensure_ascii=False)}
+        if isinstance(package.get("items"), list)
+        else package
+        for package in packages
+    ]
+
+
+def unpacked_contents(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The packages back as the model reads them (an item stored before this layout, as lists, passes as it is)."""
+    return [
+        {**package, "items": json.loads(package["items"])} if isinstance(package.get("items"), str) else package
+        for package in packages
+    ]
+
+
+def parcel_sk(shipment_id: str) -> str:
+    return f"{PARCEL_PREFIX}{shipment_id}"
+
+
+def with_parcel_statuses(order: Order, statuses: Mapping[str, str]) -> Order:
+    """The order with each package's tracker status as its parcel item says (the parcel item is the truth)."""
+    if statuses:
+        order.packages = [
+            package.model_copy(update={"tracking_status": statuses[package.shipment_id]})
+            if package.shipment_id is not None and package.shipment_id in statuses
+            else package
+            for package in order.packages
+        ]
+    return order

@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fulfillment.aggregates import load_order
 from fulfillment.errors import InvalidSignature, MalformedPayload, PayloadTooLarge
 from fulfillment.model.limits import MAX_CALLBACK_BYTES, BoundedId
+from fulfillment.model.order import store_of
 from fulfillment.model.store import StoreCredentials, WebhookRequest
 from fulfillment.ports import TrackingDeps
 from fulfillment.steps.tracking import TrackerStatus, TrackingEvent, record_tracking_event
@@ -75,9 +75,9 @@ def receive_easypost_event(request: WebhookRequest, deps: TrackingDeps) -> Track
     key = deps.orders.find_by_tracking(CARRIER, tracker.shipment_id) if tracker.shipment_id else None
     if key is None:
         return TrackingOutcome("ignored", event_id=event.id, reason="not a shipment of ours")
-    order = load_order(deps.orders, key)
-    _verify(request, order.store_id, deps)
-    if not deps.deliveries.first_seen(CARRIER, order.store_id, event.id):
+    store_id = store_of(key)  # from the key, not the order: a large order's read is the costly part of an event
+    _verify(request, store_id, deps)
+    if not deps.deliveries.first_seen(CARRIER, store_id, event.id):
         return TrackingOutcome("duplicate", order_key=key, event_id=event.id)
     update = TrackingEvent(
         event_id=event.id,
@@ -91,7 +91,7 @@ def receive_easypost_event(request: WebhookRequest, deps: TrackingDeps) -> Track
     try:
         record_tracking_event(CARRIER, update, deps)
     except BaseException:
-        deps.deliveries.forget(CARRIER, order.store_id, event.id)  # not processed: EasyPost's retry is not a duplicate
+        deps.deliveries.forget(CARRIER, store_id, event.id)  # not processed: EasyPost's retry is not a duplicate
         raise
     return TrackingOutcome("recorded", order_key=key, event_id=event.id)
 

@@ -37,6 +37,11 @@ def order_key(store_id: str, external_id: str) -> str:
     return f"{store_id}:{external_id}"
 
 
+def store_of(key: str) -> str:
+    """The store an order key names (a store id holds no ``:``, ``_STORE_ID_PATTERN``)."""
+    return key.split(":", 1)[0]
+
+
 class Address(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -122,17 +122,20 @@ def _fail_delivery(key: str, carrier: str, event: TrackingEvent, deps: StepDeps)
 
 
 def _record_package_status(key: str, event: TrackingEvent, deps: StepDeps) -> Order:
-    """Keep the package's last status; a delivered or failed parcel keeps its final status (late scans)."""
+    """Keep the package's last status in its parcel item (not the order item: an order's parcels report at once,
+    and the ship step may still be saving the order); a delivered or failed parcel keeps its final status (late
+    scans). The order as it now reads, with every parcel's status."""
+    written = deps.orders.record_parcel_status(key, event.shipment_id, event.status, unless=_FINAL)
+    if written and event.status in ("available_for_pickup", "error"):
+        what = "waits at a pickup point" if event.status == "available_for_pickup" else "has no tracking"
 
-    def change(order: Order) -> None:
-        for index, package in enumerate(order.packages):
-            if package.shipment_id == event.shipment_id and package.tracking_status not in _FINAL:
-                order.packages[index] = package.model_copy(update={"tracking_status": event.status})
-                if event.status in ("available_for_pickup", "error"):
-                    what = "waits at a pickup point" if event.status == "available_for_pickup" else "has no tracking"
-                    order.note(f"package {index + 1} {what}: {event.description or event.status_detail}"[:500])
+        def note(order: Order) -> None:
+            number = next(
+                (n for n, package in enumerate(order.packages, 1) if package.shipment_id == event.shipment_id), 0
+            )
+            order.note(f"package {number} {what}: {event.description or event.status_detail}"[:500])
 
-    update_order(deps.orders, key, change)
+        update_order(deps.orders, key, note)
     return load_order(deps.orders, key)
 
 
