@@ -264,7 +264,14 @@ class TestOverHttp:
         order = authorized_order(simulator)
         gateway_for(simulator).capture(order, money("34.90"), capture_key(order))
 
-        [request] = simulator.received("POST")
+        # The SDK may send it again (a read timeout on a loaded machine): the same request under the same key.
+        request, *again = simulator.received("POST")
+        same = ("idempotency-key", "authorization")
+        assert all(
+            (r.path, r.body, [r.headers.get(h) for h in same])
+            == (request.path, request.body, [request.headers.get(h) for h in same])
+            for r in again
+        )
         assert request.path == f"/v1/payment_intents/{intent_id_for(order.key)}/capture"
         assert request.headers["idempotency-key"] == "capture:kaffeekontor:4711"
         assert request.headers["authorization"] == f"Bearer {API_KEY}"
@@ -281,12 +288,14 @@ class TestOverHttp:
         gateway.void(order, void_key(order))
 
         posts = simulator.received("POST")
-        assert [r.headers.get("idempotency-key") for r in posts] == [
+        keys = [r.headers.get("idempotency-key") for r in posts]
+        assert list(dict.fromkeys(keys)) == [  # an SDK retry of one is the same key again
             capture_key(order),
             refund_key(f"{order.key}:R1"),
             void_key(order),
         ]
-        assert parse_qs(posts[1].body.decode())["amount"] == ["100"]
+        refund = next(r for r in posts if r.headers.get("idempotency-key") == refund_key(f"{order.key}:R1"))
+        assert parse_qs(refund.body.decode())["amount"] == ["100"]
 
     def test_a_429_is_transient_and_the_retry_charges_once(self, simulator: PaymentSimulator) -> None:
         order = authorized_order(simulator)
