@@ -275,11 +275,15 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
         statuses = Counter(e["status"] for e in executions)
         orders = container().orders
         order_status = Counter(order_status_of(orders, key) for key in keys)
-        assert runtime.carrier is not None and runtime.payments is not None and runtime.warehouse is not None
-        labels = Counter(str(label["reference"]) for label in runtime.carrier.labels.values())
+        assert runtime.easypost is not None and runtime.payments is not None and runtime.warehouse is not None
+        easypost = runtime.easypost
+        # labels bought at the EasyPost stub, per order (its shipments are referenced "<order>:p<n>")
+        labels = Counter({key: sum(1 for s in easypost.shipments_for(key) if s["postage_label"]) for key in keys})
+        # A capture is a charge at the Stripe stub; cash on delivery moves no money at Stripe (the carrier took it),
+        # so it counts once it is recorded on the order.
         captures = Counter(
-            key for key in keys for charge in runtime.payments.charges_for(key) if charge.kind in ("capture", "cash")
-        )
+            key for key in keys for charge in runtime.payments.charges_for(key) if charge.kind == "capture"
+        ) + Counter(key for key in keys if (found := orders.get(key)) is not None and found.payment.collected)
         reservations = Counter(
             key for key in keys if (held := inventory.reservation(key)) is not None and held.status == "consumed"
         )
