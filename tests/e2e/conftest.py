@@ -18,8 +18,9 @@ import pytest
 from fulfillment.bootstrap import container
 from fulfillment.model import Order
 from local import aws_calls
+from local.deliveries import Delivery, sign
 from local.money_ledger import MoneyLedger
-from local.platforms import demo_stores
+from local.platforms import EVENTS, demo_stores, sample_headers
 from local.runtime import LocalRuntime, RuntimeConfig
 from local.simulators import SimulatorConfig
 from tests import iam
@@ -147,3 +148,10 @@ def stored_order(key: str) -> Order:
     found = container().orders.get(key)
     assert found is not None, key
     return found
+
+
+def signed_sample(platform: str, name: str, body: bytes, **headers: str) -> Delivery:
+    """``body`` signed as the platform signs its sample ``name``, without the sample's event id (signing gives a
+    fresh one where the platform signs one), ``headers`` added."""
+    recorded = {k: v for k, v in sample_headers(EVENTS / platform / name).items() if k.lower() != "webhook-id"}
+    return sign(platform, body, recorded | headers, "test-secret")

@@ -12,14 +12,14 @@ from fulfillment.bootstrap import container
 from fulfillment.model import Order, OrderStatus, fulfillment_execution_name
 from fulfillment.model.payment import PaymentMethod, payment_method
 from local.client import post
-from local.deliveries import Delivery, sign
-from local.platforms import EVENTS, demo_store, sample_headers
+from local.deliveries import Delivery
+from local.platforms import EVENTS, demo_store
 from local.runtime import LocalRuntime
 from local.stubs.magento import AUTHORIZED_ORDER_ID as MAGENTO_AUTHORIZED
 from local.stubs.magento import MagentoShop
 from local.stubs.woocommerce import AUTHORIZED_ORDER_ID as WOO_AUTHORIZED
 from local.stubs.woocommerce import WooCommerceShop
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import eventually, signed_sample
 
 # The stubs' authorized orders (1189, 319, 4713, Shopify's sample 06) are the ones test_money_authorized voids and
 # refunds on the same worker: each test leaves the stubs as it found them, whichever runs first.
@@ -43,14 +43,9 @@ def _deliver(runtime: LocalRuntime, platform: str, delivery: Delivery) -> Order:
     return order
 
 
-def _sample(platform: str, name: str, body: bytes, **headers: str) -> Delivery:
-    recorded = {k: v for k, v in sample_headers(EVENTS / platform / name).items() if k.lower() != "webhook-id"}
-    return sign(platform, body, recorded | headers, "test-secret")
-
-
 def test_a_shopify_authorization_is_captured_once_on_shopify(runtime: LocalRuntime) -> None:
     sample = EVENTS / "shopify" / "06_orders_create_authorized.json"
-    order = _deliver(runtime, "shopify", _sample("shopify", sample.name, sample.read_bytes()))
+    order = _deliver(runtime, "shopify", signed_sample("shopify", sample.name, sample.read_bytes()))
 
     assert order.payment.captured == order.totals.grand_total
     assert _ledger(runtime, "shopify", order.external_id) == [("capture", Decimal("105.90"))]
@@ -60,7 +55,7 @@ def test_a_shopify_authorization_is_captured_once_on_shopify(runtime: LocalRunti
 
 def test_a_woocommerce_stripe_authorization_is_captured_once_by_the_status_change(runtime: LocalRuntime) -> None:
     body = json.dumps(WooCommerceShop().orders[WOO_AUTHORIZED]).encode()
-    order = _deliver(runtime, "woocommerce", _sample("woocommerce", "order_updated_paid.json", body))
+    order = _deliver(runtime, "woocommerce", signed_sample("woocommerce", "order_updated_paid.json", body))
 
     assert payment_method(order) is PaymentMethod.PLATFORM_AUTHORIZED
     assert order.payment.captured == order.totals.grand_total
@@ -71,7 +66,7 @@ def test_a_woocommerce_stripe_authorization_is_captured_once_by_the_status_chang
 def test_a_magento_authorization_is_invoiced_with_capture_before_it_ships(runtime: LocalRuntime) -> None:
     sample = EVENTS / "magento" / "mageos_02_sales.order.updated_invoiced.json"
     body = json.dumps({"data": MagentoShop().orders[MAGENTO_AUTHORIZED]}).encode()
-    order = _deliver(runtime, "magento", _sample("magento", sample.name, body))
+    order = _deliver(runtime, "magento", signed_sample("magento", sample.name, body))
 
     assert order.payment.captured == order.totals.grand_total
     assert _ledger(runtime, "magento", str(MAGENTO_AUTHORIZED)) == [("capture", Decimal("107.94"))]
@@ -83,7 +78,8 @@ def test_a_bigcommerce_authorization_is_captured_once_asynchronously(runtime: Lo
     sample = EVENTS / "bigcommerce" / "02_store_order_statusUpdated_paid.json"
     document = json.loads(sample.read_bytes())
     document["data"]["id"] = 1189
-    delivery = _sample("bigcommerce", sample.name, json.dumps(document).encode(), **{"webhook-id": "e2e-money-1189"})
+    body = json.dumps(document).encode()
+    delivery = signed_sample("bigcommerce", sample.name, body, **{"webhook-id": "e2e-money-1189"})
     asked_before = len(_captures_asked(runtime))  # other tests on this worker may have captured 1189 in their stores
     order = _deliver(runtime, "bigcommerce", delivery)
 

@@ -26,7 +26,7 @@ from fulfillment.aggregates import load_order, update_order, update_return
 from fulfillment.errors import OrderInvalid, PlatformRejected, RefundNotPossible
 from fulfillment.model import Money, Order
 from fulfillment.model.order import RefundDue
-from fulfillment.model.payment import PaymentMethod, capture_key, payment_method
+from fulfillment.model.payment import PaymentMethod, amount_to_collect, capture_key, payment_method
 from fulfillment.model.returns import Return, ReturnStatus
 from fulfillment.model.store import Store, StoreCredentials
 from fulfillment.model.writeback import UpdateKind, WriteBackRequest
@@ -127,7 +127,7 @@ def _with_capture_settled(
     if not order.payment.capture_pending or order.payment.captured is not None or client is None or store is None:
         return order
     credentials = StoreCredentials.from_secret(deps.secrets.get(store.secret_ref))
-    asked = order.payment.authorized or refundable(order)
+    asked = order.payment.authorized or amount_to_collect(order)  # what the capture asked for (steps/payment.py)
     now = client.capture(store, credentials, order, asked, capture_key(order))
     if now.status == "pending":
         why = f"{order.platform} has not settled the capture of {now.amount} yet: refund it once it has"
