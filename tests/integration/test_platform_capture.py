@@ -46,7 +46,7 @@ def api() -> Iterator[StubApi]:
 
 @pytest.fixture
 def http() -> HttpClient:
-    return HttpClient(timeout=1.0, attempts=2, base_delay=0.01, sleep=lambda _: None)
+    return HttpClient(timeout=5.0, attempts=2, base_delay=0.01, sleep=lambda _: None)
 
 
 def _shopify_order(name: str) -> Order:

@@ -48,7 +48,7 @@ def api() -> Iterator[StubApi]:
 
 @pytest.fixture
 def http() -> HttpClient:
-    return HttpClient(timeout=1.0, attempts=2, base_delay=0.01, sleep=lambda _: None)
+    return HttpClient(timeout=5.0, attempts=2, base_delay=0.01, sleep=lambda _: None)
 
 
 def _entries(ledger: MoneyLedger, order_id: str | int) -> list[tuple[str, Decimal, bool]]:

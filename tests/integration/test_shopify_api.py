@@ -55,7 +55,7 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def http(sleeps: Sleeps) -> HttpClient:
-    return HttpClient(timeout=1.0, attempts=3, base_delay=0.01, sleep=sleeps)
+    return HttpClient(timeout=5.0, attempts=3, base_delay=0.01, sleep=sleeps)
 
 
 @pytest.fixture
