@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import io
 import json
@@ -537,8 +538,46 @@ def _serialise_moto_dynamodb() -> None:
 
         setattr(DynamoDBBackend, name, locked)
     _roll_back_items_not_tables(DynamoDBBackend)
+    _queries_read_their_partition()
     _transactions_honour_client_request_token()
     DynamoDBBackend._serialised = True  # type: ignore[attr-defined]
+
+
+def _queries_read_their_partition() -> None:
+    """moto's ``Table.query`` (5.2.5) gathers its candidates from ``Table.all_items()``: every item of the table,
+    sorted by Python comparisons of key objects, for every Query. On DynamoDB a Query reads one partition; here its
+    cost grew with the whole table, and a run's table only grows (at 30,000 items a Query of one order's 30 items
+    took about 300 ms): under load every step's read slowed down, callbacks queued past their timeouts, and their
+    retries queued behind them. ``query`` sorts its candidates itself (by the range key, or by the index's keys), so
+    it is handed them unsorted: a table Query only its own partition, an index Query every item (moto keeps no
+    per-index map). Safe under the lock above: the shadowing ``all_items`` lives for one locked call."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_queries_read_their_partition", False):
+        return
+    original = Table.query
+
+    @functools.wraps(original)
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        ranged = bool(self.range_key_attr)
+
+        def partition() -> list[Any]:
+            found = self.items.get(hash_key)
+            return [] if found is None else list(found.values()) if ranged else [found]
+
+        def every_item() -> list[Any]:
+            return [item for held in self.items.values() for item in (held.values() if ranged else [held])]
+
+        with _dynamodb_lock:
+            self.all_items = every_item if index_name else partition
+            try:
+                return original(self, hash_key, *args, **kwargs)
+            finally:
+                del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]
+    Table._queries_read_their_partition = True  # type: ignore[attr-defined]
 
 
 class _TablesNotCopied:
