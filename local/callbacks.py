@@ -22,7 +22,9 @@ from typing import Any
 Signer = Callable[[bytes], dict[str, str]]
 
 ATTEMPTS = 8
-TIMEOUT_SECONDS = 30.0  # per attempt: our API under local load is slow, and a short timeout only adds retries
+# Per attempt. Our API under local load can take minutes to answer (bench/load.py at 200 orders), and an attempt
+# given up on is still served: a short timeout only doubled the work of a saturated runtime with retries.
+TIMEOUT_SECONDS = 120.0
 FIRST_DELAY_SECONDS = 0.2
 MAX_DELAY_SECONDS = 5.0
 

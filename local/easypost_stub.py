@@ -362,7 +362,18 @@ class EasyPostStub:
         """POST one Event signed as EasyPost signs it, retried on timeouts, connection errors, 429 and 5xx as
         EasyPost retries an event not answered 2xx (docs "Webhooks"), through the simulators' one callback helper."""
         body = json.dumps(event, separators=(",", ":")).encode()
-        code = post_callback(url, body, lambda signed: {"X-Hmac-Signature": hmac_signature(signed, secret)})
+        retries: list[float] = []
+
+        def pause(seconds: float) -> None:  # counted: how often and how long an event had to be retried
+            retries.append(seconds)
+            time.sleep(seconds)
+
+        posted = time.time()
+        code = post_callback(
+            url, body, lambda signed: {"X-Hmac-Signature": hmac_signature(signed, secret)}, sleep=pause
+        )
         with self._lock:
-            self.events.append({"event": event, "answer": code})
+            self.events.append(
+                {"event": event, "answer": code, "posted": posted, "answered": time.time(), "retries": len(retries)}
+            )
         return code
