@@ -62,8 +62,8 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint, sam validate 
 	$(PY) -m local.lint_asl
 
 .PHONY: typecheck
-typecheck: $(VENV)/.installed ## mypy --strict on the domain, functions and local runtime
-	$(VENV)/bin/mypy layers/domain/fulfillment functions local ops
+typecheck: $(VENV)/.installed ## mypy --strict on the domain, functions, local runtime, ops CLI and benchmarks
+	$(VENV)/bin/mypy layers/domain/fulfillment functions local ops bench
 
 .PHONY: test-unit
 test-unit: $(VENV)/.installed ## Unit tests (no AWS, no network)

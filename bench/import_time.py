@@ -105,8 +105,8 @@ def show_importtime(target: Target, top: int) -> None:
     rows = []
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "|" in line and "self [us]" not in line:
-            own, cumulative, name = line.removeprefix("import time:").split("|")
-            rows.append((int(cumulative), int(own), name.rstrip()))
+            own_us, cumulative_us, name = line.removeprefix("import time:").split("|")
+            rows.append((int(cumulative_us), int(own_us), name.rstrip()))
     print(f"python -X importtime, {target.name} ({target.module}): top {top} by cumulative ms")
     print(f"{'cumulative':>10} {'self':>8}  module (indented by depth)")
     for cumulative, own, name in sorted(rows, reverse=True)[:top]:

@@ -6,17 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fulfillment.model import Money, Order, OrderStatus, TimelineEvent
-from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent, StartRequest
-from fulfillment.model.inventory import OutOfStockPolicy, Reservation, ReservationOutcome, StockLevel
-from fulfillment.model.packaging import Item, Package
-from fulfillment.model.payment import PaymentResult
-from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
-from fulfillment.model.shipping import Shipment, ShipmentRequest
-from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
-from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
+# Annotations only (every one is a string here): a function's cold start imports the models its code uses, not
+# every model some port mentions.
+if TYPE_CHECKING:
+    from fulfillment.model import Money, Order, OrderStatus, TimelineEvent
+    from fulfillment.model.inbound import FetchRequest, HandshakeReply, InboundEvent, StartRequest
+    from fulfillment.model.inventory import OutOfStockPolicy, Reservation, ReservationOutcome, StockLevel
+    from fulfillment.model.packaging import Item, Package
+    from fulfillment.model.payment import PaymentResult
+    from fulfillment.model.returns import Return, ReturnEvent, ReturnStatus
+    from fulfillment.model.shipping import Shipment, ShipmentRequest
+    from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
+    from fulfillment.model.writeback import StoreUpdate, WriteBackRequest, WriteBackResult
 
 
 class OrderRepository(Protocol):
