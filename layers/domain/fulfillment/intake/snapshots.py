@@ -6,7 +6,6 @@ from fulfillment.aggregates import retry_on_conflict
 from fulfillment.errors import MalformedPayload, OrderCancelled, PayloadTooLarge, VersionConflict
 from fulfillment.intake.result import IntakeResult
 from fulfillment.intake.start import needs_start, start_or_queue
-from fulfillment.intake.store_returns import take_store_returns
 from fulfillment.model import Order, OrderStatus
 from fulfillment.model.lifecycle import CANCELLABLE, FULFILLED
 from fulfillment.model.limits import MAX_ORDER_BYTES, MAX_ORDER_LINES_BYTES, id_too_long
@@ -48,6 +47,9 @@ def record_and_start(incoming: Order, deps: RecordDeps) -> IntakeResult:
         _fail_waiting_execution(order, orders, workflow)
     if incoming.reported_returns and order.status in FULFILLED:
         # Regardless of snapshot order: a refund delivery is about goods, not the order's fulfillment fields.
+        # Imported here: the returns models are a cold start's cost that only a refund delivery needs.
+        from fulfillment.intake.store_returns import take_store_returns
+
         order = take_store_returns(incoming.reported_returns, order, deps)
     started, deferred = start_or_queue(order, workflow, deps.starts) if needs_start(order) else (False, None)
     return IntakeResult(
