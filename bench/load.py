@@ -156,6 +156,17 @@ def print_report(report: dict[str, Any], why: dict[str, list[str]]) -> None:
         print(f"  {'ok  ' if ok else 'FAIL'} {check}")
 
 
+def tracker_lines(easypost: Any, key: str) -> list[str]:
+    """Each tracker event the EasyPost stub posted for one order's parcels: when, what, and how it was answered."""
+    shipments = {shipment["id"] for shipment in easypost.shipments_for(key)}
+    return [
+        f"  tracker: {time.strftime('%H:%M:%S', time.gmtime(e['posted']))} {e['event']['result']['status']}"
+        f" answered {e['answer']} after {e['answered'] - e['posted']:.1f} s, {e['retries']} retries"
+        for e in easypost.events
+        if e["event"]["result"].get("shipment_id") in shipments
+    ]
+
+
 def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, count, report
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=200)
@@ -312,12 +323,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script: start, send, wait, coun
                 for event in orders.timeline(key)
             ]
             + [f"  warehouse: {call}" for call in runtime.warehouse.callbacks if call.get("order_key") == key]
-            + [
-                f"  tracker: {time.strftime('%H:%M:%S', time.gmtime(e['posted']))} {e['event']['result']['status']}"
-                f" answered {e['answer']} after {e['answered'] - e['posted']:.1f} s, {e['retries']} retries"
-                for e in easypost.events
-                if e["event"]["result"].get("shipment_id") in {s["id"] for s in easypost.shipments_for(key)}
-            ]
+            + tracker_lines(easypost, key)
             for execution in executions
             if order_status_of(orders, key := names[execution["name"]]) != "COMPLETED"
         }

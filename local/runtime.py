@@ -16,6 +16,7 @@ import base64
 import copy
 import functools
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -556,10 +557,11 @@ def _queries_read_their_partition() -> None:
     if getattr(Table, "_queries_read_their_partition", False):
         return
     original = Table.query
+    signature = inspect.signature(original)  # index_name may come by position or by name
 
     @functools.wraps(original)
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
         ranged = bool(self.range_key_attr)
 
         def partition() -> list[Any]:
