@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import pytest
 
+from fulfillment.aggregates import update_order
 from fulfillment.errors import (
     AwaitingStock,
     CancellationRefused,
@@ -1351,14 +1352,37 @@ class TestRequestCancellation:
         assert world.workflow.failed == [(TOKEN, "OrderCancelled", "customer changed their mind")]
         assert world.stored(key).wait.token is None
 
-    def test_an_answer_that_lost_to_another_answer_finds_nothing_to_decide(self, world: FulfillmentWorld) -> None:
+    def test_a_wait_answered_before_the_cancellation_leaves_it_to_the_next_step(self, world: FulfillmentWorld) -> None:
+        # GIVEN an order waiting for its inspection, whose report is applied just before our answer lands
         key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.INSPECTION)
         world.orders.before_next_save(lambda _: decide_pass_first(world, key))
 
-        with pytest.raises(NothingToDecide):
-            request_cancellation(key, "customer changed their mind", world)
+        # WHEN an operator cancels it
+        request_cancellation(key, "customer changed their mind", world)
 
+        # THEN the inspection's answer stands, and the step it resumed (packaging) is asked to stop
         assert world.workflow.resumed_tokens == [TOKEN] and world.workflow.failed == []
+        assert world.stored(key).cancel_requested == "customer changed their mind"
+
+    def test_a_wait_that_timed_out_into_the_operators_is_cancelled_there(self, world: FulfillmentWorld) -> None:
+        # GIVEN an order waiting for its inspection, which times out into the operator's wait as we answer
+        key = world.order_at(S.RESERVED, token=TOKEN, waiting_for=WaitKind.INSPECTION)
+
+        def timed_out(_: Order) -> None:
+            def move(order: Order) -> None:
+                order.wait.token, order.wait.kind = None, None
+                order.wait.park("operator-token", str(WaitKind.OPERATOR), at=datetime.now(UTC))
+
+            update_order(world.orders, key, move)
+
+        world.orders.before_next_save(timed_out)
+
+        # WHEN an operator cancels it
+        request_cancellation(key, "customer changed their mind", world)
+
+        # THEN the wait the execution is in now fails with OrderCancelled (not "not waiting for inspection")
+        assert world.workflow.failed == [("operator-token", "OrderCancelled", "customer changed their mind")]
+        assert world.stored(key).wait.token is None
 
     def test_while_a_step_runs_the_next_step_refuses(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.VALIDATED)
