@@ -144,6 +144,12 @@ def print_report(report: dict[str, Any], why: dict[str, list[str]]) -> None:
         idle = report["rounds"][-1]
         print(f"  after {report['idle_seconds']:.0f} s idle       {idle['rss_mb']} MB, {idle['threads']} threads")
     print(f"  lambda timeouts      {report['lambda_timeouts'] or 0}")
+    tracker = report["tracker_events"]
+    print(
+        f"  tracker events       {tracker['posted']} posted by the EasyPost stub, answers {tracker['answers']}, "
+        f"{tracker['retried']} retried; posted -> answered p50 {tracker['answer_p50_s']} s, "
+        f"p99 {tracker['answer_p99_s']} s"
+    )
     if report["start_throttled"] is not None:
         print(f"  StartExecution       {report['start_throttled']} calls throttled ({report['start_quota']})")
     for name in ("executions", "labels", "captures", "reservations"):
