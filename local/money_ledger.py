@@ -15,7 +15,8 @@ from typing import Any, Literal
 from local.stub_api import StubApi, StubRequest
 
 LEDGER_ROUTE = r"/_stub/ledger/(?P<order>[^/]+)"
-Kind = Literal["authorization", "capture", "refund", "void"]
+# recorded_paid: the platform recorded a payment it did not take (cash the carrier collected on delivery): offline
+Kind = Literal["authorization", "capture", "refund", "void", "recorded_paid"]
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from fulfillment.adapters.platforms.magento import OFFLINE_METHODS
-from local.money_ledger import MoneyLedger
+from local.money_ledger import Kind, MoneyLedger
 from local.stub_api import StubApi, StubRequest
 
 API_TOKEN = "magento-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
@@ -397,7 +397,11 @@ class MagentoShop:
         order["state"] = order["status"] = "processing"
         online = bool(body.get("capture"))
         self.invoices.append(self._invoice_row(order, invoice_id, due, captured_online=online))
-        self.ledger.record(str(order["entity_id"]), "capture", due, f"invoice-{invoice_id}", online=online)
+        # Online the method captured (InvoiceOrder -> PayOperation: $invoice->capture()); offline the invoice is only
+        # marked paid ($invoice->pay(): a cash-on-delivery or check payment received outside Magento).
+        # https://github.com/magento/magento2/blob/2.4-develop/app/code/Magento/Sales/Model/Order/Invoice/PayOperation.php
+        kind: Kind = "capture" if online else "recorded_paid"
+        self.ledger.record(str(order["entity_id"]), kind, due, f"invoice-{invoice_id}", online=online)
         return 200, invoice_id
 
     @staticmethod

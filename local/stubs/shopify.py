@@ -5,7 +5,8 @@ Serves the demo shop (``SHOP_DOMAIN``, access token ``ACCESS_TOKEN``) from the w
 (delivery 05): ``GET /admin/api/{version}/orders/{id}.json`` answers the REST Order, and
 ``POST …/graphql.json`` answers the operations the write-back sends, matched on the operation name in
 the query: ``WriteBackState``, ``FulfillmentCreate``, ``OrderCancel``, ``RefundCreate``, ``OrderUpdate`` (the
-note only), ``TagsAdd``, ``OrderPayments`` and ``OrderCapture``. #1044 (delivery 06) is authorized for manual
+note only), ``TagsAdd``, ``OrderPayments``, ``OrderCapture`` and ``OrderMarkAsPaid`` (cash on delivery
+recorded). #1044 (delivery 06) is authorized for manual
 capture: an AUTHORIZATION transaction that expires after 7 days. Every capture, refund (``refundCreate``, and
 ``orderCancel`` with ``refundMethod: {originalPaymentMethodsRefund: true}``) and void (that cancel of an
 authorized order) is in ``ledger``.
@@ -179,6 +180,8 @@ class ShopOrder:
         return {
             "id": self.gid,
             "cancelledAt": self.rest.get("cancelled_at"),
+            "displayFinancialStatus": str(self.rest.get("financial_status") or "").upper() or None,
+            "totalOutstandingSet": {"shopMoney": {"amount": str(self.outstanding())}},
             "tags": list(self.tags),
             "note": self.rest.get("note"),
             "fulfillments": copy.deepcopy(self.fulfillments),
@@ -186,6 +189,14 @@ class ShopOrder:
             "refunds": [{k: v for k, v in refund.items() if k != "_key"} for refund in copy.deepcopy(self.refunds)],
             "transactions": copy.deepcopy(self.transactions),
         }
+
+    def outstanding(self) -> Decimal:
+        """What the customer still owes: the REST order's ``total_outstanding`` where the shop set it, else the whole
+        total while nothing was paid (pending, authorized), else nothing."""
+        if self.rest.get("total_outstanding") is not None:
+            return Decimal(str(self.rest["total_outstanding"]))
+        unpaid = self.rest.get("financial_status") in {"pending", "authorized"}
+        return Decimal(str(self.rest["total_price"])) if unpaid else Decimal(0)
 
     def refunded(self) -> Decimal:
         return sum(
@@ -373,6 +384,7 @@ class ShopifyShop:
             "WebhookSubscriptionCreate": self._subscription_create,
             "OrderPayments": self._state,
             "OrderCapture": self._order_capture,
+            "OrderMarkAsPaid": self._order_mark_as_paid,
         }
         handler = handlers.get(operation)
         if handler is None:
@@ -630,6 +642,34 @@ class ShopifyShop:
             order.rest["total_outstanding"] = f"{held - amount:.2f}"
         self._touch(order, "OrderCapture", variables)
         return {"orderCapture": {"transaction": copy.deepcopy(transaction), "userErrors": []}}
+
+    def _order_mark_as_paid(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """``orderMarkAsPaid``: "creates a new sale transaction for the full outstanding amount"; refused (userErrors,
+        HTTP 200) unless the order "has a positive outstanding balance and its financial status isn't already PAID".
+        Cash recorded, not moved by Shopify: its ledger entry is ``recorded_paid``, offline.
+        https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderMarkAsPaid"""
+        order = self._order((variables.get("input") or {}).get("id"))
+        if order is None:
+            return {"orderMarkAsPaid": {"order": None, **_user_error("id", "Order does not exist")}}
+        outstanding = order.outstanding()
+        if order.rest.get("financial_status") == "paid" or outstanding <= 0:
+            return {"orderMarkAsPaid": {"order": None, **_user_error("id", "Order cannot be marked as paid")}}
+        transaction_id = self._new_gid("OrderTransaction")
+        gateways = order.rest.get("payment_gateway_names") or ["manual"]
+        order.transactions.append(
+            {
+                "id": transaction_id,
+                "kind": "SALE",
+                "status": "SUCCESS",
+                "gateway": gateways[-1],
+                "amountSet": _money(outstanding, order.currency),
+            }
+        )
+        order.rest["financial_status"], order.rest["total_outstanding"] = "paid", "0.00"
+        self.ledger.record(str(order.rest["id"]), "recorded_paid", outstanding, transaction_id, online=False)
+        self._touch(order, "OrderMarkAsPaid", variables)
+        view = {"id": order.gid, "displayFinancialStatus": "PAID"}
+        return {"orderMarkAsPaid": {"order": view, "userErrors": []}}
 
     def _order_update(self, variables: dict[str, Any]) -> dict[str, Any]:
         order_input = variables.get("input") or {}

@@ -12,9 +12,11 @@ import pytest
 from moto import mock_aws
 
 from fulfillment.adapters.dynamodb import DynamoStoreRegistry
+from fulfillment.adapters.http_client import HttpClient
 from fulfillment.bootstrap import Container
 from fulfillment.model.store import Store
 from fulfillment.settings import Settings
+from local.stub_api import StubApi
 from local.template import LocalTemplate
 from tests.conftest import ROOT
 
@@ -63,3 +65,16 @@ def aws() -> Iterator[AwsStack]:
         )
         deps = Container(Settings(table_name="FulfillmentTable", state_machine_arn=arn))
         yield AwsStack("FulfillmentTable", arn, dynamodb, sfn, deps)
+
+
+# A platform's stub on its own loopback port, and the client the adapters call it with (no real sleeps): the
+# platform API tests' shared pair (a module may define its own, e.g. to record the sleeps).
+@pytest.fixture
+def api() -> Iterator[StubApi]:
+    with StubApi(name="platform-stub") as stub:
+        yield stub
+
+
+@pytest.fixture
+def http() -> HttpClient:
+    return HttpClient(timeout=5.0, attempts=2, base_delay=0.01, sleep=lambda _: None)

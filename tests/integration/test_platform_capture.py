@@ -4,7 +4,6 @@ exactly once under retries, refusals that move nothing, the stub's money ledger 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,17 +35,6 @@ MAGENTO = Store(store_id="kaffeekontor-mage", platform="magento", secret_ref="/r
 WOO = Store(store_id="kaffeekontor", platform="woocommerce", secret_ref="/ref")
 AUTHORIZED = "6154877059381"  # #1044, authorized for manual capture
 PAID = "6154876993845"  # #1042, paid at checkout
-
-
-@pytest.fixture
-def api() -> Iterator[StubApi]:
-    with StubApi(name="platform-stub") as stub:
-        yield stub
-
-
-@pytest.fixture
-def http() -> HttpClient:
-    return HttpClient(timeout=5.0, attempts=2, base_delay=0.01, sleep=lambda _: None)
 
 
 def _shopify_order(name: str) -> Order:

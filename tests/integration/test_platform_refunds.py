@@ -5,7 +5,6 @@ truth (issue #11, items 4 and 6)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import cast
@@ -38,17 +37,6 @@ BIGCOMMERCE = Store(store_id="bigshop", platform="bigcommerce", secret_ref="ref"
 MAGENTO = Store(store_id="kaffeekontor-mage", platform="magento", secret_ref="/ref")
 SHOPIFY_AUTHORIZED = "6154877059381"  # #1044, authorized for manual capture
 SHOPIFY_PAID = "6154876993845"  # #1042, paid at checkout
-
-
-@pytest.fixture
-def api() -> Iterator[StubApi]:
-    with StubApi(name="platform-stub") as stub:
-        yield stub
-
-
-@pytest.fixture
-def http() -> HttpClient:
-    return HttpClient(timeout=5.0, attempts=2, base_delay=0.01, sleep=lambda _: None)
 
 
 def _entries(ledger: MoneyLedger, order_id: str | int) -> list[tuple[str, Decimal, bool]]:

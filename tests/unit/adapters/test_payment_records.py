@@ -84,6 +84,25 @@ class TestShopify:
     def test_pending_bank_deposit_is_not_paid(self) -> None:
         assert not _shopify(financial_status="pending", gateway="Bank Deposit").paid
 
+    def test_cash_on_delivery_after_a_gift_card_is_still_cash_on_delivery(self) -> None:
+        # payment_gateway_names lists every gateway; the deprecated gateway field only the first
+        order = _shopify(
+            financial_status="partially_paid",
+            gateway="gift_card",
+            payment_gateway_names=["gift_card", "Cash on Delivery (COD)"],
+        )
+        assert (payment_method(order), order.paid) == (PaymentMethod.CASH_ON_DELIVERY, True)
+
+    def test_cash_on_delivery_the_merchant_marked_paid_is_not_collected_again(self) -> None:
+        order = _shopify(financial_status="paid", gateway="Cash on Delivery (COD)")
+        assert payment_method(order) is PaymentMethod.PREPAID
+
+    def test_point_of_sale_cash_is_paid_in_the_shop_not_on_delivery(self) -> None:
+        # Shopify POS's gateway "cash": taken at the till
+        order = _shopify(financial_status="paid", gateway="cash", payment_gateway_names=["cash"])
+        assert payment_method(order) is PaymentMethod.PREPAID
+        assert not _shopify(financial_status="pending", gateway="cash", payment_gateway_names=["cash"]).paid
+
 
 class TestBigCommerce:
     def test_captured_is_paid(self) -> None:

@@ -71,8 +71,9 @@ class PaymentResult(BaseModel):
 
 # Platform payment method names, normalised to lower-case letters and digits: WooCommerce and
 # OpenCart's gateway id "cod", Magento's "cashondelivery", Shopify's "Cash on Delivery (COD)",
-# BigCommerce's and Ecwid's "Cash on Delivery", German stores' "Nachnahme".
-_CASH_ON_DELIVERY = frozenset({"cod", "cash", "cashondelivery", "cashondeliverycod", "nachnahme"})
+# BigCommerce's and Ecwid's "Cash on Delivery", German stores' "Nachnahme". Not a bare "cash": that is Shopify
+# POS's gateway for cash taken at the till (paid in the shop), and many offline methods are named "Cash".
+_CASH_ON_DELIVERY = frozenset({"cod", "cashondelivery", "cashondeliverycod", "nachnahme"})
 # Shopify's financial_status "authorized"; "authonly" / "authorizeonly" are gateway payment actions.
 _AUTHORIZED = frozenset({"authorized", "authorised", "authorize", "authorization", "authonly", "authorizeonly"})
 _NOT_LETTERS_OR_DIGITS = re.compile(r"[^a-z0-9]")

@@ -26,7 +26,8 @@ Status rule (``status_id``; labels are renamable, ids are not):
 
 Write-back: SHIPPED → ``POST /v2/orders/{id}/shipments`` unless a shipment with the tracking number
 exists; COMPLETED/CANCELLED → ``PUT /v2/orders/{id}`` ``status_id`` 10/5 unless already there;
-PROCESSING → ``status_id`` 11 only from 0/1/7 (never over a later, cancelled or held status);
+PROCESSING → ``status_id`` 11 only from 0/1/7 (never over a later, cancelled or held status; a cash-on-delivery order
+stays 7, Awaiting Payment, until COMPLETED);
 REFUNDED → V3 ``refund_quotes`` then ``refunds`` of an ``ORDER`` amount, marked ``[<update key>]`` in the item
 ``reason`` (an existing refund with that marker counts as done; so does one of the same amount, unless the
 refund is a return's: two returns of equal value are two refunds); RETURNED (a return resolved) → a line
@@ -69,7 +70,7 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import ReportedLine, StoreReturnReport
-from fulfillment.model.payment import PaymentResult, enters_fulfillment, platform_payment
+from fulfillment.model.payment import PaymentMethod, PaymentResult, enters_fulfillment, platform_payment
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -87,7 +88,8 @@ STORE_CREDIT = "storecredit"  # the refund quote's provider_id of store credit
 STORE_CREDIT_OPTION = "refund_to_store_credit"  # ``Store.options``: refunds may go to store credit
 # PROCESSING may move an order to Awaiting Fulfillment only from these; any other status is either
 # further along (leave it) or held/cancelled by the merchant (never overwrite).
-BEFORE_FULFILLMENT = frozenset({0, 1, 7})
+AWAITING_PAYMENT = 7
+BEFORE_FULFILLMENT = frozenset({0, 1, AWAITING_PAYMENT})
 HELD_OR_CLOSED = frozenset({4, 5, 6, 12, 13})
 
 FETCHED_SCOPES = frozenset(
@@ -470,6 +472,11 @@ class BigCommerceWriteBack:
                 return self._set_status(api, path, CANCELLED)
             case UpdateKind.PROCESSING:
                 status = _status_of(api.call("GET", path))
+                if status == AWAITING_PAYMENT and update.order.payment.method == PaymentMethod.CASH_ON_DELIVERY:
+                    # BigCommerce's 11 "Awaiting Fulfillment" says "payment has been confirmed"; cash on delivery
+                    # is paid when the parcel arrives, so 7 "Awaiting Payment" stays true until COMPLETED (10).
+                    # https://support.bigcommerce.com/s/article/Order-Statuses
+                    return WriteBackResult(done=True, already=True, reference="awaiting payment: cash on delivery")
                 if status in BEFORE_FULFILLMENT:
                     return self._set_status(api, path, AWAITING_FULFILLMENT, current=status)
                 if status in HELD_OR_CLOSED:

@@ -32,7 +32,8 @@ Write-back (``PUT /api/v3/{storeId}/orders/{orderId}``, ``Authorization: Bearer`
 - PROCESSING: ``fulfillmentStatus`` ``PROCESSING``, only from ``AWAITING_PROCESSING``.
 - SHIPPED: ``fulfillmentStatus`` ``SHIPPED`` + ``trackingNumber``, unless the order already carries that
   number past processing; refused for ``WILL_NOT_DELIVER``/``RETURNED`` orders.
-- COMPLETED: ``fulfillmentStatus`` ``DELIVERED`` (refused for ``WILL_NOT_DELIVER``/``RETURNED`` orders).
+- COMPLETED: ``fulfillmentStatus`` ``DELIVERED`` (refused for ``WILL_NOT_DELIVER``/``RETURNED`` orders); for cash
+  on delivery also ``paymentStatus`` ``PAID`` while it is ``AWAITING_PAYMENT`` (the carrier collected it).
 - CANCELLED: ``fulfillmentStatus`` ``WILL_NOT_DELIVER``; ``paymentStatus`` ``CANCELLED`` too while it is
   still ``AWAITING_PAYMENT`` (for a paid order that label would misstate the money; a REFUNDED update
   records the refund).
@@ -427,11 +428,17 @@ def _shipped(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Plan
 
 
 def _completed(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Plan:
-    if fulfillment == "DELIVERED":
-        return _already(fulfillment)
-    if fulfillment in CLOSED_FULFILLMENT_STATUSES:
-        raise PlatformRejected(f"Ecwid order {current.id} is {fulfillment}: it was not delivered", 409)
-    return {"fulfillmentStatus": "DELIVERED"}
+    plan: dict[str, str] = {}
+    # Cash the carrier collected on delivery: the order is paid now, and Ecwid's label is the record of it
+    # (``paymentStatus`` is writable on Update order). Only from AWAITING_PAYMENT: any other label is the merchant's.
+    cash = update.order.payment.collected is not None
+    if cash and (current.payment_status or "").upper() == "AWAITING_PAYMENT":
+        plan["paymentStatus"] = "PAID"
+    if fulfillment != "DELIVERED":
+        if fulfillment in CLOSED_FULFILLMENT_STATUSES:
+            raise PlatformRejected(f"Ecwid order {current.id} is {fulfillment}: it was not delivered", 409)
+        plan["fulfillmentStatus"] = "DELIVERED"
+    return plan or _already(fulfillment)
 
 
 def _cancelled(update: StoreUpdate, current: EcwidOrder, fulfillment: str) -> Plan:

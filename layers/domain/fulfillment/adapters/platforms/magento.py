@@ -34,7 +34,8 @@ and write back. Write-backs, each checked first so a retry creates nothing new:
 SHIPPED ``POST /rest/V1/order/{id}/ship`` (items + track, ``carrier_code`` "custom") unless a
 shipment of the order has that track number; PROCESSING, COMPLETED and RETURNED (a return resolved)
 a private order comment carrying the update's marker unless one has it (Magento completes an invoiced order by itself
-once it is shipped); CANCELLED ``POST /rest/V1/orders/{id}/cancel`` unless already canceled;
+once it is shipped; a cash-on-delivery COMPLETED first invoices the order without capture: the cash recorded paid);
+CANCELLED ``POST /rest/V1/orders/{id}/cancel`` unless already canceled;
 REFUNDED an offline credit memo ``POST /rest/V1/order/{id}/refund`` (all items for the full
 amount, else an adjustment refund) unless a credit memo of the order has that marker, or that amount
 (not for a return's refund: two returns of equal value are two credit memos).
@@ -574,6 +575,7 @@ class MagentoWriteBack:
                 text = "Accepted for fulfillment" + (f": {update.reason}" if update.reason else ".")
                 return self._comment(api, order_id, f"{text} {marker}", marker)
             case UpdateKind.COMPLETED:
+                self._invoice_cash(api, order_id, update)
                 text = "Delivered to the customer" + (f": {update.reason}" if update.reason else ".")
                 return self._comment(api, order_id, f"{text} {marker}", marker)
             case UpdateKind.RETURNED:
@@ -653,6 +655,24 @@ class MagentoWriteBack:
         else:
             memo_id = api.post(f"/order/{order_id}/refund", body)
         return WriteBackResult(done=True, reference=str(memo_id))
+
+    @staticmethod
+    def _invoice_cash(api: MagentoApi, order_id: str, update: StoreUpdate) -> None:
+        """Cash the carrier collected on delivery, recorded on Magento: an invoice without capture
+        (``POST /V1/order/{id}/invoice`` ``capture: false``), which Magento marks paid without asking the method
+        (``Invoice\\PayOperation::execute``: ``$invoice->pay()``), so the order can complete (Magento completes an
+        order once it is invoiced and shipped). Nothing due (a retry, or the merchant invoiced it) asks nothing.
+        https://developer.adobe.com/commerce/webapi/rest/tutorials/orders/order-create-invoice/ ("paid offline")"""
+        order = update.order
+        if order.payment.collected is None:
+            return  # not cash on delivery, or nothing collected
+
+        def money(value: Amount | None) -> Money:
+            return Money.parse(value if value is not None else 0, order.currency)
+
+        if nothing_due(MagentoOrder.model_validate(api.order(order_id)), money) is not False:
+            return
+        api.post(f"/order/{order_id}/invoice", {"capture": False, "notify": True})
 
     @staticmethod
     def _comment(api: MagentoApi, order_id: str, text: str, marker: str) -> WriteBackResult:

@@ -28,7 +28,8 @@ Write-back (``POST /admin/api/{version}/graphql.json``, ``X-Shopify-Access-Token
 - SHIPPED: ``fulfillmentCreate`` over the open fulfillment orders with ``trackingInfo{number,company,url}``,
   unless a fulfillment already carries the tracking number (or nothing is left open to fulfil).
 - COMPLETED / PROCESSING: ``tagsAdd`` of ``fulfillment-completed`` / ``fulfillment-started`` unless
-  tagged; Shopify has no completed state beyond the fulfillment itself.
+  tagged; Shopify has no completed state beyond the fulfillment itself. A cash-on-delivery order's COMPLETED
+  first records the cash the carrier collected (``orderMarkAsPaid``) unless nothing is outstanding.
 - CANCELLED: ``orderCancel`` (no refund: that is a REFUNDED update; restock) unless ``cancelledAt`` is set.
 - REFUNDED: ``refundCreate`` of ``update.amount`` against the captured payment, the note marked with
   the update key, unless a refund note already carries that key.
@@ -68,7 +69,13 @@ from fulfillment.model import Address, Customer, LineItem, Money, Order, Totals
 from fulfillment.model.capabilities import Capture, PaymentCapabilities, Refund
 from fulfillment.model.inbound import HandshakeReply, InboundEvent
 from fulfillment.model.order import PaymentRecord, ReportedLine, StoreReturnReport
-from fulfillment.model.payment import PaymentResult, enters_fulfillment, platform_payment
+from fulfillment.model.payment import (
+    PaymentMethod,
+    PaymentResult,
+    enters_fulfillment,
+    is_cash_on_delivery,
+    platform_payment,
+)
 from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 
@@ -299,7 +306,12 @@ def _payment(shop: ShopifyOrder, money: Callable[[str], Money], status: str) -> 
     outstanding total; the authorization's transaction id and expiry are not in the REST Order, so the capture
     reads them from the order's transactions. ``pending`` with the COD gateway is cash on delivery.
     https://shopify.dev/docs/api/admin-rest/latest/resources/order (financial_status, payment_gateway_names)"""
-    gateway = shop.gateway or next(iter(shop.payment_gateway_names), "")
+    names = ([shop.gateway] if shop.gateway else []) + [n for n in shop.payment_gateway_names if n != shop.gateway]
+    cod = next((name for name in names if is_cash_on_delivery(name)), None)
+    if cod and status in PAID_STATUSES:  # the merchant marked the cash received: nothing left to collect
+        return PaymentRecord(method=str(PaymentMethod.PREPAID), gateway=cod)
+    # The COD gateway wherever it stands (a gift card may come first in payment_gateway_names), else the first.
+    gateway = cod or next(iter(names), "")
     authorized = None
     if status == "authorized":
         outstanding = money(shop.total_outstanding or "0")
@@ -577,6 +589,8 @@ query WriteBackState($id: ID!) {
   order(id: $id) {
     id
     cancelledAt
+    displayFinancialStatus
+    totalOutstandingSet { shopMoney { amount } }
     tags
     note
     fulfillments(first: 50) {
@@ -632,6 +646,14 @@ mutation OrderUpdate($input: OrderInput!) {
   }
 }
 """
+ORDER_MARK_AS_PAID = """
+mutation OrderMarkAsPaid($input: OrderMarkAsPaidInput!) {
+  orderMarkAsPaid(input: $input) {
+    order { id displayFinancialStatus }
+    userErrors { field message }
+  }
+}
+"""
 TAGS_ADD = """
 mutation TagsAdd($id: ID!, $tags: [String!]!) {
   tagsAdd(id: $id, tags: $tags) {
@@ -659,7 +681,10 @@ class ShopifyWriteBack:
                 return self._cancel(api, state, update)
             case UpdateKind.REFUNDED:
                 return self._refund(api, state, update)
-            case UpdateKind.PROCESSING | UpdateKind.COMPLETED:
+            case UpdateKind.COMPLETED:
+                self._mark_cash_paid(api, state, update)
+                return self._tag(api, state, TAGS[update.kind])
+            case UpdateKind.PROCESSING:
                 return self._tag(api, state, TAGS[update.kind])
             case UpdateKind.RETURNED:
                 return self._note(api, state, update)
@@ -782,6 +807,20 @@ class ShopifyWriteBack:
             ORDER_UPDATE, "orderUpdate", {"input": {"id": state["id"], "note": f"{note}\n{line}" if note else line}}
         )
         return WriteBackResult(done=True)
+
+    @staticmethod
+    def _mark_cash_paid(api: ShopifyApi, state: dict[str, Any], update: StoreUpdate) -> None:
+        """Cash the carrier collected on delivery, recorded on Shopify: ``orderMarkAsPaid`` "marks an order as paid
+        by recording a payment transaction for the outstanding amount ... orders created with manual payment
+        methods (cash on delivery ...)"; it refuses an order with nothing outstanding or already PAID, so that is
+        read first (a retry, or the merchant marked it). Needs ``write_orders`` and the staff permission
+        ``mark_orders_as_paid``. https://shopify.dev/docs/api/admin-graphql/latest/mutations/orderMarkAsPaid"""
+        if update.order.payment.collected is None:
+            return  # not cash on delivery, or nothing collected: nothing to record
+        outstanding = ((state.get("totalOutstandingSet") or {}).get("shopMoney") or {}).get("amount") or "0"
+        if state.get("displayFinancialStatus") == "PAID" or Decimal(str(outstanding)) <= 0:
+            return
+        api.mutate(ORDER_MARK_AS_PAID, "orderMarkAsPaid", {"input": {"id": state["id"]}})
 
     @staticmethod
     def _tag(api: ShopifyApi, state: dict[str, Any], tag: str) -> WriteBackResult:
