@@ -39,6 +39,7 @@ STORE_HASH = "k3h9x2ab7q"
 API_TOKEN = "bc-demo-token"  # noqa: S105 - a local stub's fixed token, not a secret
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "bigcommerce"
 MULTI_ADDRESS_ORDER = 1190
+CASH_ON_DELIVERY_ORDER = 1191  # 1187 again, paid cash on delivery: Awaiting Payment (7) until the carrier collects
 
 Answer = tuple[int, Any]
 _STATUS_LABELS = (
@@ -107,6 +108,7 @@ class BigCommerceStore:
         self.add_order(*self._cancelled_copy(1188))
         self.add_order(*self._authorized_copy(1189))
         self.add_order(*self._two_address_copy(MULTI_ADDRESS_ORDER))
+        self.add_order(*self._cash_on_delivery_copy(CASH_ON_DELIVERY_ORDER))
 
     def add_order(self, order: dict[str, Any], products: list[dict[str, Any]], addresses: list[dict[str, Any]]) -> None:
         order_id = int(order["id"])
@@ -151,6 +153,25 @@ class BigCommerceStore:
         for offset, row in enumerate(products, start=20):
             row.update(id=row["id"] + offset, order_id=order_id, order_address_id=addresses[0]["id"] + 2)
         addresses[0].update(id=addresses[0]["id"] + 2, order_id=order_id)
+        return order, products, addresses
+
+    def _cash_on_delivery_copy(
+        self, order_id: int
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """1187 again, paid with the offline method "Cash on Delivery": status 7 Awaiting Payment, no payment
+        status and no transaction (an offline method takes nothing at checkout)."""
+        order, products, addresses = copy.deepcopy((self.orders[1187], self.products[1187], self.addresses[1187]))
+        order.update(
+            id=order_id,
+            status_id=7,
+            status="Awaiting Payment",
+            payment_status="",
+            payment_method="Cash on Delivery",
+            refunded_amount="0.0000",
+        )
+        for offset, row in enumerate(products, start=40):
+            row.update(id=row["id"] + offset, order_id=order_id, order_address_id=addresses[0]["id"] + 40)
+        addresses[0].update(id=addresses[0]["id"] + 40, order_id=order_id)
         return order, products, addresses
 
     def settle(self, order_id: int) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from local.stub_api import StubApi, StubRequest
 
 STORE_ID = "31415926"
+CASH_ON_DELIVERY_ORDER = "KX7C1"
 API_TOKEN = "secret_local_demo"  # noqa: S105 - a local stub's fixed token, not a secret
 CURRENCY = "EUR"
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "ecwid"
@@ -78,6 +79,26 @@ def _cancelled_twin(order: dict[str, Any]) -> dict[str, Any]:
     return twin
 
 
+def _cash_on_delivery_twin(demo: dict[str, Any]) -> dict[str, Any]:
+    """The demo order again, placed with a "Cash on Delivery" payment method: awaiting payment and processing,
+    nothing refunded (Ecwid labels it PAID once the merchant, or our completion, records the cash)."""
+    twin = copy.deepcopy(demo)
+    twin.update(
+        id=CASH_ON_DELIVERY_ORDER,
+        internalId=int(demo["internalId"]) + 2,
+        orderNumber=int(demo["orderNumber"]) + 2,
+        publicUid=CASH_ON_DELIVERY_ORDER,
+        paymentMethod="Cash on Delivery",
+        paymentModule="CUSTOM_PAYMENT_APP",
+        paymentStatus="AWAITING_PAYMENT",
+        fulfillmentStatus="AWAITING_PROCESSING",
+        refundedAmount=0,
+        refunds=[],
+        trackingNumber="",
+    )
+    return twin
+
+
 class EcwidStore:
     """The demo store's state, and the routes that read and change it."""
 
@@ -86,7 +107,11 @@ class EcwidStore:
         self.token = token
         self.currency = currency
         demo = json.loads((EVENTS / "rest_GET_api_v3_31415926_orders_KX7Q2.json").read_text(encoding="utf-8"))
-        self.orders: dict[str, dict[str, Any]] = {"KX7Q2": demo, "KX7R9": _cancelled_twin(demo)}
+        self.orders: dict[str, dict[str, Any]] = {
+            "KX7Q2": demo,
+            "KX7R9": _cancelled_twin(demo),
+            CASH_ON_DELIVERY_ORDER: _cash_on_delivery_twin(demo),
+        }
         self.writes: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
 

@@ -64,6 +64,7 @@ COMMENTS_PATH = r"/rest/V1/orders/(\d+)/comments"
 INVOICE_PATH = r"/rest/V1/order/(\d+)/invoice"
 INVOICES_PATH = r"/rest/V1/invoices"  # InvoiceRepositoryInterface getList (searchCriteria, e.g. by order_id)
 INVOICE_REFUND_PATH = r"/rest/V1/invoice/(\d+)/refund"  # salesRefundInvoiceV1: a credit memo against an invoice
+CASH_ON_DELIVERY_ORDER_ID = 320  # 318 again, cash on delivery: new, nothing invoiced until the carrier collects
 AUTHORIZED_ORDER_ID = 319  # 318 again, authorized only (an authorize-only method): captured by invoicing it
 ADOBE_KEY_PATH = r"/prod/keys/pub-key([12])\.pem"
 SOURCES_PATH = r"/rest/V1/inventory/sources"  # MSI's SourceRepositoryInterface getList
@@ -112,6 +113,7 @@ class MagentoShop:
         self._lock = threading.Lock()
         self.add_order(json.loads((EVENTS / "rest_GET_V1_orders_318.json").read_text(encoding="utf-8")))
         self.add_order(_authorized(self.orders[DEMO_ORDER_ID], AUTHORIZED_ORDER_ID))
+        self.add_order(_cash_on_delivery(self.orders[DEMO_ORDER_ID], CASH_ON_DELIVERY_ORDER_ID))
         self.ledger = MoneyLedger()  # the money this shop really moved, per order id
         # 318 is invoiced in its sample (total_invoiced = grand_total): its invoice, as GET /V1/invoices lists it.
         self.invoices: list[dict[str, Any]] = [self._invoice_row(self.orders[DEMO_ORDER_ID], self._take("invoice"))]
@@ -442,6 +444,16 @@ def _authorized(paid: dict[str, Any], entity_id: int) -> dict[str, Any]:
     for item in order["items"]:
         item["qty_invoiced"] = 0
         item["order_id"] = entity_id
+    return order
+
+
+def _cash_on_delivery(paid: dict[str, Any], entity_id: int) -> dict[str, Any]:
+    """A paid order as Magento's offline method ``cashondelivery`` leaves it: state new (status pending), nothing
+    invoiced or paid, the total due; invoiced (offline) once the cash is in."""
+    order = _authorized(paid, entity_id)
+    order.update(state="new", status="pending")
+    order["payment"] = {key: value for key, value in order["payment"].items() if key != "amount_authorized"}
+    order["payment"].update(method="cashondelivery", last_trans_id=None)
     return order
 
 

@@ -42,6 +42,7 @@ ORDER_ROUTE = rf"/admin/api/{API_VERSION}/orders/(\d+)\.json"
 GRAPHQL_ROUTE = rf"/admin/api/{API_VERSION}/graphql\.json"
 
 DEFAULT_LOCATION = "gid://shopify/Location/1"
+CASH_ON_DELIVERY_ORDER_ID = "6154877124917"  # #1045, paid cash on delivery
 SEED_ROUTE = r"/_stub/orders/(\d+)\.json"  # not Shopify: lets a test put a REST order into the shop
 
 Answer = tuple[int, Any]
@@ -224,6 +225,26 @@ def _load(name: str) -> dict[str, Any]:
     return document
 
 
+def cash_on_delivery_order() -> dict[str, Any]:
+    """#1045: the paid sample's goods ordered with Shopify's manual payment method "Cash on Delivery (COD)":
+    ``financial_status`` pending, nothing paid or outstanding-captured, no transaction until it is marked paid."""
+    rest = _load("02_orders_paid.json")
+    rest.update(
+        id=int(CASH_ON_DELIVERY_ORDER_ID),
+        admin_graphql_api_id=f"gid://shopify/Order/{CASH_ON_DELIVERY_ORDER_ID}",
+        name="#1045",
+        order_number=1045,
+        financial_status="pending",
+        gateway="Cash on Delivery (COD)",
+        payment_gateway_names=["Cash on Delivery (COD)"],
+        total_outstanding=rest["total_price"],
+        refunds=[],
+        fulfillments=[],
+        fulfillment_status=None,
+    )
+    return rest
+
+
 def _graphql_order(rest: dict[str, Any]) -> dict[str, Any]:
     """The REST order as the GraphQL ``Order`` fields ``OrderFetch`` asks for (shopify.dev admin-graphql Order)."""
 
@@ -340,6 +361,8 @@ class ShopifyShop:
         for name in snapshots:
             rest = _load(name)
             self.orders[str(rest["id"])] = ShopOrder.from_rest(rest)
+        cod = cash_on_delivery_order()
+        self.orders[str(cod["id"])] = ShopOrder.from_rest(cod)
 
     def install(self, api: StubApi) -> None:
         api.route("GET", ORDER_ROUTE, self._guarded(self._get_order))
