@@ -122,6 +122,10 @@ class TestBigCommerce:
     def test_a_cancelled_cash_on_delivery_order_is_not_fulfilled(self) -> None:
         assert not _bigcommerce(payment_method="Cash on Delivery", status_id=5).paid
 
+    @pytest.mark.parametrize("status_id", [0, 1])  # Incomplete, Pending: the checkout never finished
+    def test_an_unfinished_cash_on_delivery_checkout_is_not_fulfilled(self, status_id: int) -> None:
+        assert not _bigcommerce(payment_status="", payment_method="Cash on Delivery", status_id=status_id).paid
+
 
 class TestMagento:
     def test_invoiced_is_paid(self) -> None:
@@ -162,11 +166,23 @@ class TestWooCommerce:
     def test_on_hold_bank_transfer_is_not_paid(self) -> None:
         assert not _woo(status="on-hold", payment_method="bacs").paid
 
+    @pytest.mark.parametrize("status", ["processing", "on-hold"])  # WC_Gateway_COD: on-hold when it has downloads
+    def test_a_placed_cash_on_delivery_order_is_fulfilled(self, status: str) -> None:
+        order = _woo(status=status, payment_method="cod")
+        assert (payment_method(order), order.paid) == (PaymentMethod.CASH_ON_DELIVERY, True)
+
+    @pytest.mark.parametrize("status", ["pending", "failed", "checkout-draft"])
+    def test_an_unfinished_cash_on_delivery_checkout_is_not_fulfilled(self, status: str) -> None:
+        assert not _woo(status=status, payment_method="cod").paid
+
 
 class TestEcwidAndOpenCart:
     def test_ecwid_cash_on_delivery_awaiting_payment_is_fulfilled(self) -> None:
         order = _ecwid(paymentStatus="AWAITING_PAYMENT", paymentMethod="Cash on delivery")
         assert (payment_method(order), order.paid) == (PaymentMethod.CASH_ON_DELIVERY, True)
+
+    def test_ecwid_incomplete_cash_on_delivery_is_a_checkout_left_unfinished(self) -> None:
+        assert not _ecwid(paymentStatus="INCOMPLETE", paymentMethod="Cash on delivery").paid
 
     def test_ecwid_paid_is_paid(self) -> None:
         assert payment_method(_ecwid(paymentStatus="PAID")) is PaymentMethod.PREPAID

@@ -80,6 +80,9 @@ TOLERANCE_SECONDS = 300
 AWAITING_FULFILLMENT, COMPLETED, CANCELLED, REFUNDED = 11, 10, 5, 4
 PAID_STATUSES = frozenset({11, 9, 8, 3, 2, 10, 14})
 CANCELLED_STATUSES = frozenset({5, 6, 4})
+# 0 Incomplete and 1 Pending: the shopper "started the checkout process but did not complete it" (BigCommerce's
+# order statuses); an offline method such as cash on delivery places the order as 7 Awaiting Payment.
+UNPLACED_STATUSES = frozenset({0, 1})
 # V2 Order ``payment_status`` values of an authorization not yet captured (a capture we asked for is pending).
 # https://developer.bigcommerce.com/docs/rest-management/orders (payment_status); payment actions:
 # https://developer.bigcommerce.com/docs/rest-management/orders/payment-actions
@@ -332,7 +335,8 @@ def to_order(store: Store, raw: BcOrder, products: list[BcProduct], addresses: l
         ),
         placed_at=raw.date_created,
         source_modified_at=raw.date_modified,
-        paid=enters_fulfillment(payment, raw.status_id in PAID_STATUSES) and raw.status_id not in CANCELLED_STATUSES,
+        paid=raw.status_id in PAID_STATUSES
+        or (enters_fulfillment(payment, False) and raw.status_id not in CANCELLED_STATUSES | UNPLACED_STATUSES),
         cancelled=raw.status_id in CANCELLED_STATUSES,
         refunded=refunded if refunded.minor > 0 else None,
         payment=payment,

@@ -254,7 +254,9 @@ def to_order(raw: EcwidOrder, store: Store, currency: str) -> Order:
         ),
         placed_at=raw.placed_at(),
         source_modified_at=from_unix(raw.update_timestamp),
-        paid=payment in PAID_STATUSES or (enters_fulfillment(record, False) and not cancelled),
+        # INCOMPLETE is a checkout the customer left on the payment page: not an order to deliver, cash or not.
+        paid=payment in PAID_STATUSES
+        or (enters_fulfillment(record, False) and not cancelled and payment != "INCOMPLETE"),
         payment=record,
         cancelled=cancelled,
         refunded=refunded if refunded.minor > 0 else None,

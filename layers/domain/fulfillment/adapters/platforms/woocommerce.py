@@ -44,6 +44,10 @@ from fulfillment.model.store import Store, StoreCredentials, WebhookRequest
 from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult, partial_shipment_note
 
 PAID_STATUSES = frozenset({"processing", "completed"})
+# A checkout that went through: cash on delivery lands in processing (on-hold with downloads) and an authorize-only
+# gateway in on-hold (WC_Gateway_COD::process_payment, woocommerce/includes/gateways/cod/class-wc-gateway-cod.php);
+# pending, failed and checkout-draft are checkouts that never finished, nothing to deliver or collect.
+PLACED_STATUSES = frozenset({"on-hold", "processing", "completed"})
 AUTHORIZED_STATUS = "on-hold"  # what authorize-only gateways leave an order in until it is captured
 STRIPE_CAPTURED = "_stripe_charge_captured"  # the Stripe extension's meta: "no" while authorized, "yes" once captured
 CANCELLED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
@@ -247,7 +251,7 @@ class WooCommerceInbound:
             ),
             placed_at=as_utc(woo.date_created_gmt),
             source_modified_at=as_utc(woo.date_modified_gmt),
-            paid=enters_fulfillment(payment, woo.status in PAID_STATUSES),
+            paid=woo.status in PAID_STATUSES or (enters_fulfillment(payment, False) and woo.status in PLACED_STATUSES),
             cancelled=woo.status in CANCELLED_STATUSES,
             payment=payment,
             platform_refs=refs,
