@@ -1,8 +1,9 @@
 """Cash on delivery end to end (issue #11): an order paid cash on delivery, delivered twice by its store, is
-fulfilled once; the carrier's collection is recorded on our side, and the store is told the order is paid exactly
-once — Shopify ``orderMarkAsPaid`` and Magento's offline invoice in their stubs' ledgers (``recorded_paid``, no
-money moved by the platform), Ecwid's ``paymentStatus`` PAID, BigCommerce Awaiting Payment (7) while it is
-fulfilled and Completed (10) at the end. WooCommerce's cash orders: ``test_workflow_scenarios``."""
+fulfilled once; the carrier is told to collect the total (EasyPost ``cod_amount``), its collection is recorded,
+and the store is told the order is paid exactly once — Shopify ``orderMarkAsPaid`` and Magento's offline invoice
+in their stubs' ledgers (``recorded_paid``, no money moved by the platform), Ecwid's ``paymentStatus`` PAID,
+BigCommerce Awaiting Payment (7) while it is fulfilled and Completed (10) at the end. WooCommerce's cash orders:
+``test_workflow_scenarios``."""
 
 from __future__ import annotations
 
@@ -117,4 +118,7 @@ def test_cash_on_delivery_is_collected_once_and_the_store_told_it_is_paid(
     assert payment_method(order) is PaymentMethod.CASH_ON_DELIVERY
     assert order.status is OrderStatus.COMPLETED and order.payment.collected == order.totals.grand_total
     total = order.totals.grand_total.to_decimal()
+    assert runtime.easypost is not None
+    [shipment] = runtime.easypost.shipments_for(key)  # the carrier was told to collect it
+    assert (shipment["options"]["cod_amount"], shipment["options"]["cod_method"]) == (f"{total:.2f}", "CASH")
     assert eventually(lambda: _shop_says_paid(runtime, case, external_id, total), 30), f"{case.platform}: not told"

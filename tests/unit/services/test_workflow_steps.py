@@ -948,6 +948,24 @@ class TestShipOrder:
         )
         assert request.reference == f"{key}:p1" and request.weight_g == 400 and request.dims_mm == (250, 200, 150)
 
+    def test_cash_on_delivery_asks_the_carrier_to_collect_it_once_with_the_first_parcel(
+        self, world: FulfillmentWorld
+    ) -> None:
+        lines = (make_line(), make_line(line_id="302", sku="TEE-ORG-M-GRN"))
+        key = world.order_at(S.PACKAGED, lines=lines, platform_refs=CASH_ON_DELIVERY)
+
+        ship_order(key, world)
+
+        first, second = sorted(world.carrier.requests.values(), key=lambda request: request.reference)
+        assert (first.cod_amount, second.cod_amount) == (world.stored(key).totals.grand_total, None)
+
+    def test_a_prepaid_parcel_collects_nothing(self, world: FulfillmentWorld) -> None:
+        key = world.order_at(S.PACKAGED)
+
+        ship_order(key, world)
+
+        assert [request.cod_amount for request in world.carrier.requests.values()] == [None]
+
     def test_an_international_parcel_carries_customs_from_the_catalogue(self, world: FulfillmentWorld) -> None:
         key = world.order_at(S.PACKAGED, shipping_address=make_address(country="CH", city="Zürich", postal_code="8001"))
 

@@ -129,6 +129,7 @@ class ShipmentRequest(BaseModel):
     label_size: str = "4x6"
     carrier_accounts: tuple[str, ...] = ()
     invoice_number: str = ""
+    cod_amount: Money | None = None  # cash the carrier collects from the recipient when it hands the parcel over
 
 
 class Shipment(BaseModel):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fulfillment.errors import ShipmentRejected
 from fulfillment.model import Money, Order
 from fulfillment.model.packaging import Package
+from fulfillment.model.payment import PaymentMethod, amount_to_collect, payment_method
 from fulfillment.model.shipping import (
     CarrierCredentials,
     Customs,
@@ -59,7 +60,17 @@ def shipment_request(order: Order, index: int, profile: ShippingProfile, deps: S
         label_size=profile.label_size,
         carrier_accounts=profile.carrier_accounts,
         invoice_number=order.number,
+        cod_amount=_cash_to_collect(order, index),
     )
+
+
+def _cash_to_collect(order: Order, index: int) -> Money | None:
+    """Cash on delivery: the carrier is told to collect what the customer owes, once, with the first parcel (every
+    parcel collecting it would take the money as many times as there are parcels)."""
+    if index != 0 or payment_method(order) is not PaymentMethod.CASH_ON_DELIVERY:
+        return None
+    owed = amount_to_collect(order)
+    return owed if owed.minor > 0 else None
 
 
 def _customs(order: Order, package: Package, profile: ShippingProfile, deps: StepDeps) -> Customs:
