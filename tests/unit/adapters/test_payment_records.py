@@ -13,7 +13,7 @@ from fulfillment.adapters.platforms import bigcommerce, ecwid, magento, opencart
 from fulfillment.adapters.platforms.registry import payment_capabilities, platform_names, platform_spec
 from fulfillment.model import Money, Order
 from fulfillment.model.capabilities import NO_PAYMENT_API, Capture, Refund
-from fulfillment.model.payment import PaymentMethod, payment_method
+from fulfillment.model.payment import PaymentMethod, amount_to_collect, payment_method
 from fulfillment.model.store import Store
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
@@ -90,8 +90,14 @@ class TestShopify:
             financial_status="partially_paid",
             gateway="gift_card",
             payment_gateway_names=["gift_card", "Cash on Delivery (COD)"],
+            total_outstanding="80.90",
         )
         assert (payment_method(order), order.paid) == (PaymentMethod.CASH_ON_DELIVERY, True)
+        assert amount_to_collect(order) == Money.parse("80.90", order.currency)  # the gift card paid 25.00
+
+    def test_cash_on_delivery_collects_the_whole_total_when_nothing_was_paid(self) -> None:
+        order = _shopify(financial_status="pending", gateway="Cash on Delivery (COD)", total_outstanding="105.90")
+        assert order.payment.due_on_delivery is None and amount_to_collect(order) == order.totals.grand_total
 
     def test_cash_on_delivery_the_merchant_marked_paid_is_not_collected_again(self) -> None:
         order = _shopify(financial_status="paid", gateway="Cash on Delivery (COD)")

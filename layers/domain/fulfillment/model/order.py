@@ -216,6 +216,9 @@ class PaymentRecord(BaseModel):
     captured: Money | None = None  # captured by us (through the platform or our payment gateway)
     capture_pending: bool = False  # asked for and accepted, not yet settled (BigCommerce captures asynchronously)
     collected: Money | None = None  # cash the carrier collected on delivery
+    # Cash on delivery where part was paid at checkout (a Shopify gift card): what the carrier still collects.
+    # None: the whole total (less what the store refunded).
+    due_on_delivery: Money | None = None
     reference: str | None = None  # the platform's or gateway's reference for the capture or collection
     # A capture the platform's API cannot make (``PaymentCapabilities``): what an operator must do, and by when.
     capture_task: str | None = None
@@ -238,6 +241,7 @@ class PaymentRecord(BaseModel):
             authorized=self.authorized,
             authorization_ids=list(self.authorization_ids),
             authorization_expires_at=self.authorization_expires_at,
+            due_on_delivery=self.due_on_delivery,
         )
 
     def refreshed_from(self, platform: PaymentRecord) -> None:
@@ -247,6 +251,7 @@ class PaymentRecord(BaseModel):
         self.method, self.gateway = platform.method, platform.gateway
         self.authorized, self.authorization_ids = platform.authorized, list(platform.authorization_ids)
         self.authorization_expires_at = platform.authorization_expires_at
+        self.due_on_delivery = platform.due_on_delivery
         if platform.method != "platform_authorized":
             self.capture_pending = False  # the platform says the money is taken (or gone): nothing is pending
 

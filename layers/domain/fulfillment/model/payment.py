@@ -134,9 +134,11 @@ def payment_due_at(method: PaymentMethod, point: CapturePoint) -> OrderStatus | 
 
 
 def amount_to_collect(order: Order) -> Money:
-    """The grand total less what the store has refunded already (a goodwill discount before delivery)."""
+    """The grand total less what the store has refunded already (a goodwill discount before delivery); for cash on
+    delivery with part paid at checkout, what is still due on delivery (``payment.due_on_delivery``), less that."""
     refunded = order.refunded or Money.zero(order.currency)
-    return Money(minor=max(0, order.totals.grand_total.minor - refunded.minor), currency=order.currency)
+    owed = order.payment.due_on_delivery or order.totals.grand_total
+    return Money(minor=max(0, owed.minor - refunded.minor), currency=order.currency)
 
 
 # --- idempotency keys: one per effect, stable across retries and re-runs ----------------------------

@@ -310,8 +310,13 @@ def _payment(shop: ShopifyOrder, money: Callable[[str], Money], status: str) -> 
     cod = next((name for name in names if is_cash_on_delivery(name)), None)
     if cod and status in PAID_STATUSES:  # the merchant marked the cash received: nothing left to collect
         return PaymentRecord(method=str(PaymentMethod.PREPAID), gateway=cod)
-    # The COD gateway wherever it stands (a gift card may come first in payment_gateway_names), else the first.
-    gateway = cod or next(iter(names), "")
+    if cod:  # wherever it stands: a gift card may come first in payment_gateway_names and pay part of it
+        record = platform_payment(paid=False, gateway=cod)
+        outstanding = money(shop.total_outstanding) if shop.total_outstanding is not None else None
+        if status == "partially_paid" and outstanding is not None and outstanding.minor > 0:
+            record.due_on_delivery = outstanding  # the carrier collects only what the gift card left
+        return record
+    gateway = next(iter(names), "")
     authorized = None
     if status == "authorized":
         outstanding = money(shop.total_outstanding or "0")
