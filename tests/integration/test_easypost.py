@@ -83,10 +83,11 @@ class TestRequestBodiesMatchEasyPostsExamples:
         assert body["from_address"] == EXAMPLE["from_address"]
         assert body["reference"] == EXAMPLE["reference"]
 
-    def test_cash_on_delivery_is_an_option_in_the_order_s_currency(self) -> None:
+    def test_cash_on_delivery_is_an_option_the_carrier_collects(self) -> None:
         options = shipment_body(example_request(cod_amount=Money.parse("105.90", "EUR")))["options"]
 
-        assert (options["cod_amount"], options["cod_method"], options["currency"]) == ("105.90", "CASH", "EUR")
+        assert (options["cod_amount"], options["cod_method"]) == ("105.90", "CASH")
+        assert "currency" not in options  # EasyPost's "currency" is the rates' display currency, not the COD's
         assert "cod_amount" not in shipment_body(example_request())["options"]
 
     def test_the_parcel_is_in_inches_and_ounces_as_in_the_example(self) -> None:

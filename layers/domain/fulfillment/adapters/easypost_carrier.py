@@ -67,11 +67,11 @@ def shipment_body(request: ShipmentRequest) -> dict[str, Any]:
     if request.invoice_number:
         options["invoice_number"] = request.invoice_number
     if request.cod_amount is not None:
-        # Shipment options "cod_amount" (the carrier collects it from the recipient) and "cod_method" (CASH, CHECK,
-        # MONEY_ORDER): https://docs.easypost.com/docs/shipments/options
+        # Shipment options "cod_amount" (a string: the carrier collects it from the recipient) and "cod_method"
+        # (CASH, CHECK, MONEY_ORDER): https://docs.easypost.com/docs/shipments/options. The options name no
+        # currency for it ("currency" is the rates' display currency): the carrier account's currency applies.
         options["cod_amount"] = f"{request.cod_amount.to_decimal():.2f}"
         options["cod_method"] = "CASH"
-        options["currency"] = request.cod_amount.currency  # Options "currency": the currency of its amounts
     body: dict[str, Any] = {
         "to_address": address_body(request.ship_to, request.ship_to_email),
         "from_address": address_body(request.ship_from, request.ship_from_email),

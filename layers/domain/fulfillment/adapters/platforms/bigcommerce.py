@@ -80,8 +80,9 @@ TOLERANCE_SECONDS = 300
 AWAITING_FULFILLMENT, COMPLETED, CANCELLED, REFUNDED = 11, 10, 5, 4
 PAID_STATUSES = frozenset({11, 9, 8, 3, 2, 10, 14})
 CANCELLED_STATUSES = frozenset({5, 6, 4})
-# 0 Incomplete and 1 Pending: the shopper "started the checkout process but did not complete it" (BigCommerce's
-# order statuses); an offline method such as cash on delivery places the order as 7 Awaiting Payment.
+# 0 Incomplete (the shopper reached the payment page and did not complete the transaction) and 1 Pending (started
+# the checkout and did not complete it), BigCommerce's order statuses; an offline method such as Cash on Delivery
+# places the order in 7 Awaiting Payment (support.bigcommerce.com, "Offline Payment Methods").
 UNPLACED_STATUSES = frozenset({0, 1})
 # V2 Order ``payment_status`` values of an authorization not yet captured (a capture we asked for is pending).
 # https://developer.bigcommerce.com/docs/rest-management/orders (payment_status); payment actions:
@@ -479,7 +480,7 @@ class BigCommerceWriteBack:
                 if status == AWAITING_PAYMENT and update.order.payment.method == PaymentMethod.CASH_ON_DELIVERY:
                     # BigCommerce's 11 "Awaiting Fulfillment" says "payment has been confirmed"; cash on delivery
                     # is paid when the parcel arrives, so 7 "Awaiting Payment" stays true until COMPLETED (10).
-                    # https://support.bigcommerce.com/s/article/Order-Statuses
+                    # GET /v2/order_statuses; https://support.bigcommerce.com/articles/Public/Offline-Payment-Methods
                     return WriteBackResult(done=True, already=True, reference="awaiting payment: cash on delivery")
                 if status in BEFORE_FULFILLMENT:
                     return self._set_status(api, path, AWAITING_FULFILLMENT, current=status)

@@ -46,7 +46,8 @@ from fulfillment.model.writeback import StoreUpdate, UpdateKind, WriteBackResult
 PAID_STATUSES = frozenset({"processing", "completed"})
 # A checkout that went through: cash on delivery lands in processing (on-hold with downloads) and an authorize-only
 # gateway in on-hold (WC_Gateway_COD::process_payment, woocommerce/includes/gateways/cod/class-wc-gateway-cod.php);
-# pending, failed and checkout-draft are checkouts that never finished, nothing to deliver or collect.
+# pending, failed and checkout-draft are checkouts that never finished, nothing to deliver or collect. A store whose
+# plugin filters woocommerce_cod_process_payment_order_status to pending waits until it moves the order on.
 PLACED_STATUSES = frozenset({"on-hold", "processing", "completed"})
 AUTHORIZED_STATUS = "on-hold"  # what authorize-only gateways leave an order in until it is captured
 STRIPE_CAPTURED = "_stripe_charge_captured"  # the Stripe extension's meta: "no" while authorized, "yes" once captured
