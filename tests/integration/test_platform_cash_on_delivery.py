@@ -6,11 +6,7 @@ while it is fulfilled (its "Awaiting Fulfillment" says the payment was confirmed
 
 from __future__ import annotations
 
-import copy
-import json
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,21 +18,19 @@ from fulfillment.model.store import Store, StoreCredentials
 from fulfillment.model.writeback import StoreUpdate, UpdateKind
 from local.stub_api import StubApi
 from local.stubs.bigcommerce import API_TOKEN as BC_TOKEN
+from local.stubs.bigcommerce import CASH_ON_DELIVERY_ORDER as BIGCOMMERCE_COD
 from local.stubs.bigcommerce import STORE_HASH, BigCommerceStore
 from local.stubs.ecwid import API_TOKEN as ECWID_TOKEN
+from local.stubs.ecwid import CASH_ON_DELIVERY_ORDER as ECWID_COD
 from local.stubs.ecwid import STORE_ID as ECWID_STORE
 from local.stubs.ecwid import EcwidStore
 from local.stubs.magento import API_TOKEN as MAGENTO_TOKEN
+from local.stubs.magento import CASH_ON_DELIVERY_ORDER_ID as MAGENTO_COD
 from local.stubs.magento import MagentoShop
-from local.stubs.shopify import ACCESS_TOKEN, SHOP_DOMAIN, ShopifyShop, ShopOrder
+from local.stubs.shopify import ACCESS_TOKEN, SHOP_DOMAIN, ShopifyShop
+from local.stubs.shopify import CASH_ON_DELIVERY_ORDER_ID as SHOPIFY_COD
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-COD_ORDER = 6154877100001  # a Shopify order of the paid sample's goods, paid cash on delivery
-
-
-def _sample(path: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((EVENTS / path).read_text(encoding="utf-8"))
-    return document
+COD_ORDER = SHOPIFY_COD  # #1045: the paid sample's goods, paid cash on delivery
 
 
 def _collected(order: Order) -> Order:
@@ -56,18 +50,8 @@ class TestShopify:
 
     @pytest.fixture
     def shop(self, api: StubApi) -> ShopifyShop:
-        shop = ShopifyShop()
+        shop = ShopifyShop()  # #1045 is its cash-on-delivery order
         shop.install(api)
-        rest = _sample("shopify/02_orders_paid.json") | {
-            "id": COD_ORDER,
-            "admin_graphql_api_id": f"gid://shopify/Order/{COD_ORDER}",
-            "financial_status": "pending",
-            "gateway": "Cash on Delivery (COD)",
-            "payment_gateway_names": ["Cash on Delivery (COD)"],
-            "total_outstanding": None,
-            "refunds": [],
-        }
-        shop.orders[str(COD_ORDER)] = ShopOrder.from_rest(rest)
         return shop
 
     @pytest.fixture
@@ -95,14 +79,16 @@ class TestShopify:
         assert "fulfillment-completed" in shop.orders[str(COD_ORDER)].tags
         assert payment_method(self._order(shop)) is PaymentMethod.PREPAID  # read again: the shop says paid
 
-    def test_an_order_paid_at_checkout_is_never_marked_paid(
+    def test_nothing_is_marked_paid_unless_we_recorded_the_cash_collected(
         self, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
     ) -> None:
-        paid = shopify.to_order(shopify.ShopifyOrder.model_validate(_sample("shopify/02_orders_paid.json")), self.STORE)
+        # Something is outstanding on Shopify, but our record says no cash came in: marking it paid would be a lie
+        order = self._order(shop)
+        assert order.payment.collected is None
 
-        shopify.ShopifyWriteBack(http).apply(self.STORE, credentials, _completed(paid))
+        shopify.ShopifyWriteBack(http).apply(self.STORE, credentials, _completed(order))
 
-        assert "OrderMarkAsPaid" not in [op for op, _ in shop.writes]
+        assert "OrderMarkAsPaid" not in [op for op, _ in shop.writes] and shop.ledger.of(str(COD_ORDER)) == []
 
     def test_nothing_outstanding_asks_nothing(
         self, shop: ShopifyShop, http: HttpClient, credentials: StoreCredentials
@@ -118,21 +104,12 @@ class TestShopify:
 
 class TestMagento:
     STORE = Store(store_id="kaffeekontor-mage", platform="magento", secret_ref="/ref")
-    COD = 320
+    COD = MAGENTO_COD  # the stub's cash-on-delivery order: new, nothing invoiced
 
     @pytest.fixture
     def shop(self, api: StubApi) -> MagentoShop:
         shop = MagentoShop(integration_as_bearer=True)
         shop.install(api)
-        order = copy.deepcopy(shop.orders[318])
-        order.update(entity_id=self.COD, increment_id=f"000000{self.COD}", state="new", status="pending")
-        for field in ("total_invoiced", "total_paid", "base_total_invoiced", "base_total_paid"):
-            order[field] = None
-        order["total_due"] = order["base_total_due"] = order["grand_total"]
-        order["payment"] = {**(order.get("payment") or {}), "method": "cashondelivery"}
-        for item in order["items"]:
-            item["qty_invoiced"] = 0
-        shop.add_order(order)
         return shop
 
     @pytest.fixture
@@ -171,18 +148,8 @@ class TestEcwid:
 
     @pytest.fixture
     def store(self, api: StubApi) -> EcwidStore:
-        store = EcwidStore()
+        store = EcwidStore()  # KX7C1 is its cash-on-delivery order, awaiting payment
         store.install(api)
-        cod = copy.deepcopy(store.orders["KX7Q2"])
-        cod.update(
-            id="KX7C1",
-            paymentMethod="Cash on Delivery",
-            paymentStatus="AWAITING_PAYMENT",
-            fulfillmentStatus="SHIPPED",
-            refundedAmount=0,
-            refunds=[],
-        )
-        store.orders["KX7C1"] = cod
         return store
 
     @pytest.fixture
@@ -194,7 +161,7 @@ class TestEcwid:
     def test_the_collected_cash_labels_the_order_paid_once(
         self, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
     ) -> None:
-        order = ecwid.EcwidSource(http).fetch_order(self.STORE, credentials, "KX7C1")
+        order = ecwid.EcwidSource(http).fetch_order(self.STORE, credentials, ECWID_COD)
         assert payment_method(order) is PaymentMethod.CASH_ON_DELIVERY
         write_back = ecwid.EcwidWriteBack(http)
 
@@ -202,7 +169,7 @@ class TestEcwid:
         again = write_back.apply(self.STORE, credentials, _completed(_collected(order)))
 
         assert first.done and not first.already and again.already
-        assert (store.orders["KX7C1"]["paymentStatus"], store.orders["KX7C1"]["fulfillmentStatus"]) == (
+        assert (store.orders[ECWID_COD]["paymentStatus"], store.orders[ECWID_COD]["fulfillmentStatus"]) == (
             "PAID",
             "DELIVERED",
         )
@@ -210,13 +177,13 @@ class TestEcwid:
     def test_a_merchant_s_own_payment_label_is_left_alone(
         self, store: EcwidStore, http: HttpClient, credentials: StoreCredentials
     ) -> None:
-        store.orders["KX7C1"]["paymentStatus"] = "CUSTOM_PAYMENT_STATUS_1"
-        order = ecwid.EcwidSource(http).fetch_order(self.STORE, credentials, "KX7C1")
+        store.orders[ECWID_COD]["paymentStatus"] = "CUSTOM_PAYMENT_STATUS_1"
+        order = ecwid.EcwidSource(http).fetch_order(self.STORE, credentials, ECWID_COD)
         order.payment.collected = Money.parse("1.00", "EUR")
 
         ecwid.EcwidWriteBack(http).apply(self.STORE, credentials, _completed(order))
 
-        assert store.orders["KX7C1"]["paymentStatus"] == "CUSTOM_PAYMENT_STATUS_1"
+        assert store.orders[ECWID_COD]["paymentStatus"] == "CUSTOM_PAYMENT_STATUS_1"
 
 
 class TestBigCommerce:
@@ -224,9 +191,8 @@ class TestBigCommerce:
 
     @pytest.fixture
     def store(self, api: StubApi) -> BigCommerceStore:
-        store = BigCommerceStore()
+        store = BigCommerceStore()  # 1191 is its cash-on-delivery order, Awaiting Payment
         store.install(api)
-        store.orders[1187].update(payment_method="Cash on Delivery", payment_status="", status_id=7)
         return store
 
     @pytest.fixture
@@ -236,15 +202,15 @@ class TestBigCommerce:
     def test_a_cash_order_stays_awaiting_payment_until_it_is_completed(
         self, store: BigCommerceStore, http: HttpClient, credentials: StoreCredentials
     ) -> None:
-        order = bigcommerce.BigCommerceSource(http).fetch_order(self.STORE, credentials, "1187")
+        order = bigcommerce.BigCommerceSource(http).fetch_order(self.STORE, credentials, str(BIGCOMMERCE_COD))
         assert payment_method(order) is PaymentMethod.CASH_ON_DELIVERY
         write_back = bigcommerce.BigCommerceWriteBack(http)
 
         write_back.apply(self.STORE, credentials, StoreUpdate(kind=UpdateKind.PROCESSING, order=order))
-        assert store.orders[1187]["status_id"] == 7  # Awaiting Payment: true until the cash is in
+        assert store.orders[BIGCOMMERCE_COD]["status_id"] == 7  # Awaiting Payment: true until the cash is in
 
         write_back.apply(self.STORE, credentials, _completed(_collected(order)))
-        assert store.orders[1187]["status_id"] == 10  # Completed
+        assert store.orders[BIGCOMMERCE_COD]["status_id"] == 10  # Completed
 
     def test_a_card_order_moves_to_awaiting_fulfillment(
         self, store: BigCommerceStore, http: HttpClient, credentials: StoreCredentials

@@ -194,10 +194,7 @@ class MagentoOrder(_Lenient):
 
 def to_order(magento: MagentoOrder, store: Store) -> Order:
     currency = magento.order_currency_code.upper()
-
-    def money(value: Amount | None) -> Money:
-        return Money.parse(value if value is not None else 0, currency)
-
+    money = amounts_in(currency)
     lines = tuple(_line(item, children, money) for item, children in _top_level_items(magento.items))
     billing = magento.billing_address.to_address()
     assignments = magento.extension_attributes.shipping_assignments
@@ -235,6 +232,15 @@ def to_order(magento: MagentoOrder, store: Store) -> Order:
         refunded=refunded if refunded is not None and refunded.minor > 0 else None,
         platform_refs={"increment_id": magento.increment_id},
     )
+
+
+def amounts_in(currency: str) -> Callable[[Amount | None], Money]:
+    """Magento's amounts (numbers, numeric strings, or absent for nothing) as Money in ``currency``."""
+
+    def money(value: Amount | None) -> Money:
+        return Money.parse(value if value is not None else 0, currency)
+
+    return money
 
 
 def nothing_due(magento: MagentoOrder, money: Callable[[Amount | None], Money]) -> bool | None:
@@ -666,11 +672,7 @@ class MagentoWriteBack:
         order = update.order
         if order.payment.collected is None:
             return  # not cash on delivery, or nothing collected
-
-        def money(value: Amount | None) -> Money:
-            return Money.parse(value if value is not None else 0, order.currency)
-
-        if nothing_due(MagentoOrder.model_validate(api.order(order_id)), money) is not False:
+        if nothing_due(MagentoOrder.model_validate(api.order(order_id)), amounts_in(order.currency)) is not False:
             return
         api.post(f"/order/{order_id}/invoice", {"capture": False, "notify": True})
 
@@ -736,10 +738,7 @@ class MagentoPayments:
     ) -> PaymentResult:
         api = MagentoApi(self._http, credentials)
         current = MagentoOrder.model_validate(api.order(order.external_id))
-
-        def money(value: Amount | None) -> Money:
-            return Money.parse(value if value is not None else 0, order.currency)
-
+        money = amounts_in(order.currency)
         if nothing_due(current, money) is not False:
             return PaymentResult(status="already", amount=money(current.total_paid), reference="invoiced")
         try:
